@@ -1,0 +1,146 @@
+//! [`CoordinatorBuilder`]: every knob of a coordinator, with defaults.
+
+use std::time::Duration;
+
+use super::OperationsCoordinator;
+use crate::BuildError;
+
+/// What a guarded call does when its weight lane is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FullLanePolicy {
+    /// Wait for room: a sync caller blocks; async callers can use
+    /// [`admit`](crate::admit) to wait without blocking their executor. A caller
+    /// on a worker thread runs a queued call of that lane itself instead.
+    #[default]
+    Wait,
+    /// Resolve the token at once with an error for which
+    /// [`is_rejected`](crate::TaskError::is_rejected) is true.
+    Reject,
+}
+
+/// The settings a coordinator starts with.
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) core_groups: usize,
+    pub(crate) workers_per_core: usize,
+    pub(crate) lane_capacity: usize,
+    pub(crate) mailbox_capacity: usize,
+    pub(crate) full_lane: FullLanePolicy,
+    pub(crate) stop_timeout: Duration,
+    pub(crate) thread_name: String,
+}
+
+/// Configures and starts an [`OperationsCoordinator`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tokengate::{FullLanePolicy, OperationsCoordinator};
+///
+/// let coordinator = OperationsCoordinator::builder()
+///     .core_groups(2)
+///     .workers_per_core(1)
+///     .lane_capacity(10_000)
+///     .full_lane_policy(FullLanePolicy::Reject)
+///     .stop_timeout(Duration::from_secs(1))
+///     .start()
+///     .expect("coordinator starts");
+/// assert_eq!(coordinator.worker_count(), 2);
+/// coordinator.stop();
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a builder does nothing until `.start()` is called"]
+pub struct CoordinatorBuilder {
+    config: Config,
+}
+
+impl Default for CoordinatorBuilder {
+    fn default() -> Self {
+        CoordinatorBuilder::new()
+    }
+}
+
+impl CoordinatorBuilder {
+    /// A builder with the defaults: one core group per logical CPU, 2 workers per
+    /// group, 65,536 waiting calls per lane, 64 calls per mailbox, wait when a
+    /// lane is full, 5 s to let running calls finish at stop.
+    pub fn new() -> Self {
+        CoordinatorBuilder {
+            config: Config {
+                core_groups: num_cpus::get().max(1),
+                workers_per_core: 2,
+                lane_capacity: 65_536,
+                mailbox_capacity: 64,
+                full_lane: FullLanePolicy::Wait,
+                stop_timeout: Duration::from_secs(5),
+                thread_name: "tokengate".to_owned(),
+            },
+        }
+    }
+
+    /// How many core groups (default: logical CPUs). Heavy calls are served
+    /// first by group 1, medium by groups 2 and up, light by groups 3 and up.
+    pub fn core_groups(mut self, groups: usize) -> Self {
+        self.config.core_groups = groups;
+        self
+    }
+
+    /// Worker threads per core group (default 2). With two or more, each group
+    /// keeps one worker for its home weights; see the scheduler design note.
+    pub fn workers_per_core(mut self, workers: usize) -> Self {
+        self.config.workers_per_core = workers;
+        self
+    }
+
+    /// How many calls may wait in each weight lane (default 65,536).
+    pub fn lane_capacity(mut self, capacity: usize) -> Self {
+        self.config.lane_capacity = capacity;
+        self
+    }
+
+    /// How many admitted calls a worker's mailbox holds, the running one
+    /// included (default 64).
+    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
+        self.config.mailbox_capacity = capacity;
+        self
+    }
+
+    /// What a call does when its lane is full (default: wait for room).
+    pub fn full_lane_policy(mut self, policy: FullLanePolicy) -> Self {
+        self.config.full_lane = policy;
+        self
+    }
+
+    /// How long [`stop`](OperationsCoordinator::stop) lets running calls finish
+    /// before resolving them with a shutdown error (default 5 s).
+    pub fn stop_timeout(mut self, timeout: Duration) -> Self {
+        self.config.stop_timeout = timeout;
+        self
+    }
+
+    /// The prefix of worker thread names (default `"tokengate"`).
+    pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
+        self.config.thread_name = prefix.into();
+        self
+    }
+
+    /// Starts the coordinator's threads and makes it the process default.
+    ///
+    /// # Errors
+    ///
+    /// Fails if a count or capacity is 0, or if a thread cannot be spawned.
+    pub fn start(self) -> Result<OperationsCoordinator, BuildError> {
+        let c = &self.config;
+        for (value, name) in [
+            (c.core_groups, "core_groups"),
+            (c.workers_per_core, "workers_per_core"),
+            (c.lane_capacity, "lane_capacity"),
+            (c.mailbox_capacity, "mailbox_capacity"),
+        ] {
+            if value == 0 {
+                return Err(BuildError::zero(name));
+            }
+        }
+        OperationsCoordinator::from_config(self.config)
+    }
+}

@@ -1,0 +1,253 @@
+//! [`OperationsCoordinator`]: owns the lanes and workers, and the admin surface.
+
+mod builder;
+mod current;
+mod ops;
+mod shared;
+mod stats;
+
+pub use builder::{CoordinatorBuilder, FullLanePolicy};
+pub use current::EnterGuard;
+pub(crate) use ops::OpEntry;
+pub(crate) use shared::Shared;
+pub use stats::{LaneStats, LatencySummary, OpStats, StateCounts, Stats, WorkerStats};
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::ErrorKind;
+use crate::token::{Cell, Header, next_id};
+use crate::{BuildError, TaskToken, Weight};
+use builder::Config;
+
+/// Submits a call to the coordinator this thread is bound to (see
+/// [`OperationsCoordinator`] for which one), or fails it at once if none runs.
+pub(crate) fn submit<T, F>(
+    op: &'static str,
+    weight: Weight,
+    timeout: Option<Duration>,
+    f: F,
+) -> TaskToken<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    match current::resolve() {
+        Some(shared) => shared.submit(op, weight, timeout, f),
+        None => {
+            let header = Header::new(next_id(), op, weight, timeout, None);
+            TaskToken::from_cell(Cell::<T, F>::failed(header, ErrorKind::NoCoordinator))
+        }
+    }
+}
+
+/// Admits guarded calls, routes them by weight to worker threads, and resolves
+/// their tokens; also the admin and telemetry surface.
+///
+/// # Which coordinator a call goes to
+///
+/// Several coordinators can run in one process (for example one per test). A
+/// guarded call goes to, in order:
+///
+/// 1. the coordinator running the calling guarded fn, for nested calls;
+/// 2. the one most recently [`enter`](Self::enter)ed on the calling thread;
+/// 3. the process default: the most recently started coordinator still running.
+///
+/// With none, the call's token fails at once with an error for which
+/// [`is_no_coordinator`](crate::TaskError::is_no_coordinator) is true.
+///
+/// # Stopping
+///
+/// [`stop`](Self::stop) (or dropping the coordinator) stops admitting, resolves
+/// every queued call with a shutdown error, and lets running calls finish within
+/// the stop timeout; calls still running then resolve with a shutdown error too
+/// (their threads are left to finish on their own). No token is left pending.
+///
+/// ```
+/// use tokengate::{task_token_guard, OperationsCoordinator};
+///
+/// #[task_token_guard(op = "double")]
+/// fn double(x: u32) -> u32 {
+///     x * 2
+/// }
+///
+/// let coordinator = OperationsCoordinator::start();
+/// let tokens: Vec<_> = (0..10).map(double).collect();
+/// let sum: u32 = tokens.into_iter().map(|t| t.wait().unwrap()).sum();
+/// assert_eq!(sum, 90);
+/// assert_eq!(coordinator.stats().tokens.completed, 10);
+/// coordinator.stop();
+/// ```
+pub struct OperationsCoordinator {
+    shared: Arc<Shared>,
+}
+
+impl OperationsCoordinator {
+    /// Starts a coordinator with the default settings (see
+    /// [`CoordinatorBuilder::new`]) and makes it the process default.
+    ///
+    /// # Panics
+    ///
+    /// Panics if a worker thread cannot be spawned; use
+    /// [`builder`](Self::builder)`().start()` to handle that error.
+    pub fn start() -> OperationsCoordinator {
+        match CoordinatorBuilder::new().start() {
+            Ok(coordinator) => coordinator,
+            Err(err) => panic!("{err}"),
+        }
+    }
+
+    /// A builder to configure a coordinator before starting it.
+    pub fn builder() -> CoordinatorBuilder {
+        CoordinatorBuilder::new()
+    }
+
+    pub(crate) fn from_config(config: Config) -> Result<OperationsCoordinator, BuildError> {
+        let prefix = config.thread_name.clone();
+        let workers = config.core_groups * config.workers_per_core;
+        let shared = Arc::new(Shared::new(config));
+        // Build the handle first: if a spawn fails, dropping it stops what started.
+        let coordinator = OperationsCoordinator {
+            shared: shared.clone(),
+        };
+        for index in 0..workers {
+            let worker_shared = shared.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("{prefix}-worker-{index}"))
+                .spawn(move || crate::scheduler::worker::worker_main(worker_shared, index));
+            match spawned {
+                Ok(handle) => shared.add_thread(handle),
+                Err(err) => {
+                    // Threads never spawned count as exited.
+                    for _ in index..workers {
+                        shared.worker_exited();
+                    }
+                    return Err(BuildError::spawn(err));
+                }
+            }
+        }
+        let timer_shared = shared.clone();
+        let timer = std::thread::Builder::new()
+            .name(format!("{prefix}-timer"))
+            .spawn(move || timer_shared.timer.run())
+            .map_err(BuildError::spawn)?;
+        shared.add_thread(timer);
+        current::register(&shared);
+        Ok(coordinator)
+    }
+
+    /// Stops the coordinator (see [Stopping](Self#stopping)). Dropping it does the same.
+    pub fn stop(self) {
+        self.shared.stop();
+    }
+
+    /// Binds guarded calls made on this thread to this coordinator until the
+    /// guard drops.
+    ///
+    /// ```
+    /// use tokengate::OperationsCoordinator;
+    ///
+    /// let a = OperationsCoordinator::start();
+    /// let b = OperationsCoordinator::start();
+    /// {
+    ///     let _bound = a.enter();
+    ///     let token = tokengate::spawn(|| 1 + 1);
+    ///     assert_eq!(token.wait().unwrap(), 2);
+    /// }
+    /// assert_eq!(a.stats().tokens.completed, 1);
+    /// assert_eq!(b.stats().tokens.completed, 0);
+    /// # a.stop(); b.stop();
+    /// ```
+    pub fn enter(&self) -> EnterGuard<'_> {
+        current::enter(&self.shared)
+    }
+
+    /// Runs `f` with guarded calls on this thread bound to this coordinator.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _bound = self.enter();
+        f()
+    }
+
+    /// How many worker threads it runs.
+    pub fn worker_count(&self) -> usize {
+        self.shared.scheduler.workers.len()
+    }
+
+    /// How many core groups it has.
+    pub fn core_groups(&self) -> usize {
+        self.shared.scheduler.groups
+    }
+
+    /// A snapshot of counts, queue depths and latencies. Its cost does not grow
+    /// with the number of calls ever made.
+    pub fn stats(&self) -> Stats {
+        stats::collect(&self.shared)
+    }
+
+    /// Live (unfinished) tokens, from the registry.
+    pub fn live_tokens(&self) -> usize {
+        self.shared.registry.len()
+    }
+
+    /// Kills the live token with this id. Returns whether it took effect.
+    pub fn kill_token(&self, id: u64) -> bool {
+        self.shared.kill_token(id)
+    }
+
+    /// Kills every live token of `op`, queued or running. Returns how many.
+    pub fn kill_all_by_operation(&self, op: &str) -> usize {
+        self.shared.kill_all_by_operation(op)
+    }
+
+    /// Holds new calls in their lanes (`Waiting`); admitted calls keep running.
+    pub fn pause_admission(&self) {
+        self.shared.scheduler.set_paused(true);
+    }
+
+    /// Releases held calls, in lane order.
+    pub fn resume_admission(&self) {
+        self.shared.scheduler.set_paused(false);
+    }
+
+    /// Whether admission is paused globally.
+    pub fn is_paused(&self) -> bool {
+        self.shared.scheduler.is_paused()
+    }
+
+    /// Kills every waiting call (not admitted or running ones). Returns how many.
+    pub fn drain_pool(&self) -> usize {
+        self.shared.drain(None)
+    }
+
+    /// Holds calls of `op` as `Waiting` until [`resume_operation`](Self::resume_operation).
+    pub fn pause_operation(&self, op: &str) {
+        self.shared.pause_operation(op);
+    }
+
+    /// Releases the held calls of `op` in call order. Returns how many.
+    pub fn resume_operation(&self, op: &str) -> usize {
+        self.shared.resume_operation(op)
+    }
+
+    /// Kills the waiting calls of `op`. Returns how many.
+    pub fn drain_operation(&self, op: &str) -> usize {
+        self.shared.drain(Some(op))
+    }
+}
+
+impl Drop for OperationsCoordinator {
+    fn drop(&mut self) {
+        self.shared.stop();
+    }
+}
+
+impl fmt::Debug for OperationsCoordinator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OperationsCoordinator")
+            .field("core_groups", &self.core_groups())
+            .field("workers", &self.worker_count())
+            .field("running", &self.shared.is_running())
+            .finish()
+    }
+}

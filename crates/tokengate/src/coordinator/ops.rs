@@ -1,0 +1,86 @@
+//! Per-operation state inside a coordinator: counters, pause flag and the queue
+//! of calls a per-operation pause holds back.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::Weight;
+use crate::metrics::ShardedStates;
+use crate::token::JobRef;
+
+/// One operation name at one weight (an op is almost always used at one weight).
+pub(crate) struct OpEntry {
+    pub(crate) name: &'static str,
+    pub(crate) weight: Weight,
+    /// Transitions of this op's tokens, sharded per thread.
+    pub(crate) counters: ShardedStates,
+    paused: AtomicBool,
+    /// `Waiting` calls held back by a pause of this op, in call order.
+    held: Mutex<VecDeque<JobRef>>,
+}
+
+impl std::fmt::Debug for OpEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpEntry")
+            .field("name", &self.name)
+            .field("weight", &self.weight)
+            .field("paused", &self.is_paused())
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpEntry {
+    pub(crate) fn new(name: &'static str, weight: Weight, shards: usize, paused: bool) -> Self {
+        OpEntry {
+            name,
+            weight,
+            counters: ShardedStates::new(shards),
+            paused: AtomicBool::new(paused),
+            held: Mutex::default(),
+        }
+    }
+
+    fn held(&self) -> MutexGuard<'_, VecDeque<JobRef>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.paused.load(Ordering::SeqCst)
+    }
+
+    /// Holds `job` if the op is paused; hands it back otherwise. The check runs
+    /// under the hold lock, so it cannot race with [`resume`](Self::resume).
+    pub(crate) fn hold_if_paused(&self, job: JobRef) -> Result<(), JobRef> {
+        if !self.is_paused() {
+            return Err(job);
+        }
+        let mut held = self.held();
+        if !self.is_paused() {
+            return Err(job);
+        }
+        held.push_back(job);
+        Ok(())
+    }
+
+    pub(crate) fn pause(&self) {
+        let _held = self.held();
+        self.paused.store(true, Ordering::SeqCst);
+    }
+
+    /// Unpauses and returns the held calls, oldest first.
+    pub(crate) fn resume(&self) -> VecDeque<JobRef> {
+        let mut held = self.held();
+        self.paused.store(false, Ordering::SeqCst);
+        std::mem::take(&mut *held)
+    }
+
+    /// Removes and returns the held calls (for drains and stop).
+    pub(crate) fn take_held(&self) -> VecDeque<JobRef> {
+        std::mem::take(&mut *self.held())
+    }
+
+    pub(crate) fn held_len(&self) -> usize {
+        self.held().len()
+    }
+}

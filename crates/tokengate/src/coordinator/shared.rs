@@ -1,0 +1,442 @@
+//! The state every coordinator thread and token shares, and the admission path.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::builder::{Config, FullLanePolicy};
+use super::ops::OpEntry;
+use crate::error::{ErrorKind, KillReason};
+use crate::metrics::{Histogram, Padded, shard_index};
+use crate::registry::Registry;
+use crate::scheduler::{Placement, Scheduler, help_lane};
+use crate::timer::Timer;
+use crate::token::{
+    Cell, Header, JobRef, Route, epoch, kill, next_id, terminate_with,
+};
+use crate::{TaskToken, TokenState, Weight};
+
+const RUNNING: u8 = 0;
+const STOPPING: u8 = 1;
+
+/// Everything a coordinator's threads and tokens share.
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) scheduler: Scheduler,
+    pub(crate) registry: Registry,
+    pub(crate) timer: Timer,
+    /// One entry per (op name, weight) ever submitted here; never removed.
+    ops: RwLock<HashMap<(&'static str, Weight), Arc<OpEntry>>>,
+    /// Op names paused now (new entries of those names start paused).
+    paused_ops: Mutex<HashSet<String>>,
+    /// Sharded latency histograms: queue wait (call → start) and run time.
+    pub(crate) queue_wait: Box<[Padded<Histogram>]>,
+    pub(crate) run_time: Box<[Padded<Histogram>]>,
+    shards: usize,
+    state: AtomicU8,
+    /// Submissions between their running-check and their enqueue; `stop` waits
+    /// for these to settle so no call slips into a queue after the final sweep.
+    submitting: AtomicUsize,
+    /// Worker threads still running, and a condvar signalled as they exit.
+    live_workers: Mutex<usize>,
+    workers_exited: Condvar,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("scheduler", &self.scheduler)
+            .field("running", &self.is_running())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Shared {
+        let workers = config.core_groups * config.workers_per_core;
+        let shards = (workers + 2).next_power_of_two().max(8);
+        Shared {
+            scheduler: Scheduler::new(
+                config.core_groups,
+                config.workers_per_core,
+                config.mailbox_capacity,
+                config.lane_capacity,
+            ),
+            registry: Registry::new(shards * 4),
+            timer: Timer::default(),
+            ops: RwLock::default(),
+            paused_ops: Mutex::default(),
+            queue_wait: (0..shards).map(|_| Padded::default()).collect(),
+            run_time: (0..shards).map(|_| Padded::default()).collect(),
+            shards,
+            state: AtomicU8::new(RUNNING),
+            submitting: AtomicUsize::new(0),
+            live_workers: Mutex::new(workers),
+            workers_exited: Condvar::new(),
+            threads: Mutex::default(),
+            config,
+        }
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.state.load(Ordering::SeqCst) == RUNNING
+    }
+
+    pub(crate) fn add_thread(&self, handle: JoinHandle<()>) {
+        self.threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(handle);
+    }
+
+    /// The entry for `op` at `weight`, created on first use.
+    pub(crate) fn op_entry(&self, op: &'static str, weight: Weight) -> Arc<OpEntry> {
+        if let Some(entry) = self
+            .ops
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(op, weight))
+        {
+            return entry.clone();
+        }
+        let paused = self.lock_paused_ops().contains(op);
+        self.ops
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry((op, weight))
+            .or_insert_with(|| Arc::new(OpEntry::new(op, weight, self.shards, paused)))
+            .clone()
+    }
+
+    /// Every op entry (for stats and admin calls).
+    pub(crate) fn op_entries(&self) -> Vec<Arc<OpEntry>> {
+        self.ops
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    fn lock_paused_ops(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.paused_ops.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Called by [`Header::transition`] exactly once per successful transition.
+    pub(crate) fn observe(
+        &self,
+        header: &Header,
+        op: &OpEntry,
+        from: TokenState,
+        to: TokenState,
+        now: u64,
+    ) {
+        op.counters.local().record(from, to);
+        if from == TokenState::Waiting && header.holds_lane_slot.swap(false, Ordering::SeqCst) {
+            self.scheduler.lane(header.weight).release();
+        }
+        let shard = shard_index(self.shards);
+        if to == TokenState::Executing {
+            self.queue_wait[shard]
+                .0
+                .record(now.saturating_sub(header.created_ns()));
+        } else if to.is_terminal() {
+            self.registry.remove(header.id);
+            if from == TokenState::Executing {
+                self.run_time[shard]
+                    .0
+                    .record(now.saturating_sub(header.started_ns()));
+            }
+        }
+    }
+
+    /// Makes a token for `f` and admits it.
+    pub(crate) fn submit<T, F>(
+        self: &Arc<Self>,
+        op: &'static str,
+        weight: Weight,
+        timeout: Option<Duration>,
+        f: F,
+    ) -> TaskToken<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let entry = self.op_entry(op, weight);
+        entry.counters.local().enter(TokenState::Created);
+        let route = Route {
+            shared: self.clone(),
+            op: entry,
+        };
+        let header = Header::new(next_id(), op, weight, timeout, Some(route));
+        let cell = Cell::new(header, f);
+        let token = TaskToken::from_cell(cell.clone());
+        self.admit(cell);
+        token
+    }
+
+    fn admit(&self, job: JobRef) {
+        self.submitting.fetch_add(1, Ordering::SeqCst);
+        if !self.is_running() {
+            self.submitting.fetch_sub(1, Ordering::SeqCst);
+            terminate_with(&*job, TokenState::Killed, ErrorKind::Shutdown);
+            return;
+        }
+        let header = job.header();
+        self.registry.insert(&job);
+        header.transition(TokenState::Created, TokenState::Waiting);
+        if let Some(timeout) = header.timeout {
+            let created = epoch() + Duration::from_nanos(header.created_ns());
+            match created.checked_add(timeout) {
+                Some(deadline) => self.timer.schedule(&job, deadline, timeout),
+                None => {} // a deadline beyond the clock's range never passes
+            }
+        }
+        self.route_new(job);
+        self.submitting.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Is admission open for `op` (no global pause, no pause of the op)?
+    fn admission_open(&self, op: &OpEntry) -> bool {
+        !self.scheduler.is_paused() && !op.is_paused()
+    }
+
+    /// Routes a fresh `Waiting` call that holds no lane slot.
+    fn route_new(&self, job: JobRef) {
+        let header = job.header();
+        let route = header.route.as_ref().expect("admitted tokens have a route");
+        let lane = self.scheduler.lane(header.weight);
+        if self.admission_open(&route.op) && lane.is_empty() {
+            match self.scheduler.place(&job) {
+                Placement::Placed | Placement::Gone => return,
+                Placement::NoRoom => {}
+            }
+        }
+        if !lane.try_reserve() {
+            match self.config.full_lane {
+                FullLanePolicy::Reject => {
+                    terminate_with(
+                        &*job,
+                        TokenState::Killed,
+                        ErrorKind::Rejected {
+                            weight: header.weight,
+                            capacity: lane.capacity,
+                        },
+                    );
+                    return;
+                }
+                FullLanePolicy::Wait => {
+                    if let Some(job) = crate::admit::defer(job.clone()) {
+                        // Not inside `admit`: wait here.
+                        let shared = &route.shared;
+                        let reserved = lane.reserve_blocking(
+                            || help_lane(shared, header.weight),
+                            || !self.is_running() || header.state() != TokenState::Waiting,
+                        );
+                        if !reserved {
+                            if !self.is_running() {
+                                terminate_with(&*job, TokenState::Killed, ErrorKind::Shutdown);
+                            }
+                            return;
+                        }
+                    } else {
+                        return; // `admit` will take a slot asynchronously.
+                    }
+                }
+            }
+        }
+        self.enqueue_with_slot(job);
+    }
+
+    /// Queues a `Waiting` call for which a lane slot was just taken.
+    pub(crate) fn enqueue_with_slot(&self, job: JobRef) {
+        let header = job.header();
+        header.holds_lane_slot.store(true, Ordering::SeqCst);
+        if header.state() != TokenState::Waiting {
+            // Killed while we waited for the slot: give it back (exactly once,
+            // racing with `observe`, which swaps the same flag).
+            if header.holds_lane_slot.swap(false, Ordering::SeqCst) {
+                self.scheduler.lane(header.weight).release();
+            }
+            return;
+        }
+        self.enqueue_waiting(job);
+    }
+
+    /// Puts a `Waiting` call holding a slot into its op's hold queue (if the op
+    /// is paused) or its lane, and wakes an idle worker for it.
+    fn enqueue_waiting(&self, job: JobRef) {
+        let weight = job.header().weight;
+        let op = job.header().route.as_ref().expect("admitted tokens have a route").op.clone();
+        let job = match op.hold_if_paused(job) {
+            Ok(()) => return,
+            Err(job) => job,
+        };
+        self.scheduler.lane(weight).push(job);
+        if !self.scheduler.is_paused() {
+            self.scheduler.nudge_idle(weight);
+        }
+    }
+
+    /// Routes a call released from a hold queue (still `Waiting`, holding a slot).
+    fn route_held(&self, job: JobRef) {
+        let header = job.header();
+        if header.state() != TokenState::Waiting {
+            return;
+        }
+        let route = header.route.as_ref().expect("admitted tokens have a route");
+        if self.admission_open(&route.op) && self.scheduler.lane(header.weight).is_empty() {
+            match self.scheduler.place(&job) {
+                Placement::Placed | Placement::Gone => return,
+                Placement::NoRoom => {}
+            }
+        }
+        self.enqueue_waiting(job);
+    }
+
+    // ----- admin -----------------------------------------------------------
+
+    pub(crate) fn kill_token(&self, id: u64) -> bool {
+        self.registry
+            .get(id)
+            .is_some_and(|job| kill(&*job, KillReason::Admin))
+    }
+
+    pub(crate) fn kill_all_by_operation(&self, op: &str) -> usize {
+        self.registry
+            .snapshot()
+            .into_iter()
+            .filter(|job| job.header().op == op && kill(&**job, KillReason::Operation))
+            .count()
+    }
+
+    pub(crate) fn pause_operation(&self, op: &str) {
+        self.lock_paused_ops().insert(op.to_owned());
+        for entry in self.op_entries().iter().filter(|e| e.name == op) {
+            entry.pause();
+        }
+    }
+
+    pub(crate) fn resume_operation(&self, op: &str) -> usize {
+        self.lock_paused_ops().remove(op);
+        let mut released = 0;
+        for entry in self.op_entries().iter().filter(|e| e.name == op) {
+            for job in entry.resume() {
+                released += 1;
+                self.route_held(job);
+            }
+        }
+        released
+    }
+
+    /// Kills every `Waiting` call (of `op`, if given) and returns how many.
+    pub(crate) fn drain(&self, op: Option<&str>) -> usize {
+        let matches = |job: &JobRef| op.is_none_or(|op| job.header().op == op);
+        let mut victims: Vec<JobRef> = Vec::new();
+        for entry in self.op_entries() {
+            if op.is_none_or(|op| entry.name == op) {
+                victims.extend(entry.take_held());
+            }
+        }
+        for lane in &self.scheduler.lanes {
+            victims.extend(lane.take_matching(matches));
+        }
+        victims
+            .iter()
+            .filter(|job| {
+                let header = job.header();
+                terminate_if_waiting(header) && {
+                    job.resolve_error(header.error(ErrorKind::Killed(KillReason::Drain)));
+                    true
+                }
+            })
+            .count()
+    }
+
+    // ----- stop ------------------------------------------------------------
+
+    pub(crate) fn worker_exited(&self) {
+        let mut live = self.live_workers.lock().unwrap_or_else(|p| p.into_inner());
+        *live -= 1;
+        self.workers_exited.notify_all();
+    }
+
+    /// Stops admitting, resolves queued calls with a shutdown error, lets running
+    /// calls finish within the stop timeout, then resolves whatever is left.
+    /// Returns false if the coordinator was already stopping.
+    pub(crate) fn stop(&self) -> bool {
+        if self
+            .state
+            .compare_exchange(RUNNING, STOPPING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return false;
+        }
+        super::current::unregister(self);
+        // Submissions already past their running-check finish enqueueing (or give
+        // up: waits for lane room check the state) before the sweep.
+        while self.submitting.load(Ordering::SeqCst) > 0 {
+            std::thread::yield_now();
+        }
+        let shutdown = |job: &JobRef| {
+            terminate_with(&**job, TokenState::Killed, ErrorKind::Shutdown);
+        };
+        for job in self.registry.snapshot() {
+            if job.header().state() != TokenState::Executing {
+                shutdown(&job);
+            }
+        }
+        self.scheduler.begin_stop();
+        let deadline = Instant::now() + self.config.stop_timeout;
+        // A guarded fn may stop its own coordinator: do not wait for ourselves.
+        let own = usize::from(
+            crate::scheduler::worker_context()
+                .is_some_and(|ctx| std::ptr::eq(Arc::as_ptr(&ctx.shared), self)),
+        );
+        let mut live = self.live_workers.lock().unwrap_or_else(|p| p.into_inner());
+        while *live > own {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            live = self
+                .workers_exited
+                .wait_timeout(live, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        let all_exited = *live == own;
+        drop(live);
+        // Calls still running past the timeout (their threads are detached and
+        // keep running until the body returns) resolve as shut down now.
+        for job in self.registry.snapshot() {
+            shutdown(&job);
+        }
+        // Break token → coordinator reference cycles held by queues.
+        for lane in &self.scheduler.lanes {
+            lane.clear();
+        }
+        drop(self.scheduler.drain_mailboxes());
+        for entry in self.op_entries() {
+            drop(entry.take_held());
+        }
+        self.timer.stop();
+        let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        let current = std::thread::current().id();
+        for handle in handles {
+            // A guarded fn may stop its own coordinator: never join ourselves.
+            if handle.thread().id() != current && (all_exited || handle.is_finished()) {
+                let _ = handle.join();
+            }
+        }
+        true
+    }
+}
+
+/// Moves a `Waiting` token to `Killed`; true if this call did it.
+fn terminate_if_waiting(header: &Header) -> bool {
+    header.transition(TokenState::Waiting, TokenState::Killed)
+}

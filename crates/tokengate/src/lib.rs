@@ -1,0 +1,162 @@
+//! Token-managed concurrency: turn plain sync fns into calls that return a
+//! token at once, run in parallel on a coordinator, and resolve safely and
+//! observably, without writing locks, pools or channels.
+//!
+//! # Hello, tokens
+//!
+//! Put [`task_token_guard`] on a sync fn. Calling it now returns a
+//! [`TaskToken`] at once; the body runs on a worker thread of the running
+//! [`OperationsCoordinator`].
+//!
+//! ```
+//! use tokengate::{task_token_guard, OperationsCoordinator};
+//!
+//! #[task_token_guard(op = "prime_check", weight = "medium")]
+//! fn is_prime(n: u64) -> bool {
+//!     n >= 2 && (2..).take_while(|d| d * d <= n).all(|d| n % d != 0)
+//! }
+//!
+//! let coordinator = OperationsCoordinator::start();
+//! let tokens: Vec<_> = (0..1_000).map(is_prime).collect(); // returns at once
+//! let primes = tokens.into_iter().filter(|_| true).map(|t| t.wait().unwrap()).filter(|&p| p).count();
+//! assert_eq!(primes, 168);
+//! coordinator.stop();
+//! ```
+//!
+//! # From async code
+//!
+//! A token is a `Future<Output = Result<T, TaskError>>`: await it, or join many.
+//! tokengate needs no async runtime of its own; any executor can await tokens.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use tokengate::{task_token_guard, OperationsCoordinator};
+//!
+//! #[task_token_guard(op = "square", weight = "light")]
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! let coordinator = OperationsCoordinator::start();
+//! let results = futures::future::join_all((0..100).map(square)).await;
+//! assert_eq!(results[9].as_ref().unwrap(), &81);
+//! coordinator.stop();
+//! # }
+//! ```
+//!
+//! # What can go wrong, and how you hear about it
+//!
+//! Every token resolves exactly once, to `Ok(value)` or to a [`TaskError`]:
+//! a panic (the worker lives on), a kill, a timeout, a rejection by a full lane,
+//! a stopped coordinator, or no coordinator at all. Nothing hangs.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tokengate::{task_token_guard, OperationsCoordinator};
+//!
+//! #[task_token_guard(op = "slow", timeout = "20ms")]
+//! fn slow() -> u8 {
+//!     while !tokengate::is_cancelled() {
+//!         std::thread::sleep(Duration::from_millis(1));
+//!     }
+//!     0
+//! }
+//!
+//! assert!(slow().wait().unwrap_err().is_no_coordinator()); // none started yet
+//!
+//! let coordinator = OperationsCoordinator::start();
+//! let err = slow().wait().unwrap_err();
+//! assert!(err.is_timeout());
+//! println!("{err}"); // guarded call `slow` timed out after 20ms; raise its `timeout`, ...
+//! coordinator.stop();
+//! ```
+//!
+//! # Nesting
+//!
+//! A guarded fn may call guarded fns and wait on their tokens, or take tokens
+//! as arguments. A worker that waits on a still-queued token runs it itself, so
+//! this never deadlocks, even on a coordinator with a single worker.
+//!
+//! ```
+//! use tokengate::{task_token_guard, OperationsCoordinator};
+//!
+//! #[task_token_guard(op = "fib")]
+//! fn fib(n: u32) -> u64 {
+//!     if n < 2 {
+//!         return n as u64;
+//!     }
+//!     let (a, b) = (fib(n - 1), fib(n - 2));
+//!     a.wait().unwrap() + b.wait().unwrap()
+//! }
+//!
+//! let one_worker = OperationsCoordinator::builder()
+//!     .core_groups(1)
+//!     .workers_per_core(1)
+//!     .start()
+//!     .unwrap();
+//! assert_eq!(one_worker.run(|| fib(15)).wait().unwrap(), 610);
+//! one_worker.stop();
+//! ```
+//!
+//! # The tour
+//!
+//! * [`task_token_guard`]: the attribute; keys `op`, `weight`, `timeout`.
+//! * [`TaskToken`]: await it, [`wait`](TaskToken::wait) on it,
+//!   [`kill`](TaskToken::kill) it, read its [`state`](TaskToken::state) and timings.
+//! * [`OperationsCoordinator`]: start, stop, bind ([`enter`](OperationsCoordinator::enter)),
+//!   admin (kill, pause, resume, drain, globally or per operation) and
+//!   [`stats`](OperationsCoordinator::stats).
+//! * [`CoordinatorBuilder`]: core groups, workers per core, lane and mailbox
+//!   capacities, [`FullLanePolicy`], stop timeout.
+//! * [`map`] / [`a_map`]: one fn over many items, results in order.
+//! * [`admit`]: awaitable backpressure when lanes are full.
+//! * [`spawn`] / [`Task`]: guarded calls of closures, without the attribute.
+//! * [`is_cancelled`] / [`checkpoint`]: cooperative cancellation inside a call.
+//!
+//! # How calls are scheduled
+//!
+//! Calls wait in one bounded lane per [`Weight`], and run on worker threads
+//! grouped per core. Each weight is served first by its home core groups
+//! (heavy by group 1, medium by groups 2 and up, light by 3 and up), and any
+//! weight uses every core when the others are idle. Within a group a call goes
+//! to the least-loaded worker's mailbox, and idle workers take queued calls
+//! from busy ones. The full design note is in the `scheduler` module source
+//! (`src/scheduler/README.md`); the token state machine is described in
+//! `src/token/mod.rs`.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+#![doc(test(attr(deny(warnings))))]
+
+mod admit;
+mod cancel;
+mod coordinator;
+mod error;
+mod map;
+mod metrics;
+mod registry;
+mod scheduler;
+mod spawn;
+mod state;
+mod timer;
+mod token;
+mod weight;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use admit::{Admit, admit};
+pub use cancel::{WorkerInfo, checkpoint, current_worker, is_cancelled};
+pub use coordinator::{
+    CoordinatorBuilder, EnterGuard, FullLanePolicy, LaneStats, LatencySummary, OpStats,
+    OperationsCoordinator, StateCounts, Stats, WorkerStats,
+};
+pub use error::{BuildError, Cancelled, TaskError};
+pub use map::{a_map, map};
+pub use spawn::{Task, spawn};
+pub use state::TokenState;
+pub use token::TaskToken;
+pub use tokengate_macros::task_token_guard;
+pub use weight::{ParseWeightError, Weight};

@@ -1,0 +1,230 @@
+//! A weight lane: the bounded queue where calls wait for a worker.
+//!
+//! Capacity is counted in *slots*: a token takes a slot when it enters the lane
+//! (or is held there by a pause) and gives it back the moment it leaves
+//! `Waiting`, whoever moves it (a worker, a kill, a drain, a timeout, an inline
+//! claim). The queue itself may still hold the stale entry; it is skipped when
+//! popped and compacted away if stale entries pile up. So a killed token frees
+//! room at once, and capacity is never leaked or counted twice.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use crate::token::JobRef;
+use crate::{TokenState, Weight};
+
+/// Parked callers waiting for a free slot.
+#[derive(Default)]
+struct RoomWaiters {
+    tasks: VecDeque<Waker>,
+}
+
+pub(crate) struct Lane {
+    pub(crate) weight: Weight,
+    pub(crate) capacity: usize,
+    /// Entries in FIFO order, possibly stale (no longer `Waiting`).
+    queue: Mutex<VecDeque<JobRef>>,
+    /// `queue.len()`, readable without the lock.
+    entries: AtomicUsize,
+    /// Slots taken: tokens waiting in this lane or held by a pause.
+    taken: AtomicUsize,
+    /// How many callers wait for room (sync or async); skip notifying when 0.
+    room_waiters: AtomicUsize,
+    room: Mutex<RoomWaiters>,
+    room_freed: Condvar,
+}
+
+impl std::fmt::Debug for Lane {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lane")
+            .field("weight", &self.weight)
+            .field("capacity", &self.capacity)
+            .field("taken", &self.taken.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Lane {
+    pub(crate) fn new(weight: Weight, capacity: usize) -> Self {
+        Lane {
+            weight,
+            capacity,
+            queue: Mutex::default(),
+            entries: AtomicUsize::new(0),
+            taken: AtomicUsize::new(0),
+            room_waiters: AtomicUsize::new(0),
+            room: Mutex::default(),
+            room_freed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<JobRef>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Slots taken right now.
+    pub(crate) fn taken(&self) -> usize {
+        self.taken.load(Ordering::Relaxed)
+    }
+
+    /// Whether the queue holds no entry at all (stale ones included).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.load(Ordering::SeqCst) == 0
+    }
+
+    /// Takes a slot if one is free.
+    pub(crate) fn try_reserve(&self) -> bool {
+        let mut current = self.taken.load(Ordering::SeqCst);
+        loop {
+            if current >= self.capacity {
+                return false;
+            }
+            match self.taken.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            ) {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
+        }
+    }
+
+    /// Gives a slot back and wakes one caller waiting for room.
+    pub(crate) fn release(&self) {
+        self.taken.fetch_sub(1, Ordering::SeqCst);
+        if self.room_waiters.load(Ordering::SeqCst) > 0 {
+            self.wake_one();
+        }
+    }
+
+    /// Wakes one parked caller and one registered task, if any.
+    pub(crate) fn wake_one(&self) {
+        let task = {
+            let mut room = self.room.lock().unwrap_or_else(|p| p.into_inner());
+            let task = room.tasks.pop_front();
+            if task.is_some() {
+                self.room_waiters.fetch_sub(1, Ordering::SeqCst);
+            }
+            task
+        };
+        self.room_freed.notify_one();
+        if let Some(waker) = task {
+            waker.wake();
+        }
+    }
+
+    /// Blocks until a slot is taken, or until `give_up()` says to stop waiting
+    /// (returns false then). `help()` is tried before each sleep: a worker thread
+    /// uses it to run a queued call itself, which frees a slot.
+    pub(crate) fn reserve_blocking(
+        &self,
+        mut help: impl FnMut() -> bool,
+        mut give_up: impl FnMut() -> bool,
+    ) -> bool {
+        loop {
+            if self.try_reserve() {
+                return true;
+            }
+            if give_up() {
+                return false;
+            }
+            if help() {
+                continue;
+            }
+            self.room_waiters.fetch_add(1, Ordering::SeqCst);
+            let room = self.room.lock().unwrap_or_else(|p| p.into_inner());
+            if self.try_reserve() {
+                drop(room);
+                self.room_waiters.fetch_sub(1, Ordering::SeqCst);
+                return true;
+            }
+            // The timeout only bounds how often `give_up` is checked; wake-ups
+            // come from `release`.
+            let _ = self
+                .room_freed
+                .wait_timeout(room, Duration::from_millis(20))
+                .unwrap_or_else(|p| p.into_inner());
+            self.room_waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The async form of [`reserve_blocking`](Self::reserve_blocking). A task
+    /// that registered here and then gives up must call
+    /// [`wake_one`](Self::wake_one), passing on a wake-up it may have consumed.
+    pub(crate) fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.try_reserve() {
+            return Poll::Ready(());
+        }
+        let mut room = self.room.lock().unwrap_or_else(|p| p.into_inner());
+        // Count ourselves before the re-check, so a concurrent `release` either
+        // leaves us a free slot or sees us and wakes us.
+        self.room_waiters.fetch_add(1, Ordering::SeqCst);
+        if self.try_reserve() {
+            self.room_waiters.fetch_sub(1, Ordering::SeqCst);
+            return Poll::Ready(());
+        }
+        room.tasks.push_back(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Appends a `Waiting` token that already holds a slot.
+    pub(crate) fn push(&self, job: JobRef) {
+        let mut queue = self.lock();
+        queue.push_back(job);
+        // Stale entries (killed while queued) are normally popped by workers;
+        // while the lane is paused they could pile up, so compact now and then.
+        let live = self.taken.load(Ordering::Relaxed);
+        if queue.len() > 64 && queue.len() > 2 * live {
+            queue.retain(|j| j.header().state() == TokenState::Waiting);
+        }
+        self.entries.store(queue.len(), Ordering::SeqCst);
+    }
+
+    /// Pops the oldest entry that is still `Waiting`, dropping stale ones.
+    pub(crate) fn pop(&self) -> Option<JobRef> {
+        if self.is_empty() {
+            return None;
+        }
+        let mut queue = self.lock();
+        let found = loop {
+            match queue.pop_front() {
+                Some(job) if job.header().state() == TokenState::Waiting => break Some(job),
+                Some(_) => continue,
+                None => break None,
+            }
+        };
+        self.entries.store(queue.len(), Ordering::SeqCst);
+        found
+    }
+
+    /// Removes and returns every `Waiting` entry matching `pred`, in order.
+    pub(crate) fn take_matching(&self, mut pred: impl FnMut(&JobRef) -> bool) -> Vec<JobRef> {
+        let mut queue = self.lock();
+        let mut taken = Vec::new();
+        queue.retain(|job| {
+            if job.header().state() != TokenState::Waiting {
+                return false;
+            }
+            if pred(job) {
+                taken.push(job.clone());
+                false
+            } else {
+                true
+            }
+        });
+        self.entries.store(queue.len(), Ordering::SeqCst);
+        taken
+    }
+
+    /// Empties the queue (used at shutdown to break token → coordinator cycles).
+    pub(crate) fn clear(&self) {
+        let mut queue = self.lock();
+        queue.clear();
+        self.entries.store(0, Ordering::SeqCst);
+    }
+}

@@ -1,0 +1,186 @@
+//! Worker threads: the loop that takes calls from mailboxes, lanes and busy
+//! neighbours, and the thread-local context guarded fns run in.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use crate::coordinator::Shared;
+use crate::token::{Job, JobRef};
+use crate::{TokenState, Weight};
+
+/// What a mailbox carries.
+pub(crate) enum Msg {
+    /// An admitted call, counted in the receiver's `load`.
+    Run(JobRef),
+    /// "Look at the lanes": sent to an idle worker after a lane push.
+    Nudge,
+}
+
+/// How long an idle worker sleeps before re-checking lanes on its own. Wake-ups
+/// come from mailbox messages; this only bounds the damage of a missed one.
+const IDLE_RECHECK: Duration = Duration::from_millis(250);
+
+/// The shared face of one worker thread.
+pub(crate) struct WorkerSlot {
+    /// Index in the coordinator's worker table.
+    pub(crate) index: usize,
+    /// Core group (0-based).
+    pub(crate) group: usize,
+    /// May this worker serve weights whose home is elsewhere? (Each group keeps
+    /// one worker that serves only home weights when it has two or more.)
+    pub(crate) roams: bool,
+    /// Lanes this worker serves first, and (if it roams) the others.
+    pub(crate) home_lanes: Vec<Weight>,
+    pub(crate) foreign_lanes: Vec<Weight>,
+    pub(crate) tx: Sender<Msg>,
+    pub(crate) rx: Receiver<Msg>,
+    /// Calls assigned to this worker and not finished: mailbox + running.
+    pub(crate) load: AtomicUsize,
+    /// Calls this worker's thread is running right now (nested claims included).
+    pub(crate) running: AtomicUsize,
+    /// Calls this worker ran to a result.
+    pub(crate) completed: AtomicU64,
+    /// Rotates lane order so overlapping home lanes share the worker fairly.
+    pub(crate) turn: AtomicUsize,
+}
+
+impl std::fmt::Debug for WorkerSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerSlot")
+            .field("index", &self.index)
+            .field("group", &self.group)
+            .field("roams", &self.roams)
+            .field("load", &self.load.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where a guarded fn is running: which coordinator, which worker.
+#[derive(Clone)]
+pub(crate) struct WorkerContext {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) index: usize,
+}
+
+thread_local! {
+    /// Set for the life of a worker thread.
+    static WORKER: RefCell<Option<WorkerContext>> = const { RefCell::new(None) };
+    /// The call whose body this thread is running (innermost, for nested claims).
+    static CURRENT: RefCell<Option<JobRef>> = const { RefCell::new(None) };
+}
+
+/// The worker context of the calling thread, if it is a worker.
+pub(crate) fn worker_context() -> Option<WorkerContext> {
+    WORKER.with(|w| w.borrow().clone())
+}
+
+/// Runs `f` with the innermost running call, if any.
+pub(crate) fn with_current<R>(f: impl FnOnce(Option<&dyn Job>) -> R) -> R {
+    CURRENT.with(|c| f(c.borrow().as_deref()))
+}
+
+/// Runs a call this thread moved to `Executing`, as the thread's current call.
+pub(crate) fn run_claimed(job: JobRef) {
+    let previous = CURRENT.with(|c| c.replace(Some(job.clone())));
+    job.run();
+    CURRENT.with(|c| *c.borrow_mut() = previous);
+}
+
+/// The body of a worker thread.
+pub(crate) fn worker_main(shared: Arc<Shared>, index: usize) {
+    WORKER.with(|w| {
+        *w.borrow_mut() = Some(WorkerContext {
+            shared: shared.clone(),
+            index,
+        })
+    });
+    let scheduler = &shared.scheduler;
+    let me = &scheduler.workers[index];
+    while !scheduler.is_stopping() {
+        let job = match me.rx.try_recv() {
+            Ok(Msg::Run(job)) => Some(job),
+            Ok(Msg::Nudge) | Err(_) => scheduler.find_work(me),
+        };
+        if let Some(job) = job {
+            execute(me, job);
+            continue;
+        }
+        match me.rx.recv_timeout(IDLE_RECHECK) {
+            Ok(Msg::Run(job)) => execute(me, job),
+            Ok(Msg::Nudge) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    WORKER.with(|w| w.borrow_mut().take());
+    shared.worker_exited();
+}
+
+/// Runs an admitted call counted in `me.load`, then uncounts it.
+fn execute(me: &WorkerSlot, job: JobRef) {
+    if job.header().transition(TokenState::Admitted, TokenState::Executing) {
+        me.running.fetch_add(1, Ordering::Relaxed);
+        run_claimed(job);
+        me.running.fetch_sub(1, Ordering::Relaxed);
+        me.completed.fetch_add(1, Ordering::Relaxed);
+    }
+    // A stale entry (killed while queued) is simply dropped.
+    me.load.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// On a worker thread of `job`'s coordinator, claims `job` if it is still queued
+/// and runs it inline. This is how waiting inside a guarded fn avoids deadlock.
+pub(crate) fn claim_and_run(job: &JobRef) -> bool {
+    let header = job.header();
+    let Some(route) = &header.route else {
+        return false;
+    };
+    let Some(ctx) = worker_context() else {
+        return false;
+    };
+    if !Arc::ptr_eq(&ctx.shared, &route.shared) {
+        return false;
+    }
+    // A pause holds calls back from inline claims too.
+    if route.shared.scheduler.is_paused() || route.op.is_paused() {
+        return false;
+    }
+    let claimed = match header.state() {
+        TokenState::Waiting => {
+            header.transition(TokenState::Waiting, TokenState::Admitted)
+                && header.transition(TokenState::Admitted, TokenState::Executing)
+        }
+        TokenState::Admitted => header.transition(TokenState::Admitted, TokenState::Executing),
+        _ => false,
+    };
+    if claimed {
+        let me = &ctx.shared.scheduler.workers[ctx.index];
+        me.running.fetch_add(1, Ordering::Relaxed);
+        run_claimed(job.clone());
+        me.running.fetch_sub(1, Ordering::Relaxed);
+        me.completed.fetch_add(1, Ordering::Relaxed);
+    }
+    claimed
+}
+
+/// On a worker thread of `shared`, runs one call from `weight`'s lane inline
+/// (used while blocked on that full lane). Returns whether it ran one.
+pub(crate) fn help_lane(shared: &Arc<Shared>, weight: Weight) -> bool {
+    let Some(ctx) = worker_context() else {
+        return false;
+    };
+    if !Arc::ptr_eq(&ctx.shared, shared) || shared.scheduler.is_paused() {
+        return false;
+    }
+    let me = &shared.scheduler.workers[ctx.index];
+    match shared.scheduler.pull(me, weight) {
+        Some(job) => {
+            execute(me, job);
+            true
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,360 @@
+//! The one allocation behind every token: header, state machine, closure and result.
+//!
+//! A guarded call allocates a single `Arc<Cell<T, F>>`. The caller's
+//! [`TaskToken<T>`](crate::TaskToken) sees it as `dyn Completion<T>` (typed result),
+//! the scheduler sees it as `dyn Job` (type-erased, runnable). Both views share the
+//! [`Header`], whose atomic state is the single source of truth: whoever wins a
+//! compare-and-swap into a state owns the work that state implies, so queues may
+//! hold stale references (lazy deletion) without ever running a call twice.
+
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::coordinator::{OpEntry, Shared};
+use crate::error::{ErrorKind, KillReason, TaskError};
+use crate::{TokenState, Weight};
+
+/// A type-erased, runnable view of a token, as queues and workers hold it.
+pub(crate) type JobRef = Arc<dyn Job>;
+
+/// What the scheduler needs from a token, whatever its closure and result types.
+pub(crate) trait Job: Send + Sync + 'static {
+    /// The shared, non-generic part of the token.
+    fn header(&self) -> &Header;
+
+    /// Runs the body. The caller must have moved the token to `Executing`.
+    fn run(&self);
+
+    /// Stores `err` as the result. The caller must have moved the token to a
+    /// terminal state other than `Completed`/`Failed` by its own transition.
+    fn resolve_error(&self, err: TaskError);
+}
+
+/// What a [`TaskToken<T>`](crate::TaskToken) needs from its cell.
+pub(crate) trait Completion<T>: Send + Sync {
+    fn header(&self) -> &Header;
+
+    /// Returns the result once it is there, registering `waker` otherwise.
+    fn poll_result(&self, waker: &Waker) -> Poll<Result<T, TaskError>>;
+
+    /// The same cell as a job (for kills and inline claims).
+    fn as_job(&self) -> &dyn Job;
+
+    /// The same cell as an owned, runnable job.
+    fn job(self: Arc<Self>) -> JobRef;
+}
+
+/// The non-generic part of a token: identity, routing facts, state and clock.
+pub(crate) struct Header {
+    /// Unique in the process; never reused.
+    pub(crate) id: u64,
+    /// The operation name (`op = "..."`).
+    pub(crate) op: &'static str,
+    /// The lane the call waits in.
+    pub(crate) weight: Weight,
+    /// The deadline measured from the call, if any.
+    pub(crate) timeout: Option<Duration>,
+    /// The coordinator and operation entry that own the token; `None` for
+    /// tokens failed at birth.
+    pub(crate) route: Option<Route>,
+    /// A [`TokenState`] as `u8`; changed only by compare-and-swap.
+    state: AtomicU8,
+    /// Does the token hold a slot of its lane's capacity? (Released on leaving `Waiting`.)
+    pub(crate) holds_lane_slot: AtomicBool,
+    /// Nanoseconds since [`epoch`] when the call was made.
+    created: u64,
+    /// Nanoseconds since [`epoch`] of admission, start and finish; 0 = not yet.
+    admitted: AtomicU64,
+    started: AtomicU64,
+    finished: AtomicU64,
+}
+
+/// Who owns a token: its coordinator and its operation's entry there.
+pub(crate) struct Route {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) op: Arc<OpEntry>,
+}
+
+/// The process-wide clock origin for token timestamps.
+pub(crate) fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Nanoseconds since [`epoch`], never 0 (0 means "not yet").
+pub(crate) fn now_ns() -> u64 {
+    let origin = epoch();
+    (origin.elapsed().as_nanos() as u64).max(1)
+}
+
+impl Header {
+    pub(crate) fn new(
+        id: u64,
+        op: &'static str,
+        weight: Weight,
+        timeout: Option<Duration>,
+        route: Option<Route>,
+    ) -> Header {
+        Header {
+            id,
+            op,
+            weight,
+            timeout,
+            route,
+            state: AtomicU8::new(TokenState::Created.to_u8()),
+            holds_lane_slot: AtomicBool::new(false),
+            created: now_ns(),
+            admitted: AtomicU64::new(0),
+            started: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn state(&self) -> TokenState {
+        TokenState::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    /// Moves `from → to` if the token is in `from`; returns whether this call did it.
+    ///
+    /// Every successful transition is reported to the owning coordinator exactly
+    /// once, which is what keeps its counters, lane capacity and registry exact.
+    pub(crate) fn transition(&self, from: TokenState, to: TokenState) -> bool {
+        debug_assert!(from.can_become(to), "{from} -> {to}");
+        if self
+            .state
+            .compare_exchange(from.to_u8(), to.to_u8(), Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return false;
+        }
+        let now = now_ns();
+        match to {
+            TokenState::Admitted => self.admitted.store(now, Ordering::Relaxed),
+            TokenState::Executing => self.started.store(now, Ordering::Relaxed),
+            s if s.is_terminal() => self.finished.store(now, Ordering::Relaxed),
+            _ => {}
+        }
+        if let Some(route) = &self.route {
+            route.shared.observe(self, &route.op, from, to, now);
+        }
+        true
+    }
+
+    /// Moves the token from whatever live state it is in to the terminal `to`.
+    /// Returns the state it left, or `None` if it had already finished.
+    pub(crate) fn terminate(&self, to: TokenState) -> Option<TokenState> {
+        debug_assert!(matches!(to, TokenState::Killed | TokenState::TimedOut));
+        loop {
+            let current = self.state();
+            if current.is_terminal() {
+                return None;
+            }
+            if self.transition(current, to) {
+                return Some(current);
+            }
+        }
+    }
+
+    pub(crate) fn created_ns(&self) -> u64 {
+        self.created
+    }
+
+    pub(crate) fn admitted_ns(&self) -> u64 {
+        self.admitted.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn started_ns(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn finished_ns(&self) -> u64 {
+        self.finished.load(Ordering::Relaxed)
+    }
+
+    /// A kill or a timeout was requested: the running body should stop.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        matches!(self.state(), TokenState::Killed | TokenState::TimedOut)
+    }
+
+    pub(crate) fn error(&self, kind: ErrorKind) -> TaskError {
+        TaskError::new(self.op, self.id, kind)
+    }
+}
+
+/// Kills `job` for `reason`; true if this call did it.
+pub(crate) fn kill(job: &dyn Job, reason: KillReason) -> bool {
+    terminate_with(job, TokenState::Killed, ErrorKind::Killed(reason))
+}
+
+/// Moves `job` to the terminal `state` (Killed or TimedOut) and resolves it with
+/// an error of `kind`; true if this call did it.
+pub(crate) fn terminate_with(job: &dyn Job, state: TokenState, kind: ErrorKind) -> bool {
+    let header = job.header();
+    if header.terminate(state).is_some() {
+        job.resolve_error(header.error(kind));
+        true
+    } else {
+        false
+    }
+}
+
+/// Where the closure and its result live.
+enum Stage<T, F> {
+    /// Not started; the closure and its captured arguments.
+    Pending(F),
+    /// A worker took the closure and runs it.
+    Running,
+    /// The result, waiting to be taken by the token.
+    Done(Result<T, TaskError>),
+    /// The token took the result.
+    Taken,
+}
+
+struct Slot<T, F> {
+    stage: Stage<T, F>,
+    /// Who to wake when the result arrives: a task, or a thread parked in `wait`.
+    waker: Option<Waker>,
+}
+
+/// The concrete token allocation.
+pub(crate) struct Cell<T, F> {
+    header: Header,
+    slot: Mutex<Slot<T, F>>,
+}
+
+impl<T, F> Cell<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    pub(crate) fn new(header: Header, f: F) -> Arc<Self> {
+        Arc::new(Cell {
+            header,
+            slot: Mutex::new(Slot {
+                stage: Stage::Pending(f),
+                waker: None,
+            }),
+        })
+    }
+
+    /// A cell that is already resolved with `err` (moved to `Killed`).
+    pub(crate) fn failed(header: Header, err_kind: ErrorKind) -> Arc<Self> {
+        let state = header.terminate(TokenState::Killed);
+        debug_assert_eq!(state, Some(TokenState::Created));
+        let err = header.error(err_kind);
+        Arc::new(Cell {
+            header,
+            slot: Mutex::new(Slot {
+                stage: Stage::Done(Err(err)),
+                waker: None,
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Slot<T, F>> {
+        // A panic never happens while the lock is held (user code runs outside
+        // it), so poisoning cannot leave the slot half-written.
+        self.slot.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn store(&self, result: Result<T, TaskError>) {
+        let waker = {
+            let mut slot = self.lock();
+            // Replacing a pending closure drops its captured arguments here.
+            slot.stage = Stage::Done(result);
+            slot.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+impl<T, F> Job for Cell<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn run(&self) {
+        let f = {
+            let mut slot = self.lock();
+            match std::mem::replace(&mut slot.stage, Stage::Running) {
+                Stage::Pending(f) => f,
+                other => {
+                    // Resolved (killed) between the state change and here.
+                    slot.stage = other;
+                    return;
+                }
+            }
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(f));
+        let (state, result) = match outcome {
+            Ok(value) => (TokenState::Completed, Ok(value)),
+            Err(payload) => (
+                TokenState::Failed,
+                Err(self.header.error(ErrorKind::Panic(panic_message(&*payload)))),
+            ),
+        };
+        if self.header.transition(TokenState::Executing, state) {
+            self.store(result);
+        }
+        // Otherwise the token was killed or timed out while running: it already
+        // holds that error, and this late result is dropped.
+    }
+
+    fn resolve_error(&self, err: TaskError) {
+        self.store(Err(err));
+    }
+}
+
+impl<T, F> Completion<T> for Cell<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn poll_result(&self, waker: &Waker) -> Poll<Result<T, TaskError>> {
+        let mut slot = self.lock();
+        match std::mem::replace(&mut slot.stage, Stage::Taken) {
+            Stage::Done(result) => Poll::Ready(result),
+            Stage::Taken => panic!("a `TaskToken` was polled or waited on after it returned its result"),
+            other => {
+                slot.stage = other;
+                match &mut slot.waker {
+                    Some(current) if current.will_wake(waker) => {}
+                    place => *place = Some(waker.clone()),
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn as_job(&self) -> &dyn Job {
+        self
+    }
+
+    fn job(self: Arc<Self>) -> JobRef {
+        self
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "<non-string panic payload>".to_owned()
+    }
+}

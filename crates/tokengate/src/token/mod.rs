@@ -1,0 +1,237 @@
+//! [`TaskToken`]: the handle a guarded call returns at once.
+//!
+//! # Design note: the token state machine
+//!
+//! Every guarded call makes exactly one heap allocation, a *cell* (see `cell.rs`)
+//! holding:
+//!
+//! * a header: id, op, weight, optional timeout, the owning coordinator, four
+//!   timestamps and an atomic [`TokenState`];
+//! * a slot behind a mutex: the closure (until a worker takes it), then the
+//!   result (until the token takes it), plus the waker of whoever waits.
+//!
+//! The caller's `TaskToken<T>` and the scheduler's queue entries are two `Arc`
+//! views of that cell.
+//!
+//! **Ownership by compare-and-swap.** The state only changes through
+//! `Header::transition(from, to)`, a CAS that checks [`TokenState::can_become`].
+//! Whoever wins a transition owns what it implies:
+//!
+//! | winning transition            | the winner must…                                  |
+//! |-------------------------------|---------------------------------------------------|
+//! | `Waiting → Admitted`          | put the token in a mailbox, or run it now         |
+//! | `Admitted → Executing`        | take the closure and run it                       |
+//! | `Executing → Completed/Failed`| store the value / the panic message               |
+//! | `* → Killed/TimedOut`         | store the matching error (dropping the closure)   |
+//!
+//! Because a terminal state can be entered only once, the result slot is written
+//! exactly once, and a token resolves exactly once. Queues never need to remove a
+//! killed token: they hold a stale reference, and the worker that later pops it
+//! loses the `Admitted → Executing` race and drops it (*lazy deletion*). Capacity
+//! is accounted by state, not by queue length, so stale entries never count.
+//!
+//! **Killing a running call** wins `Executing → Killed` and stores the error at
+//! once; the waiter is released immediately. The body keeps running on its
+//! worker until it returns (a thread cannot be stopped safely) and can notice the
+//! kill with [`is_cancelled`](crate::is_cancelled) or
+//! [`checkpoint`](crate::checkpoint); its late result loses the
+//! `Executing → Completed` race and is dropped. No panic, no double write.
+//!
+//! **Observation.** Each successful transition is reported once to the owning
+//! coordinator, which updates O(1) counters, releases lane capacity when a token
+//! leaves `Waiting`, and drops the token from its live registry when it
+//! finishes. Nothing holds a finished token except the caller's own handle.
+//!
+//! **Waiting.** `await` registers the task's waker; [`TaskToken::wait`] registers
+//! a waker that unparks the calling thread. On a coordinator worker thread,
+//! `wait` first tries to *claim* the awaited token (`Waiting/Admitted → Executing`)
+//! and run it inline, so nested calls never deadlock, even with a single worker.
+
+mod cell;
+mod id;
+
+pub(crate) use cell::{Cell, Completion, Header, Job, JobRef, Route, epoch, kill, terminate_with};
+pub(crate) use id::next_id;
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::error::KillReason;
+use crate::{TaskError, TokenState, Weight};
+
+/// The handle a guarded call returns at once; resolves to the call's result.
+///
+/// A `TaskToken<T>` is a [`Future`] with `Output = Result<T, TaskError>`, and can
+/// also be waited on from sync code with [`wait`](Self::wait) or
+/// [`wait_timeout`](Self::wait_timeout).
+///
+/// ```
+/// use tokengate::{task_token_guard, OperationsCoordinator, TokenState};
+///
+/// #[task_token_guard(op = "square", weight = "light")]
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// let coordinator = OperationsCoordinator::start();
+/// let token = square(7);
+/// assert_eq!(token.op(), "square");
+/// assert_eq!(token.wait().unwrap(), 49);
+/// coordinator.stop();
+/// ```
+///
+/// # Dropping
+///
+/// Dropping a token *detaches* the call: it still runs to completion and its
+/// result is dropped. To stop it, call [`kill`](Self::kill) first.
+///
+/// # Cancel safety
+///
+/// Awaiting is cancel safe: dropping the `.await` (for example in
+/// `tokio::select!`) leaves the call running, and the token can be awaited again
+/// if it was not moved into the dropped future.
+#[must_use = "a dropped token detaches its call: it still runs but its result is lost; \
+              `.await` it or call `.wait()`"]
+pub struct TaskToken<T> {
+    cell: Arc<dyn Completion<T>>,
+}
+
+impl<T: Send + 'static> TaskToken<T> {
+    pub(crate) fn from_cell<F>(cell: Arc<Cell<T, F>>) -> Self
+    where
+        F: FnOnce() -> T + Send + 'static,
+    {
+        TaskToken { cell }
+    }
+}
+
+impl<T> TaskToken<T> {
+    fn header(&self) -> &Header {
+        self.cell.header()
+    }
+
+    /// Blocks the current thread until the call finishes, and returns its result.
+    ///
+    /// On a coordinator worker (inside a guarded fn) a token that is still queued
+    /// is run inline on this thread instead, so nested calls cannot deadlock.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the result was already taken by `.await` or `wait_timeout`.
+    pub fn wait(self) -> Result<T, TaskError> {
+        match crate::scheduler::wait_for(&self.cell, None) {
+            Some(result) => result,
+            None => unreachable!("a wait without deadline returned without a result"),
+        }
+    }
+
+    /// Blocks for at most `timeout`. Returns `None` if the call has not finished
+    /// by then (it keeps running and can be waited on again), or its result.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the result was already taken.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
+        let deadline = Instant::now().checked_add(timeout);
+        crate::scheduler::wait_for(&self.cell, deadline)
+    }
+
+    /// The token's id: unique in the process, never reused.
+    pub fn id(&self) -> u64 {
+        self.header().id
+    }
+
+    /// The operation name (`op = "..."` on the attribute).
+    pub fn op(&self) -> &'static str {
+        self.header().op
+    }
+
+    /// The call's weight class.
+    pub fn weight(&self) -> Weight {
+        self.header().weight
+    }
+
+    /// The current state. It may change right after this returns, unless terminal.
+    pub fn state(&self) -> TokenState {
+        self.header().state()
+    }
+
+    /// Whether the call has reached a terminal state (its result may be taken).
+    pub fn is_finished(&self) -> bool {
+        self.state().is_terminal()
+    }
+
+    /// Kills the call. Returns `true` if this took effect, `false` if the call had
+    /// already finished.
+    ///
+    /// A queued call is removed: it never runs. A running call resolves as killed
+    /// at once; its body keeps running until it returns, and can stop early by
+    /// checking [`is_cancelled`](crate::is_cancelled).
+    pub fn kill(&self) -> bool {
+        kill(self.cell.as_job(), KillReason::Token)
+    }
+
+    /// When the call was made.
+    pub fn created_at(&self) -> Instant {
+        instant(self.header().created_ns()).unwrap_or_else(epoch)
+    }
+
+    /// When the call was handed to a worker, if it was.
+    pub fn admitted_at(&self) -> Option<Instant> {
+        instant(self.header().admitted_ns())
+    }
+
+    /// When the body started running, if it did.
+    pub fn started_at(&self) -> Option<Instant> {
+        instant(self.header().started_ns())
+    }
+
+    /// When the call reached its terminal state, if it has.
+    pub fn finished_at(&self) -> Option<Instant> {
+        instant(self.header().finished_ns())
+    }
+
+    /// Time from the call to the start of the body, once it started.
+    pub fn queue_wait(&self) -> Option<Duration> {
+        let h = self.header();
+        span(h.created_ns(), h.started_ns())
+    }
+
+    /// Time the body ran, once it finished (a killed body may run on unobserved).
+    pub fn run_time(&self) -> Option<Duration> {
+        let h = self.header();
+        span(h.started_ns(), h.finished_ns())
+    }
+}
+
+fn instant(ns: u64) -> Option<Instant> {
+    (ns != 0).then(|| epoch() + Duration::from_nanos(ns))
+}
+
+fn span(from: u64, to: u64) -> Option<Duration> {
+    (from != 0 && to != 0).then(|| Duration::from_nanos(to.saturating_sub(from)))
+}
+
+impl<T> Future for TaskToken<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.cell.poll_result(cx.waker())
+    }
+}
+
+impl<T> fmt::Debug for TaskToken<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = self.header();
+        f.debug_struct("TaskToken")
+            .field("id", &h.id)
+            .field("op", &h.op)
+            .field("weight", &h.weight)
+            .field("state", &h.state())
+            .finish()
+    }
+}

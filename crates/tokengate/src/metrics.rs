@@ -29,21 +29,39 @@ pub(crate) fn shard_index(shards: usize) -> usize {
     })
 }
 
-/// How many tokens entered and left each state.
+/// How many tokens made each allowed transition (one increment per transition).
+///
+/// Transition slots: `Created→Waiting`, `Waiting→Admitted`, `Admitted→Executing`,
+/// `Executing→Completed`, `Executing→Failed`, then `→Killed` and `→TimedOut`
+/// from each of the four live states.
 #[derive(Debug, Default)]
 pub(crate) struct StateCounters {
-    entered: [AtomicU64; 8],
-    left: [AtomicU64; 8],
+    created: AtomicU64,
+    moves: [AtomicU64; 13],
+}
+
+fn move_slot(from: TokenState, to: TokenState) -> usize {
+    use TokenState::*;
+    let live = from.to_u8() as usize; // Created..Executing = 0..=3
+    match (from, to) {
+        (Created, Waiting) => 0,
+        (Waiting, Admitted) => 1,
+        (Admitted, Executing) => 2,
+        (Executing, Completed) => 3,
+        (Executing, Failed) => 4,
+        (_, Killed) => 5 + live,
+        _ => 9 + live, // (_, TimedOut): the only transitions left
+    }
 }
 
 impl StateCounters {
     pub(crate) fn record(&self, from: TokenState, to: TokenState) {
-        self.left[from.to_u8() as usize].fetch_add(1, Ordering::Relaxed);
-        self.entered[to.to_u8() as usize].fetch_add(1, Ordering::Relaxed);
+        self.moves[move_slot(from, to)].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn enter(&self, state: TokenState) {
-        self.entered[state.to_u8() as usize].fetch_add(1, Ordering::Relaxed);
+    /// A token was created in this shard.
+    pub(crate) fn create(&self) {
+        self.created.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -56,10 +74,24 @@ pub(crate) struct StateTotals {
 
 impl StateTotals {
     pub(crate) fn add(&mut self, counters: &StateCounters) {
-        for i in 0..8 {
-            self.entered[i] += counters.entered[i].load(Ordering::Relaxed);
-            self.left[i] += counters.left[i].load(Ordering::Relaxed);
+        let m: [u64; 13] = std::array::from_fn(|i| counters.moves[i].load(Ordering::Relaxed));
+        let state = |s: TokenState| s.to_u8() as usize;
+        use TokenState::*;
+        self.entered[state(Created)] += counters.created.load(Ordering::Relaxed);
+        self.entered[state(Waiting)] += m[0];
+        self.entered[state(Admitted)] += m[1];
+        self.entered[state(Executing)] += m[2];
+        self.entered[state(Completed)] += m[3];
+        self.entered[state(Failed)] += m[4];
+        self.entered[state(Killed)] += m[5] + m[6] + m[7] + m[8];
+        self.entered[state(TimedOut)] += m[9] + m[10] + m[11] + m[12];
+        for live in 0..4 {
+            self.left[live] += m[5 + live] + m[9 + live];
         }
+        self.left[state(Created)] += m[0];
+        self.left[state(Waiting)] += m[1];
+        self.left[state(Admitted)] += m[2];
+        self.left[state(Executing)] += m[3] + m[4];
     }
 
     pub(crate) fn merge(&mut self, other: &StateTotals) {
@@ -153,7 +185,12 @@ impl Histogram {
     pub(crate) fn record(&self, nanos: u64) {
         self.buckets[bucket_of(nanos)].fetch_add(1, Ordering::Relaxed);
         self.sum.fetch_add(nanos, Ordering::Relaxed);
-        self.max.fetch_max(nanos, Ordering::Relaxed);
+        // A shard is almost always written by one thread: a plain check-then-store
+        // keeps the common case free of a read-modify-write loop; a rare race
+        // between two threads sharing a shard can only lose a maximum, never a count.
+        if nanos > self.max.load(Ordering::Relaxed) {
+            self.max.store(nanos, Ordering::Relaxed);
+        }
     }
 }
 
@@ -248,5 +285,50 @@ mod tests {
         assert!((p95 - 950_000.0).abs() / 950_000.0 < 0.13, "p95 {p95}");
         assert_eq!(s.max(), Duration::from_micros(1_000_000 / 1000));
         assert_eq!(s.mean(), Duration::from_nanos(500_500));
+    }
+}
+
+#[cfg(test)]
+mod counter_tests {
+    use super::*;
+    use TokenState::*;
+
+    #[test]
+    fn totals_follow_transitions() {
+        let c = StateCounters::default();
+        for _ in 0..3 {
+            c.create();
+            c.record(Created, Waiting);
+        }
+        c.record(Waiting, Admitted);
+        c.record(Waiting, Killed);
+        c.record(Admitted, Executing);
+        let mut t = StateTotals::default();
+        t.add(&c);
+        assert_eq!(t.entered[Created.to_u8() as usize], 3);
+        assert_eq!(t.count(Waiting), 1);
+        assert_eq!(t.count(Admitted), 0);
+        assert_eq!(t.count(Executing), 1);
+        assert_eq!(t.count(Killed), 1);
+        c.record(Executing, TimedOut);
+        c.record(Waiting, TimedOut);
+        let mut t = StateTotals::default();
+        t.add(&c);
+        assert_eq!(t.count(Executing), 0);
+        assert_eq!(t.count(Waiting), 0);
+        assert_eq!(t.count(TimedOut), 2);
+    }
+
+    #[test]
+    fn every_allowed_transition_has_its_own_slot() {
+        let mut seen = std::collections::HashSet::new();
+        for from in TokenState::ALL {
+            for to in TokenState::ALL {
+                if from.can_become(to) {
+                    assert!(seen.insert(move_slot(from, to)), "{from} -> {to}");
+                }
+            }
+        }
+        assert_eq!(seen.len(), 13);
     }
 }

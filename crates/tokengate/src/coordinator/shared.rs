@@ -23,6 +23,9 @@ const STOPPING: u8 = 1;
 
 /// Everything a coordinator's threads and tokens share.
 pub(crate) struct Shared {
+    /// Unique in the process (a key for per-thread caches that must not be
+    /// fooled by a freed coordinator's reused address).
+    id: u64,
     pub(crate) config: Config,
     pub(crate) scheduler: Scheduler,
     pub(crate) registry: Registry,
@@ -58,7 +61,9 @@ impl Shared {
     pub(crate) fn new(config: Config) -> Shared {
         let workers = config.core_groups * config.workers_per_core;
         let shards = (workers + 2).next_power_of_two().max(8);
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             scheduler: Scheduler::new(
                 config.core_groups,
                 config.workers_per_core,
@@ -92,8 +97,35 @@ impl Shared {
             .push(handle);
     }
 
-    /// The entry for `op` at `weight`, created on first use.
+    /// The entry for `op` at `weight`, created on first use. A small per-thread
+    /// cache serves the common case without touching the shared map.
     pub(crate) fn op_entry(&self, op: &'static str, weight: Weight) -> Arc<OpEntry> {
+        type Key = (u64, *const u8, usize, Weight);
+        thread_local! {
+            static CACHE: std::cell::RefCell<[Option<(Key, Arc<OpEntry>)>; 4]> =
+                const { std::cell::RefCell::new([None, None, None, None]) };
+        }
+        let key: Key = (self.id, op.as_ptr(), op.len(), weight);
+        let hit = CACHE.with(|c| {
+            c.borrow()
+                .iter()
+                .flatten()
+                .find(|(k, _)| *k == key)
+                .map(|(_, e)| e.clone())
+        });
+        if let Some(entry) = hit {
+            return entry;
+        }
+        let entry = self.op_entry_slow(op, weight);
+        CACHE.with(|c| {
+            let mut c = c.borrow_mut();
+            c.rotate_right(1);
+            c[0] = Some((key, entry.clone()));
+        });
+        entry
+    }
+
+    fn op_entry_slow(&self, op: &'static str, weight: Weight) -> Arc<OpEntry> {
         if let Some(entry) = self
             .ops
             .read()
@@ -166,7 +198,7 @@ impl Shared {
         F: FnOnce() -> T + Send + 'static,
     {
         let entry = self.op_entry(op, weight);
-        entry.counters.local().enter(TokenState::Created);
+        entry.counters.local().create();
         let route = Route {
             shared: self.clone(),
             op: entry,

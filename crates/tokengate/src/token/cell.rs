@@ -131,7 +131,12 @@ impl Header {
         {
             return false;
         }
-        let now = now_ns();
+        // `Created → Waiting` follows creation at once: it needs no clock read.
+        let now = if to == TokenState::Waiting {
+            self.created
+        } else {
+            now_ns()
+        };
         match to {
             TokenState::Admitted => self.admitted.store(now, Ordering::Relaxed),
             TokenState::Executing => self.started.store(now, Ordering::Relaxed),

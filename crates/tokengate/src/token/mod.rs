@@ -70,7 +70,7 @@ use crate::{TaskError, TokenState, Weight};
 /// [`wait_timeout`](Self::wait_timeout).
 ///
 /// ```
-/// use tokengate::{task_token_guard, OperationsCoordinator, TokenState};
+/// use tokengate::{task_token_guard, OperationsCoordinator};
 ///
 /// #[task_token_guard(op = "square", weight = "light")]
 /// fn square(x: u64) -> u64 {

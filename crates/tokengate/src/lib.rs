@@ -139,6 +139,7 @@ mod registry;
 mod scheduler;
 mod spawn;
 mod state;
+mod sync;
 mod timer;
 mod token;
 mod weight;

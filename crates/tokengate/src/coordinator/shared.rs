@@ -165,9 +165,10 @@ impl Shared {
         from: TokenState,
         to: TokenState,
         now: u64,
+        held_slot: bool,
     ) {
         op.counters.local().record(from, to);
-        if from == TokenState::Waiting && header.holds_lane_slot.swap(false, Ordering::SeqCst) {
+        if held_slot {
             self.scheduler.lane(header.weight).release();
         }
         let shard = shard_index(self.shards);
@@ -286,13 +287,9 @@ impl Shared {
     /// Queues a `Waiting` call for which a lane slot was just taken.
     pub(crate) fn enqueue_with_slot(&self, job: JobRef) {
         let header = job.header();
-        header.holds_lane_slot.store(true, Ordering::SeqCst);
-        if header.state() != TokenState::Waiting {
-            // Killed while we waited for the slot: give it back (exactly once,
-            // racing with `observe`, which swaps the same flag).
-            if header.holds_lane_slot.swap(false, Ordering::SeqCst) {
-                self.scheduler.lane(header.weight).release();
-            }
+        if !header.arm_lane_slot() {
+            // Killed while we waited for the slot: we give it back (see `StateCell`).
+            self.scheduler.lane(header.weight).release();
             return;
         }
         self.enqueue_waiting(job);

@@ -3,6 +3,8 @@
 #![doc = include_str!("README.md")]
 
 mod lane;
+#[cfg(all(test, loom))]
+mod loom_wakeup;
 pub(crate) mod topology;
 pub(crate) mod worker;
 

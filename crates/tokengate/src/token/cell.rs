@@ -9,11 +9,12 @@
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
+use super::state_cell::StateCell;
 use crate::coordinator::{OpEntry, Shared};
 use crate::error::{ErrorKind, KillReason, TaskError};
 use crate::{TokenState, Weight};
@@ -61,10 +62,8 @@ pub(crate) struct Header {
     /// The coordinator and operation entry that own the token; `None` for
     /// tokens failed at birth.
     pub(crate) route: Option<Route>,
-    /// A [`TokenState`] as `u8`; changed only by compare-and-swap.
-    state: AtomicU8,
-    /// Does the token hold a slot of its lane's capacity? (Released on leaving `Waiting`.)
-    pub(crate) holds_lane_slot: AtomicBool,
+    /// The state, plus whether the token holds a slot of its lane's capacity.
+    state: StateCell,
     /// Nanoseconds since [`epoch`] when the call was made.
     created: u64,
     /// Nanoseconds since [`epoch`] of admission, start and finish; 0 = not yet.
@@ -105,8 +104,7 @@ impl Header {
             weight,
             timeout,
             route,
-            state: AtomicU8::new(TokenState::Created.to_u8()),
-            holds_lane_slot: AtomicBool::new(false),
+            state: StateCell::new(),
             created: now_ns(),
             admitted: AtomicU64::new(0),
             started: AtomicU64::new(0),
@@ -115,7 +113,13 @@ impl Header {
     }
 
     pub(crate) fn state(&self) -> TokenState {
-        TokenState::from_u8(self.state.load(Ordering::Acquire))
+        self.state.load()
+    }
+
+    /// Records that the token holds a lane slot; false (nothing recorded) if it
+    /// is no longer `Waiting`. See [`StateCell`].
+    pub(crate) fn arm_lane_slot(&self) -> bool {
+        self.state.arm_slot()
     }
 
     /// Moves `from → to` if the token is in `from`; returns whether this call did it.
@@ -124,13 +128,9 @@ impl Header {
     /// once, which is what keeps its counters, lane capacity and registry exact.
     pub(crate) fn transition(&self, from: TokenState, to: TokenState) -> bool {
         debug_assert!(from.can_become(to), "{from} -> {to}");
-        if self
-            .state
-            .compare_exchange(from.to_u8(), to.to_u8(), Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        let Some(held_slot) = self.state.transition(from, to) else {
             return false;
-        }
+        };
         // `Created → Waiting` follows creation at once: it needs no clock read.
         let now = if to == TokenState::Waiting {
             self.created
@@ -144,7 +144,7 @@ impl Header {
             _ => {}
         }
         if let Some(route) = &self.route {
-            route.shared.observe(self, &route.op, from, to, now);
+            route.shared.observe(self, &route.op, from, to, now, held_slot);
         }
         true
     }

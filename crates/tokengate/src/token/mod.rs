@@ -49,6 +49,7 @@
 
 mod cell;
 mod id;
+mod state_cell;
 
 pub(crate) use cell::{Cell, Completion, Header, Job, JobRef, Route, epoch, kill, terminate_with};
 pub(crate) use id::next_id;

@@ -133,6 +133,7 @@ mod admit;
 mod cancel;
 mod coordinator;
 mod error;
+pub mod fingerprint;
 mod map;
 mod metrics;
 mod registry;

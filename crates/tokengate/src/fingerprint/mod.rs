@@ -1,0 +1,131 @@
+//! Fingerprints: how routing keys are computed, so users can predict routing.
+//!
+//! A sticky call's domain, and a lead's seed, are keys computed from the call
+//! per its [`HashPolicy`] and digested per its [`DigestPolicy`]. The functions
+//! here compute the same keys outside a call.
+//!
+//! ```
+//! use tokengate::fingerprint::{self, DigestPolicy};
+//!
+//! // Equal values give equal keys, in any process, on any run.
+//! let a = fingerprint::stable_key(&("user", 42u64), DigestPolicy::Short).unwrap();
+//! let b = fingerprint::stable_key(&("user", 42u64), DigestPolicy::Short).unwrap();
+//! assert_eq!(a, b);
+//! assert_eq!(a.to_hex().len(), 16);
+//! ```
+
+mod canonical;
+mod policy;
+
+pub use canonical::Error;
+pub use policy::{DigestPolicy, Fingerprint, HashPolicy, ParsePolicyError};
+
+use std::hash::{Hash, Hasher};
+
+use serde::Serialize;
+
+/// The canonical encoding of `value` (the bytes stable keys digest).
+///
+/// # Errors
+///
+/// Fails only if `value`'s `Serialize` impl reports an error.
+pub fn canonical_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    canonical::encode(value, &mut out)?;
+    Ok(out)
+}
+
+/// The stable key of `value`: `digest` of its canonical encoding.
+///
+/// # Errors
+///
+/// Fails only if `value`'s `Serialize` impl reports an error.
+pub fn stable_key<T: Serialize + ?Sized>(
+    value: &T,
+    digest: DigestPolicy,
+) -> Result<Fingerprint, Error> {
+    Ok(digest.digest(&canonical_bytes(value)?))
+}
+
+/// The in-process key of `value` under [`HashPolicy::Fast`]: its `Hash` fed to a
+/// fixed-seed hasher. Stable within one build of a program; not across builds.
+pub fn fast_key<T: Hash + ?Sized>(value: &T) -> u64 {
+    let mut hasher = FixedHasher::default();
+    value.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// FNV-1a: deterministic, seedless, and fast for short keys.
+pub(crate) struct FixedHasher(u64);
+
+impl Default for FixedHasher {
+    fn default() -> Self {
+        FixedHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for FixedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Known-answer vectors: FIPS 180-2 for SHA-256; BLAKE2s with an 8-byte
+    /// output as computed by the reference implementation (Python's
+    /// `hashlib.blake2s(data, digest_size=8)`, which the original used).
+    #[test]
+    fn digests_match_reference_vectors() {
+        let sha_abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        let sha_empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(DigestPolicy::Full.hex(b"abc"), sha_abc);
+        assert_eq!(DigestPolicy::Full.hex(b""), sha_empty);
+        assert_eq!(DigestPolicy::Short.hex(b"abc"), &sha_abc[..16]);
+        assert_eq!(DigestPolicy::Minimal.hex(b"abc"), &sha_abc[..8]);
+        assert_eq!(DigestPolicy::Fast.hex(b""), BLAKE2S8_EMPTY);
+        assert_eq!(DigestPolicy::Fast.hex(b"abc"), BLAKE2S8_ABC);
+    }
+
+    const BLAKE2S8_EMPTY: &str = "ef2a8b78dd80da9c";
+    const BLAKE2S8_ABC: &str = "972e9d2cd6de6402";
+
+    #[test]
+    fn output_lengths_follow_the_policy() {
+        for (policy, hex) in [
+            (DigestPolicy::Full, 64),
+            (DigestPolicy::Short, 16),
+            (DigestPolicy::Fast, 16),
+            (DigestPolicy::Minimal, 8),
+        ] {
+            let key = policy.digest(b"tokengate");
+            assert_eq!(key.to_hex().len(), hex, "{policy}");
+            assert_eq!(key.as_bytes().len(), hex / 2, "{policy}");
+        }
+    }
+
+    #[test]
+    fn policies_parse_case_insensitively() {
+        assert_eq!("FAST".parse::<DigestPolicy>(), Ok(DigestPolicy::Fast));
+        assert_eq!("Standard".parse::<HashPolicy>(), Ok(HashPolicy::Standard));
+        let err = "sha1".parse::<DigestPolicy>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unknown digest policy `sha1`; expected one of `full`, `short`, `fast`, `minimal`"
+        );
+    }
+
+    #[test]
+    fn fast_keys_are_deterministic_and_distinguish_values() {
+        assert_eq!(fast_key(&(1u32, "a")), fast_key(&(1u32, "a")));
+        assert_ne!(fast_key(&(1u32, "a")), fast_key(&(2u32, "a")));
+    }
+}

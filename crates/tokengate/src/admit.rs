@@ -85,7 +85,7 @@ pub fn admit<R>(f: impl FnOnce() -> R) -> Admit<R> {
     Admit {
         value: Some(value),
         pending: pending.into(),
-        registered: false,
+        registration: None,
     }
 }
 
@@ -95,8 +95,8 @@ pub struct Admit<R> {
     value: Option<R>,
     /// Calls still waiting for a lane slot, in call order.
     pending: VecDeque<JobRef>,
-    /// Did we register a waker on the front call's lane?
-    registered: bool,
+    /// Our place in the front call's lane wait list, if listed.
+    registration: Option<u64>,
 }
 
 // `Admit` never pins its value: it only moves it out on completion.
@@ -106,39 +106,43 @@ impl<R> Future for Admit<R> {
     type Output = R;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
-        while let Some(job) = self.pending.front() {
+        let this = &mut *self;
+        while let Some(job) = this.pending.front().cloned() {
             let header = job.header();
-            let route = header.route.as_ref().expect("deferred calls have a route");
-            // Killed, timed out or swept by a stop meanwhile: nothing to queue.
-            if header.state() != TokenState::Waiting || !route.shared.is_running() {
-                self.pending.pop_front();
+            let shared = header
+                .route
+                .as_ref()
+                .expect("deferred calls have a route")
+                .shared
+                .clone();
+            let lane = shared.scheduler.lane(header.weight);
+            // Killed, timed out, claimed or swept by a stop meanwhile: nothing
+            // to queue.
+            if header.state() != TokenState::Waiting || !shared.is_running() {
+                lane.cancel(&mut this.registration);
+                this.pending.pop_front();
                 continue;
             }
-            match route.shared.scheduler.lane(header.weight).poll_reserve(cx) {
+            match lane.poll_reserve(cx, &mut this.registration) {
                 Poll::Ready(()) => {
-                    let job = self.pending.pop_front().expect("front exists");
-                    self.registered = false;
-                    let shared = job.header().route.as_ref().expect("route").shared.clone();
+                    this.pending.pop_front();
                     shared.enqueue_with_slot(job);
                 }
-                Poll::Pending => {
-                    self.registered = true;
-                    return Poll::Pending;
-                }
+                Poll::Pending => return Poll::Pending,
             }
         }
-        Poll::Ready(self.value.take().expect("`Admit` polled after completion"))
+        Poll::Ready(this.value.take().expect("`Admit` polled after completion"))
     }
 }
 
 impl<R> Drop for Admit<R> {
     fn drop(&mut self) {
-        if self.registered
-            && let Some(job) = self.pending.front()
+        if let Some(job) = self.pending.front()
             && let Some(route) = &job.header().route
         {
-            // We may have consumed a wake-up meant for the next waiter.
-            route.shared.scheduler.lane(job.header().weight).wake_one();
+            // Leave the wait list; pass on a wake-up we may have consumed.
+            let lane = route.shared.scheduler.lane(job.header().weight);
+            lane.cancel(&mut self.registration);
         }
         for job in self.pending.drain(..) {
             kill(&*job, KillReason::SubmissionDropped);

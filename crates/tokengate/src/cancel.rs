@@ -43,7 +43,11 @@ pub fn is_cancelled() -> bool {
 /// assert_eq!(step(2), Ok(4)); // not inside a guarded call: never cancelled
 /// ```
 pub fn checkpoint() -> Result<(), Cancelled> {
-    if is_cancelled() { Err(Cancelled) } else { Ok(()) }
+    if is_cancelled() {
+        Err(Cancelled)
+    } else {
+        Ok(())
+    }
 }
 
 /// Where the calling code runs, if on a coordinator worker thread.
@@ -58,14 +62,14 @@ pub struct WorkerInfo {
     pub roams: bool,
 }
 
-/// The worker thread the calling code runs on, or `None` off the coordinator.
+/// The worker thread the calling code runs on, or `None` off the coordinator's
+/// worker threads (IO threads included).
 pub fn current_worker() -> Option<WorkerInfo> {
-    worker_context().map(|ctx| {
-        let slot = &ctx.shared.scheduler.workers[ctx.index];
-        WorkerInfo {
-            index: slot.index,
-            group: slot.group,
-            roams: slot.roams,
-        }
+    let ctx = worker_context()?;
+    let slot = &ctx.shared.scheduler.workers[ctx.worker?];
+    Some(WorkerInfo {
+        index: slot.index,
+        group: slot.group,
+        roams: slot.roams,
     })
 }

@@ -224,8 +224,7 @@ impl HistogramSnapshot {
     }
 
     pub(crate) fn mean(&self) -> Duration {
-        let n = self.count();
-        Duration::from_nanos(if n == 0 { 0 } else { self.sum / n })
+        Duration::from_nanos(self.sum.checked_div(self.count()).unwrap_or(0))
     }
 
     pub(crate) fn max(&self) -> Duration {

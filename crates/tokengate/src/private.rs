@@ -46,7 +46,10 @@ where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    crate::coordinator::submit(site.op, site.weight, site.timeout, f)
+    crate::coordinator::submit(
+        crate::coordinator::Call::plain(site.op, site.weight, site.timeout),
+        f,
+    )
 }
 
 /// Implemented for every type a guarded call can move to a worker thread.
@@ -82,10 +85,8 @@ pub const fn assert_return<T: ReturnFromWorker>() {}
 /// the crate still type-checks while the compile error is reported. Never runs:
 /// a crate with that error does not build.
 pub fn rejected<T: Send + 'static>() -> TaskToken<T> {
-    crate::coordinator::submit(
-        "<rejected by #[task_token_guard]>",
-        Weight::Medium,
-        None,
-        || -> T { panic!("this fn was rejected by #[task_token_guard] at compile time") },
-    )
+    static REJECTED: Site = Site::new("<rejected by #[task_token_guard]>");
+    submit(&REJECTED, || -> T {
+        panic!("this fn was rejected by #[task_token_guard] at compile time")
+    })
 }

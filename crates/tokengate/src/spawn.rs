@@ -71,7 +71,10 @@ impl Task {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        crate::coordinator::submit(self.op, self.weight, self.timeout, f)
+        crate::coordinator::submit(
+            crate::coordinator::Call::plain(self.op, self.weight, self.timeout),
+            f,
+        )
     }
 
     /// Turns a plain closure into a guarded one: each call of the result runs

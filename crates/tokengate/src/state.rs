@@ -76,12 +76,14 @@ impl TokenState {
     /// ```
     pub const fn can_become(self, next: TokenState) -> bool {
         use TokenState::*;
-        match (self, next) {
-            (Created, Waiting) | (Waiting, Admitted) | (Admitted, Executing) => true,
-            (Executing, Completed | Failed) => true,
-            (Created | Waiting | Admitted | Executing, Killed | TimedOut) => true,
-            _ => false,
-        }
+        matches!(
+            (self, next),
+            (Created, Waiting)
+                | (Waiting, Admitted)
+                | (Admitted, Executing)
+                | (Executing, Completed | Failed)
+                | (Created | Waiting | Admitted | Executing, Killed | TimedOut)
+        )
     }
 
     /// The state's lowercase name.

@@ -40,7 +40,13 @@ struct State {
     heap: BinaryHeap<Reverse<Entry>>,
     seq: u64,
     stopped: bool,
+    /// Heap size after the last sweep of finished calls.
+    swept_at: usize,
 }
+
+/// Sweep finished calls out of the heap once it doubles past this size, so calls
+/// that finish long before their deadline do not pile up (amortised O(1)).
+const SWEEP_FLOOR: usize = 1024;
 
 /// The deadline queue shared by the coordinator and its timer thread.
 #[derive(Default)]
@@ -63,6 +69,14 @@ impl Timer {
     /// Times `job` out `timeout` after its creation unless it finishes first.
     pub(crate) fn schedule(&self, job: &JobRef, deadline: Instant, timeout: Duration) {
         let mut state = self.lock();
+        if state.heap.len() >= SWEEP_FLOOR.max(2 * state.swept_at) {
+            state.heap.retain(|Reverse(e)| {
+                e.job
+                    .upgrade()
+                    .is_some_and(|job| !job.header().state().is_terminal())
+            });
+            state.swept_at = state.heap.len();
+        }
         let seq = state.seq;
         state.seq += 1;
         let earliest = state
@@ -105,7 +119,11 @@ impl Timer {
                     let Reverse(entry) = state.heap.pop().expect("peeked");
                     drop(state);
                     if let Some(job) = entry.job.upgrade() {
-                        terminate_with(&*job, TokenState::TimedOut, ErrorKind::TimedOut(entry.timeout));
+                        terminate_with(
+                            &*job,
+                            TokenState::TimedOut,
+                            ErrorKind::TimedOut(entry.timeout),
+                        );
                     }
                     state = self.lock();
                 }

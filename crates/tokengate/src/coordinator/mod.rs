@@ -1,12 +1,14 @@
 //! [`OperationsCoordinator`]: owns the lanes and workers, and the admin surface.
 
 mod builder;
+mod call;
 mod current;
 mod ops;
 mod shared;
 mod stats;
 
 pub use builder::{CoordinatorBuilder, FullLanePolicy};
+pub(crate) use call::Call;
 pub use current::EnterGuard;
 pub(crate) use ops::OpEntry;
 pub(crate) use shared::Shared;
@@ -14,29 +16,23 @@ pub use stats::{LaneStats, LatencySummary, OpStats, StateCounts, Stats, WorkerSt
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::error::ErrorKind;
 use crate::token::{Cell, Header, next_id};
-use crate::{BuildError, TaskToken, Weight};
+use crate::{BuildError, TaskToken};
 use builder::Config;
 
 /// Submits a call to the coordinator this thread is bound to (see
 /// [`OperationsCoordinator`] for which one), or fails it at once if none runs.
-pub(crate) fn submit<T, F>(
-    op: &'static str,
-    weight: Weight,
-    timeout: Option<Duration>,
-    f: F,
-) -> TaskToken<T>
+pub(crate) fn submit<T, F>(call: Call, f: F) -> TaskToken<T>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
     match current::resolve() {
-        Some(shared) => shared.submit(op, weight, timeout, f),
+        Some(shared) => shared.submit(call, f),
         None => {
-            let header = Header::new(next_id(), op, weight, timeout, None);
+            let header = Header::new(next_id(), call.op, call.weight, call.timeout, None);
             TaskToken::from_cell(Cell::<T, F>::failed(header, ErrorKind::NoCoordinator))
         }
     }

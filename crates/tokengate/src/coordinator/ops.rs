@@ -80,7 +80,11 @@ impl OpEntry {
         std::mem::take(&mut *self.held())
     }
 
+    /// Calls held now (killed ones wait in the queue until resume skips them).
     pub(crate) fn held_len(&self) -> usize {
-        self.held().len()
+        self.held()
+            .iter()
+            .filter(|job| job.header().state() == crate::TokenState::Waiting)
+            .count()
     }
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use super::Call;
 use super::builder::{Config, FullLanePolicy};
 use super::ops::OpEntry;
 use crate::error::{ErrorKind, KillReason};
@@ -13,9 +14,7 @@ use crate::metrics::{Histogram, Padded, shard_index};
 use crate::registry::Registry;
 use crate::scheduler::{Placement, Scheduler, help_lane};
 use crate::timer::Timer;
-use crate::token::{
-    Cell, Header, JobRef, Route, epoch, kill, next_id, terminate_with,
-};
+use crate::token::{Cell, Header, JobRef, Route, epoch, kill, next_id, terminate_with};
 use crate::{TaskToken, TokenState, Weight};
 
 const RUNNING: u8 = 0;
@@ -100,9 +99,11 @@ impl Shared {
     /// The entry for `op` at `weight`, created on first use. A small per-thread
     /// cache serves the common case without touching the shared map.
     pub(crate) fn op_entry(&self, op: &'static str, weight: Weight) -> Arc<OpEntry> {
+        /// (coordinator id, op pointer, op length, weight) → entry.
         type Key = (u64, *const u8, usize, Weight);
+        type Cache = [Option<(Key, Arc<OpEntry>)>; 4];
         thread_local! {
-            static CACHE: std::cell::RefCell<[Option<(Key, Arc<OpEntry>)>; 4]> =
+            static CACHE: std::cell::RefCell<Cache> =
                 const { std::cell::RefCell::new([None, None, None, None]) };
         }
         let key: Key = (self.id, op.as_ptr(), op.len(), weight);
@@ -187,17 +188,16 @@ impl Shared {
     }
 
     /// Makes a token for `f` and admits it.
-    pub(crate) fn submit<T, F>(
-        self: &Arc<Self>,
-        op: &'static str,
-        weight: Weight,
-        timeout: Option<Duration>,
-        f: F,
-    ) -> TaskToken<T>
+    pub(crate) fn submit<T, F>(self: &Arc<Self>, call: Call, f: F) -> TaskToken<T>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
+        let Call {
+            op,
+            weight,
+            timeout,
+        } = call;
         let entry = self.op_entry(op, weight);
         entry.counters.local().create();
         let route = Route {
@@ -223,9 +223,9 @@ impl Shared {
         header.transition(TokenState::Created, TokenState::Waiting);
         if let Some(timeout) = header.timeout {
             let created = epoch() + Duration::from_nanos(header.created_ns());
-            match created.checked_add(timeout) {
-                Some(deadline) => self.timer.schedule(&job, deadline, timeout),
-                None => {} // a deadline beyond the clock's range never passes
+            // A deadline beyond the clock's range never passes.
+            if let Some(deadline) = created.checked_add(timeout) {
+                self.timer.schedule(&job, deadline, timeout);
             }
         }
         self.route_new(job);
@@ -299,7 +299,13 @@ impl Shared {
     /// is paused) or its lane, and wakes an idle worker for it.
     fn enqueue_waiting(&self, job: JobRef) {
         let weight = job.header().weight;
-        let op = job.header().route.as_ref().expect("admitted tokens have a route").op.clone();
+        let op = job
+            .header()
+            .route
+            .as_ref()
+            .expect("admitted tokens have a route")
+            .op
+            .clone();
         let job = match op.hold_if_paused(job) {
             Ok(()) => return,
             Err(job) => job,
@@ -310,20 +316,23 @@ impl Shared {
         }
     }
 
-    /// Routes a call released from a hold queue (still `Waiting`, holding a slot).
-    fn route_held(&self, job: JobRef) {
+    /// Routes a call released from a hold queue (still `Waiting`, holding a
+    /// slot). Returns false if it had finished meanwhile (killed while held).
+    fn route_held(&self, job: JobRef) -> bool {
         let header = job.header();
         if header.state() != TokenState::Waiting {
-            return;
+            return false;
         }
         let route = header.route.as_ref().expect("admitted tokens have a route");
         if self.admission_open(&route.op) && self.scheduler.lane(header.weight).is_empty() {
             match self.scheduler.place(&job) {
-                Placement::Placed | Placement::Gone => return,
+                Placement::Placed => return true,
+                Placement::Gone => return false,
                 Placement::NoRoom => {}
             }
         }
         self.enqueue_waiting(job);
+        true
     }
 
     // ----- admin -----------------------------------------------------------
@@ -354,30 +363,23 @@ impl Shared {
         let mut released = 0;
         for entry in self.op_entries().iter().filter(|e| e.name == op) {
             for job in entry.resume() {
-                released += 1;
-                self.route_held(job);
+                released += usize::from(self.route_held(job));
             }
         }
         released
     }
 
-    /// Kills every `Waiting` call (of `op`, if given) and returns how many.
+    /// Kills every `Waiting` call (of `op`, if given) and returns how many:
+    /// wherever it waits (a lane, a hold queue, a full lane's blocked caller, an
+    /// `admit`), the registry knows it.
     pub(crate) fn drain(&self, op: Option<&str>) -> usize {
-        let matches = |job: &JobRef| op.is_none_or(|op| job.header().op == op);
-        let mut victims: Vec<JobRef> = Vec::new();
-        for entry in self.op_entries() {
-            if op.is_none_or(|op| entry.name == op) {
-                victims.extend(entry.take_held());
-            }
-        }
-        for lane in &self.scheduler.lanes {
-            victims.extend(lane.take_matching(matches));
-        }
-        victims
-            .iter()
+        self.registry
+            .snapshot()
+            .into_iter()
+            .filter(|job| op.is_none_or(|op| job.header().op == op))
             .filter(|job| {
                 let header = job.header();
-                terminate_if_waiting(header) && {
+                header.transition(TokenState::Waiting, TokenState::Killed) && {
                     job.resolve_error(header.error(ErrorKind::Killed(KillReason::Drain)));
                     true
                 }
@@ -414,8 +416,17 @@ impl Shared {
             terminate_with(&**job, TokenState::Killed, ErrorKind::Shutdown);
         };
         for job in self.registry.snapshot() {
-            if job.header().state() != TokenState::Executing {
-                shutdown(&job);
+            // Queued calls end now; a call that starts meanwhile may finish.
+            let header = job.header();
+            for state in [
+                TokenState::Created,
+                TokenState::Waiting,
+                TokenState::Admitted,
+            ] {
+                if header.transition(state, TokenState::Killed) {
+                    job.resolve_error(header.error(ErrorKind::Shutdown));
+                    break;
+                }
             }
         }
         self.scheduler.begin_stop();
@@ -463,9 +474,4 @@ impl Shared {
         }
         true
     }
-}
-
-/// Moves a `Waiting` token to `Killed`; true if this call did it.
-fn terminate_if_waiting(header: &Header) -> bool {
-    header.transition(TokenState::Waiting, TokenState::Killed)
 }

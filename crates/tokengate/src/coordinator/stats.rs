@@ -262,7 +262,11 @@ impl fmt::Display for Stats {
             t.failed,
             t.killed,
             t.timed_out,
-            if self.paused { " (admission paused)" } else { "" }
+            if self.paused {
+                " (admission paused)"
+            } else {
+                ""
+            }
         )?;
         for lane in &self.lanes {
             writeln!(

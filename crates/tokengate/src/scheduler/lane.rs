@@ -16,10 +16,11 @@ use std::time::Duration;
 use crate::token::JobRef;
 use crate::{TokenState, Weight};
 
-/// Parked callers waiting for a free slot.
+/// Tasks waiting for a free slot, each registered once under its own id.
 #[derive(Default)]
 struct RoomWaiters {
-    tasks: VecDeque<Waker>,
+    tasks: VecDeque<(u64, Waker)>,
+    next_id: u64,
 }
 
 pub(crate) struct Lane {
@@ -113,7 +114,7 @@ impl Lane {
             task
         };
         self.room_freed.notify_one();
-        if let Some(waker) = task {
+        if let Some((_, waker)) = task {
             waker.wake();
         }
     }
@@ -153,23 +154,58 @@ impl Lane {
         }
     }
 
-    /// The async form of [`reserve_blocking`](Self::reserve_blocking). A task
-    /// that registered here and then gives up must call
-    /// [`wake_one`](Self::wake_one), passing on a wake-up it may have consumed.
-    pub(crate) fn poll_reserve(&self, cx: &mut Context<'_>) -> Poll<()> {
+    /// The async form of [`reserve_blocking`](Self::reserve_blocking).
+    ///
+    /// `registration` is the task's place in the wait list: a task is listed at
+    /// most once (re-polling updates its waker), and is removed when it gets a
+    /// slot. A task that gives up must call [`cancel`](Self::cancel).
+    pub(crate) fn poll_reserve(
+        &self,
+        cx: &mut Context<'_>,
+        registration: &mut Option<u64>,
+    ) -> Poll<()> {
         if self.try_reserve() {
+            self.cancel(registration);
             return Poll::Ready(());
         }
         let mut room = self.room.lock().unwrap_or_else(|p| p.into_inner());
-        // Count ourselves before the re-check, so a concurrent `release` either
-        // leaves us a free slot or sees us and wakes us.
-        self.room_waiters.fetch_add(1, Ordering::SeqCst);
+        if let Some(id) = *registration
+            && let Some(entry) = room.tasks.iter_mut().find(|(i, _)| *i == id)
+        {
+            entry.1.clone_from(cx.waker());
+        } else {
+            // Listed before the re-check, so a concurrent `release` either leaves
+            // us a free slot or sees us and wakes us.
+            let id = room.next_id;
+            room.next_id += 1;
+            room.tasks.push_back((id, cx.waker().clone()));
+            self.room_waiters.fetch_add(1, Ordering::SeqCst);
+            *registration = Some(id);
+        }
         if self.try_reserve() {
-            self.room_waiters.fetch_sub(1, Ordering::SeqCst);
+            drop(room);
+            self.cancel(registration);
             return Poll::Ready(());
         }
-        room.tasks.push_back(cx.waker().clone());
         Poll::Pending
+    }
+
+    /// Removes a task's registration. If it was already woken (and so removed)
+    /// without taking a slot, passes the wake-up on to the next waiter.
+    pub(crate) fn cancel(&self, registration: &mut Option<u64>) {
+        let Some(id) = registration.take() else {
+            return;
+        };
+        let mut room = self.room.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = room.tasks.iter().position(|(i, _)| *i == id) {
+            room.tasks.remove(at);
+            self.room_waiters.fetch_sub(1, Ordering::SeqCst);
+        } else {
+            drop(room);
+            if self.taken.load(Ordering::SeqCst) < self.capacity {
+                self.wake_one();
+            }
+        }
     }
 
     /// Appends a `Waiting` token that already holds a slot.
@@ -200,25 +236,6 @@ impl Lane {
         };
         self.entries.store(queue.len(), Ordering::SeqCst);
         found
-    }
-
-    /// Removes and returns every `Waiting` entry matching `pred`, in order.
-    pub(crate) fn take_matching(&self, mut pred: impl FnMut(&JobRef) -> bool) -> Vec<JobRef> {
-        let mut queue = self.lock();
-        let mut taken = Vec::new();
-        queue.retain(|job| {
-            if job.header().state() != TokenState::Waiting {
-                return false;
-            }
-            if pred(job) {
-                taken.push(job.clone());
-                false
-            } else {
-                true
-            }
-        });
-        self.entries.store(queue.len(), Ordering::SeqCst);
-        taken
     }
 
     /// Empties the queue (used at shutdown to break token → coordinator cycles).

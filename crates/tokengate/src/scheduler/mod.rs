@@ -9,23 +9,23 @@ pub(crate) mod topology;
 pub(crate) mod worker;
 
 pub(crate) use lane::Lane;
-pub(crate) use worker::{WorkerSlot, claim_and_run, help_lane, worker_context, with_current};
+pub(crate) use worker::{WorkerSlot, claim_and_run, help_lane, with_current, worker_context};
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Poll, Wake, Waker};
 use std::thread::{self, Thread};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::bounded;
+use crossbeam_channel::{bounded, unbounded};
 
 use crate::token::{Completion, JobRef};
 use crate::{TaskError, TokenState, Weight};
 use worker::Msg;
 
-/// Extra mailbox room for `Nudge` messages beyond the call capacity.
-const NUDGE_SLACK: usize = 4;
+/// Extra mailbox room for the one `Nudge` that may be in flight.
+const NUDGE_SLACK: usize = 1;
 
 /// The outcome of trying to hand a `Waiting` call straight to a worker.
 pub(crate) enum Placement {
@@ -51,6 +51,11 @@ pub(crate) struct Scheduler {
     paused: AtomicBool,
     /// Set once at stop: workers exit after their current call.
     stopping: AtomicBool,
+    /// Idle workers spinning for new work right now, and how many may: spinning
+    /// keeps back-to-back calls fast, but every spinner takes a core from the
+    /// threads that make the calls.
+    pub(crate) spinners: AtomicUsize,
+    pub(crate) max_spinners: usize,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -63,16 +68,10 @@ impl std::fmt::Debug for Scheduler {
     }
 }
 
-/// A per-thread rotating start index, so equal candidates share the load.
-fn rotation() -> usize {
-    thread_local! {
-        static TURN: Cell<usize> = const { Cell::new(0) };
-    }
-    TURN.with(|t| {
-        let v = t.get().wrapping_add(1);
-        t.set(v);
-        v
-    })
+thread_local! {
+    /// The worker this thread last handed a call to: it is likely still awake
+    /// (spinning), so a caller making calls one after another tries it first.
+    static LAST_WORKER: Cell<usize> = const { Cell::new(0) };
 }
 
 impl Scheduler {
@@ -102,6 +101,7 @@ impl Scheduler {
                     Vec::new()
                 };
                 let (tx, rx) = bounded(mailbox_capacity + NUDGE_SLACK);
+                let (pinned_tx, pinned_rx) = unbounded();
                 workers.push(WorkerSlot {
                     index: workers.len(),
                     group,
@@ -110,6 +110,9 @@ impl Scheduler {
                     foreign_lanes,
                     tx,
                     rx,
+                    pinned_tx,
+                    pinned_rx,
+                    nudged: AtomicBool::new(false),
                     load: AtomicUsize::new(0),
                     running: AtomicUsize::new(0),
                     completed: AtomicU64::new(0),
@@ -137,6 +140,8 @@ impl Scheduler {
             roamers,
             paused: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
+            spinners: AtomicUsize::new(0),
+            max_spinners: (groups / 2).max(1),
         }
     }
 
@@ -162,72 +167,93 @@ impl Scheduler {
     pub(crate) fn begin_stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         for slot in self.workers.iter() {
-            let _ = slot.tx.try_send(Msg::Nudge);
+            self.nudge(slot);
         }
     }
 
-    /// Hands a `Waiting` call to the least-loaded home worker with mailbox room,
-    /// or else to an idle roaming worker of another group.
+    /// Hands a `Waiting` call to a worker: an idle home worker, else an idle
+    /// roaming worker of another group, else the least-loaded home worker whose
+    /// mailbox has room.
     pub(crate) fn place(&self, job: &JobRef) -> Placement {
         let weight = job.header().weight;
-        let Some(index) = self.reserve_worker(weight) else {
+        let Some((index, roamed)) = self.reserve_worker(weight) else {
             return Placement::NoRoom;
         };
         let slot = &self.workers[index];
-        if !job.header().transition(TokenState::Waiting, TokenState::Admitted) {
+        if !job
+            .header()
+            .transition(TokenState::Waiting, TokenState::Admitted)
+        {
             slot.load.fetch_sub(1, Ordering::SeqCst);
             return Placement::Gone;
         }
-        // Runs in the mailbox never exceed `load`, which is below capacity, so
-        // this cannot block for long (only behind nudges, bounded by the slack).
-        if slot.tx.send(Msg::Run(job.clone())).is_err() {
-            unreachable!("a worker mailbox lives as long as its scheduler");
+        if roamed {
+            // Only this worker may run it: a reserved neighbour must never steal
+            // a foreign call.
+            if slot.pinned_tx.send(job.clone()).is_err() {
+                unreachable!("a worker's channels live as long as its scheduler");
+            }
+        } else if slot.tx.try_send(Msg::Run(job.clone())).is_err() {
+            // Runs in the mailbox never exceed `load`, which is below capacity,
+            // and at most one nudge is in flight: the slack covers it.
+            unreachable!("a mailbox had no room for a call counted in its load");
         }
         Placement::Placed
     }
 
     /// Picks a worker for `weight` and counts one more call in its `load`.
-    fn reserve_worker(&self, weight: Weight) -> Option<usize> {
-        let home = &self.home[weight.index()];
-        let start = rotation();
-        let mut best: Option<(usize, usize)> = None;
-        for k in 0..home.len() {
-            let i = home[(start + k) % home.len()];
-            let load = self.workers[i].load.load(Ordering::SeqCst);
-            if best.is_none_or(|(_, l)| load < l) {
-                best = Some((i, load));
-                if load == 0 {
-                    break;
-                }
-            }
-        }
-        if let Some((i, load)) = best
-            && load < self.mailbox_capacity
-        {
-            let slot = &self.workers[i];
-            if slot.load.fetch_add(1, Ordering::SeqCst) < self.mailbox_capacity {
-                return Some(i);
-            }
-            slot.load.fetch_sub(1, Ordering::SeqCst);
-        }
-        // Work-conserving: an idle roaming worker elsewhere takes it (one call).
-        let roamers = &self.roamers[weight.index()];
-        for k in 0..roamers.len() {
-            let i = roamers[(start + k) % roamers.len()];
-            if self.workers[i]
+    /// Returns the worker and whether it roams for this call.
+    fn reserve_worker(&self, weight: Weight) -> Option<(usize, bool)> {
+        let last = LAST_WORKER.with(Cell::get);
+        let claim = |i: usize| {
+            self.workers[i]
                 .load
                 .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
                 .is_ok()
-            {
-                return Some(i);
+        };
+        let claim_idle = |candidates: &[usize]| {
+            let start = candidates.iter().position(|&i| i == last).unwrap_or(0);
+            let found = (0..candidates.len())
+                .map(|k| candidates[(start + k) % candidates.len()])
+                .find(|&i| claim(i));
+            if let Some(i) = found {
+                LAST_WORKER.with(|l| l.set(i));
             }
+            found
+        };
+        let start = last;
+        let home = &self.home[weight.index()];
+        // An idle worker first, home or roaming: work-conserving, and no call
+        // waits behind a busy worker while another one sleeps.
+        if let Some(i) = claim_idle(home) {
+            return Some((i, false));
+        }
+        if let Some(i) = claim_idle(&self.roamers[weight.index()]) {
+            return Some((i, true));
+        }
+        let (i, load) = (0..home.len())
+            .map(|k| home[(start + k) % home.len()])
+            .map(|i| (i, self.workers[i].load.load(Ordering::SeqCst)))
+            .min_by_key(|&(_, load)| load)?;
+        if load < self.mailbox_capacity {
+            let slot = &self.workers[i];
+            if slot.load.fetch_add(1, Ordering::SeqCst) < self.mailbox_capacity {
+                return Some((i, false));
+            }
+            slot.load.fetch_sub(1, Ordering::SeqCst);
         }
         None
     }
 
+    /// Sends `slot` a nudge unless one is already in flight.
     fn nudge(&self, slot: &WorkerSlot) {
-        if slot.rx.is_empty() {
-            let _ = slot.tx.try_send(Msg::Nudge);
+        if slot
+            .nudged
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+            && slot.tx.try_send(Msg::Nudge).is_err()
+        {
+            slot.nudged.store(false, Ordering::SeqCst);
         }
     }
 
@@ -332,6 +358,7 @@ impl Scheduler {
                     jobs.push(job);
                 }
             }
+            jobs.extend(slot.pinned_rx.try_iter());
         }
         jobs
     }
@@ -374,14 +401,16 @@ pub(crate) fn wait_for<T>(
     deadline: Option<Instant>,
 ) -> Option<Result<T, TaskError>> {
     let waker = thread_waker();
+    let on_worker = worker_context().is_some();
+    let mut nap = FIRST_NAP / 2;
     let mut spins = 0;
     loop {
         if let Poll::Ready(result) = cell.poll_result(&waker) {
             return Some(result);
         }
         let header = cell.header();
-        if matches!(header.state(), TokenState::Waiting | TokenState::Admitted)
-            && worker_context().is_some()
+        if on_worker
+            && matches!(header.state(), TokenState::Waiting | TokenState::Admitted)
             && claim_and_run(&cell.clone().job())
         {
             continue;
@@ -396,15 +425,26 @@ pub(crate) fn wait_for<T>(
             }
             continue;
         }
-        match deadline {
-            None => thread::park(),
-            Some(deadline) => {
-                let now = Instant::now();
-                if now >= deadline {
-                    return None;
-                }
-                thread::park_timeout(deadline - now);
-            }
+        // On a worker, the awaited call may become claimable later (a pause
+        // ends, a neighbour's mailbox is stolen from): park briefly and retry.
+        let retry = on_worker.then(|| {
+            nap = (nap * 2).min(MAX_NAP);
+            nap
+        });
+        let now = Instant::now();
+        let until_deadline = match deadline {
+            Some(deadline) if now >= deadline => return None,
+            Some(deadline) => Some(deadline - now),
+            None => None,
+        };
+        match (retry, until_deadline) {
+            (None, None) => thread::park(),
+            (Some(d), None) | (None, Some(d)) => thread::park_timeout(d),
+            (Some(a), Some(b)) => thread::park_timeout(a.min(b)),
         }
     }
 }
+
+/// Bounds of the retry naps of a worker waiting on a token it cannot claim yet.
+const FIRST_NAP: Duration = Duration::from_micros(50);
+const MAX_NAP: Duration = Duration::from_millis(10);

@@ -3,10 +3,10 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
 
 use crate::coordinator::Shared;
 use crate::token::{Job, JobRef};
@@ -16,13 +16,20 @@ use crate::{TokenState, Weight};
 pub(crate) enum Msg {
     /// An admitted call, counted in the receiver's `load`.
     Run(JobRef),
-    /// "Look at the lanes": sent to an idle worker after a lane push.
+    /// "Look at the lanes": sent to an idle worker after a lane push. At most
+    /// one is in flight per worker (see [`WorkerSlot::nudged`]).
     Nudge,
 }
 
 /// How long an idle worker sleeps before re-checking lanes on its own. Wake-ups
 /// come from mailbox messages; this only bounds the damage of a missed one.
 const IDLE_RECHECK: Duration = Duration::from_millis(250);
+
+/// Polls an idle worker makes before it parks, yielding its core between polls.
+/// Waking a parked thread costs tens of microseconds on a virtual machine whose
+/// CPU went idle; a short spin keeps back-to-back calls on the fast path. Only
+/// `Scheduler::max_spinners` workers spin at once.
+const SPIN_POLLS: u32 = 64;
 
 /// The shared face of one worker thread.
 pub(crate) struct WorkerSlot {
@@ -36,8 +43,15 @@ pub(crate) struct WorkerSlot {
     /// Lanes this worker serves first, and (if it roams) the others.
     pub(crate) home_lanes: Vec<Weight>,
     pub(crate) foreign_lanes: Vec<Weight>,
+    /// The mailbox: admitted home-weight calls; neighbours may steal from it.
     pub(crate) tx: Sender<Msg>,
     pub(crate) rx: Receiver<Msg>,
+    /// Calls only this worker may run: a foreign weight it took while idle
+    /// (so a reserved neighbour never steals a foreign call), and sticky calls.
+    pub(crate) pinned_tx: Sender<JobRef>,
+    pub(crate) pinned_rx: Receiver<JobRef>,
+    /// Is a `Nudge` in flight to this worker? Keeps mailbox slack bounded.
+    pub(crate) nudged: AtomicBool,
     /// Calls assigned to this worker and not finished: mailbox + running.
     pub(crate) load: AtomicUsize,
     /// Calls this worker's thread is running right now (nested claims included).
@@ -59,11 +73,12 @@ impl std::fmt::Debug for WorkerSlot {
     }
 }
 
-/// Where a guarded fn is running: which coordinator, which worker.
+/// Where a guarded fn is running: which coordinator, and which worker (`None`
+/// on an IO thread).
 #[derive(Clone)]
 pub(crate) struct WorkerContext {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) index: usize,
+    pub(crate) worker: Option<usize>,
 }
 
 thread_local! {
@@ -95,33 +110,76 @@ pub(crate) fn worker_main(shared: Arc<Shared>, index: usize) {
     WORKER.with(|w| {
         *w.borrow_mut() = Some(WorkerContext {
             shared: shared.clone(),
-            index,
+            worker: Some(index),
         })
     });
     let scheduler = &shared.scheduler;
     let me = &scheduler.workers[index];
     while !scheduler.is_stopping() {
-        let job = match me.rx.try_recv() {
-            Ok(Msg::Run(job)) => Some(job),
-            Ok(Msg::Nudge) | Err(_) => scheduler.find_work(me),
-        };
-        if let Some(job) = job {
+        if let Some(job) = next_job(scheduler, me) {
             execute(me, job);
             continue;
         }
-        match me.rx.recv_timeout(IDLE_RECHECK) {
-            Ok(Msg::Run(job)) => execute(me, job),
-            Ok(Msg::Nudge) | Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+        if let Some(job) = spin(scheduler, me) {
+            execute(me, job);
+            continue;
+        }
+        park(me);
+    }
+    leave_thread();
+    shared.worker_exited();
+}
+
+/// The next call for `me`: pinned, mailbox, then lanes and neighbours.
+fn next_job(scheduler: &super::Scheduler, me: &WorkerSlot) -> Option<JobRef> {
+    if let Ok(job) = me.pinned_rx.try_recv() {
+        return Some(job);
+    }
+    match me.rx.try_recv() {
+        Ok(Msg::Run(job)) => return Some(job),
+        Ok(Msg::Nudge) => me.nudged.store(false, Ordering::SeqCst),
+        Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}
+    }
+    scheduler.find_work(me)
+}
+
+/// Polls for work a little while before parking, if few enough workers spin.
+fn spin(scheduler: &super::Scheduler, me: &WorkerSlot) -> Option<JobRef> {
+    if scheduler.spinners.fetch_add(1, Ordering::SeqCst) >= scheduler.max_spinners {
+        scheduler.spinners.fetch_sub(1, Ordering::SeqCst);
+        return None;
+    }
+    let mut found = None;
+    for _ in 0..SPIN_POLLS {
+        std::thread::yield_now();
+        found = next_job(scheduler, me);
+        if found.is_some() || scheduler.is_stopping() {
+            break;
         }
     }
+    scheduler.spinners.fetch_sub(1, Ordering::SeqCst);
+    found
+}
+
+/// Blocks until a message arrives on either channel (or the idle re-check).
+fn park(me: &WorkerSlot) {
+    let mut select = Select::new();
+    select.recv(&me.pinned_rx);
+    select.recv(&me.rx);
+    // Readiness only: the loop above does the receiving.
+    let _ = select.ready_timeout(IDLE_RECHECK);
+}
+
+pub(crate) fn leave_thread() {
     WORKER.with(|w| w.borrow_mut().take());
-    shared.worker_exited();
 }
 
 /// Runs an admitted call counted in `me.load`, then uncounts it.
 fn execute(me: &WorkerSlot, job: JobRef) {
-    if job.header().transition(TokenState::Admitted, TokenState::Executing) {
+    if job
+        .header()
+        .transition(TokenState::Admitted, TokenState::Executing)
+    {
         me.running.fetch_add(1, Ordering::Relaxed);
         run_claimed(job);
         me.running.fetch_sub(1, Ordering::Relaxed);
@@ -144,24 +202,28 @@ pub(crate) fn claim_and_run(job: &JobRef) -> bool {
     if !Arc::ptr_eq(&ctx.shared, &route.shared) {
         return false;
     }
-    // A pause holds calls back from inline claims too.
-    if route.shared.scheduler.is_paused() || route.op.is_paused() {
-        return false;
-    }
     let claimed = match header.state() {
+        // A pause holds back admission, so a waiting call stays put; an admitted
+        // call is past admission and may run here.
         TokenState::Waiting => {
-            header.transition(TokenState::Waiting, TokenState::Admitted)
+            !route.shared.scheduler.is_paused()
+                && !route.op.is_paused()
+                && header.transition(TokenState::Waiting, TokenState::Admitted)
                 && header.transition(TokenState::Admitted, TokenState::Executing)
         }
         TokenState::Admitted => header.transition(TokenState::Admitted, TokenState::Executing),
         _ => false,
     };
     if claimed {
-        let me = &ctx.shared.scheduler.workers[ctx.index];
-        me.running.fetch_add(1, Ordering::Relaxed);
+        let me = ctx.worker.map(|i| &ctx.shared.scheduler.workers[i]);
+        if let Some(me) = me {
+            me.running.fetch_add(1, Ordering::Relaxed);
+        }
         run_claimed(job.clone());
-        me.running.fetch_sub(1, Ordering::Relaxed);
-        me.completed.fetch_add(1, Ordering::Relaxed);
+        if let Some(me) = me {
+            me.running.fetch_sub(1, Ordering::Relaxed);
+            me.completed.fetch_add(1, Ordering::Relaxed);
+        }
     }
     claimed
 }
@@ -172,10 +234,13 @@ pub(crate) fn help_lane(shared: &Arc<Shared>, weight: Weight) -> bool {
     let Some(ctx) = worker_context() else {
         return false;
     };
+    let Some(index) = ctx.worker else {
+        return false;
+    };
     if !Arc::ptr_eq(&ctx.shared, shared) || shared.scheduler.is_paused() {
         return false;
     }
-    let me = &shared.scheduler.workers[ctx.index];
+    let me = &shared.scheduler.workers[index];
     match shared.scheduler.pull(me, weight) {
         Some(job) => {
             execute(me, job);

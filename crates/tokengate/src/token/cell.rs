@@ -144,7 +144,9 @@ impl Header {
             _ => {}
         }
         if let Some(route) = &self.route {
-            route.shared.observe(self, &route.op, from, to, now, held_slot);
+            route
+                .shared
+                .observe(self, &route.op, from, to, now, held_slot);
         }
         true
     }
@@ -305,7 +307,9 @@ where
             Ok(value) => (TokenState::Completed, Ok(value)),
             Err(payload) => (
                 TokenState::Failed,
-                Err(self.header.error(ErrorKind::Panic(panic_message(&*payload)))),
+                Err(self
+                    .header
+                    .error(ErrorKind::Panic(panic_message(&*payload)))),
             ),
         };
         if self.header.transition(TokenState::Executing, state) {
@@ -333,7 +337,9 @@ where
         let mut slot = self.lock();
         match std::mem::replace(&mut slot.stage, Stage::Taken) {
             Stage::Done(result) => Poll::Ready(result),
-            Stage::Taken => panic!("a `TaskToken` was polled or waited on after it returned its result"),
+            Stage::Taken => {
+                panic!("a `TaskToken` was polled or waited on after it returned its result")
+            }
             other => {
                 slot.stage = other;
                 match &mut slot.waker {

@@ -1,0 +1,19 @@
+//! Behaviour tests of the tokengate runtime, in one binary to keep link time low.
+//!
+//! Every test starts its own coordinator through the builder, binds its calls
+//! to it (`enter` / `run`) and stops it at the end: tests run in parallel in
+//! this process, and the process default coordinator is whichever test started
+//! last. Nothing here asserts how fast something happened; waits have generous
+//! safety deadlines (see `tokengate_tests::PATIENCE`).
+
+mod admin;
+mod backpressure;
+mod cancel;
+mod coordinators;
+mod lanes;
+mod lifecycle;
+mod map;
+mod nesting;
+mod placement;
+mod stats;
+mod token;

@@ -1,0 +1,107 @@
+//! Guarded calls inside guarded calls, on a single worker: no deadlock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokengate::{TaskToken, task_token_guard};
+use tokengate_tests::{single_worker, value};
+
+#[task_token_guard(op = "fan_out")]
+fn fan_out(depth: u32, calls: Arc<AtomicUsize>) -> u64 {
+    calls.fetch_add(1, Ordering::SeqCst);
+    if depth == 0 {
+        return 1;
+    }
+    let left = fan_out(depth - 1, calls.clone());
+    let right = fan_out(depth - 1, calls.clone());
+    left.wait().unwrap() + right.wait().unwrap()
+}
+
+#[test]
+fn recursive_fan_out_completes_on_a_single_worker() {
+    let c = single_worker("fan-out").start().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    assert_eq!(value(c.run(|| fan_out(8, calls.clone()))), 256);
+    assert_eq!(calls.load(Ordering::SeqCst), 511);
+    let s = c.stats().tokens;
+    assert_eq!((s.submitted, s.completed), (511, 511));
+    c.stop();
+}
+
+#[test]
+fn recursive_fan_out_completes_with_a_full_mailbox_and_lane() {
+    // Children find the worker's mailbox full and the lane full, so the worker
+    // also runs queued calls inline while it waits for lane room.
+    let c = single_worker("fan-out-tight")
+        .mailbox_capacity(1)
+        .lane_capacity(2)
+        .start()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    assert_eq!(value(c.run(|| fan_out(6, calls.clone()))), 64);
+    assert_eq!(calls.load(Ordering::SeqCst), 127);
+    c.stop();
+}
+
+#[task_token_guard(op = "leaf", weight = "light")]
+fn leaf(x: u64) -> u64 {
+    x * 10
+}
+
+#[task_token_guard(op = "sum_tokens")]
+fn sum_tokens(tokens: Vec<TaskToken<u64>>) -> u64 {
+    tokens.into_iter().map(|t| t.wait().unwrap()).sum()
+}
+
+#[task_token_guard(op = "gather")]
+fn gather(n: u64) -> u64 {
+    // Made on the only worker: the leaves and the summing call queue behind this
+    // call, which waits for the summing call, which waits for the leaves.
+    let leaves: Vec<TaskToken<u64>> = (0..n).map(leaf).collect();
+    sum_tokens(leaves).wait().unwrap()
+}
+
+#[test]
+fn tokens_passed_to_another_guarded_fn_are_waited_on_there() {
+    let c = single_worker("token-args").start().unwrap();
+    c.run(|| {
+        // From outside the coordinator.
+        let leaves: Vec<TaskToken<u64>> = (0..10).map(leaf).collect();
+        assert_eq!(value(sum_tokens(leaves)), 450);
+        // From inside, where every call queues behind the one waiting.
+        assert_eq!(value(gather(10)), 450);
+    });
+    c.stop();
+}
+
+#[test]
+fn waiting_inside_a_call_survives_a_pause_and_resume() {
+    use std::time::Duration;
+    use tokengate::{Task, TokenState};
+    use tokengate_tests::{Gate, eventually};
+
+    let c = single_worker("nested-pause").start().unwrap();
+    let gate = Gate::new();
+    let g = gate.clone();
+    let outer = c.run(|| {
+        Task::new("outer").spawn(move || {
+            assert!(g.wait());
+            // Admission is paused now: the child waits in its lane, and this
+            // (the only) worker blocks waiting for it.
+            Task::new("child").spawn(|| 21).wait().unwrap() * 2
+        })
+    });
+    eventually("the outer call runs", || {
+        outer.state() == TokenState::Executing
+    });
+    c.pause_admission();
+    gate.open();
+    std::thread::sleep(Duration::from_millis(50));
+    c.resume_admission();
+    assert_eq!(
+        value(outer),
+        42,
+        "the outer call never finished after resume"
+    );
+    c.stop();
+}

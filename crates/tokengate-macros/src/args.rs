@@ -1,25 +1,35 @@
-//! Parsing the attribute's arguments: `op = "…", weight = "…", timeout = "…"`.
+//! Parsing the attribute's arguments: `op = "…", weight = "…", timeout = "…",
+//! storage_speed = "…", sticky_anchor = "…", external_calls = ["…", …],
+//! hash_policy = "…", digest_policy = "…"`.
 //!
-//! Parsing has two layers. The *syntax* is a comma-separated list of
+//! Parsing has three layers. The *syntax* is a comma-separated list of
 //! `key = value` pairs ([`Entry`]); a syntax error stops the list there. Each
 //! entry is then checked on its own against the [`Key`] table: an unknown key, a
 //! repeated key or a bad value is one error on that entry's token, and the other
-//! entries still count. Every error is recorded, and a key that was refused is
-//! left at its default, so the fn is still expanded.
+//! entries still count. Last, the keys are checked *together*
+//! (`GuardArgs::check_combinations`): two keys that exclude each other, or a key
+//! that has no effect without another. Every error is recorded, and a key that
+//! was refused is left at its default, so the fn is still expanded.
 //!
 //! # Adding a key
 //!
 //! 1. a variant in [`Key`], with its row in [`Key::ALL`], [`Key::name`] and
 //!    [`Key::example`];
-//! 2. a field in [`GuardArgs`] and its arm in `GuardArgs::set`, which converts
-//!    the value (see [`expect_str`] for the common case);
-//! 3. its `Site` setter in `expand.rs`.
+//! 2. a field in [`GuardArgs`] and its arm in `GuardArgs::set` (which converts
+//!    the value: see [`expect_str`] for the common case, and [`choice()`] for a
+//!    value out of a fixed set of names) and in `GuardArgs::clear`;
+//! 3. if it excludes or needs other keys, a row in [`EXCLUSIVE`] or a check in
+//!    `GuardArgs::check_combinations`;
+//! 4. its `Site` setter in `expand.rs`.
+
+mod choice;
 
 use proc_macro2::TokenStream;
 use syn::ext::IdentExt as _;
 use syn::parse::{Parse, ParseStream, Parser as _};
 use syn::{Expr, Ident, Lit, LitStr, Token};
 
+pub(crate) use self::choice::{Choice, DigestPolicy, HashPolicy, StorageSpeed, Weight};
 use crate::errors::Errors;
 use crate::timeout;
 
@@ -35,11 +45,30 @@ pub(crate) enum Key {
     Weight,
     /// `timeout = "250ms"`.
     Timeout,
+    /// `storage_speed = "SLOW" | "MODERATE" | "FAST" | "INSANE"`: an IO call.
+    StorageSpeed,
+    /// `sticky_anchor = "name"`: a member of a sticky domain.
+    StickyAnchor,
+    /// `external_calls = ["op", …]`: a lead, whose children follow it.
+    ExternalCalls,
+    /// `hash_policy = "none" | "fast" | "standard" | "full"`.
+    HashPolicy,
+    /// `digest_policy = "full" | "short" | "fast" | "minimal"`.
+    DigestPolicy,
 }
 
 impl Key {
     /// Every key, in the order messages list them.
-    const ALL: [Key; 3] = [Key::Op, Key::Weight, Key::Timeout];
+    const ALL: [Key; 8] = [
+        Key::Op,
+        Key::Weight,
+        Key::Timeout,
+        Key::StorageSpeed,
+        Key::StickyAnchor,
+        Key::ExternalCalls,
+        Key::HashPolicy,
+        Key::DigestPolicy,
+    ];
 
     /// The key as written in the attribute.
     pub(crate) const fn name(self) -> &'static str {
@@ -47,15 +76,26 @@ impl Key {
             Key::Op => "op",
             Key::Weight => "weight",
             Key::Timeout => "timeout",
+            Key::StorageSpeed => "storage_speed",
+            Key::StickyAnchor => "sticky_anchor",
+            Key::ExternalCalls => "external_calls",
+            Key::HashPolicy => "hash_policy",
+            Key::DigestPolicy => "digest_policy",
         }
     }
 
-    /// A valid value, shown in messages that suggest one.
+    /// A valid value (one string of it, for `external_calls`), shown in messages
+    /// that suggest one.
     const fn example(self) -> &'static str {
         match self {
             Key::Op => "prime_check",
             Key::Weight => "heavy",
             Key::Timeout => "250ms",
+            Key::StorageSpeed => "FAST",
+            Key::StickyAnchor => "user_session",
+            Key::ExternalCalls => "child_op",
+            Key::HashPolicy => "fast",
+            Key::DigestPolicy => "short",
         }
     }
 
@@ -75,54 +115,29 @@ impl Key {
     }
 }
 
-/// The weight class of a guarded fn; mirrors `::tokengate::Weight`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Weight {
-    /// `"light"`.
-    Light,
-    /// `"medium"`, the default.
-    Medium,
-    /// `"heavy"`.
-    Heavy,
-}
-
-impl Weight {
-    /// Every weight, in the order messages list them.
-    const ALL: [Weight; 3] = [Weight::Light, Weight::Medium, Weight::Heavy];
-
-    /// The weight as written in the attribute.
-    const fn name(self) -> &'static str {
-        match self {
-            Weight::Light => "light",
-            Weight::Medium => "medium",
-            Weight::Heavy => "heavy",
-        }
-    }
-
-    /// The name of the matching `::tokengate::Weight` variant.
-    pub(crate) const fn variant(self) -> &'static str {
-        match self {
-            Weight::Light => "Light",
-            Weight::Medium => "Medium",
-            Weight::Heavy => "Heavy",
-        }
-    }
-
-    /// Parses a weight, ignoring ASCII case; the error is on the literal.
-    fn from_lit(lit: &LitStr) -> syn::Result<Weight> {
-        let value = lit.value();
-        Weight::ALL
-            .into_iter()
-            .find(|weight| weight.name().eq_ignore_ascii_case(&value))
-            .ok_or_else(|| {
-                let expected = backticked(Weight::ALL.into_iter().map(Weight::name));
-                syn::Error::new(
-                    lit.span(),
-                    format!("unknown weight `{value}`; expected one of {expected}"),
-                )
-            })
-    }
-}
+/// Pairs of keys that cannot be given together, and why. The key written later
+/// is refused.
+const EXCLUSIVE: [(Key, Key, &str); 3] = [
+    (
+        Key::StickyAnchor,
+        Key::ExternalCalls,
+        "a fn is either a sticky domain member (`sticky_anchor`) or a lead \
+         (`external_calls`), not both; a lead's children follow the lead's worker \
+         group, while a sticky call follows its own domain's worker",
+    ),
+    (
+        Key::StorageSpeed,
+        Key::StickyAnchor,
+        "a `storage_speed` call is IO and runs on an IO thread, outside the core \
+         groups that sticky domains route to",
+    ),
+    (
+        Key::StorageSpeed,
+        Key::ExternalCalls,
+        "a `storage_speed` call is IO and runs on an IO thread, outside the core \
+         groups that leads and their children route to",
+    ),
+];
 
 /// The attribute's arguments. `None` means the key was not given, or was given
 /// with a value that was refused; either way the default applies.
@@ -134,8 +149,21 @@ pub(crate) struct GuardArgs {
     pub(crate) weight: Option<Weight>,
     /// `timeout = "…"`, in nanoseconds; the runtime falls back to none.
     pub(crate) timeout_nanos: Option<u64>,
-    /// The keys met so far, valid value or not, to refuse a second occurrence.
-    seen: Vec<Key>,
+    /// `storage_speed = "…"`; the runtime falls back to a CPU call.
+    pub(crate) storage_speed: Option<StorageSpeed>,
+    /// `sticky_anchor = "…"`; without it the fn is not sticky.
+    pub(crate) sticky_anchor: Option<LitStr>,
+    /// `external_calls = […]`, never empty; without it the fn is not a lead.
+    pub(crate) external_calls: Option<Vec<LitStr>>,
+    /// `hash_policy = "…"`; only given with `sticky_anchor`. See
+    /// [`GuardArgs::sticky_key`] for the default.
+    pub(crate) hash_policy: Option<HashPolicy>,
+    /// `digest_policy = "…"`; only given with `sticky_anchor` or
+    /// `external_calls`. The runtime falls back to full.
+    pub(crate) digest_policy: Option<DigestPolicy>,
+    /// The keys met so far, valid value or not, with their first token, in the
+    /// order written: to refuse a second occurrence, and to check combinations.
+    seen: Vec<(Key, Ident)>,
 }
 
 impl GuardArgs {
@@ -159,7 +187,16 @@ impl GuardArgs {
         for entry in entries {
             errors.ok(args.set(entry));
         }
+        args.check_combinations(errors);
         args
+    }
+
+    /// How a call's sticky domain key is made from its arguments: `None` when
+    /// the fn is not sticky, else the `hash_policy` given, standard by default.
+    pub(crate) fn sticky_key(&self) -> Option<HashPolicy> {
+        self.sticky_anchor
+            .as_ref()
+            .map(|_| self.hash_policy.unwrap_or(HashPolicy::Standard))
     }
 
     /// Applies one `key = value` entry.
@@ -167,28 +204,133 @@ impl GuardArgs {
         let key = Key::from_ident(&ident)?;
         self.set_once(key, &ident)?;
         match key {
-            Key::Op => self.op = Some(non_empty_op(expect_str(key, &value)?)?),
-            Key::Weight => self.weight = Some(Weight::from_lit(&expect_str(key, &value)?)?),
+            Key::Op => {
+                let lit = expect_str(key, &value)?;
+                self.op = Some(non_empty(lit, || {
+                    format!(
+                        "`op` must not be empty; name the operation, such as `op = \"{}\"`, \
+                         or leave `op` out to use the fn's name",
+                        key.example()
+                    )
+                })?);
+            }
+            Key::Weight => self.weight = Some(choice(key, &value)?),
             Key::Timeout => {
                 let lit = expect_str(key, &value)?;
                 let nanos = timeout::parse_nanos(&lit.value())
                     .map_err(|e| syn::Error::new(lit.span(), e))?;
                 self.timeout_nanos = Some(nanos);
             }
+            Key::StorageSpeed => self.storage_speed = Some(choice(key, &value)?),
+            Key::StickyAnchor => {
+                let lit = expect_str(key, &value)?;
+                self.sticky_anchor = Some(non_empty(lit, || {
+                    format!(
+                        "`sticky_anchor` must not be empty; name the sticky domain, such as \
+                         `sticky_anchor = \"{}\"`",
+                        key.example()
+                    )
+                })?);
+            }
+            Key::ExternalCalls => self.external_calls = Some(external_calls(&value)?),
+            Key::HashPolicy => self.hash_policy = Some(choice(key, &value)?),
+            Key::DigestPolicy => self.digest_policy = Some(choice(key, &value)?),
         }
         Ok(())
     }
 
+    /// Forgets the value of `key`, which was refused in combination.
+    fn clear(&mut self, key: Key) {
+        match key {
+            Key::Op => self.op = None,
+            Key::Weight => self.weight = None,
+            Key::Timeout => self.timeout_nanos = None,
+            Key::StorageSpeed => self.storage_speed = None,
+            Key::StickyAnchor => self.sticky_anchor = None,
+            Key::ExternalCalls => self.external_calls = None,
+            Key::HashPolicy => self.hash_policy = None,
+            Key::DigestPolicy => self.digest_policy = None,
+        }
+    }
+
     /// Marks `key` as given; the *second* occurrence is the error, on its key.
     fn set_once(&mut self, key: Key, ident: &Ident) -> syn::Result<()> {
-        if self.seen.contains(&key) {
+        if self.written(key).is_some() {
             return Err(syn::Error::new(
                 ident.span(),
                 format!("duplicate key `{}` in {ATTRIBUTE}", key.name()),
             ));
         }
-        self.seen.push(key);
+        self.seen.push((key, ident.clone()));
         Ok(())
+    }
+
+    /// Where `key` was first written: its position among the keys written, and
+    /// its token. `None` if it was not written at all.
+    fn written(&self, key: Key) -> Option<(usize, &Ident)> {
+        self.seen
+            .iter()
+            .enumerate()
+            .find(|(_, (seen, _))| *seen == key)
+            .map(|(index, (_, ident))| (index, ident))
+    }
+
+    /// Checks the keys written, whatever their values, against each other: a
+    /// pair out of [`EXCLUSIVE`] is one error on the later key, and a key that
+    /// would have no effect is an error on that key. A refused key is cleared,
+    /// so the expansion sees a consistent set.
+    fn check_combinations(&mut self, errors: &mut Errors) {
+        // Each refused key with its position and error, reported in the order
+        // the keys were written.
+        let mut refused: Vec<(Key, usize, syn::Error)> = Vec::new();
+        for (a, b, why) in EXCLUSIVE {
+            let (Some(first), Some(second)) = (self.written(a), self.written(b)) else {
+                continue;
+            };
+            let (earlier, (later, (position, ident))) = if first.0 < second.0 {
+                (a, (b, second))
+            } else {
+                (b, (a, first))
+            };
+            // One error per key is enough.
+            if refused.iter().any(|(key, ..)| *key == later) {
+                continue;
+            }
+            let message = format!(
+                "`{}` cannot be combined with `{}`: {why}",
+                later.name(),
+                earlier.name()
+            );
+            refused.push((later, position, syn::Error::new(ident.span(), message)));
+        }
+
+        let sticky = self.written(Key::StickyAnchor).is_some();
+        let lead = self.written(Key::ExternalCalls).is_some();
+        let without_effect = [
+            (
+                Key::HashPolicy,
+                !sticky,
+                "`hash_policy` has no effect here: it chooses how a sticky call's domain key \
+                 is made from its arguments; remove it or add `sticky_anchor`",
+            ),
+            (
+                Key::DigestPolicy,
+                !sticky && !lead,
+                "`digest_policy` has no effect here: only `sticky_anchor` keys and \
+                 `external_calls` seeds are digested; remove it or add one of those keys",
+            ),
+        ];
+        for (key, no_effect, message) in without_effect {
+            if let (Some((position, ident)), true) = (self.written(key), no_effect) {
+                refused.push((key, position, syn::Error::new(ident.span(), message)));
+            }
+        }
+
+        refused.sort_by_key(|(_, position, _)| *position);
+        for (key, _, error) in refused {
+            errors.push(error);
+            self.clear(key);
+        }
     }
 }
 
@@ -222,26 +364,13 @@ impl Parse for Entry {
 /// The string literal of `key = "…"`, or an error on the value suggesting the
 /// quoted form.
 fn expect_str(key: Key, value: &Expr) -> syn::Result<LitStr> {
-    let mut value = value;
-    // A value passed through a `macro_rules!` fragment arrives in an invisible group.
-    while let Expr::Group(group) = value {
-        value = &group.expr;
+    let value = ungroup(value);
+    if let Some(lit) = str_lit(value) {
+        return Ok(lit.clone());
     }
     // Suggest quoting what was written, when that is a word or a literal such as
     // `heavy` or `250ms`; otherwise show the key's example.
-    let written = match value {
-        Expr::Lit(expr) => match &expr.lit {
-            Lit::Str(lit) => return Ok(lit.clone()),
-            Lit::Int(lit) => Some(lit.to_string()),
-            Lit::Float(lit) => Some(lit.to_string()),
-            _ => None,
-        },
-        Expr::Path(expr) if expr.qself.is_none() => {
-            expr.path.get_ident().map(|ident| ident.unraw().to_string())
-        }
-        _ => None,
-    };
-    let suggestion = written.unwrap_or_else(|| key.example().to_owned());
+    let suggestion = written_word(value).unwrap_or_else(|| key.example().to_owned());
     Err(syn::Error::new_spanned(
         value,
         format!(
@@ -251,17 +380,116 @@ fn expect_str(key: Key, value: &Expr) -> syn::Result<LitStr> {
     ))
 }
 
-/// `op` as given, unless it is empty.
-fn non_empty_op(lit: LitStr) -> syn::Result<LitStr> {
-    if lit.value().trim().is_empty() {
-        return Err(syn::Error::new(
-            lit.span(),
+/// The value of `key = "…"` out of the fixed set of names `C`.
+fn choice<C: Choice>(key: Key, value: &Expr) -> syn::Result<C> {
+    C::from_lit(&expect_str(key, value)?)
+}
+
+/// `external_calls = ["op", …]`: a non-empty list of distinct, non-empty string
+/// literals. Every bad element is reported; any mistake refuses the whole key.
+fn external_calls(value: &Expr) -> syn::Result<Vec<LitStr>> {
+    let key = Key::ExternalCalls;
+    let value = ungroup(value);
+    let Expr::Array(array) = value else {
+        // Suggest a list around what was written, when that is a string or a word.
+        let inner = str_lit(value)
+            .map(LitStr::value)
+            .or_else(|| written_word(value))
+            .unwrap_or_else(|| key.example().to_owned());
+        return Err(syn::Error::new_spanned(
+            value,
             format!(
-                "`op` must not be empty; name the operation, such as `op = \"{}\"`, \
-                 or leave `op` out to use the fn's name",
-                Key::Op.example()
+                "expected a list of string literals in brackets for `external_calls`, such as \
+                 `external_calls = [{inner:?}]`"
             ),
         ));
+    };
+    if array.elems.is_empty() {
+        return Err(syn::Error::new(
+            array.bracket_token.span.join(),
+            format!(
+                "`external_calls` must not be empty; list the ops this fn calls, such as \
+                 `external_calls = [\"{}\"]`, or leave `external_calls` out",
+                key.example()
+            ),
+        ));
+    }
+
+    let mut errors = Errors::default();
+    let mut calls: Vec<LitStr> = Vec::new();
+    for elem in &array.elems {
+        let elem = ungroup(elem);
+        let Some(lit) = str_lit(elem) else {
+            let suggestion = written_word(elem).unwrap_or_else(|| key.example().to_owned());
+            errors.push(syn::Error::new_spanned(
+                elem,
+                format!(
+                    "expected a string literal in `external_calls`, such as `\"{suggestion}\"`"
+                ),
+            ));
+            continue;
+        };
+        let name = lit.value();
+        if name.trim().is_empty() {
+            errors.push(syn::Error::new(
+                lit.span(),
+                format!(
+                    "an op in `external_calls` must not be empty; name an op this fn calls, \
+                     such as `\"{}\"`",
+                    key.example()
+                ),
+            ));
+        } else if calls.iter().any(|call| call.value() == name) {
+            errors.push(syn::Error::new(
+                lit.span(),
+                format!("duplicate op `{name}` in `external_calls`"),
+            ));
+        } else {
+            calls.push(lit.clone());
+        }
+    }
+    errors.finish().map(|()| calls)
+}
+
+/// `value` without the invisible groups that `macro_rules!` fragments arrive in.
+fn ungroup(mut value: &Expr) -> &Expr {
+    while let Expr::Group(group) = value {
+        value = &group.expr;
+    }
+    value
+}
+
+/// The string literal `value` is, if it is one.
+fn str_lit(value: &Expr) -> Option<&LitStr> {
+    match value {
+        Expr::Lit(expr) => match &expr.lit {
+            Lit::Str(lit) => Some(lit),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// What was written, when it is a word or a number such as `heavy` or `250ms`,
+/// to suggest quoting it.
+fn written_word(value: &Expr) -> Option<String> {
+    match value {
+        Expr::Lit(expr) => match &expr.lit {
+            Lit::Int(lit) => Some(lit.to_string()),
+            Lit::Float(lit) => Some(lit.to_string()),
+            _ => None,
+        },
+        Expr::Path(expr) if expr.qself.is_none() => {
+            expr.path.get_ident().map(|ident| ident.unraw().to_string())
+        }
+        _ => None,
+    }
+}
+
+/// `lit` as given, unless it is empty or blank; the error is `message()`, on it.
+fn non_empty(lit: LitStr, message: impl FnOnce() -> String) -> syn::Result<LitStr> {
+    if lit.value().trim().is_empty() {
+        return Err(syn::Error::new(lit.span(), message()));
     }
     Ok(lit)
 }

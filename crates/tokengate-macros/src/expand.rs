@@ -17,11 +17,56 @@
 //! }
 //! ```
 //!
+//! The other keys are `Site` setters too: `.storage_speed(::tokengate::StorageSpeed::Fast)`,
+//! `.sticky_anchor("user")`, `.external_calls(&["child_op"])`,
+//! `.hash_policy(::tokengate::fingerprint::HashPolicy::Fast)` and
+//! `.digest_policy(::tokengate::fingerprint::DigestPolicy::Short)`.
+//!
+//! A sticky fn (`sticky_anchor`) with arguments, under a hash policy other than
+//! `"none"`, also computes its domain key from the borrowed arguments, before the
+//! closure takes them (see `domain_key`):
+//!
+//! ```text
+//! // Input:
+//! #[task_token_guard(sticky_anchor = "user", hash_policy = "fast")]
+//! fn touch(user: u64, (a, b): (u8, u8)) -> u8 { body }
+//!
+//! // Output:
+//! fn touch(user: u64, __tg_arg1: (u8, u8)) -> ::tokengate::TaskToken<u8> {
+//!     fn __tokengate_fast_key<A0: ?Sized + Hash, A1: ?Sized + Hash>(a0: &A0, a1: &A1)
+//!         -> ::tokengate::__private::RouteKey
+//!     {
+//!         ::tokengate::__private::fast_key(&(a0, a1,))
+//!     }
+//!     ::tokengate::__private::assert_arg::<u64>();
+//!     ::tokengate::__private::assert_arg::<(u8, u8)>();
+//!     ::tokengate::__private::assert_hash_key::<u64>();       // one per argument, on its type
+//!     ::tokengate::__private::assert_hash_key::<(u8, u8)>();
+//!     ::tokengate::__private::assert_return::<u8>();
+//!     static __TOKENGATE_SITE: ::tokengate::__private::Site =
+//!         ::tokengate::__private::Site::new("touch")
+//!             .sticky_anchor("user")
+//!             .hash_policy(::tokengate::fingerprint::HashPolicy::Fast);
+//!     ::tokengate::__private::submit_keyed::<u8, _>(
+//!         &__TOKENGATE_SITE,
+//!         __tokengate_fast_key(&user, &__tg_arg1),
+//!         move || -> u8 { let (a, b) = __tg_arg1; body },
+//!     )
+//! }
+//! ```
+//!
+//! Under `"standard"` and `"full"`, the checks are `assert_stable_key` and the key
+//! is `::tokengate::__private::stable_key(&__TOKENGATE_SITE, &(&user, &__tg_arg1,))`,
+//! with no helper. An argument bound by a pattern other than a plain name gets a
+//! hidden name (`__tg_arg1`, mixed-site hygiene) for the key to borrow, and the
+//! closure destructures it with the original pattern.
+//!
 //! The checks are statements in the fn body, not `const _` items, so that the
 //! fn's generics and `Self` are in scope. They are spanned on the type they check,
-//! so that a type that is not `Send + 'static` is reported there. The return type
-//! is named again in `submit::<bool, _>` for the same reason (see
-//! `submitting_fn`).
+//! so that a type that is not `Send + 'static` (or that the key cannot
+//! fingerprint) is reported there. The return type is named again in
+//! `submit::<bool, _>` for the same reason (see `submitting_fn`), and the key's
+//! borrows are spanned on the argument types (see `domain_key`).
 //!
 //! When the signature itself is refused (see `validate.rs`), the output is the
 //! same signature, less `async`/`const`/`extern`, with the token return type and
@@ -40,9 +85,9 @@ use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{ToTokens as _, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::visit::Visit;
-use syn::{FnArg, ReturnType, Signature, Type, TypeImplTrait, token};
+use syn::{FnArg, Ident, Pat, PatIdent, ReturnType, Signature, Type, TypeImplTrait, token};
 
-use crate::args::{self, ATTRIBUTE, GuardArgs};
+use crate::args::{self, ATTRIBUTE, Choice as _, GuardArgs, HashPolicy};
 use crate::errors::Errors;
 use crate::item::GuardedFn;
 use crate::validate;
@@ -109,18 +154,39 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
         )
     };
     let site = site(args, sig);
-    let closure_body = braced(brace, body.clone());
-    let sig = token_signature(sig, &return_type);
+
+    // A sticky fn's key borrows the arguments by name, which may rename some.
+    let mut sig = sig.clone();
+    let key = args
+        .sticky_key()
+        .and_then(|policy| domain_key(policy, &mut sig));
+    let submit = match key {
+        Some(_) => quote!(submit_keyed),
+        None => quote!(submit),
+    };
+    let DomainKey {
+        items: key_items,
+        checks: key_checks,
+        expr: key_arg,
+        unpack,
+    } = key.unwrap_or_default();
+    let key_arg = key_arg.map(|key| quote!(#key,));
+
+    let closure_body = braced(brace, quote!(#(#unpack)* #body));
+    let sig = token_signature(&sig, &return_type);
 
     let fn_body = braced(
         brace,
         quote! {
             #(#inner_attrs)*
+            #key_items
             #(#arg_checks)*
+            #(#key_checks)*
             #return_check
             static __TOKENGATE_SITE: ::tokengate::__private::Site = #site;
-            ::tokengate::__private::submit #submit_generics (
+            ::tokengate::__private::#submit #submit_generics (
                 &__TOKENGATE_SITE,
+                #key_arg
                 move || #closure_output #closure_body,
             )
         },
@@ -199,18 +265,24 @@ fn token_signature(sig: &Signature, return_type: &Type) -> Signature {
 
 /// The check that one argument can move to a worker, spanned on its type.
 fn arg_check(arg: &FnArg) -> Option<TokenStream> {
-    let (ty, span) = match arg {
-        FnArg::Receiver(receiver) if receiver.colon_token.is_some() => {
-            (receiver.ty.to_token_stream(), receiver.ty.span())
-        }
-        // `self` and `mut self`: syn's implied `Self` type has no span of its own.
-        FnArg::Receiver(receiver) => (quote!(Self), receiver.self_token.span),
-        FnArg::Typed(arg) if contains_impl_trait(&arg.ty) => return None,
-        FnArg::Typed(arg) => (arg.ty.to_token_stream(), arg.ty.span()),
-    };
+    let (ty, span) = arg_type(arg)?;
     Some(quote_spanned! {span=>
         ::tokengate::__private::assert_arg::<#ty>();
     })
+}
+
+/// The type of an argument, to name in a check, and the span to report it at;
+/// `None` when it contains `impl Trait`, which cannot be named.
+fn arg_type(arg: &FnArg) -> Option<(TokenStream, Span)> {
+    match arg {
+        FnArg::Receiver(receiver) if receiver.colon_token.is_some() => {
+            Some((receiver.ty.to_token_stream(), receiver.ty.span()))
+        }
+        // `self` and `mut self`: syn's implied `Self` type has no span of its own.
+        FnArg::Receiver(receiver) => Some((quote!(Self), receiver.self_token.span)),
+        FnArg::Typed(arg) if contains_impl_trait(&arg.ty) => None,
+        FnArg::Typed(arg) => Some((arg.ty.to_token_stream(), arg.ty.span())),
+    }
 }
 
 /// The `Site` of the fn: `Site::new(op)`, then one setter per key that was given.
@@ -221,13 +293,172 @@ fn site(args: &GuardArgs, sig: &Signature) -> TokenStream {
         .unwrap_or_else(|| args::default_op(&sig.ident));
     let mut site = quote!(::tokengate::__private::Site::new(#op));
     if let Some(weight) = args.weight {
-        let variant = format_ident!("{}", weight.variant(), span = Span::call_site());
-        site.extend(quote!(.weight(::tokengate::Weight::#variant)));
+        let weight = weight.path();
+        site.extend(quote!(.weight(#weight)));
     }
     if let Some(nanos) = args.timeout_nanos {
         site.extend(quote!(.timeout_nanos(#nanos)));
     }
+    if let Some(speed) = args.storage_speed {
+        let speed = speed.path();
+        site.extend(quote!(.storage_speed(#speed)));
+    }
+    if let Some(anchor) = &args.sticky_anchor {
+        site.extend(quote!(.sticky_anchor(#anchor)));
+    }
+    if let Some(calls) = &args.external_calls {
+        site.extend(quote!(.external_calls(&[#(#calls),*])));
+    }
+    if let Some(policy) = args.hash_policy {
+        let policy = policy.path();
+        site.extend(quote!(.hash_policy(#policy)));
+    }
+    if let Some(policy) = args.digest_policy {
+        let policy = policy.path();
+        site.extend(quote!(.digest_policy(#policy)));
+    }
     site
+}
+
+/// How a sticky call's domain key is computed from its borrowed arguments,
+/// before they move into the closure. The default is no key at all.
+#[derive(Default)]
+struct DomainKey {
+    /// Items the key needs, at the top of the fn body: the helper fn of
+    /// `hash_policy = "fast"`.
+    items: TokenStream,
+    /// One `assert_hash_key`/`assert_stable_key` per argument, on its type.
+    checks: Vec<TokenStream>,
+    /// The `RouteKey`: `__tokengate_fast_key(&a, &b)` or
+    /// `::tokengate::__private::stable_key(&__TOKENGATE_SITE, &(&a, &b,))`.
+    expr: Option<TokenStream>,
+    /// `let <pattern> = __tg_argN;`, at the top of the closure, for each
+    /// argument whose pattern was replaced by a plain binding.
+    unpack: Vec<TokenStream>,
+}
+
+/// The domain key of a sticky fn under `policy`, or `None` when it has no key
+/// beyond its anchor: `hash_policy = "none"`, or no arguments.
+///
+/// The key borrows every argument by name, so an argument bound by any other
+/// pattern (`(a, b): (u32, u32)`, `_: u8`) is bound to a generated name in
+/// `sig` instead, and the closure destructures that binding with the original
+/// pattern. The name has mixed-site hygiene, so the body cannot see it.
+///
+/// Each borrow `&a` is spanned on the argument's type, like its check. An
+/// argument that cannot be fingerprinted then fails the key computation's own
+/// bound at the same place, for the same reason, and rustc reports the check's
+/// clearer error alone. For that, the failing bound must be traced to one
+/// argument: rustc does so for separate call arguments, not for the elements of
+/// the `&(..)` that `fast_key` and `stable_key` take. Hence, under `"fast"`, a
+/// local helper that takes each argument separately, with its own `Hash` bound,
+/// and passes the tuple on. `Serialize` cannot be named from the user's crate (it
+/// need not depend on serde), so stable keys call `stable_key` directly, and the
+/// tuple is spanned on the argument's type when there is one argument; with
+/// more, an argument without `Serialize` gets a second error, on the attribute.
+fn domain_key(policy: HashPolicy, sig: &mut Signature) -> Option<DomainKey> {
+    let assert = match policy {
+        HashPolicy::None => return None,
+        HashPolicy::Fast => quote!(assert_hash_key),
+        HashPolicy::Standard | HashPolicy::Full => quote!(assert_stable_key),
+    };
+    if sig.inputs.is_empty() {
+        return None;
+    }
+
+    let mut refs = Vec::new();
+    let mut checks = Vec::new();
+    let mut unpack = Vec::new();
+    for (index, input) in sig.inputs.iter_mut().enumerate() {
+        if let Some((ty, span)) = arg_type(input) {
+            checks.push(quote_spanned! {span=>
+                ::tokengate::__private::#assert::<#ty>();
+            });
+        }
+        let (first, last) = type_bounds(input);
+        let binding = match input {
+            FnArg::Receiver(receiver) => Ident::new("self", receiver.self_token.span),
+            FnArg::Typed(arg) => match &*arg.pat {
+                Pat::Ident(PatIdent {
+                    by_ref: None,
+                    subpat: None,
+                    ident,
+                    ..
+                }) => ident.clone(),
+                pat => {
+                    let name = format_ident!("__tg_arg{}", index, span = Span::mixed_site());
+                    // `_` binds nothing: the value stays in the caller's frame, as
+                    // it does without a key.
+                    if !matches!(pat, Pat::Wild(_)) {
+                        unpack.push(quote!(let #pat = #name;));
+                    }
+                    *arg.pat = Pat::Ident(PatIdent {
+                        attrs: Vec::new(),
+                        by_ref: None,
+                        mutability: None,
+                        ident: name.clone(),
+                        subpat: None,
+                    });
+                    name
+                }
+            },
+        };
+        // `&name`, spanned from the type's first token to its last (keeping the
+        // name's hygiene), which is the span rustc gives the type in the check.
+        let mut binding = binding;
+        binding.set_span(binding.span().located_at(last));
+        refs.push((quote_spanned!(first=> &#binding), (first, last)));
+    }
+
+    let (items, expr) = if policy == HashPolicy::Fast {
+        let params: Vec<_> = (0..refs.len()).map(|i| format_ident!("A{}", i)).collect();
+        let names: Vec<_> = (0..refs.len()).map(|i| format_ident!("a{}", i)).collect();
+        let items = quote! {
+            fn __tokengate_fast_key<
+                #(#params: ?::core::marker::Sized + ::core::hash::Hash),*
+            >(#(#names: &#params),*) -> ::tokengate::__private::RouteKey {
+                ::tokengate::__private::fast_key(&(#(#names,)*))
+            }
+        };
+        let refs = refs.iter().map(|(tokens, _)| tokens);
+        (items, quote!(__tokengate_fast_key(#(#refs),*)))
+    } else {
+        let tuple = match &refs[..] {
+            [(one, (first, last))] => {
+                let mut group = Group::new(Delimiter::Parenthesis, quote!(#one,));
+                group.set_span(*last);
+                quote_spanned!(*first=> &#group)
+            }
+            _ => {
+                let refs = refs.iter().map(|(tokens, _)| tokens);
+                quote!(&(#(#refs,)*))
+            }
+        };
+        let expr = quote!(::tokengate::__private::stable_key(&__TOKENGATE_SITE, #tuple));
+        (TokenStream::new(), expr)
+    };
+    Some(DomainKey {
+        items,
+        checks,
+        expr: Some(expr),
+        unpack,
+    })
+}
+
+/// The spans of the first and last tokens of an argument's type (of `self`
+/// when the type is implied). A node written from one to the other gets the
+/// type's whole span, as the type itself does.
+fn type_bounds(arg: &FnArg) -> (Span, Span) {
+    let tokens = match arg {
+        FnArg::Receiver(receiver) if receiver.colon_token.is_some() => {
+            receiver.ty.to_token_stream()
+        }
+        FnArg::Receiver(receiver) => receiver.self_token.to_token_stream(),
+        FnArg::Typed(arg) => arg.ty.to_token_stream(),
+    };
+    let mut spans = tokens.into_iter().map(|token| token.span());
+    let first = spans.next().unwrap_or_else(Span::call_site);
+    (first, spans.last().unwrap_or(first))
 }
 
 /// Whether `ty` mentions `impl Trait`, which cannot be named in a turbofish or on

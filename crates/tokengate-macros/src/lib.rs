@@ -9,8 +9,9 @@
 //!
 //! The attribute is parsed, checked and expanded in three steps, one module each:
 //!
-//! * `args` parses `op = "…", weight = "…", timeout = "…"` into `GuardArgs`,
-//!   through a table of keys, so a new key is one small addition;
+//! * `args` parses `op = "…", weight = "…", …` into `GuardArgs`, through a
+//!   table of keys, so a new key is one small addition, then checks the keys
+//!   against each other (keys that exclude each other, keys without effect);
 //! * `validate` checks the signature of the decorated fn (no `async`, no borrowed
 //!   `self` or arguments, …);
 //! * `expand` writes the rewritten fn (its comment shows input and output).
@@ -52,16 +53,59 @@ use proc_macro::TokenStream;
 ///
 /// # Keys
 ///
-/// Every key is optional and may appear at most once.
+/// Every key is optional and may appear at most once. Values are string
+/// literals, except for `external_calls`; names out of a fixed set (weights,
+/// tiers, policies) are read in any case.
 ///
-/// | key       | value                                         | default                 |
-/// |-----------|-----------------------------------------------|-------------------------|
-/// | `op`      | the operation name, a non-empty string        | the fn's name           |
-/// | `weight`  | `"light"`, `"medium"` or `"heavy"` (any case) | `"medium"`              |
-/// | `timeout` | a number and a unit: `"500ns"`, `"100us"` (or `"100µs"`), `"250ms"`, `"1.5s"`, `"2m"`, `"1h"` | none |
+/// | key              | value                                                  | default        | effect |
+/// |------------------|--------------------------------------------------------|----------------|--------|
+/// | `op`             | the operation name, a non-empty string                 | the fn's name  | names the call on its token, in stats and in errors |
+/// | `weight`         | `"light"`, `"medium"` or `"heavy"`                     | `"medium"`     | the lane the call waits in, and the core groups that serve it first |
+/// | `timeout`        | a number and a unit: `"500ns"`, `"100us"` (or `"100µs"`), `"250ms"`, `"1.5s"`, `"2m"`, `"1h"` | none | the token fails with a timeout error once that long has passed |
+/// | `storage_speed`  | `"SLOW"`, `"MODERATE"`, `"FAST"` or `"INSANE"`         | none: a CPU call | an IO call: it runs on an IO thread, never on a CPU core group, capped by its tier (10, 25, 50 or 70 at once by default) |
+/// | `sticky_anchor`  | the domain's name, a non-empty string                  | none           | a sticky call: calls with the same anchor and the same key (see `hash_policy`) form a domain, which follows one worker |
+/// | `external_calls` | a non-empty list of distinct, non-empty op names: `["fetch", "parse"]` | none | a lead: its children, the guarded calls of those ops that it makes, follow the lead's worker group |
+/// | `hash_policy`    | `"none"`, `"fast"`, `"standard"` or `"full"`           | `"standard"`   | how a sticky call's key is made from its arguments (below) |
+/// | `digest_policy`  | `"full"` (SHA-256), `"short"` (SHA-256, 8 bytes), `"fast"` (BLAKE2s, 8 bytes) or `"minimal"` (SHA-256, 4 bytes) | `"full"` | how a stable sticky key, or a lead's seed, is digested |
 ///
 /// A timeout must be greater than zero, a whole number of nanoseconds, and at
 /// most `u64::MAX` nanoseconds (about 584 years).
+///
+/// ## Keys that go together
+///
+/// * `sticky_anchor` and `external_calls` exclude each other: a fn is either a
+///   sticky domain member or a lead, not both, since a lead's children follow the
+///   lead's worker group while a sticky call follows its own domain's worker.
+/// * `storage_speed` excludes both: an IO call runs on an IO thread, outside the
+///   core groups that domains and leads route to.
+/// * `hash_policy` needs `sticky_anchor`, and `digest_policy` needs
+///   `sticky_anchor` or `external_calls`; elsewhere they would have no effect.
+///
+/// Of two keys that exclude each other, the one written later is the error.
+///
+/// ## Sticky keys
+///
+/// A sticky call's key is computed from its arguments, borrowed, before they
+/// move to the worker: all of them, `self` first, in order, as one tuple. Every
+/// argument type must support the `hash_policy`, which is checked at compile
+/// time and reported on the type:
+///
+/// | `hash_policy` | key                                                  | each argument type needs  |
+/// |---------------|------------------------------------------------------|---------------------------|
+/// | `"none"`      | the anchor alone: every call shares one domain       | nothing                   |
+/// | `"fast"`      | the arguments' `Hash`; the same within one build of a program | `Hash`           |
+/// | `"standard"`  | a stable digest of the arguments' serde encoding; the same across processes and runs | `serde::Serialize` |
+/// | `"full"`      | as `"standard"`, with the op name in the key too     | `serde::Serialize`        |
+///
+/// A sticky fn without arguments is keyed on its anchor alone. Since the key
+/// uses every argument, `unused_variables` does not fire for an argument the
+/// body ignores.
+///
+/// The key names the arguments, so in a sticky fn an argument bound by a
+/// pattern (`(a, b): (u32, u32)`, `Point { x, y }: Point`, `_: u8`) is bound to
+/// a hidden name in the signature instead, and the body starts by destructuring
+/// that name with the same pattern (`_` binds nothing and is not destructured).
+/// Callers, and the body, see no difference.
 ///
 /// # What the fn may look like
 ///
@@ -108,13 +152,71 @@ use proc_macro::TokenStream;
 /// and an `impl Trait` return type is left off `submit` and the closure, whose
 /// return type is then inferred from the body.
 ///
+/// A sticky fn also checks each argument type for its key, and computes the key
+/// from borrowed arguments before the closure takes them:
+///
+/// ```ignore
+/// #[task_token_guard(sticky_anchor = "account")]
+/// fn deposit(account: String, (cents, memo): (u64, String)) -> u64 {
+///     cents + memo.len() as u64
+/// }
+///
+/// // becomes
+///
+/// fn deposit(account: String, __tg_arg1: (u64, String)) -> ::tokengate::TaskToken<u64> {
+///     ::tokengate::__private::assert_arg::<String>();
+///     ::tokengate::__private::assert_arg::<(u64, String)>();
+///     // `assert_hash_key` instead under `hash_policy = "fast"`.
+///     ::tokengate::__private::assert_stable_key::<String>();
+///     ::tokengate::__private::assert_stable_key::<(u64, String)>();
+///     ::tokengate::__private::assert_return::<u64>();
+///     static __TOKENGATE_SITE: ::tokengate::__private::Site =
+///         ::tokengate::__private::Site::new("deposit").sticky_anchor("account");
+///     ::tokengate::__private::submit_keyed::<u64, _>(
+///         &__TOKENGATE_SITE,
+///         ::tokengate::__private::stable_key(&__TOKENGATE_SITE, &(&account, &__tg_arg1)),
+///         move || -> u64 {
+///             let (cents, memo) = __tg_arg1;
+///             cents + memo.len() as u64
+///         },
+///     )
+/// }
+/// ```
+///
+/// Under `hash_policy = "fast"`, the key goes through a helper local to the fn
+/// that takes each argument separately, so that an argument type without `Hash`
+/// is reported once, on that type:
+///
+/// ```ignore
+/// fn __tokengate_fast_key<A0: ?Sized + Hash, A1: ?Sized + Hash>(a0: &A0, a1: &A1)
+///     -> ::tokengate::__private::RouteKey
+/// {
+///     ::tokengate::__private::fast_key(&(a0, a1))
+/// }
+/// // …
+/// ::tokengate::__private::submit_keyed::<u64, _>(
+///     &__TOKENGATE_SITE,
+///     __tokengate_fast_key(&account, &__tg_arg1),
+///     move || -> u64 { /* as above */ },
+/// )
+/// ```
+///
+/// With `hash_policy = "none"`, or no arguments, a sticky fn has no key beyond
+/// its anchor: it checks nothing more, keeps its patterns, and calls `submit`.
+/// A stable key cannot get the same helper (the user's crate need not depend on
+/// serde, so `Serialize` cannot be named): with two or more arguments, a type
+/// without `Serialize` gets a second error, on the attribute.
+///
 /// # Errors
 ///
 /// Mistakes are compile errors on the offending token: an unknown or duplicate
-/// key, an unknown weight, an unparseable timeout, an `async fn`, a borrowed
-/// `self` or argument, an argument or return type that is not `Send + 'static`.
-/// The fn is still emitted with its token return type, so that callers
-/// type-check while the error is fixed.
+/// key, an unknown weight, storage speed or policy, an unparseable timeout, a
+/// bad `external_calls` list (not a list, empty, an empty or repeated op), keys
+/// that exclude each other or would have no effect, an `async fn`, a borrowed
+/// `self` or argument, an argument or return type that is not `Send + 'static`,
+/// an argument type that the sticky key cannot fingerprint. The fn is still
+/// emitted with its token return type, so that callers type-check while the
+/// error is fixed.
 #[proc_macro_attribute]
 pub fn task_token_guard(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::guard(args.into(), item.into()).into()

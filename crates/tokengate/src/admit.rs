@@ -109,13 +109,9 @@ impl<R> Future for Admit<R> {
         let this = &mut *self;
         while let Some(job) = this.pending.front().cloned() {
             let header = job.header();
-            let shared = header
-                .route
-                .as_ref()
-                .expect("deferred calls have a route")
-                .shared
-                .clone();
-            let lane = shared.scheduler.lane(header.weight);
+            let route = header.route.as_ref().expect("deferred calls have a route");
+            let shared = route.shared.clone();
+            let lane = shared.scheduler.slot_lane(route.path, header.weight);
             // Killed, timed out, claimed or swept by a stop meanwhile: nothing
             // to queue.
             if header.state() != TokenState::Waiting || !shared.is_running() {
@@ -141,7 +137,10 @@ impl<R> Drop for Admit<R> {
             && let Some(route) = &job.header().route
         {
             // Leave the wait list; pass on a wake-up we may have consumed.
-            let lane = route.shared.scheduler.lane(job.header().weight);
+            let lane = route
+                .shared
+                .scheduler
+                .slot_lane(route.path, job.header().weight);
             lane.cancel(&mut self.registration);
         }
         for job in self.pending.drain(..) {

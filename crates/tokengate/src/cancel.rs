@@ -50,6 +50,14 @@ pub fn checkpoint() -> Result<(), Cancelled> {
     }
 }
 
+/// The id of the guarded call running on this thread (the innermost one, for
+/// nested calls run inline), or `None` outside a guarded call.
+///
+/// It equals [`TaskToken::id`](crate::TaskToken::id) of that call's token.
+pub fn current_token_id() -> Option<u64> {
+    with_current(|job| job.map(|j| j.header().id))
+}
+
 /// Where the calling code runs, if on a coordinator worker thread.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

@@ -99,9 +99,51 @@
 //! one_worker.stop();
 //! ```
 //!
+//! # Routing contracts
+//!
+//! Tags on the attribute declare what a function needs, and the coordinator
+//! keeps the promise:
+//!
+//! * `storage_speed = "SLOW" | "MODERATE" | "FAST" | "INSANE"`: an IO call; all
+//!   calls of a tier share one cap (10 / 25 / 50 / 70 at once by default), run on
+//!   IO threads, and never hold a CPU worker while they wait.
+//! * `sticky_anchor = "name"`: calls with the same anchor and equal arguments form
+//!   a *domain*: they run on one worker, one at a time, in submission order,
+//!   while other domains run in parallel.
+//! * `external_calls = ["child_op", ...]`: a *lead*; calls of the listed ops made
+//!   while it runs (however deep) run in the lead's worker group, and the lead's
+//!   domain is released when the lead and all of them have finished.
+//! * `hash_policy` / `digest_policy`: how a sticky key is made from the
+//!   arguments, and how keys and lead seeds are digested; see [`fingerprint`].
+//!
+//! ```
+//! use std::sync::Mutex;
+//! use tokengate::{task_token_guard, OperationsCoordinator};
+//!
+//! static RAN: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+//!
+//! #[task_token_guard(op = "settle", sticky_anchor = "account")]
+//! fn settle(account: u64) {
+//!     // Calls for one account run one at a time, in the order they were made.
+//!     RAN.lock().unwrap().extend(tokengate::current_token_id());
+//! }
+//!
+//! let coordinator = OperationsCoordinator::start();
+//! let tokens: Vec<_> = (0..20).map(|_| settle(7)).collect();
+//! let made: Vec<u64> = tokens.iter().map(|t| t.id()).collect();
+//! for t in tokens {
+//!     t.wait().unwrap();
+//! }
+//! assert_eq!(*RAN.lock().unwrap(), made);
+//! assert_eq!(coordinator.stats().sticky_domains, 0); // the pin is released
+//! coordinator.stop();
+//! ```
+//!
 //! # The tour
 //!
-//! * [`task_token_guard`]: the attribute; keys `op`, `weight`, `timeout`.
+//! * [`task_token_guard`]: the attribute; keys `op`, `weight`, `timeout`,
+//!   `storage_speed`, `sticky_anchor`, `external_calls`, `hash_policy`,
+//!   `digest_policy`.
 //! * [`TaskToken`]: await it, [`wait`](TaskToken::wait) on it,
 //!   [`kill`](TaskToken::kill) it, read its [`state`](TaskToken::state) and timings.
 //! * [`OperationsCoordinator`]: start, stop, bind ([`enter`](OperationsCoordinator::enter)),
@@ -112,7 +154,9 @@
 //! * [`map`] / [`a_map`]: one fn over many items, results in order.
 //! * [`admit`]: awaitable backpressure when lanes are full.
 //! * [`spawn`] / [`Task`]: guarded calls of closures, without the attribute.
-//! * [`is_cancelled`] / [`checkpoint`]: cooperative cancellation inside a call.
+//! * [`is_cancelled`] / [`checkpoint`]: cooperative cancellation inside a call;
+//!   [`current_worker`] / [`current_token_id`]: where and which call runs.
+//! * [`fingerprint`]: compute routing keys yourself, to predict routing.
 //!
 //! # How calls are scheduled
 //!
@@ -140,6 +184,7 @@ mod registry;
 mod scheduler;
 mod spawn;
 mod state;
+mod storage;
 mod sync;
 mod timer;
 mod token;
@@ -150,15 +195,16 @@ mod weight;
 pub mod __private;
 
 pub use admit::{Admit, admit};
-pub use cancel::{WorkerInfo, checkpoint, current_worker, is_cancelled};
+pub use cancel::{WorkerInfo, checkpoint, current_token_id, current_worker, is_cancelled};
 pub use coordinator::{
     CoordinatorBuilder, EnterGuard, FullLanePolicy, LaneStats, LatencySummary, OpStats,
-    OperationsCoordinator, StateCounts, Stats, WorkerStats,
+    OperationsCoordinator, StateCounts, Stats, StorageStats, WorkerStats,
 };
 pub use error::{BuildError, Cancelled, TaskError};
 pub use map::{a_map, map};
 pub use spawn::{Task, spawn};
 pub use state::TokenState;
+pub use storage::{ParseStorageSpeedError, StorageSpeed};
 pub use token::TaskToken;
 pub use tokengate_macros::task_token_guard;
 pub use weight::{ParseWeightError, Weight};

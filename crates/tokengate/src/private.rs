@@ -1,9 +1,13 @@
 //! What `#[task_token_guard]` expands to. Not a public API: names here may change
 //! in any release.
 
+use std::hash::Hash;
 use std::time::Duration;
 
-use crate::{TaskToken, Weight};
+use serde::Serialize;
+
+use crate::fingerprint::{self, DigestPolicy, Fingerprint, HashPolicy};
+use crate::{StorageSpeed, TaskToken, Weight};
 
 /// The static facts of one guarded fn, built at compile time by the attribute.
 ///
@@ -14,15 +18,25 @@ pub struct Site {
     pub(crate) op: &'static str,
     pub(crate) weight: Weight,
     pub(crate) timeout: Option<Duration>,
+    pub(crate) storage: Option<StorageSpeed>,
+    pub(crate) sticky_anchor: Option<&'static str>,
+    pub(crate) external_calls: Option<&'static [&'static str]>,
+    pub(crate) hash_policy: HashPolicy,
+    pub(crate) digest_policy: DigestPolicy,
 }
 
 impl Site {
-    /// A site for `op` with the defaults: medium weight, no timeout.
+    /// A site for `op` with the defaults: medium weight, no timeout, no tags.
     pub const fn new(op: &'static str) -> Site {
         Site {
             op,
             weight: Weight::Medium,
             timeout: None,
+            storage: None,
+            sticky_anchor: None,
+            external_calls: None,
+            hash_policy: HashPolicy::Standard,
+            digest_policy: DigestPolicy::Full,
         }
     }
 
@@ -37,6 +51,74 @@ impl Site {
         self.timeout = Some(Duration::from_nanos(nanos));
         self
     }
+
+    /// `storage_speed = "..."`.
+    pub const fn storage_speed(mut self, speed: StorageSpeed) -> Site {
+        self.storage = Some(speed);
+        self
+    }
+
+    /// `sticky_anchor = "..."`.
+    pub const fn sticky_anchor(mut self, anchor: &'static str) -> Site {
+        self.sticky_anchor = Some(anchor);
+        self
+    }
+
+    /// `external_calls = ["...", ...]`.
+    pub const fn external_calls(mut self, calls: &'static [&'static str]) -> Site {
+        self.external_calls = Some(calls);
+        self
+    }
+
+    /// `hash_policy = "..."`.
+    pub const fn hash_policy(mut self, policy: HashPolicy) -> Site {
+        self.hash_policy = policy;
+        self
+    }
+
+    /// `digest_policy = "..."`.
+    pub const fn digest_policy(mut self, policy: DigestPolicy) -> Site {
+        self.digest_policy = policy;
+        self
+    }
+}
+
+/// A sticky call's argument fingerprint, computed by the attribute's expansion
+/// from borrowed arguments before they move into the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RouteKey(pub(crate) KeyId);
+
+/// The fingerprint part of a domain key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum KeyId {
+    /// `hash_policy = "none"`: the anchor alone.
+    Anchor,
+    /// `hash_policy = "fast"`: the arguments' `Hash`.
+    Fast(u64),
+    /// `hash_policy = "standard" | "full"`: a stable digest.
+    Stable(Fingerprint),
+}
+
+/// `hash_policy = "fast"`: the arguments' `Hash` with a fixed-seed hasher.
+pub fn fast_key<A: Hash + ?Sized>(args: &A) -> RouteKey {
+    RouteKey(KeyId::Fast(fingerprint::fast_key(args)))
+}
+
+/// `hash_policy = "standard" | "full"`: a stable digest (per the site's digest
+/// policy) of the canonical encoding of the arguments (and, for `full`, the op).
+///
+/// # Panics
+///
+/// Panics if an argument's `Serialize` impl reports an error.
+pub fn stable_key<A: Serialize + ?Sized>(site: &'static Site, args: &A) -> RouteKey {
+    let key = match site.hash_policy {
+        HashPolicy::Full => fingerprint::stable_key(&(site.op, args), site.digest_policy),
+        _ => fingerprint::stable_key(args, site.digest_policy),
+    };
+    match key {
+        Ok(key) => RouteKey(KeyId::Stable(key)),
+        Err(err) => panic!("guarded call `{}`: {err}", site.op),
+    }
 }
 
 /// Submits one call of a guarded fn to the coordinator the calling thread is
@@ -46,10 +128,16 @@ where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    crate::coordinator::submit(
-        crate::coordinator::Call::plain(site.op, site.weight, site.timeout),
-        f,
-    )
+    crate::coordinator::submit(crate::coordinator::Call::from_site(site, None), f)
+}
+
+/// [`submit`] for a sticky call whose arguments were fingerprinted.
+pub fn submit_keyed<T, F>(site: &'static Site, key: RouteKey, f: F) -> TaskToken<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    crate::coordinator::submit(crate::coordinator::Call::from_site(site, Some(key.0)), f)
 }
 
 /// Implemented for every type a guarded call can move to a worker thread.
@@ -74,12 +162,42 @@ pub trait ReturnFromWorker {}
 
 impl<T: Send + 'static> ReturnFromWorker for T {}
 
+/// Implemented for every argument type `hash_policy = "fast"` can fingerprint.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be fingerprinted with `hash_policy = \"fast\"`",
+    label = "this argument type does not implement `Hash`",
+    note = "a sticky call's arguments form its domain key: derive or implement `Hash` \
+            for this type, or state `hash_policy = \"none\"` to key on the anchor alone"
+)]
+pub trait HashKey {}
+
+impl<T: Hash + ?Sized> HashKey for T {}
+
+/// Implemented for every argument type `hash_policy = "standard" | "full"` can
+/// fingerprint.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be fingerprinted with a stable `hash_policy`",
+    label = "this argument type does not implement `serde::Serialize`",
+    note = "a sticky call's arguments form a stable domain key from their serde encoding: \
+            derive or implement `serde::Serialize` for this type, use `hash_policy = \"fast\"` \
+            (needs `Hash`; in-process only), or state `hash_policy = \"none\"`"
+)]
+pub trait StableKey {}
+
+impl<T: Serialize + ?Sized> StableKey for T {}
+
 /// Compile-time check that an argument type can move to a worker; the attribute
 /// emits one call per argument, spanned on the argument's type.
 pub const fn assert_arg<T: MoveToWorker>() {}
 
 /// Compile-time check for the return type, spanned on it.
 pub const fn assert_return<T: ReturnFromWorker>() {}
+
+/// Compile-time check for `hash_policy = "fast"`, spanned on each argument type.
+pub const fn assert_hash_key<T: HashKey + ?Sized>() {}
+
+/// Compile-time check for stable hash policies, spanned on each argument type.
+pub const fn assert_stable_key<T: StableKey + ?Sized>() {}
 
 /// The body the attribute emits for a fn it had to reject, so that the rest of
 /// the crate still type-checks while the compile error is reported. Never runs:

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{GuardArgs, Weight};
+use super::{DigestPolicy, GuardArgs, HashPolicy, StorageSpeed, Weight};
 use crate::errors::Errors;
 
 /// Parses `tokens` and returns the arguments and every error message, in order.
@@ -30,6 +30,12 @@ fn no_arguments_means_defaults() {
     assert!(args.op.is_none());
     assert_eq!(args.weight, None);
     assert_eq!(args.timeout_nanos, None);
+    assert_eq!(args.storage_speed, None);
+    assert!(args.sticky_anchor.is_none());
+    assert!(args.external_calls.is_none());
+    assert_eq!(args.hash_policy, None);
+    assert_eq!(args.digest_policy, None);
+    assert_eq!(args.sticky_key(), None);
 }
 
 #[test]
@@ -67,7 +73,11 @@ fn unknown_key_lists_the_valid_keys() {
     let (_, messages) = parse(quote!(foo = "x"));
     assert_eq!(
         messages,
-        ["unknown key `foo` in `#[task_token_guard]`; expected one of `op`, `weight`, `timeout`"]
+        [
+            "unknown key `foo` in `#[task_token_guard]`; expected one of `op`, `weight`, \
+             `timeout`, `storage_speed`, `sticky_anchor`, `external_calls`, `hash_policy`, \
+             `digest_policy`"
+        ]
     );
     // A keyword is an unknown key too, not a syntax error.
     let (_, messages) = parse(quote!(type = "x"));
@@ -172,4 +182,295 @@ fn a_syntax_error_keeps_the_entries_before_it() {
 
     let (_, messages) = parse(quote!(op = "a" weight = "heavy"));
     assert_eq!(messages, ["expected `,`"]);
+}
+
+/// The values of `external_calls`, as strings.
+fn calls(args: &GuardArgs) -> Option<Vec<String>> {
+    args.external_calls
+        .as_ref()
+        .map(|calls| calls.iter().map(syn::LitStr::value).collect())
+}
+
+#[test]
+fn every_new_key() {
+    let args = parse_ok(quote!(
+        sticky_anchor = "user",
+        hash_policy = "fast",
+        digest_policy = "short"
+    ));
+    assert_eq!(args.sticky_anchor.as_ref().unwrap().value(), "user");
+    assert_eq!(args.hash_policy, Some(HashPolicy::Fast));
+    assert_eq!(args.digest_policy, Some(DigestPolicy::Short));
+    assert_eq!(args.sticky_key(), Some(HashPolicy::Fast));
+
+    let args = parse_ok(quote!(
+        external_calls = ["child_op", "other_op"],
+        digest_policy = "minimal"
+    ));
+    assert_eq!(calls(&args).unwrap(), ["child_op", "other_op"]);
+    assert_eq!(args.digest_policy, Some(DigestPolicy::Minimal));
+    assert_eq!(args.sticky_key(), None);
+
+    let args = parse_ok(quote!(storage_speed = "SLOW", weight = "light"));
+    assert_eq!(args.storage_speed, Some(StorageSpeed::Slow));
+}
+
+#[test]
+fn a_sticky_fn_hashes_with_standard_by_default() {
+    let args = parse_ok(quote!(sticky_anchor = "user"));
+    assert_eq!(args.hash_policy, None);
+    assert_eq!(args.sticky_key(), Some(HashPolicy::Standard));
+}
+
+#[test]
+fn choices_ignore_case() {
+    for (text, speed) in [
+        ("slow", StorageSpeed::Slow),
+        ("Moderate", StorageSpeed::Moderate),
+        ("FAST", StorageSpeed::Fast),
+        ("iNsAnE", StorageSpeed::Insane),
+    ] {
+        assert_eq!(
+            parse_ok(quote!(storage_speed = #text)).storage_speed,
+            Some(speed)
+        );
+    }
+    for (text, policy) in [
+        ("NONE", HashPolicy::None),
+        ("fast", HashPolicy::Fast),
+        ("Standard", HashPolicy::Standard),
+        ("FULL", HashPolicy::Full),
+    ] {
+        let args = parse_ok(quote!(sticky_anchor = "a", hash_policy = #text));
+        assert_eq!(args.hash_policy, Some(policy));
+    }
+    for (text, policy) in [
+        ("FULL", DigestPolicy::Full),
+        ("short", DigestPolicy::Short),
+        ("Fast", DigestPolicy::Fast),
+        ("minimal", DigestPolicy::Minimal),
+    ] {
+        let args = parse_ok(quote!(sticky_anchor = "a", digest_policy = #text));
+        assert_eq!(args.digest_policy, Some(policy));
+    }
+}
+
+#[test]
+fn unknown_choices_list_the_valid_ones() {
+    let (args, messages) = parse(quote!(storage_speed = "warp"));
+    assert_eq!(
+        messages,
+        ["unknown storage speed `warp`; expected one of `SLOW`, `MODERATE`, `FAST`, `INSANE`"]
+    );
+    assert_eq!(args.storage_speed, None);
+
+    let (args, messages) = parse(quote!(sticky_anchor = "a", hash_policy = "sha"));
+    assert_eq!(
+        messages,
+        ["unknown hash policy `sha`; expected one of `none`, `fast`, `standard`, `full`"]
+    );
+    assert_eq!(args.hash_policy, None);
+
+    let (_, messages) = parse(quote!(sticky_anchor = "a", digest_policy = "md5"));
+    assert_eq!(
+        messages,
+        ["unknown digest policy `md5`; expected one of `full`, `short`, `fast`, `minimal`"]
+    );
+
+    let (_, messages) = parse(quote!(storage_speed = FAST));
+    assert_eq!(
+        messages,
+        ["expected a string literal for `storage_speed`, such as `storage_speed = \"FAST\"`"]
+    );
+}
+
+#[test]
+fn empty_sticky_anchor_is_refused() {
+    let (args, messages) = parse(quote!(sticky_anchor = " "));
+    assert_eq!(
+        messages,
+        [
+            "`sticky_anchor` must not be empty; name the sticky domain, such as \
+             `sticky_anchor = \"user_session\"`"
+        ]
+    );
+    assert!(args.sticky_anchor.is_none());
+    assert_eq!(args.sticky_key(), None);
+}
+
+#[test]
+fn external_calls_must_be_a_list() {
+    let (args, messages) = parse(quote!(external_calls = "child"));
+    assert_eq!(
+        messages,
+        [
+            "expected a list of string literals in brackets for `external_calls`, such as \
+             `external_calls = [\"child\"]`"
+        ]
+    );
+    assert!(args.external_calls.is_none());
+
+    let (_, messages) = parse(quote!(external_calls = child));
+    assert!(
+        messages[0].ends_with("such as `external_calls = [\"child\"]`"),
+        "{messages:?}"
+    );
+    let (_, messages) = parse(quote!(external_calls = f()));
+    assert!(
+        messages[0].ends_with("such as `external_calls = [\"child_op\"]`"),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn external_calls_must_not_be_empty() {
+    let (args, messages) = parse(quote!(external_calls = []));
+    assert_eq!(
+        messages,
+        [
+            "`external_calls` must not be empty; list the ops this fn calls, such as \
+             `external_calls = [\"child_op\"]`, or leave `external_calls` out"
+        ]
+    );
+    assert!(args.external_calls.is_none());
+}
+
+#[test]
+fn every_bad_element_of_external_calls_is_reported() {
+    let (args, messages) = parse(quote!(external_calls = ["a", "", b, "a", 1, "c", "c"]));
+    assert_eq!(
+        messages,
+        [
+            "an op in `external_calls` must not be empty; name an op this fn calls, such as \
+             `\"child_op\"`",
+            "expected a string literal in `external_calls`, such as `\"b\"`",
+            "duplicate op `a` in `external_calls`",
+            "expected a string literal in `external_calls`, such as `\"1\"`",
+            "duplicate op `c` in `external_calls`",
+        ]
+    );
+    // Any mistake refuses the whole list.
+    assert!(args.external_calls.is_none());
+}
+
+#[test]
+fn external_calls_through_a_macro_fragment() {
+    // `$calls:expr` arrives in an invisible group.
+    let list = syn::Expr::Group(syn::ExprGroup {
+        attrs: Vec::new(),
+        group_token: Default::default(),
+        expr: Box::new(syn::parse_quote!(["x", "y"])),
+    });
+    let args = parse_ok(quote!(external_calls = #list));
+    assert_eq!(calls(&args).unwrap(), ["x", "y"]);
+}
+
+const EITHER_OR: &str = "a fn is either a sticky domain member (`sticky_anchor`) or a lead \
+                         (`external_calls`), not both; a lead's children follow the lead's \
+                         worker group, while a sticky call follows its own domain's worker";
+
+#[test]
+fn sticky_and_lead_exclude_each_other_and_the_later_key_is_refused() {
+    let (args, messages) = parse(quote!(sticky_anchor = "a", external_calls = ["c"]));
+    assert_eq!(
+        messages,
+        [format!(
+            "`external_calls` cannot be combined with `sticky_anchor`: {EITHER_OR}"
+        )]
+    );
+    assert!(args.sticky_anchor.is_some());
+    assert!(args.external_calls.is_none());
+
+    let (args, messages) = parse(quote!(
+        external_calls = ["c"],
+        op = "x",
+        sticky_anchor = "a"
+    ));
+    assert_eq!(
+        messages,
+        [format!(
+            "`sticky_anchor` cannot be combined with `external_calls`: {EITHER_OR}"
+        )]
+    );
+    assert!(args.sticky_anchor.is_none());
+    assert!(args.external_calls.is_some());
+}
+
+#[test]
+fn storage_speed_excludes_sticky_and_lead() {
+    let (args, messages) = parse(quote!(storage_speed = "FAST", sticky_anchor = "a"));
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].starts_with(
+            "`sticky_anchor` cannot be combined with `storage_speed`: a `storage_speed` call \
+             is IO and runs on an IO thread, outside the core groups that sticky domains \
+             route to"
+        ),
+        "{messages:?}"
+    );
+    assert!(args.sticky_anchor.is_none());
+    assert_eq!(args.storage_speed, Some(StorageSpeed::Fast));
+
+    let (args, messages) = parse(quote!(external_calls = ["c"], storage_speed = "FAST"));
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].starts_with("`storage_speed` cannot be combined with `external_calls`"),
+        "{messages:?}"
+    );
+    assert!(args.external_calls.is_some());
+    assert_eq!(args.storage_speed, None);
+}
+
+#[test]
+fn three_exclusive_keys_give_one_error_per_refused_key() {
+    let (args, messages) = parse(quote!(
+        storage_speed = "FAST",
+        sticky_anchor = "a",
+        external_calls = ["c"]
+    ));
+    // In the order the refused keys were written.
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0].starts_with("`sticky_anchor` cannot be combined with `storage_speed`"));
+    assert!(messages[1].starts_with("`external_calls` cannot be combined with `sticky_anchor`"));
+    assert!(args.sticky_anchor.is_none());
+    assert!(args.external_calls.is_none());
+    assert!(args.storage_speed.is_some());
+}
+
+#[test]
+fn a_key_with_a_bad_value_still_counts_in_combinations() {
+    let (_, messages) = parse(quote!(sticky_anchor = "", external_calls = ["c"]));
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[1].starts_with("`external_calls` cannot be combined"));
+    // … and a key it makes useful is not reported as having no effect.
+    let (_, messages) = parse(quote!(sticky_anchor = "", hash_policy = "fast"));
+    assert_eq!(messages.len(), 1, "{messages:?}");
+}
+
+#[test]
+fn digest_policy_needs_a_sticky_anchor_or_external_calls() {
+    let (args, messages) = parse(quote!(op = "x", digest_policy = "short"));
+    assert_eq!(
+        messages,
+        [
+            "`digest_policy` has no effect here: only `sticky_anchor` keys and \
+             `external_calls` seeds are digested; remove it or add one of those keys"
+        ]
+    );
+    assert_eq!(args.digest_policy, None);
+    parse_ok(quote!(digest_policy = "short", sticky_anchor = "a"));
+    parse_ok(quote!(digest_policy = "short", external_calls = ["a"]));
+}
+
+#[test]
+fn hash_policy_needs_a_sticky_anchor() {
+    let expected = [
+        "`hash_policy` has no effect here: it chooses how a sticky call's domain key is made \
+         from its arguments; remove it or add `sticky_anchor`",
+    ];
+    let (args, messages) = parse(quote!(hash_policy = "fast"));
+    assert_eq!(messages, expected);
+    assert_eq!(args.hash_policy, None);
+    let (_, messages) = parse(quote!(hash_policy = "fast", external_calls = ["a"]));
+    assert_eq!(messages, expected);
 }

@@ -149,3 +149,199 @@ fn an_item_that_is_not_a_fn_is_given_back_with_the_error() {
         "{out}"
     );
 }
+
+#[test]
+fn a_sticky_fn_keys_on_its_borrowed_arguments() {
+    // The default hash policy, standard: a stable key, before the move.
+    assert_expands(
+        quote!(sticky_anchor = "account"),
+        quote! {
+            pub fn deposit(account: String, amount: u64) -> u64 { amount }
+        },
+        quote! {
+            pub fn deposit(account: String, amount: u64) -> ::tokengate::TaskToken<u64> {
+                ::tokengate::__private::assert_arg::<String>();
+                ::tokengate::__private::assert_arg::<u64>();
+                ::tokengate::__private::assert_stable_key::<String>();
+                ::tokengate::__private::assert_stable_key::<u64>();
+                ::tokengate::__private::assert_return::<u64>();
+                static __TOKENGATE_SITE: ::tokengate::__private::Site =
+                    ::tokengate::__private::Site::new("deposit")
+                        .sticky_anchor("account");
+                ::tokengate::__private::submit_keyed::<u64, _>(
+                    &__TOKENGATE_SITE,
+                    ::tokengate::__private::stable_key(
+                        &__TOKENGATE_SITE,
+                        &(&account, &amount,)
+                    ),
+                    move || -> u64 { amount },
+                )
+            }
+        },
+    );
+}
+
+#[test]
+fn fast_keys_go_through_a_helper_and_patterns_get_hidden_names() {
+    assert_expands(
+        quote!(sticky_anchor = "grid", hash_policy = "fast"),
+        quote! {
+            fn at(mut self, (row, col): (usize, usize), _: u8, n: u8) -> u8 { n }
+        },
+        quote! {
+            fn at(mut self, __tg_arg1: (usize, usize), __tg_arg2: u8, n: u8)
+                -> ::tokengate::TaskToken<u8>
+            {
+                fn __tokengate_fast_key<
+                    A0: ?::core::marker::Sized + ::core::hash::Hash,
+                    A1: ?::core::marker::Sized + ::core::hash::Hash,
+                    A2: ?::core::marker::Sized + ::core::hash::Hash,
+                    A3: ?::core::marker::Sized + ::core::hash::Hash
+                >(a0: &A0, a1: &A1, a2: &A2, a3: &A3) -> ::tokengate::__private::RouteKey {
+                    ::tokengate::__private::fast_key(&(a0, a1, a2, a3,))
+                }
+                ::tokengate::__private::assert_arg::<Self>();
+                ::tokengate::__private::assert_arg::<(usize, usize)>();
+                ::tokengate::__private::assert_arg::<u8>();
+                ::tokengate::__private::assert_arg::<u8>();
+                ::tokengate::__private::assert_hash_key::<Self>();
+                ::tokengate::__private::assert_hash_key::<(usize, usize)>();
+                ::tokengate::__private::assert_hash_key::<u8>();
+                ::tokengate::__private::assert_hash_key::<u8>();
+                ::tokengate::__private::assert_return::<u8>();
+                static __TOKENGATE_SITE: ::tokengate::__private::Site =
+                    ::tokengate::__private::Site::new("at")
+                        .sticky_anchor("grid")
+                        .hash_policy(::tokengate::fingerprint::HashPolicy::Fast);
+                ::tokengate::__private::submit_keyed::<u8, _>(
+                    &__TOKENGATE_SITE,
+                    __tokengate_fast_key(&self, &__tg_arg1, &__tg_arg2, &n),
+                    // `_` binds nothing, so it is not destructured.
+                    move || -> u8 {
+                        let (row, col) = __tg_arg1;
+                        n
+                    },
+                )
+            }
+        },
+    );
+}
+
+#[test]
+fn full_is_a_stable_key_too() {
+    let out = guard(
+        quote!(sticky_anchor = "a", hash_policy = "full"),
+        quote!(
+            fn f(x: u8) {}
+        ),
+    )
+    .to_string();
+    assert!(
+        out.contains(":: stable_key (& __TOKENGATE_SITE , & (& x ,))"),
+        "{out}"
+    );
+    assert!(out.contains("assert_stable_key :: < u8 >"), "{out}");
+    assert!(
+        out.contains(". hash_policy (:: tokengate :: fingerprint :: HashPolicy :: Full)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn no_key_without_a_hash_policy_or_arguments() {
+    for (args, item) in [
+        (
+            quote!(sticky_anchor = "log", hash_policy = "none"),
+            quote!(
+                fn f((a, b): (f64, f64)) {}
+            ),
+        ),
+        (
+            quote!(sticky_anchor = "singleton"),
+            quote!(
+                fn f() {}
+            ),
+        ),
+    ] {
+        let out = guard(args, item).to_string();
+        assert!(
+            out.contains(":: submit :: < () , _ > (& __TOKENGATE_SITE , move ||"),
+            "{out}"
+        );
+        assert!(!out.contains("_key"), "{out}");
+        assert!(!out.contains("__tg_arg"), "{out}");
+        assert!(out.contains(". sticky_anchor ("), "{out}");
+    }
+}
+
+#[test]
+fn impl_trait_arguments_are_keyed_but_not_checked() {
+    let out = guard(
+        quote!(sticky_anchor = "a", hash_policy = "fast"),
+        quote!(
+            fn f(id: impl std::hash::Hash + Send + 'static, n: u8) {}
+        ),
+    )
+    .to_string();
+    assert!(out.contains("__tokengate_fast_key (& id , & n)"), "{out}");
+    assert_eq!(out.matches("assert_hash_key").count(), 1, "{out}");
+}
+
+#[test]
+fn every_site_setter() {
+    let out = guard(
+        quote!(
+            op = "io",
+            weight = "light",
+            timeout = "1s",
+            storage_speed = "insane"
+        ),
+        quote!(
+            fn f() {}
+        ),
+    )
+    .to_string();
+    let site = quote! {
+        ::tokengate::__private::Site::new("io")
+            .weight(::tokengate::Weight::Light)
+            .timeout_nanos(1000000000u64)
+            .storage_speed(::tokengate::StorageSpeed::Insane);
+    }
+    .to_string();
+    assert!(out.contains(&site), "{out}");
+
+    let out = guard(
+        quote!(
+            external_calls = ["child_op", "other_op"],
+            digest_policy = "minimal"
+        ),
+        quote!(
+            fn f(x: u8) {}
+        ),
+    )
+    .to_string();
+    let site = quote! {
+        ::tokengate::__private::Site::new("f")
+            .external_calls(&["child_op", "other_op"])
+            .digest_policy(::tokengate::fingerprint::DigestPolicy::Minimal);
+    }
+    .to_string();
+    assert!(out.contains(&site), "{out}");
+    // A lead is not keyed.
+    assert!(out.contains(":: submit :: < () , _ >"), "{out}");
+}
+
+#[test]
+fn a_key_refused_in_combination_is_left_out() {
+    let out = guard(
+        quote!(sticky_anchor = "a", external_calls = ["c"]),
+        quote!(
+            fn f(x: u8) {}
+        ),
+    )
+    .to_string();
+    assert!(out.contains(". sticky_anchor (\"a\") ;"), "{out}");
+    assert!(!out.contains("external_calls (&"), "{out}");
+    assert!(out.contains(":: submit_keyed"), "{out}");
+    assert!(out.contains("compile_error"), "{out}");
+}

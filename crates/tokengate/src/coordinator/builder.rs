@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::OperationsCoordinator;
-use crate::BuildError;
+use crate::{BuildError, StorageSpeed};
 
 /// What a guarded call does when its weight lane is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -29,6 +29,8 @@ pub(crate) struct Config {
     pub(crate) full_lane: FullLanePolicy,
     pub(crate) stop_timeout: Duration,
     pub(crate) thread_name: String,
+    /// Per storage tier: how many of its calls may run at once.
+    pub(crate) storage_caps: [usize; 4],
 }
 
 /// Configures and starts an [`OperationsCoordinator`].
@@ -74,6 +76,7 @@ impl CoordinatorBuilder {
                 full_lane: FullLanePolicy::Wait,
                 stop_timeout: Duration::from_secs(5),
                 thread_name: "tokengate".to_owned(),
+                storage_caps: StorageSpeed::ALL.map(StorageSpeed::default_cap),
             },
         }
     }
@@ -115,6 +118,14 @@ impl CoordinatorBuilder {
     /// before resolving them with a shutdown error (default 5 s).
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.config.stop_timeout = timeout;
+        self
+    }
+
+    /// How many calls of storage tier `speed` may run at once (defaults: SLOW 10,
+    /// MODERATE 25, FAST 50, INSANE 70). 0 holds the tier's calls until the cap
+    /// is raised with [`set_storage_cap`](OperationsCoordinator::set_storage_cap).
+    pub fn storage_cap(mut self, speed: StorageSpeed, cap: usize) -> Self {
+        self.config.storage_caps[speed.index()] = cap;
         self
     }
 

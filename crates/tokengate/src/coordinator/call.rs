@@ -1,14 +1,23 @@
-//! [`Call`]: everything the runtime needs to route one call.
+//! [`Call`]: everything the runtime needs to route one call, from the
+//! attribute's [`Site`](crate::__private::Site) or a [`Task`](crate::Task).
 
 use std::time::Duration;
 
-use crate::Weight;
+use crate::__private::{KeyId, Site};
+use crate::fingerprint::DigestPolicy;
+use crate::{StorageSpeed, Weight};
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Call {
     pub(crate) op: &'static str,
     pub(crate) weight: Weight,
     pub(crate) timeout: Option<Duration>,
+    /// `storage_speed`: an IO call, capped by its tier.
+    pub(crate) storage: Option<StorageSpeed>,
+    /// `sticky_anchor` and the argument fingerprint.
+    pub(crate) sticky: Option<(&'static str, KeyId)>,
+    /// `external_calls` (and the digest for the seed): this call is a lead.
+    pub(crate) lead: Option<(&'static [&'static str], DigestPolicy)>,
 }
 
 impl Call {
@@ -17,6 +26,22 @@ impl Call {
             op,
             weight,
             timeout,
+            storage: None,
+            sticky: None,
+            lead: None,
+        }
+    }
+
+    pub(crate) fn from_site(site: &'static Site, key: Option<KeyId>) -> Call {
+        Call {
+            op: site.op,
+            weight: site.weight,
+            timeout: site.timeout,
+            storage: site.storage,
+            sticky: site
+                .sticky_anchor
+                .map(|anchor| (anchor, key.unwrap_or(KeyId::Anchor))),
+            lead: site.external_calls.map(|calls| (calls, site.digest_policy)),
         }
     }
 }

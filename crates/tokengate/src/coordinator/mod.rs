@@ -3,6 +3,7 @@
 mod builder;
 mod call;
 mod current;
+mod lead;
 mod ops;
 mod shared;
 mod stats;
@@ -10,16 +11,19 @@ mod stats;
 pub use builder::{CoordinatorBuilder, FullLanePolicy};
 pub(crate) use call::Call;
 pub use current::EnterGuard;
+pub(crate) use lead::LeadDomain;
 pub(crate) use ops::OpEntry;
 pub(crate) use shared::Shared;
-pub use stats::{LaneStats, LatencySummary, OpStats, StateCounts, Stats, WorkerStats};
+pub use stats::{
+    LaneStats, LatencySummary, OpStats, StateCounts, Stats, StorageStats, WorkerStats,
+};
 
 use std::fmt;
 use std::sync::Arc;
 
 use crate::error::ErrorKind;
 use crate::token::{Cell, Header, next_id};
-use crate::{BuildError, TaskToken};
+use crate::{BuildError, StorageSpeed, TaskToken};
 use builder::Config;
 
 /// Submits a call to the coordinator this thread is bound to (see
@@ -203,7 +207,20 @@ impl OperationsCoordinator {
 
     /// Releases held calls, in lane order.
     pub fn resume_admission(&self) {
-        self.shared.scheduler.set_paused(false);
+        self.shared.resume_admission();
+    }
+
+    /// Changes how many calls of storage tier `speed` may run at once. Running
+    /// calls keep their turn (none is lost or counted twice): raising the cap
+    /// starts waiting calls now; lowering it holds new ones until the running
+    /// count is under the new cap. 0 holds the whole tier.
+    pub fn set_storage_cap(&self, speed: StorageSpeed, cap: usize) {
+        self.shared.set_storage_cap(speed, cap);
+    }
+
+    /// The current cap of storage tier `speed`.
+    pub fn storage_cap(&self, speed: StorageSpeed) -> usize {
+        self.shared.scheduler.tiers[speed.index()].cap()
     }
 
     /// Whether admission is paused globally.

@@ -8,14 +8,15 @@ use std::time::{Duration, Instant};
 
 use super::Call;
 use super::builder::{Config, FullLanePolicy};
+use super::lead::{self, LeadDomain, Leads};
 use super::ops::OpEntry;
 use crate::error::{ErrorKind, KillReason};
 use crate::metrics::{Histogram, Padded, shard_index};
 use crate::registry::Registry;
-use crate::scheduler::{Placement, Scheduler, help_lane};
+use crate::scheduler::{DomainKey, Placement, Scheduler, help_lane, with_current, worker_context};
 use crate::timer::Timer;
-use crate::token::{Cell, Header, JobRef, Route, epoch, kill, next_id, terminate_with};
-use crate::{TaskToken, TokenState, Weight};
+use crate::token::{Cell, Header, JobRef, Path, Route, epoch, kill, next_id, terminate_with};
+use crate::{StorageSpeed, TaskToken, TokenState, Weight};
 
 const RUNNING: u8 = 0;
 const STOPPING: u8 = 1;
@@ -29,6 +30,8 @@ pub(crate) struct Shared {
     pub(crate) scheduler: Scheduler,
     pub(crate) registry: Registry,
     pub(crate) timer: Timer,
+    /// Live lead domains (`external_calls`).
+    pub(crate) leads: Leads,
     /// One entry per (op name, weight) ever submitted here; never removed.
     ops: RwLock<HashMap<(&'static str, Weight), Arc<OpEntry>>>,
     /// Op names paused now (new entries of those names start paused).
@@ -68,9 +71,11 @@ impl Shared {
                 config.workers_per_core,
                 config.mailbox_capacity,
                 config.lane_capacity,
+                config.storage_caps,
             ),
             registry: Registry::new(shards * 4),
             timer: Timer::default(),
+            leads: Leads::default(),
             ops: RwLock::default(),
             paused_ops: Mutex::default(),
             queue_wait: (0..shards).map(|_| Padded::default()).collect(),
@@ -169,8 +174,11 @@ impl Shared {
         held_slot: bool,
     ) {
         op.counters.local().record(from, to);
+        let route = header.route.as_ref().expect("observed tokens have a route");
         if held_slot {
-            self.scheduler.lane(header.weight).release();
+            self.scheduler
+                .slot_lane(route.path, header.weight)
+                .release();
         }
         let shard = shard_index(self.shards);
         if to == TokenState::Executing {
@@ -183,6 +191,15 @@ impl Shared {
                 self.run_time[shard]
                     .0
                     .record(now.saturating_sub(header.started_ns()));
+            }
+            // Leave domains, exactly once each (joined in `submit`).
+            if let Path::Sticky(key) = route.path {
+                self.scheduler
+                    .domains
+                    .finish(key, header.id, &self.scheduler);
+            }
+            for domain in [&route.lead, &route.parent].into_iter().flatten() {
+                self.leads.finish(domain);
             }
         }
     }
@@ -197,14 +214,40 @@ impl Shared {
             op,
             weight,
             timeout,
+            storage,
+            sticky,
+            lead,
         } = call;
         let entry = self.op_entry(op, weight);
         entry.counters.local().create();
+        let id = next_id();
+        // Inside a lead (or one of its children), a call of a listed op joins
+        // the lead's domain and runs in the lead's worker group.
+        let (parent, group) = self.lead_context(op);
+        let path = if let Some(speed) = storage {
+            Path::Storage(speed)
+        } else if let Some((anchor, key)) = sticky {
+            let key = DomainKey { anchor, key };
+            let scheduler = &self.scheduler;
+            scheduler
+                .domains
+                .join(key, || scheduler.least_loaded_home(weight));
+            Path::Sticky(key)
+        } else if let Some(group) = group {
+            Path::Group(group)
+        } else {
+            Path::Lane
+        };
+        let lead =
+            lead.map(|(calls, digest)| self.leads.join(lead::seed(id, calls, digest), calls));
         let route = Route {
             shared: self.clone(),
             op: entry,
+            path,
+            lead,
+            parent,
         };
-        let header = Header::new(next_id(), op, weight, timeout, Some(route));
+        let header = Header::new(id, op, weight, timeout, Some(route));
         let cell = Cell::new(header, f);
         let token = TaskToken::from_cell(cell.clone());
         self.admit(cell);
@@ -232,6 +275,32 @@ impl Shared {
         self.submitting.fetch_sub(1, Ordering::SeqCst);
     }
 
+    /// The lead domain a call of `op` made on this thread joins, if any, and the
+    /// worker group it runs in. Counts calls a lead makes to ops it does not list.
+    fn lead_context(&self, op: &'static str) -> (Option<Arc<LeadDomain>>, Option<usize>) {
+        let domain = with_current(|job| {
+            let route = job?.header().route.as_ref()?;
+            if !std::ptr::eq(Arc::as_ptr(&route.shared), self) {
+                return None;
+            }
+            // A lead's own calls belong to its domain; a child's calls inherit
+            // its parent's.
+            route.lead.clone().or_else(|| route.parent.clone())
+        });
+        let Some(domain) = domain else {
+            return (None, None);
+        };
+        if !domain.calls.contains(&op) {
+            self.leads.unlisted.fetch_add(1, Ordering::Relaxed);
+            return (None, None);
+        }
+        domain.add_child();
+        let group = worker_context()
+            .and_then(|ctx| ctx.worker)
+            .map(|i| domain.group_or(self.scheduler.workers[i].group));
+        (Some(domain), group)
+    }
+
     /// Is admission open for `op` (no global pause, no pause of the op)?
     fn admission_open(&self, op: &OpEntry) -> bool {
         !self.scheduler.is_paused() && !op.is_paused()
@@ -241,8 +310,8 @@ impl Shared {
     fn route_new(&self, job: JobRef) {
         let header = job.header();
         let route = header.route.as_ref().expect("admitted tokens have a route");
-        let lane = self.scheduler.lane(header.weight);
-        if self.admission_open(&route.op) && lane.is_empty() {
+        let lane = self.scheduler.slot_lane(route.path, header.weight);
+        if matches!(route.path, Path::Lane) && self.admission_open(&route.op) && lane.is_empty() {
             match self.scheduler.place(&job) {
                 Placement::Placed | Placement::Gone => return,
                 Placement::NoRoom => {}
@@ -266,7 +335,7 @@ impl Shared {
                         // Not inside `admit`: wait here.
                         let shared = &route.shared;
                         let reserved = lane.reserve_blocking(
-                            || help_lane(shared, header.weight),
+                            || help_lane(shared, lane),
                             || !self.is_running() || header.state() != TokenState::Waiting,
                         );
                         if !reserved {
@@ -289,31 +358,86 @@ impl Shared {
         let header = job.header();
         if !header.arm_lane_slot() {
             // Killed while we waited for the slot: we give it back (see `StateCell`).
-            self.scheduler.lane(header.weight).release();
+            let path = header.route.as_ref().expect("routed").path;
+            self.scheduler.slot_lane(path, header.weight).release();
             return;
         }
         self.enqueue_waiting(job);
     }
 
-    /// Puts a `Waiting` call holding a slot into its op's hold queue (if the op
-    /// is paused) or its lane, and wakes an idle worker for it.
+    /// Puts a `Waiting` call holding a slot where it waits for its turn: its
+    /// sticky domain, or its op's hold queue (if the op is paused), or its lane
+    /// (weight lane, storage tier or group lane); then wakes who serves it.
     fn enqueue_waiting(&self, job: JobRef) {
         let weight = job.header().weight;
-        let op = job
+        let route = job
             .header()
             .route
             .as_ref()
-            .expect("admitted tokens have a route")
-            .op
-            .clone();
+            .expect("admitted tokens have a route");
+        let (path, op) = (route.path, route.op.clone());
+        if let Path::Sticky(key) = path {
+            // Domains hold paused members themselves, in order.
+            self.scheduler.domains.enqueue(key, job, &self.scheduler);
+            return;
+        }
         let job = match op.hold_if_paused(job) {
             Ok(()) => return,
             Err(job) => job,
         };
-        self.scheduler.lane(weight).push(job);
-        if !self.scheduler.is_paused() {
-            self.scheduler.nudge_idle(weight);
+        self.scheduler.slot_lane(path, weight).push(job);
+        match path {
+            Path::Storage(speed) => self.pump_tier(speed),
+            _ if self.scheduler.is_paused() => {}
+            Path::Group(group) => self.scheduler.nudge_group(group),
+            _ => self.scheduler.nudge_idle(weight),
         }
+    }
+
+    /// Dispatches waiting calls of a storage tier while it has room.
+    pub(crate) fn pump_tier(&self, speed: StorageSpeed) {
+        let open = self.is_running() && !self.scheduler.is_paused();
+        self.scheduler.tiers[speed.index()].pump(
+            open,
+            |job| {
+                let route = job.header().route.as_ref().expect("routed");
+                let job = route.op.clone().hold_if_paused(job).err()?;
+                job.header()
+                    .transition(TokenState::Waiting, TokenState::Admitted)
+                    .then_some(job)
+            },
+            |job| {
+                let shared = job.header().route.as_ref().expect("routed").shared.clone();
+                self.scheduler.io.execute(&shared, job);
+            },
+        );
+    }
+
+    /// Ends a global pause: wakes idle workers, dispatches storage tiers and
+    /// sticky domains.
+    pub(crate) fn resume_admission(&self) {
+        self.scheduler.set_paused(false);
+        self.wake_after_pause();
+    }
+
+    fn wake_after_pause(&self) {
+        for speed in StorageSpeed::ALL {
+            self.pump_tier(speed);
+        }
+        self.scheduler.domains.pump_all(&self.scheduler);
+        for group in 0..self.scheduler.groups {
+            self.scheduler.nudge_group(group);
+        }
+    }
+
+    /// Changes a storage tier's cap; raising it dispatches waiting calls now.
+    pub(crate) fn set_storage_cap(&self, speed: StorageSpeed, cap: usize) {
+        self.scheduler.tiers[speed.index()].set_cap(cap);
+        self.pump_tier(speed);
+    }
+
+    pub(crate) fn io_thread_started(&self) {
+        *self.live_workers.lock().unwrap_or_else(|p| p.into_inner()) += 1;
     }
 
     /// Routes a call released from a hold queue (still `Waiting`, holding a
@@ -324,7 +448,10 @@ impl Shared {
             return false;
         }
         let route = header.route.as_ref().expect("admitted tokens have a route");
-        if self.admission_open(&route.op) && self.scheduler.lane(header.weight).is_empty() {
+        if matches!(route.path, Path::Lane)
+            && self.admission_open(&route.op)
+            && self.scheduler.lane(header.weight).is_empty()
+        {
             match self.scheduler.place(&job) {
                 Placement::Placed => return true,
                 Placement::Gone => return false,
@@ -366,6 +493,8 @@ impl Shared {
                 released += usize::from(self.route_held(job));
             }
         }
+        // Sticky members of the op wait in their domains, not in hold queues.
+        self.wake_after_pause();
         released
     }
 
@@ -430,6 +559,8 @@ impl Shared {
             }
         }
         self.scheduler.begin_stop();
+        // Idle IO threads exit; busy ones finish their call first.
+        drop(self.scheduler.io.stop());
         let deadline = Instant::now() + self.config.stop_timeout;
         // A guarded fn may stop its own coordinator: do not wait for ourselves.
         let own = usize::from(
@@ -456,9 +587,18 @@ impl Shared {
             shutdown(&job);
         }
         // Break token → coordinator reference cycles held by queues.
-        for lane in &self.scheduler.lanes {
+        let scheduler = &self.scheduler;
+        let tier_lanes = scheduler.tiers.iter().map(|t| &t.lane);
+        for lane in scheduler
+            .lanes
+            .iter()
+            .chain(&*scheduler.group_lanes)
+            .chain(tier_lanes)
+        {
             lane.clear();
         }
+        scheduler.domains.clear();
+        drop(scheduler.io.stop());
         drop(self.scheduler.drain_mailboxes());
         for entry in self.op_entries() {
             drop(entry.take_held());

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::Shared;
 use crate::metrics::{HistogramSnapshot, StateTotals};
-use crate::{TokenState, Weight};
+use crate::{StorageSpeed, TokenState, Weight};
 
 /// How many tokens are in each state: live states are counted now, terminal
 /// states since the coordinator started.
@@ -106,6 +106,22 @@ pub struct WorkerStats {
     pub ran: u64,
 }
 
+/// One storage tier (`storage_speed`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StorageStats {
+    /// The tier.
+    pub speed: StorageSpeed,
+    /// How many of its calls may run at once.
+    pub cap: usize,
+    /// How many run now.
+    pub running: usize,
+    /// The most that ever ran at once.
+    pub high_water: usize,
+    /// Calls waiting for their turn, now.
+    pub waiting: usize,
+}
+
 /// A latency distribution (bucket precision: 12.5 %).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -151,6 +167,17 @@ pub struct Stats {
     pub lanes: Vec<LaneStats>,
     /// Per worker, by index.
     pub workers: Vec<WorkerStats>,
+    /// Per storage tier, slowest first.
+    pub storage: Vec<StorageStats>,
+    /// IO threads alive (they serve storage tiers and exit when idle).
+    pub io_threads: usize,
+    /// Live sticky domains: pins held by queued or running calls.
+    pub sticky_domains: usize,
+    /// Live lead domains: leads or children not finished yet.
+    pub lead_domains: usize,
+    /// Calls made inside a lead to ops its `external_calls` does not list
+    /// (routed freely), since start.
+    pub lead_unlisted_calls: u64,
     /// Time from the call to the start of its body.
     pub queue_wait: LatencySummary,
     /// Time bodies ran (to their result, or to a kill or timeout).
@@ -168,6 +195,11 @@ impl Stats {
     /// The entry for the `weight` lane.
     pub fn lane(&self, weight: Weight) -> &LaneStats {
         &self.lanes[weight.index()]
+    }
+
+    /// The entry for storage tier `speed`.
+    pub fn storage(&self, speed: StorageSpeed) -> &StorageStats {
+        &self.storage[speed.index()]
     }
 }
 
@@ -230,6 +262,20 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
             }
         })
         .collect();
+    let storage = scheduler
+        .tiers
+        .iter()
+        .map(|tier| {
+            let snap = tier.snapshot();
+            StorageStats {
+                speed: tier.speed,
+                cap: snap.cap,
+                running: snap.running,
+                high_water: snap.high_water,
+                waiting: snap.waiting,
+            }
+        })
+        .collect();
     let tokens = StateCounts::from_totals(&all);
     Stats {
         in_flight: tokens.in_flight(),
@@ -237,6 +283,11 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
         ops,
         lanes,
         workers,
+        storage,
+        io_threads: scheduler.io.threads(),
+        sticky_domains: scheduler.domains.len(),
+        lead_domains: shared.leads.len(),
+        lead_unlisted_calls: shared.leads.unlisted.load(Ordering::Relaxed),
         queue_wait: LatencySummary::from_snapshot(&HistogramSnapshot::merge(
             shared.queue_wait.iter().map(|p| &p.0),
         )),
@@ -273,6 +324,24 @@ impl fmt::Display for Stats {
                 f,
                 "lane {:<6} depth {:>6}/{:<6} completed {:>8}",
                 lane.weight, lane.depth, lane.capacity, lane.counts.completed
+            )?;
+        }
+        for tier in self
+            .storage
+            .iter()
+            .filter(|t| t.high_water > 0 || t.waiting > 0)
+        {
+            writeln!(
+                f,
+                "storage {:<8} running {:>3}/{:<3} high water {:>3} waiting {:>6}",
+                tier.speed, tier.running, tier.cap, tier.high_water, tier.waiting
+            )?;
+        }
+        if self.sticky_domains + self.lead_domains > 0 {
+            writeln!(
+                f,
+                "domains: {} sticky, {} lead",
+                self.sticky_domains, self.lead_domains
             )?;
         }
         for op in &self.ops {

@@ -2,13 +2,19 @@
 //! stealing and waiting. The design is described in `README.md` beside this file.
 #![doc = include_str!("README.md")]
 
+mod domain;
+mod io_pool;
 mod lane;
 #[cfg(all(test, loom))]
 mod loom_wakeup;
+mod tier;
 pub(crate) mod topology;
 pub(crate) mod worker;
 
+pub(crate) use domain::{Dispatch, DomainKey, Domains};
+pub(crate) use io_pool::IoPool;
 pub(crate) use lane::Lane;
+pub(crate) use tier::Tier;
 pub(crate) use worker::{WorkerSlot, claim_and_run, help_lane, with_current, worker_context};
 
 use std::cell::Cell;
@@ -20,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded};
 
-use crate::token::{Completion, JobRef};
-use crate::{TaskError, TokenState, Weight};
+use crate::token::{Completion, JobRef, Path};
+use crate::{StorageSpeed, TaskError, TokenState, Weight};
 use worker::Msg;
 
 /// Extra mailbox room for the one `Nudge` that may be in flight.
@@ -42,6 +48,14 @@ pub(crate) struct Scheduler {
     pub(crate) groups: usize,
     pub(crate) mailbox_capacity: usize,
     pub(crate) lanes: [Lane; 3],
+    /// Per core group: children of leads running in that group, FIFO.
+    pub(crate) group_lanes: Box<[Lane]>,
+    /// Per storage tier: waiting IO calls and the tier's cap.
+    pub(crate) tiers: [Tier; 4],
+    /// The threads that run storage-tier calls.
+    pub(crate) io: IoPool,
+    /// Sticky domains and their pins.
+    pub(crate) domains: Domains,
     pub(crate) workers: Box<[WorkerSlot]>,
     /// Per weight: workers in its home groups (placement candidates).
     home: [Box<[usize]>; 3],
@@ -80,6 +94,7 @@ impl Scheduler {
         workers_per_group: usize,
         mailbox_capacity: usize,
         lane_capacity: usize,
+        storage_caps: [usize; 4],
     ) -> Scheduler {
         let mut workers = Vec::with_capacity(groups * workers_per_group);
         for group in 0..groups {
@@ -135,6 +150,12 @@ impl Scheduler {
             groups,
             mailbox_capacity,
             lanes: Weight::ALL.map(|w| Lane::new(w, lane_capacity)),
+            group_lanes: (0..groups)
+                .map(|_| Lane::new(Weight::Medium, lane_capacity))
+                .collect(),
+            tiers: StorageSpeed::ALL.map(|t| Tier::new(t, storage_caps[t.index()], lane_capacity)),
+            io: IoPool::default(),
+            domains: Domains::default(),
             workers: workers.into_boxed_slice(),
             home,
             roamers,
@@ -149,6 +170,15 @@ impl Scheduler {
         &self.lanes[weight.index()]
     }
 
+    /// The lane whose capacity a call on `path` counts against while waiting.
+    pub(crate) fn slot_lane(&self, path: Path, weight: Weight) -> &Lane {
+        match path {
+            Path::Lane | Path::Sticky(_) => self.lane(weight),
+            Path::Storage(speed) => &self.tiers[speed.index()].lane,
+            Path::Group(group) => &self.group_lanes[group],
+        }
+    }
+
     pub(crate) fn is_paused(&self) -> bool {
         self.paused.load(Ordering::SeqCst)
     }
@@ -157,6 +187,17 @@ impl Scheduler {
         self.paused.store(paused, Ordering::SeqCst);
         if !paused {
             self.nudge_all_idle();
+        }
+    }
+
+    /// Wakes one idle worker of `group` (after a push to its group lane).
+    pub(crate) fn nudge_group(&self, group: usize) {
+        if let Some(slot) = self
+            .workers
+            .iter()
+            .find(|s| s.group == group && s.load.load(Ordering::SeqCst) == 0)
+        {
+            self.nudge(slot);
         }
     }
 
@@ -286,6 +327,10 @@ impl Scheduler {
     /// load: a neighbour's queued call, its home lanes, then (if it roams)
     /// other lanes and other groups' mailboxes.
     pub(crate) fn find_work(&self, me: &WorkerSlot) -> Option<JobRef> {
+        // Children of a lead running in this group: the lead may be waiting.
+        if let Some(job) = self.pull_from(me, &self.group_lanes[me.group]) {
+            return Some(job);
+        }
         if let Some(job) = self.steal(me, true) {
             return Some(job);
         }
@@ -307,7 +352,16 @@ impl Scheduler {
 
     /// Takes the oldest live call from `weight`'s lane for worker `me`.
     pub(crate) fn pull(&self, me: &WorkerSlot, weight: Weight) -> Option<JobRef> {
-        let lane = self.lane(weight);
+        self.pull_from(me, self.lane(weight))
+    }
+
+    /// Takes the oldest live call from `lane` for worker `me`, already
+    /// `Admitted` and counted in its load; calls of paused ops go to their hold
+    /// queue on the way.
+    pub(crate) fn pull_from(&self, me: &WorkerSlot, lane: &Lane) -> Option<JobRef> {
+        if self.is_paused() {
+            return None;
+        }
         loop {
             let job = lane.pop()?;
             let op = job.header().route.as_ref().map(|r| r.op.clone());
@@ -347,6 +401,17 @@ impl Scheduler {
             }
         }
         None
+    }
+
+    /// The least-loaded home worker of `weight` (a new sticky domain's pin).
+    pub(crate) fn least_loaded_home(&self, weight: Weight) -> usize {
+        let home = &self.home[weight.index()];
+        let last = LAST_WORKER.with(Cell::get);
+        let start = home.iter().position(|&i| i == last).unwrap_or(0);
+        (0..home.len())
+            .map(|k| home[(start + k) % home.len()])
+            .min_by_key(|&i| self.workers[i].load.load(Ordering::SeqCst))
+            .expect("every weight has a home worker")
     }
 
     /// Every call still in a mailbox (used at stop), leaving mailboxes empty.
@@ -448,3 +513,22 @@ pub(crate) fn wait_for<T>(
 /// Bounds of the retry naps of a worker waiting on a token it cannot claim yet.
 const FIRST_NAP: Duration = Duration::from_micros(50);
 const MAX_NAP: Duration = Duration::from_millis(10);
+
+impl Dispatch for Scheduler {
+    fn admission_open(&self, job: &JobRef) -> bool {
+        !self.is_paused()
+            && job
+                .header()
+                .route
+                .as_ref()
+                .is_none_or(|route| !route.op.is_paused())
+    }
+
+    fn send_pinned(&self, worker: usize, job: JobRef) {
+        let slot = &self.workers[worker];
+        slot.load.fetch_add(1, Ordering::SeqCst);
+        if slot.pinned_tx.send(job).is_err() {
+            unreachable!("a worker's channels live as long as its scheduler");
+        }
+    }
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
 
 use crate::coordinator::Shared;
-use crate::token::{Job, JobRef};
+use crate::token::{Job, JobRef, Path};
 use crate::{TokenState, Weight};
 
 /// What a mailbox carries.
@@ -174,6 +174,34 @@ pub(crate) fn leave_thread() {
     WORKER.with(|w| w.borrow_mut().take());
 }
 
+/// Marks the calling thread as an IO thread of `shared`.
+pub(crate) fn enter_io_thread(shared: Arc<Shared>) {
+    WORKER.with(|w| {
+        *w.borrow_mut() = Some(WorkerContext {
+            shared,
+            worker: None,
+        })
+    });
+}
+
+/// Runs an admitted storage-tier call on this IO thread, then lets its tier
+/// dispatch the next one.
+pub(crate) fn run_io(shared: &Arc<Shared>, job: JobRef) {
+    let Path::Storage(speed) = job.header().route.as_ref().expect("routed").path else {
+        unreachable!("only storage calls reach IO threads");
+    };
+    if job
+        .header()
+        .transition(TokenState::Admitted, TokenState::Executing)
+    {
+        run_claimed(job);
+    }
+    // This thread takes the next call it dispatches, rather than a new thread.
+    shared.scheduler.io.finishing();
+    shared.scheduler.tiers[speed.index()].finished();
+    shared.pump_tier(speed);
+}
+
 /// Runs an admitted call counted in `me.load`, then uncounts it.
 fn execute(me: &WorkerSlot, job: JobRef) {
     if job
@@ -202,6 +230,15 @@ pub(crate) fn claim_and_run(job: &JobRef) -> bool {
     if !Arc::ptr_eq(&ctx.shared, &route.shared) {
         return false;
     }
+    match route.path {
+        // Storage calls run only on IO threads, within their tier's cap; the IO
+        // threads always make progress, so waiting for them cannot deadlock.
+        Path::Storage(_) => return false,
+        // A domain's waiting members keep their order: only the admitted one
+        // (its turn has come) may run here.
+        Path::Sticky(_) if header.state() == TokenState::Waiting => return false,
+        _ => {}
+    }
     let claimed = match header.state() {
         // A pause holds back admission, so a waiting call stays put; an admitted
         // call is past admission and may run here.
@@ -228,9 +265,10 @@ pub(crate) fn claim_and_run(job: &JobRef) -> bool {
     claimed
 }
 
-/// On a worker thread of `shared`, runs one call from `weight`'s lane inline
-/// (used while blocked on that full lane). Returns whether it ran one.
-pub(crate) fn help_lane(shared: &Arc<Shared>, weight: Weight) -> bool {
+/// On a worker thread of `shared`, runs one call from `lane` inline (used while
+/// blocked on that full lane). Returns whether it ran one. Storage tiers are
+/// never helped: their calls run only on IO threads, which drain them anyway.
+pub(crate) fn help_lane(shared: &Arc<Shared>, lane: &super::Lane) -> bool {
     let Some(ctx) = worker_context() else {
         return false;
     };
@@ -240,8 +278,12 @@ pub(crate) fn help_lane(shared: &Arc<Shared>, weight: Weight) -> bool {
     if !Arc::ptr_eq(&ctx.shared, shared) || shared.scheduler.is_paused() {
         return false;
     }
-    let me = &shared.scheduler.workers[index];
-    match shared.scheduler.pull(me, weight) {
+    let scheduler = &shared.scheduler;
+    if scheduler.tiers.iter().any(|t| std::ptr::eq(&t.lane, lane)) {
+        return false;
+    }
+    let me = &scheduler.workers[index];
+    match scheduler.pull_from(me, lane) {
         Some(job) => {
             execute(me, job);
             true

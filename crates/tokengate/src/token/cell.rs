@@ -15,9 +15,10 @@ use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::state_cell::StateCell;
-use crate::coordinator::{OpEntry, Shared};
+use crate::coordinator::{LeadDomain, OpEntry, Shared};
 use crate::error::{ErrorKind, KillReason, TaskError};
-use crate::{TokenState, Weight};
+use crate::scheduler::DomainKey;
+use crate::{StorageSpeed, TokenState, Weight};
 
 /// A type-erased, runnable view of a token, as queues and workers hold it.
 pub(crate) type JobRef = Arc<dyn Job>;
@@ -72,10 +73,29 @@ pub(crate) struct Header {
     finished: AtomicU64,
 }
 
-/// Who owns a token: its coordinator and its operation's entry there.
+/// Who owns a token (its coordinator and its operation's entry there) and how
+/// it is routed.
 pub(crate) struct Route {
     pub(crate) shared: Arc<Shared>,
     pub(crate) op: Arc<OpEntry>,
+    pub(crate) path: Path,
+    /// The lead domain this call leads (`external_calls`).
+    pub(crate) lead: Option<Arc<LeadDomain>>,
+    /// The lead domain this call is a child of.
+    pub(crate) parent: Option<Arc<LeadDomain>>,
+}
+
+/// Where a call waits and which threads may run it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Path {
+    /// Its weight lane; any eligible worker.
+    Lane,
+    /// Its storage tier; IO threads.
+    Storage(StorageSpeed),
+    /// Its sticky domain; the domain's worker, one member at a time.
+    Sticky(DomainKey),
+    /// A lead's child: the lead's worker group.
+    Group(usize),
 }
 
 /// The process-wide clock origin for token timestamps.

@@ -51,7 +51,9 @@ mod cell;
 mod id;
 mod state_cell;
 
-pub(crate) use cell::{Cell, Completion, Header, Job, JobRef, Route, epoch, kill, terminate_with};
+pub(crate) use cell::{
+    Cell, Completion, Header, Job, JobRef, Path, Route, epoch, kill, terminate_with,
+};
 pub(crate) use id::next_id;
 
 use std::fmt;

@@ -1,0 +1,144 @@
+//! Sticky domains: calls with one anchor and one argument fingerprint run on one
+//! worker, one at a time, in submission order.
+//!
+//! A domain is created by its first call and pinned to the least-loaded home
+//! worker of that call's weight. It counts its members (`refs`): a call joins
+//! when it is made and leaves when it reaches a terminal state, exactly once
+//! each way, so the pin is released precisely when the domain's last queued or
+//! running call finishes. At most one member is *active* (admitted to the pinned
+//! worker or running); the next one is dispatched when the active one finishes,
+//! whether it completed, failed, was killed or timed out (a killed body may run
+//! on; the worker is busy with it, so the next member still runs after it).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::__private::KeyId;
+use crate::TokenState;
+use crate::token::JobRef;
+
+/// Names a domain: the anchor and the argument fingerprint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct DomainKey {
+    pub(crate) anchor: &'static str,
+    pub(crate) key: KeyId,
+}
+
+struct Domain {
+    /// The worker every member runs on.
+    worker: usize,
+    /// Members waiting for their turn, in submission order (may hold stale,
+    /// already-finished entries, skipped when reached).
+    queue: VecDeque<JobRef>,
+    /// The member admitted or running now.
+    active: Option<u64>,
+    /// Members not finished yet.
+    refs: usize,
+}
+
+/// What a domain needs from the scheduler to dispatch a member.
+pub(crate) trait Dispatch {
+    /// May this call leave `Waiting` now (no pause in the way)?
+    fn admission_open(&self, job: &JobRef) -> bool;
+    /// Sends an admitted call to `worker`'s pinned channel.
+    fn send_pinned(&self, worker: usize, job: JobRef);
+}
+
+#[derive(Default)]
+pub(crate) struct Domains {
+    map: Mutex<HashMap<DomainKey, Domain>>,
+}
+
+impl std::fmt::Debug for Domains {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Domains")
+            .field("live", &self.len())
+            .finish()
+    }
+}
+
+impl Domains {
+    fn lock(&self) -> MutexGuard<'_, HashMap<DomainKey, Domain>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A call of domain `key` was made (before it is queued).
+    pub(crate) fn join(&self, key: DomainKey, worker: impl FnOnce() -> usize) {
+        self.lock()
+            .entry(key)
+            .or_insert_with(|| Domain {
+                worker: worker(),
+                queue: VecDeque::new(),
+                active: None,
+                refs: 0,
+            })
+            .refs += 1;
+    }
+
+    /// Queues a `Waiting` member and dispatches it if it is its domain's turn.
+    pub(crate) fn enqueue(&self, key: DomainKey, job: JobRef, sched: &impl Dispatch) {
+        let mut map = self.lock();
+        let domain = map
+            .get_mut(&key)
+            .expect("a member joins before it is queued");
+        domain.queue.push_back(job);
+        pump(domain, sched);
+    }
+
+    /// A member reached a terminal state: it leaves its domain, and the next
+    /// member gets its turn.
+    pub(crate) fn finish(&self, key: DomainKey, id: u64, sched: &impl Dispatch) {
+        let mut map = self.lock();
+        let Some(domain) = map.get_mut(&key) else {
+            return;
+        };
+        domain.refs -= 1;
+        if domain.active == Some(id) {
+            domain.active = None;
+        }
+        if domain.refs == 0 {
+            map.remove(&key);
+        } else {
+            pump(domain, sched);
+        }
+    }
+
+    /// Dispatches every domain whose turn is free (after a pause ends).
+    pub(crate) fn pump_all(&self, sched: &impl Dispatch) {
+        for domain in self.lock().values_mut() {
+            pump(domain, sched);
+        }
+    }
+
+    /// Live domains (pins held).
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Drops every queued entry (at stop, to break reference cycles).
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+fn pump(domain: &mut Domain, sched: &impl Dispatch) {
+    while domain.active.is_none() {
+        let Some(job) = domain.queue.front() else {
+            return;
+        };
+        let header = job.header();
+        if header.state() != TokenState::Waiting {
+            domain.queue.pop_front();
+            continue;
+        }
+        if !sched.admission_open(job) {
+            return;
+        }
+        let job = domain.queue.pop_front().expect("front exists");
+        let header = job.header();
+        if header.transition(TokenState::Waiting, TokenState::Admitted) {
+            domain.active = Some(header.id);
+            sched.send_pinned(domain.worker, job);
+        }
+    }
+}

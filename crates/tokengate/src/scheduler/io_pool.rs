@@ -1,0 +1,127 @@
+//! IO threads for storage-tier calls: spawned on demand, kept warm for a while.
+//! A thread is spawned only when no thread is idle or about to be (one that just
+//! ran a call and is dispatching its tier's next), so the pool grows to the
+//! number of calls the tiers let run at once (at most the sum of the caps) and
+//! every tier's cap can actually bind.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::coordinator::Shared;
+use crate::token::JobRef;
+
+/// How long an idle IO thread waits for work before it exits.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<JobRef>,
+    /// Threads waiting for work.
+    idle: usize,
+    /// Threads that finished a call and will look for work next.
+    finishing: usize,
+    threads: usize,
+    stopping: bool,
+}
+
+#[derive(Default)]
+pub(crate) struct IoPool {
+    state: Mutex<State>,
+    work: Condvar,
+}
+
+impl std::fmt::Debug for IoPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.lock();
+        f.debug_struct("IoPool")
+            .field("threads", &state.threads)
+            .field("idle", &state.idle)
+            .finish()
+    }
+}
+
+impl IoPool {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs an admitted storage call on an IO thread, spawning one if none idles.
+    pub(crate) fn execute(&self, shared: &Arc<Shared>, job: JobRef) {
+        let mut state = self.lock();
+        state.queue.push_back(job);
+        if state.idle + state.finishing >= state.queue.len() {
+            drop(state);
+            self.work.notify_one();
+            return;
+        }
+        state.threads += 1;
+        drop(state);
+        shared.io_thread_started();
+        let thread_shared = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("{}-io", shared.config.thread_name))
+            .spawn(move || io_main(thread_shared));
+        if spawned.is_err() {
+            // No new thread: the call waits for a running IO thread to pick it up.
+            self.lock().threads -= 1;
+            shared.worker_exited();
+        }
+    }
+
+    pub(crate) fn threads(&self) -> usize {
+        self.lock().threads
+    }
+
+    pub(crate) fn stop(&self) -> Vec<JobRef> {
+        let mut state = self.lock();
+        state.stopping = true;
+        let queued = state.queue.drain(..).collect();
+        drop(state);
+        self.work.notify_all();
+        queued
+    }
+
+    /// The calling IO thread finished a call and will call [`next`](Self::next).
+    pub(crate) fn finishing(&self) {
+        self.lock().finishing += 1;
+    }
+
+    fn next(&self, after_call: bool) -> Option<JobRef> {
+        let mut state = self.lock();
+        if after_call {
+            state.finishing -= 1;
+        }
+        loop {
+            if let Some(job) = state.queue.pop_front() {
+                return Some(job);
+            }
+            if state.stopping {
+                state.threads -= 1;
+                return None;
+            }
+            state.idle += 1;
+            let (guard, timeout) = self
+                .work
+                .wait_timeout(state, KEEP_ALIVE)
+                .unwrap_or_else(|p| p.into_inner());
+            state = guard;
+            state.idle -= 1;
+            if timeout.timed_out() && state.queue.is_empty() {
+                state.threads -= 1;
+                return None;
+            }
+        }
+    }
+}
+
+fn io_main(shared: Arc<Shared>) {
+    super::worker::enter_io_thread(shared.clone());
+    let mut after_call = false;
+    while let Some(job) = shared.scheduler.io.next(after_call) {
+        super::worker::run_io(&shared, job);
+        after_call = true;
+    }
+    super::worker::leave_thread();
+    shared.worker_exited();
+}

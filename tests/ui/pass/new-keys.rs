@@ -1,0 +1,118 @@
+//! Every new key with each of its valid values, in any case.
+#![deny(warnings)]
+
+use tokengate::{TaskToken, Weight, task_token_guard};
+
+#[task_token_guard(storage_speed = "SLOW")]
+fn read_slow(path: String) -> usize {
+    path.len()
+}
+
+#[task_token_guard(storage_speed = "moderate", op = "read_moderate")]
+fn read_moderate() {}
+
+#[task_token_guard(storage_speed = "Fast", weight = "light")]
+fn read_fast() {}
+
+#[task_token_guard(storage_speed = "INSANE", timeout = "2s")]
+fn read_insane() {}
+
+#[task_token_guard(sticky_anchor = "user_session")]
+fn touch_session(user: u64) -> u64 {
+    user
+}
+
+#[task_token_guard(external_calls = ["child_op", "other_op"])]
+fn lead(seed: u64) -> u64 {
+    seed
+}
+
+#[task_token_guard(sticky_anchor = "a", hash_policy = "NONE")]
+fn hash_none(x: u8) -> u8 {
+    x
+}
+
+#[task_token_guard(sticky_anchor = "a", hash_policy = "fast")]
+fn hash_fast(x: u8) -> u8 {
+    x
+}
+
+#[task_token_guard(sticky_anchor = "a", hash_policy = "Standard")]
+fn hash_standard(x: u8) -> u8 {
+    x
+}
+
+#[task_token_guard(sticky_anchor = "a", hash_policy = "full")]
+fn hash_full(x: u8) -> u8 {
+    x
+}
+
+#[task_token_guard(sticky_anchor = "a", digest_policy = "full")]
+fn digest_full(x: u8) -> u8 {
+    x
+}
+
+#[task_token_guard(sticky_anchor = "a", digest_policy = "SHORT")]
+fn digest_short(x: u8) -> u8 {
+    x
+}
+
+#[task_token_guard(external_calls = ["child_op"], digest_policy = "fast")]
+fn digest_fast(x: u8) -> u8 {
+    x
+}
+
+#[task_token_guard(external_calls = ["child_op"], digest_policy = "Minimal")]
+fn digest_minimal(x: u8) -> u8 {
+    x
+}
+
+// Every key that can go together, in one attribute.
+#[task_token_guard(
+    op = "everything",
+    weight = "heavy",
+    timeout = "250ms",
+    sticky_anchor = "tenant",
+    hash_policy = "full",
+    digest_policy = "short"
+)]
+fn everything(tenant: String, shard: u32) -> String {
+    format!("{tenant}/{shard}")
+}
+
+fn main() {
+    // No coordinator is running, so every call fails at once.
+    let token = read_slow("/tmp/x".to_owned());
+    assert_eq!(token.op(), "read_slow");
+    assert!(no_coordinator(token));
+    assert_eq!(read_moderate().op(), "read_moderate");
+    assert_eq!(read_fast().weight(), Weight::Light);
+    assert!(no_coordinator(read_insane()));
+
+    assert!(no_coordinator(touch_session(7)));
+    assert!(no_coordinator(lead(1)));
+
+    for token in [
+        hash_none(1),
+        hash_fast(1),
+        hash_standard(1),
+        hash_full(1),
+        digest_full(1),
+        digest_short(1),
+        digest_fast(1),
+        digest_minimal(1),
+    ] {
+        assert!(no_coordinator(token));
+    }
+
+    let token = everything("acme".to_owned(), 3);
+    assert_eq!(token.op(), "everything");
+    assert_eq!(token.weight(), Weight::Heavy);
+    assert!(no_coordinator(token));
+}
+
+/// Whether the call failed at once for want of a coordinator, as every call
+/// here does.
+fn no_coordinator<T>(token: TaskToken<T>) -> bool {
+    token.wait().is_err_and(|error| error.is_no_coordinator())
+}

@@ -350,12 +350,10 @@ struct DomainKey {
 /// bound at the same place, for the same reason, and rustc reports the check's
 /// clearer error alone. For that, the failing bound must be traced to one
 /// argument: rustc does so for separate call arguments, not for the elements of
-/// the `&(..)` that `fast_key` and `stable_key` take. Hence, under `"fast"`, a
-/// local helper that takes each argument separately, with its own `Hash` bound,
-/// and passes the tuple on. `Serialize` cannot be named from the user's crate (it
-/// need not depend on serde), so stable keys call `stable_key` directly, and the
-/// tuple is spanned on the argument's type when there is one argument; with
-/// more, an argument without `Serialize` gets a second error, on the attribute.
+/// the `&(..)` that `fast_key` and `stable_key` take. Hence a local helper that
+/// takes each argument separately, with its own bound (`Hash`, or `Serialize`
+/// as re-exported by `__private`, since the user's crate need not depend on
+/// serde), and passes the tuple on.
 fn domain_key(policy: HashPolicy, sig: &mut Signature) -> Option<DomainKey> {
     let assert = match policy {
         HashPolicy::None => return None,
@@ -410,9 +408,14 @@ fn domain_key(policy: HashPolicy, sig: &mut Signature) -> Option<DomainKey> {
         refs.push((quote_spanned!(first=> &#binding), (first, last)));
     }
 
+    // The key goes through a small generic fn whose parameters carry the
+    // policy's bound: then an argument type that lacks it is reported once, on
+    // the type (by the check above), not a second time on the attribute, which
+    // is where rustc would put an unmet bound inside `&(&a, &b, ..)`.
+    let params: Vec<_> = (0..refs.len()).map(|i| format_ident!("A{}", i)).collect();
+    let names: Vec<_> = (0..refs.len()).map(|i| format_ident!("a{}", i)).collect();
+    let arg_refs: Vec<_> = refs.iter().map(|(tokens, _)| tokens).collect();
     let (items, expr) = if policy == HashPolicy::Fast {
-        let params: Vec<_> = (0..refs.len()).map(|i| format_ident!("A{}", i)).collect();
-        let names: Vec<_> = (0..refs.len()).map(|i| format_ident!("a{}", i)).collect();
         let items = quote! {
             fn __tokengate_fast_key<
                 #(#params: ?::core::marker::Sized + ::core::hash::Hash),*
@@ -420,22 +423,22 @@ fn domain_key(policy: HashPolicy, sig: &mut Signature) -> Option<DomainKey> {
                 ::tokengate::__private::fast_key(&(#(#names,)*))
             }
         };
-        let refs = refs.iter().map(|(tokens, _)| tokens);
-        (items, quote!(__tokengate_fast_key(#(#refs),*)))
+        (items, quote!(__tokengate_fast_key(#(#arg_refs),*)))
     } else {
-        let tuple = match &refs[..] {
-            [(one, (first, last))] => {
-                let mut group = Group::new(Delimiter::Parenthesis, quote!(#one,));
-                group.set_span(*last);
-                quote_spanned!(*first=> &#group)
-            }
-            _ => {
-                let refs = refs.iter().map(|(tokens, _)| tokens);
-                quote!(&(#(#refs,)*))
+        let items = quote! {
+            fn __tokengate_stable_key<
+                #(#params: ?::core::marker::Sized + ::tokengate::__private::Serialize),*
+            >(
+                site: &'static ::tokengate::__private::Site,
+                #(#names: &#params),*
+            ) -> ::tokengate::__private::RouteKey {
+                ::tokengate::__private::stable_key(site, &(#(#names,)*))
             }
         };
-        let expr = quote!(::tokengate::__private::stable_key(&__TOKENGATE_SITE, #tuple));
-        (TokenStream::new(), expr)
+        (
+            items,
+            quote!(__tokengate_stable_key(&__TOKENGATE_SITE, #(#arg_refs),*)),
+        )
     };
     Some(DomainKey {
         items,

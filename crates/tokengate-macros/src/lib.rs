@@ -203,9 +203,8 @@ use proc_macro::TokenStream;
 ///
 /// With `hash_policy = "none"`, or no arguments, a sticky fn has no key beyond
 /// its anchor: it checks nothing more, keeps its patterns, and calls `submit`.
-/// A stable key cannot get the same helper (the user's crate need not depend on
-/// serde, so `Serialize` cannot be named): with two or more arguments, a type
-/// without `Serialize` gets a second error, on the attribute.
+/// Stable keys go through the same kind of helper, `__tokengate_stable_key`,
+/// whose parameters are bound by `::tokengate::__private::Serialize`.
 ///
 /// # Errors
 ///

@@ -4,7 +4,9 @@
 use std::hash::Hash;
 use std::time::Duration;
 
-use serde::Serialize;
+/// Named by the expansion of sticky fns, so the user's crate needs no direct
+/// dependency on serde to be checked against it.
+pub use serde::Serialize;
 
 use crate::fingerprint::{self, DigestPolicy, Fingerprint, HashPolicy};
 use crate::{StorageSpeed, TaskToken, Weight};

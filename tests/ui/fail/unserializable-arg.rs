@@ -6,9 +6,9 @@ pub struct Order {
 
 // A stable `hash_policy` (`"standard"`, the default, or `"full"`) keys a sticky
 // call on its arguments' serde encoding: each argument type without
-// `Serialize` is reported on the type. With two or more arguments, the key
-// computation reports it a second time, on the attribute (`Serialize` cannot be
-// named from this crate, so the key cannot take each argument separately).
+// `Serialize` is reported once, on the type. A type that only contains such a
+// type (the tuple below) is reported a second time by the key computation,
+// still on the type.
 #[task_token_guard(sticky_anchor = "orders")]
 fn ship(order: Order, priority: u8) -> u64 {
     order.id + u64::from(priority)

@@ -2,7 +2,16 @@
 //!
 //! A sticky call's domain, and a lead's seed, are keys computed from the call
 //! per its [`HashPolicy`] and digested per its [`DigestPolicy`]. The functions
-//! here compute the same keys outside a call.
+//! here compute the same keys outside a call. For a sticky fn
+//! `f(a: A, b: B)` with `sticky_anchor = "x"`, two calls share a domain when
+//! their anchors are equal and:
+//!
+//! * `standard`: `stable_key(&(a, b), digest)` are equal (one argument: `stable_key(&a, digest)`);
+//! * `full`: `stable_key(&(op, (a, b)), digest)` are equal (`op` is the fn's op name);
+//! * `fast`: `fast_key(&(a, b))` are equal (one argument: `fast_key(&(a,))`);
+//! * `none`: always (the anchor alone).
+//!
+//! A lead's seed is `digest` of `"{token id}:{external_calls:?}"`.
 //!
 //! ```
 //! use tokengate::fingerprint::{self, DigestPolicy};

@@ -1,8 +1,5 @@
 //! Storage speed tiers: concurrency caps for IO calls.
 
-use std::fmt;
-use std::str::FromStr;
-
 /// The IO concurrency tier of a call tagged `storage_speed = "..."`.
 ///
 /// All calls of one tier share one cap on how many run at once (per
@@ -66,40 +63,4 @@ impl StorageSpeed {
     }
 }
 
-impl fmt::Display for StorageSpeed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error returned when a string names no [`StorageSpeed`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseStorageSpeedError {
-    input: String,
-}
-
-impl fmt::Display for ParseStorageSpeedError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown storage speed `{}`; expected one of `SLOW`, `MODERATE`, `FAST`, `INSANE`",
-            self.input
-        )
-    }
-}
-
-impl std::error::Error for ParseStorageSpeedError {}
-
-impl FromStr for StorageSpeed {
-    type Err = ParseStorageSpeedError;
-
-    /// Parses a tier name, ignoring ASCII case.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        StorageSpeed::ALL
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| ParseStorageSpeedError {
-                input: s.to_owned(),
-            })
-    }
-}
+crate::name::names!(StorageSpeed, "storage speed");

@@ -1,8 +1,5 @@
 //! How heavy a guarded call is, and therefore which lane and home core groups serve it.
 
-use std::fmt;
-use std::str::FromStr;
-
 /// The weight class of a guarded call.
 ///
 /// A weight picks the lane a call waits in and the *home* core groups that serve
@@ -60,40 +57,4 @@ impl Weight {
     }
 }
 
-impl fmt::Display for Weight {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The error returned when a string names no [`Weight`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseWeightError {
-    input: String,
-}
-
-impl fmt::Display for ParseWeightError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown weight `{}`; expected one of `light`, `medium`, `heavy`",
-            self.input
-        )
-    }
-}
-
-impl std::error::Error for ParseWeightError {}
-
-impl FromStr for Weight {
-    type Err = ParseWeightError;
-
-    /// Parses `light`, `medium` or `heavy`, ignoring ASCII case.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Weight::ALL
-            .into_iter()
-            .find(|w| w.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| ParseWeightError {
-                input: s.to_owned(),
-            })
-    }
-}
+crate::name::names!(Weight, "weight");

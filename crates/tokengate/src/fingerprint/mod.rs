@@ -27,7 +27,7 @@ mod canonical;
 mod policy;
 
 pub use canonical::Error;
-pub use policy::{DigestPolicy, Fingerprint, HashPolicy, ParsePolicyError};
+pub use policy::{DigestPolicy, Fingerprint, HashPolicy};
 
 use std::hash::{Hash, Hasher};
 

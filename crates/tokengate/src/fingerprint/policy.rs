@@ -1,7 +1,6 @@
 //! The two policies: what a key is made of, and how it is digested.
 
 use std::fmt;
-use std::str::FromStr;
 
 use blake2::Blake2sVar;
 use blake2::digest::{Update, VariableOutput};
@@ -178,59 +177,5 @@ impl HashPolicy {
     }
 }
 
-/// The error returned when a string names no policy.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParsePolicyError {
-    kind: &'static str,
-    input: String,
-    expected: &'static str,
-}
-
-impl fmt::Display for ParsePolicyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown {} `{}`; expected one of {}",
-            self.kind, self.input, self.expected
-        )
-    }
-}
-
-impl std::error::Error for ParsePolicyError {}
-
-macro_rules! policy_names {
-    ($ty:ident, $kind:literal, $expected:literal) => {
-        impl FromStr for $ty {
-            type Err = ParsePolicyError;
-
-            /// Parses the policy's name, ignoring ASCII case.
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                $ty::ALL
-                    .into_iter()
-                    .find(|p| p.as_str().eq_ignore_ascii_case(s))
-                    .ok_or_else(|| ParsePolicyError {
-                        kind: $kind,
-                        input: s.to_owned(),
-                        expected: $expected,
-                    })
-            }
-        }
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-policy_names!(
-    HashPolicy,
-    "hash policy",
-    "`none`, `fast`, `standard`, `full`"
-);
-policy_names!(
-    DigestPolicy,
-    "digest policy",
-    "`full`, `short`, `fast`, `minimal`"
-);
+crate::name::names!(HashPolicy, "hash policy");
+crate::name::names!(DigestPolicy, "digest policy");

@@ -193,7 +193,7 @@ impl Shared {
                     .record(now.saturating_sub(header.started_ns()));
             }
             // Leave domains, exactly once each (joined in `submit`).
-            if let Path::Sticky(key) = route.path {
+            if let Path::Sticky { key, .. } = route.path {
                 self.scheduler
                     .domains
                     .finish(key, header.id, &self.scheduler);
@@ -228,11 +228,8 @@ impl Shared {
             Path::Storage(speed)
         } else if let Some((anchor, key)) = sticky {
             let key = DomainKey { anchor, key };
-            let scheduler = &self.scheduler;
-            scheduler
-                .domains
-                .join(key, || scheduler.least_loaded_home(weight));
-            Path::Sticky(key)
+            let worker = self.scheduler.domains.join(key, weight, &self.scheduler);
+            Path::Sticky { key, worker }
         } else if let Some(group) = group {
             Path::Group(group)
         } else {
@@ -255,9 +252,17 @@ impl Shared {
     }
 
     fn admit(&self, job: JobRef) {
+        /// Counts this submission in `submitting` until it is queued or given
+        /// up, whichever way `admit` returns.
+        struct Submitting<'a>(&'a AtomicUsize);
+        impl Drop for Submitting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
         self.submitting.fetch_add(1, Ordering::SeqCst);
+        let _submitting = Submitting(&self.submitting);
         if !self.is_running() {
-            self.submitting.fetch_sub(1, Ordering::SeqCst);
             terminate_with(&*job, TokenState::Killed, ErrorKind::Shutdown);
             return;
         }
@@ -272,7 +277,6 @@ impl Shared {
             }
         }
         self.route_new(job);
-        self.submitting.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// The lead domain a call of `op` made on this thread joins, if any, and the
@@ -376,7 +380,7 @@ impl Shared {
             .as_ref()
             .expect("admitted tokens have a route");
         let (path, op) = (route.path, route.op.clone());
-        if let Path::Sticky(key) = path {
+        if let Path::Sticky { key, .. } = path {
             // Domains hold paused members themselves, in order.
             self.scheduler.domains.enqueue(key, job, &self.scheduler);
             return;

@@ -14,8 +14,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::__private::KeyId;
-use crate::TokenState;
 use crate::token::JobRef;
+use crate::{TokenState, Weight};
 
 /// Names a domain: the anchor and the argument fingerprint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -36,8 +36,12 @@ struct Domain {
     refs: usize,
 }
 
-/// What a domain needs from the scheduler to dispatch a member.
+/// What a domain needs from the scheduler to pin and dispatch members.
 pub(crate) trait Dispatch {
+    /// Chooses the worker a new domain of `weight` is pinned to, and counts the pin.
+    fn pin(&self, weight: Weight) -> usize;
+    /// A domain pinned to `worker` was released.
+    fn unpin(&self, worker: usize);
     /// May this call leave `Waiting` now (no pause in the way)?
     fn admission_open(&self, job: &JobRef) -> bool;
     /// Sends an admitted call to `worker`'s pinned channel.
@@ -62,25 +66,28 @@ impl Domains {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A call of domain `key` was made (before it is queued).
-    pub(crate) fn join(&self, key: DomainKey, worker: impl FnOnce() -> usize) {
-        self.lock()
-            .entry(key)
-            .or_insert_with(|| Domain {
-                worker: worker(),
-                queue: VecDeque::new(),
-                active: None,
-                refs: 0,
-            })
-            .refs += 1;
+    /// A call of domain `key` and `weight` was made (before it is queued).
+    /// Returns the domain's worker, which stays fixed while the call is a member.
+    pub(crate) fn join(&self, key: DomainKey, weight: Weight, sched: &impl Dispatch) -> usize {
+        let mut map = self.lock();
+        let domain = map.entry(key).or_insert_with(|| Domain {
+            worker: sched.pin(weight),
+            queue: VecDeque::new(),
+            active: None,
+            refs: 0,
+        });
+        domain.refs += 1;
+        domain.worker
     }
 
     /// Queues a `Waiting` member and dispatches it if it is its domain's turn.
     pub(crate) fn enqueue(&self, key: DomainKey, job: JobRef, sched: &impl Dispatch) {
         let mut map = self.lock();
-        let domain = map
-            .get_mut(&key)
-            .expect("a member joins before it is queued");
+        // A member killed on its way here has already left; if it was the last,
+        // its domain is gone, and there is nothing to queue.
+        let Some(domain) = map.get_mut(&key) else {
+            return;
+        };
         domain.queue.push_back(job);
         pump(domain, sched);
     }
@@ -97,6 +104,7 @@ impl Domains {
             domain.active = None;
         }
         if domain.refs == 0 {
+            sched.unpin(domain.worker);
             map.remove(&key);
         } else {
             pump(domain, sched);

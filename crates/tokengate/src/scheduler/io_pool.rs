@@ -50,12 +50,19 @@ impl IoPool {
     pub(crate) fn execute(&self, shared: &Arc<Shared>, job: JobRef) {
         let mut state = self.lock();
         state.queue.push_back(job);
+        if state.finishing >= state.queue.len() {
+            // A thread that just ran a call (or just started) takes it: no wake-up.
+            return;
+        }
         if state.idle + state.finishing >= state.queue.len() {
             drop(state);
             self.work.notify_one();
             return;
         }
         state.threads += 1;
+        // The new thread counts as about to look for work from now on, so the
+        // next call does not spawn another one for the same turn.
+        state.finishing += 1;
         drop(state);
         shared.io_thread_started();
         let thread_shared = shared.clone();
@@ -64,7 +71,10 @@ impl IoPool {
             .spawn(move || io_main(thread_shared));
         if spawned.is_err() {
             // No new thread: the call waits for a running IO thread to pick it up.
-            self.lock().threads -= 1;
+            let mut state = self.lock();
+            state.threads -= 1;
+            state.finishing -= 1;
+            drop(state);
             shared.worker_exited();
         }
     }
@@ -117,7 +127,8 @@ impl IoPool {
 
 fn io_main(shared: Arc<Shared>) {
     super::worker::enter_io_thread(shared.clone());
-    let mut after_call = false;
+    // Counted as "finishing" when spawned: the first look for work uncounts it.
+    let mut after_call = true;
     while let Some(job) = shared.scheduler.io.next(after_call) {
         super::worker::run_io(&shared, job);
         after_call = true;

@@ -128,6 +128,8 @@ impl Scheduler {
                     pinned_tx,
                     pinned_rx,
                     nudged: AtomicBool::new(false),
+                    waiting: AtomicUsize::new(0),
+                    pins: AtomicUsize::new(0),
                     load: AtomicUsize::new(0),
                     running: AtomicUsize::new(0),
                     completed: AtomicU64::new(0),
@@ -173,7 +175,7 @@ impl Scheduler {
     /// The lane whose capacity a call on `path` counts against while waiting.
     pub(crate) fn slot_lane(&self, path: Path, weight: Weight) -> &Lane {
         match path {
-            Path::Lane | Path::Sticky(_) => self.lane(weight),
+            Path::Lane | Path::Sticky { .. } => self.lane(weight),
             Path::Storage(speed) => &self.tiers[speed.index()].lane,
             Path::Group(group) => &self.group_lanes[group],
         }
@@ -403,17 +405,6 @@ impl Scheduler {
         None
     }
 
-    /// The least-loaded home worker of `weight` (a new sticky domain's pin).
-    pub(crate) fn least_loaded_home(&self, weight: Weight) -> usize {
-        let home = &self.home[weight.index()];
-        let last = LAST_WORKER.with(Cell::get);
-        let start = home.iter().position(|&i| i == last).unwrap_or(0);
-        (0..home.len())
-            .map(|k| home[(start + k) % home.len()])
-            .min_by_key(|&i| self.workers[i].load.load(Ordering::SeqCst))
-            .expect("every weight has a home worker")
-    }
-
     /// Every call still in a mailbox (used at stop), leaving mailboxes empty.
     pub(crate) fn drain_mailboxes(&self) -> Vec<JobRef> {
         let mut jobs = Vec::new();
@@ -466,7 +457,9 @@ pub(crate) fn wait_for<T>(
     deadline: Option<Instant>,
 ) -> Option<Result<T, TaskError>> {
     let waker = thread_waker();
-    let on_worker = worker_context().is_some();
+    let context = worker_context();
+    let on_worker = context.is_some();
+    let me = context.and_then(|ctx| Some((ctx.shared, ctx.worker?)));
     let mut nap = FIRST_NAP / 2;
     let mut spins = 0;
     loop {
@@ -502,10 +495,19 @@ pub(crate) fn wait_for<T>(
             Some(deadline) => Some(deadline - now),
             None => None,
         };
+        // A worker parked here is blocked: a sticky call pinned to it may then
+        // run on another worker (see `claim_and_run`).
+        let me = me.as_ref().map(|(shared, i)| &shared.scheduler.workers[*i]);
+        if let Some(me) = me {
+            me.waiting.fetch_add(1, Ordering::SeqCst);
+        }
         match (retry, until_deadline) {
             (None, None) => thread::park(),
             (Some(d), None) | (None, Some(d)) => thread::park_timeout(d),
             (Some(a), Some(b)) => thread::park_timeout(a.min(b)),
+        }
+        if let Some(me) = me {
+            me.waiting.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
@@ -515,6 +517,27 @@ const FIRST_NAP: Duration = Duration::from_micros(50);
 const MAX_NAP: Duration = Duration::from_millis(10);
 
 impl Dispatch for Scheduler {
+    /// The home worker of `weight` with the fewest pinned domains plus calls
+    /// (so domains made while nothing runs, in a pause say, still spread out).
+    fn pin(&self, weight: Weight) -> usize {
+        let home = &self.home[weight.index()];
+        let last = LAST_WORKER.with(Cell::get);
+        let start = home.iter().position(|&i| i == last).unwrap_or(0);
+        let worker = (0..home.len())
+            .map(|k| home[(start + k) % home.len()])
+            .min_by_key(|&i| {
+                let slot = &self.workers[i];
+                slot.pins.load(Ordering::SeqCst) + slot.load.load(Ordering::SeqCst)
+            })
+            .expect("every weight has a home worker");
+        self.workers[worker].pins.fetch_add(1, Ordering::SeqCst);
+        worker
+    }
+
+    fn unpin(&self, worker: usize) {
+        self.workers[worker].pins.fetch_sub(1, Ordering::SeqCst);
+    }
+
     fn admission_open(&self, job: &JobRef) -> bool {
         !self.is_paused()
             && job

@@ -52,6 +52,10 @@ pub(crate) struct WorkerSlot {
     pub(crate) pinned_rx: Receiver<JobRef>,
     /// Is a `Nudge` in flight to this worker? Keeps mailbox slack bounded.
     pub(crate) nudged: AtomicBool,
+    /// Is this worker's thread parked waiting on a token (nested waits count)?
+    pub(crate) waiting: AtomicUsize,
+    /// Sticky domains pinned to this worker now.
+    pub(crate) pins: AtomicUsize,
     /// Calls assigned to this worker and not finished: mailbox + running.
     pub(crate) load: AtomicUsize,
     /// Calls this worker's thread is running right now (nested claims included).
@@ -234,9 +238,17 @@ pub(crate) fn claim_and_run(job: &JobRef) -> bool {
         // Storage calls run only on IO threads, within their tier's cap; the IO
         // threads always make progress, so waiting for them cannot deadlock.
         Path::Storage(_) => return false,
-        // A domain's waiting members keep their order: only the admitted one
-        // (its turn has come) may run here.
-        Path::Sticky(_) if header.state() == TokenState::Waiting => return false,
+        // A domain's waiting members keep their order: none may run here.
+        Path::Sticky { .. } if header.state() == TokenState::Waiting => return false,
+        // The admitted member runs on the domain's worker: here only if that is
+        // us, or if that worker is itself blocked waiting (then it cannot run the
+        // call, and running it here is what keeps the wait from deadlocking).
+        Path::Sticky { worker, .. } => {
+            let pinned = &ctx.shared.scheduler.workers[worker];
+            if ctx.worker != Some(worker) && pinned.waiting.load(Ordering::SeqCst) == 0 {
+                return false;
+            }
+        }
         _ => {}
     }
     let claimed = match header.state() {

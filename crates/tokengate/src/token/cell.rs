@@ -92,8 +92,9 @@ pub(crate) enum Path {
     Lane,
     /// Its storage tier; IO threads.
     Storage(StorageSpeed),
-    /// Its sticky domain; the domain's worker, one member at a time.
-    Sticky(DomainKey),
+    /// Its sticky domain; the domain's worker (fixed while the call is a
+    /// member), one member at a time.
+    Sticky { key: DomainKey, worker: usize },
     /// A lead's child: the lead's worker group.
     Group(usize),
 }

@@ -194,13 +194,24 @@ impl Shared {
             }
             // Leave domains, exactly once each (joined in `submit`).
             if let Path::Sticky { key, .. } = route.path {
-                self.scheduler
-                    .domains
-                    .finish(key, header.id, &self.scheduler);
+                // A body killed while running still runs: it leaves its domain
+                // when it returns (`body_returned`), keeping the domain's pin.
+                let body_runs = from == TokenState::Executing
+                    && matches!(to, TokenState::Killed | TokenState::TimedOut);
+                let domains = &self.scheduler.domains;
+                domains.finish(key, header.id, !body_runs, &self.scheduler);
             }
             for domain in [&route.lead, &route.parent].into_iter().flatten() {
                 self.leads.finish(domain);
             }
+        }
+    }
+
+    /// The body of a call killed while running has returned (or never started).
+    pub(crate) fn killed_body_returned(&self, header: &Header) {
+        let route = header.route.as_ref().expect("observed tokens have a route");
+        if let Path::Sticky { key, .. } = route.path {
+            self.scheduler.domains.body_returned(key, &self.scheduler);
         }
     }
 

@@ -65,6 +65,7 @@ pub fn fast_key<T: Hash + ?Sized>(value: &T) -> u64 {
 }
 
 /// FNV-1a: deterministic, seedless, and fast for short keys.
+#[derive(Debug)]
 pub(crate) struct FixedHasher(u64);
 
 impl Default for FixedHasher {

@@ -1,19 +1,22 @@
 //! Sticky domains: calls with one anchor and one argument fingerprint run on one
 //! worker, one at a time, in submission order.
 //!
-//! A domain is created by its first call and pinned to the least-loaded home
-//! worker of that call's weight. It counts its members (`refs`): a call joins
-//! when it is made and leaves when it reaches a terminal state, exactly once
-//! each way, so the pin is released precisely when the domain's last queued or
-//! running call finishes. At most one member is *active* (admitted to the pinned
+//! A domain is created by its first call and pinned to a home worker of that
+//! call's weight. It counts its members (`refs`): a call joins when it is made
+//! and leaves when it reaches a terminal state, exactly once each way, so the
+//! pin is released precisely when the domain's last queued or running call
+//! finishes; a call killed while running leaves when its body returns, so no
+//! later call of the domain is pinned elsewhere and overlaps that body. At most one member is *active* (admitted to the pinned
 //! worker or running); the next one is dispatched when the active one finishes,
 //! whether it completed, failed, was killed or timed out (a killed body may run
 //! on; the worker is busy with it, so the next member still runs after it).
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::__private::KeyId;
+use crate::fingerprint::FixedHasher;
 use crate::token::JobRef;
 use crate::{TokenState, Weight};
 
@@ -48,9 +51,22 @@ pub(crate) trait Dispatch {
     fn send_pinned(&self, worker: usize, job: JobRef);
 }
 
-#[derive(Default)]
+type Shard = HashMap<DomainKey, Domain, BuildHasherDefault<FixedHasher>>;
+
+/// Shards of the domain table (a power of two): calls of different domains
+/// rarely contend on one lock.
+const SHARDS: usize = 16;
+
 pub(crate) struct Domains {
-    map: Mutex<HashMap<DomainKey, Domain>>,
+    shards: Box<[Mutex<Shard>]>,
+}
+
+impl Default for Domains {
+    fn default() -> Self {
+        Domains {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Domains {
@@ -62,14 +78,23 @@ impl std::fmt::Debug for Domains {
 }
 
 impl Domains {
-    fn lock(&self) -> MutexGuard<'_, HashMap<DomainKey, Domain>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self, key: &DomainKey) -> MutexGuard<'_, Shard> {
+        let mut hasher = FixedHasher::default();
+        key.hash(&mut hasher);
+        let shard = &self.shards[hasher.finish() as usize & (SHARDS - 1)];
+        shard.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn shards(&self) -> impl Iterator<Item = MutexGuard<'_, Shard>> {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// A call of domain `key` and `weight` was made (before it is queued).
     /// Returns the domain's worker, which stays fixed while the call is a member.
     pub(crate) fn join(&self, key: DomainKey, weight: Weight, sched: &impl Dispatch) -> usize {
-        let mut map = self.lock();
+        let mut map = self.lock(&key);
         let domain = map.entry(key).or_insert_with(|| Domain {
             worker: sched.pin(weight),
             queue: VecDeque::new(),
@@ -82,26 +107,41 @@ impl Domains {
 
     /// Queues a `Waiting` member and dispatches it if it is its domain's turn.
     pub(crate) fn enqueue(&self, key: DomainKey, job: JobRef, sched: &impl Dispatch) {
-        let mut map = self.lock();
+        let mut map = self.lock(&key);
         // A member killed on its way here has already left; if it was the last,
         // its domain is gone, and there is nothing to queue.
         let Some(domain) = map.get_mut(&key) else {
             return;
         };
+        // Its turn already (the usual case for a fresh domain): dispatch it
+        // without queueing.
+        if domain.active.is_none() && domain.queue.is_empty() && sched.admission_open(&job) {
+            let header = job.header();
+            if header.transition(TokenState::Waiting, TokenState::Admitted) {
+                domain.active = Some(header.id);
+                sched.send_pinned(domain.worker, job);
+            }
+            return;
+        }
         domain.queue.push_back(job);
         pump(domain, sched);
     }
 
-    /// A member reached a terminal state: it leaves its domain, and the next
-    /// member gets its turn.
-    pub(crate) fn finish(&self, key: DomainKey, id: u64, sched: &impl Dispatch) {
-        let mut map = self.lock();
+    /// A member reached a terminal state: the next member gets its turn. It
+    /// also leaves the domain (`leave`), unless its body still runs (it was
+    /// killed or timed out while running): then it leaves with
+    /// [`body_returned`](Self::body_returned), so the pin, and with it the
+    /// worker every member runs on, outlives the body.
+    pub(crate) fn finish(&self, key: DomainKey, id: u64, leave: bool, sched: &impl Dispatch) {
+        let mut map = self.lock(&key);
         let Some(domain) = map.get_mut(&key) else {
             return;
         };
-        domain.refs -= 1;
         if domain.active == Some(id) {
             domain.active = None;
+        }
+        if leave {
+            domain.refs -= 1;
         }
         if domain.refs == 0 {
             sched.unpin(domain.worker);
@@ -111,21 +151,39 @@ impl Domains {
         }
     }
 
+    /// The body of a member that was killed while running has returned: the
+    /// member leaves its domain now.
+    pub(crate) fn body_returned(&self, key: DomainKey, sched: &impl Dispatch) {
+        let mut map = self.lock(&key);
+        let Some(domain) = map.get_mut(&key) else {
+            return;
+        };
+        domain.refs -= 1;
+        if domain.refs == 0 {
+            sched.unpin(domain.worker);
+            map.remove(&key);
+        }
+    }
+
     /// Dispatches every domain whose turn is free (after a pause ends).
     pub(crate) fn pump_all(&self, sched: &impl Dispatch) {
-        for domain in self.lock().values_mut() {
-            pump(domain, sched);
+        for mut shard in self.shards() {
+            for domain in shard.values_mut() {
+                pump(domain, sched);
+            }
         }
     }
 
     /// Live domains (pins held).
     pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+        self.shards().map(|shard| shard.len()).sum()
     }
 
     /// Drops every queued entry (at stop, to break reference cycles).
     pub(crate) fn clear(&self) {
-        self.lock().clear();
+        for mut shard in self.shards() {
+            shard.clear();
+        }
     }
 }
 

@@ -302,6 +302,15 @@ where
     }
 }
 
+impl<T, F> Cell<T, F> {
+    /// Tells the coordinator that the body of this killed call is done.
+    fn killed_body_returned(&self) {
+        if let Some(route) = &self.header.route {
+            route.shared.killed_body_returned(&self.header);
+        }
+    }
+}
+
 impl<T, F> Job for Cell<T, F>
 where
     T: Send + 'static,
@@ -319,6 +328,8 @@ where
                 other => {
                     // Resolved (killed) between the state change and here.
                     slot.stage = other;
+                    drop(slot);
+                    self.killed_body_returned();
                     return;
                 }
             }
@@ -335,9 +346,11 @@ where
         };
         if self.header.transition(TokenState::Executing, state) {
             self.store(result);
+        } else {
+            // Killed or timed out while running: the token already holds that
+            // error, and this late result is dropped.
+            self.killed_body_returned();
         }
-        // Otherwise the token was killed or timed out while running: it already
-        // holds that error, and this late result is dropped.
     }
 
     fn resolve_error(&self, err: TaskError) {

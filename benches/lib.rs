@@ -17,7 +17,8 @@
 //!
 //! Modules: [`stats`] (medians, percentiles), [`machine`] (CPU model, RSS),
 //! [`work`] (a calibrated pure-CPU spin), [`systems`] (the calls being compared
-//! and the timed loops).
+//! and the timed loops, including the routed calls: sticky and storage-tier),
+//! [`keys`] (routing-key fingerprints, one per policy).
 
 /// Order statistics over samples.
 pub mod stats {
@@ -177,6 +178,66 @@ pub mod systems {
         crate::work::spin(iterations)
     }
 
+    /// A sticky no-op: anchor `bench_key`, keyed by `x` (`hash_policy =
+    /// "standard"`: a SHA-256 of the canonical encoding of the `u64`), so each
+    /// distinct `x` is its own domain. Default weight, like [`noop`].
+    #[task_token_guard(
+        op = "sticky_noop",
+        sticky_anchor = "bench_key",
+        hash_policy = "standard"
+    )]
+    pub fn sticky_noop(x: u64) -> u64 {
+        black_box(x)
+    }
+
+    /// A storage-tier no-op: `storage_speed = "FAST"` (an IO call: it runs on an
+    /// IO thread, at most 50 of the tier at once by default).
+    #[task_token_guard(op = "tier_noop", storage_speed = "FAST")]
+    pub fn tier_noop(x: u64) -> u64 {
+        black_box(x)
+    }
+
+    /// How a no-op call is routed: the routing features' cost is measured
+    /// against [`Routing::Plain`].
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Routing {
+        /// [`noop`]: its weight lane, any eligible worker.
+        Plain,
+        /// [`sticky_noop`]: a sticky domain per distinct argument.
+        Sticky,
+        /// [`tier_noop`]: storage tier FAST, on IO threads.
+        Tier,
+    }
+
+    impl Routing {
+        /// Every routing.
+        pub const ALL: [Routing; 3] = [Routing::Plain, Routing::Sticky, Routing::Tier];
+
+        /// Short, stable names (used as criterion ids).
+        pub const fn name(self) -> &'static str {
+            match self {
+                Routing::Plain => "plain",
+                Routing::Sticky => "sticky",
+                Routing::Tier => "tier_fast",
+            }
+        }
+
+        /// Makes the call with argument `x`.
+        pub fn call(self, x: u64) -> TaskToken<u64> {
+            match self {
+                Routing::Plain => noop(x),
+                Routing::Sticky => sticky_noop(x),
+                Routing::Tier => tier_noop(x),
+            }
+        }
+    }
+
+    impl fmt::Display for Routing {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.name())
+        }
+    }
+
     /// A way to run a call on another thread and await its result.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum System {
@@ -248,7 +309,20 @@ pub mod systems {
 
     /// Submits `n` calls with `submit`, then awaits them in order, checking
     /// each result. Returns the time from the first submission to the last result.
-    async fn submit_then_await<Fut, E>(n: u64, mut submit: impl FnMut(u64) -> Fut) -> Duration
+    async fn submit_then_await<Fut, E>(n: u64, submit: impl FnMut(u64) -> Fut) -> Duration
+    where
+        Fut: Future<Output = Result<u64, E>>,
+        E: fmt::Debug,
+    {
+        submit_then_await_expecting(n, submit, |i| i).await
+    }
+
+    /// [`submit_then_await`] where call `i` must return `expect(i)`.
+    async fn submit_then_await_expecting<Fut, E>(
+        n: u64,
+        mut submit: impl FnMut(u64) -> Fut,
+        expect: impl Fn(u64) -> u64,
+    ) -> Duration
     where
         Fut: Future<Output = Result<u64, E>>,
         E: fmt::Debug,
@@ -256,7 +330,7 @@ pub mod systems {
         let start = Instant::now();
         let pending: Vec<Fut> = (0..n).map(&mut submit).collect();
         for (i, call) in (0..n).zip(pending) {
-            assert_eq!(call.await.expect("call failed"), i);
+            assert_eq!(call.await.expect("call failed"), expect(i));
         }
         start.elapsed()
     }
@@ -275,6 +349,20 @@ pub mod systems {
             assert_eq!(value, i);
         }
         samples
+    }
+
+    /// Times `n` sequential guarded calls from a sync caller (call one,
+    /// `.wait()` on it, repeat), one sample each.
+    fn wait_one_at_a_time(n: u64, mut call: impl FnMut(u64) -> TaskToken<u64>) -> Vec<Duration> {
+        (0..n)
+            .map(|i| {
+                let start = Instant::now();
+                let value = call(i).wait().expect("call failed");
+                let elapsed = start.elapsed();
+                assert_eq!(value, i);
+                elapsed
+            })
+            .collect()
     }
 
     impl Harness {
@@ -302,15 +390,7 @@ pub mod systems {
             let _bound = self.coordinator.enter();
             match system {
                 System::TokenGate => self.rt.block_on(one_at_a_time(n, noop)),
-                System::TokenGateWait => (0..n)
-                    .map(|i| {
-                        let start = Instant::now();
-                        let value = noop(i).wait().expect("call failed");
-                        let elapsed = start.elapsed();
-                        assert_eq!(value, i);
-                        elapsed
-                    })
-                    .collect(),
+                System::TokenGateWait => wait_one_at_a_time(n, noop),
                 System::SpawnBlocking => self.rt.block_on(one_at_a_time(n, |i| {
                     tokio::task::spawn_blocking(move || black_box(i))
                 })),
@@ -341,6 +421,39 @@ pub mod systems {
                     rayon_oneshot(move || black_box(i))
                 })),
             }
+        }
+
+        /// Submits `n` no-op calls routed by `routing` (argument `i` for call
+        /// `i`: distinct sticky keys), then awaits them all in order; returns
+        /// the total time. The async caller of [`System::TokenGate`].
+        pub fn routed_batch(&self, routing: Routing, n: u64) -> Duration {
+            let _bound = self.coordinator.enter();
+            self.rt.block_on(submit_then_await(n, |i| routing.call(i)))
+        }
+
+        /// `n` sequential round trips of a no-op call routed by `routing`, from a
+        /// sync caller (`.wait()`, as [`System::TokenGateWait`]): one latency per call.
+        pub fn routed_round_trip(&self, routing: Routing, n: u64) -> Vec<Duration> {
+            let _bound = self.coordinator.enter();
+            wait_one_at_a_time(n, |i| routing.call(i))
+        }
+
+        /// Per-key FIFO: submits `n` sticky no-op calls spread round-robin over
+        /// `keys` keys (call `i` has key `i % keys`), then awaits them all in
+        /// order; returns the total time. Calls of one key run one at a time on
+        /// one worker, so `keys = 1` serialises the whole batch.
+        ///
+        /// # Panics
+        ///
+        /// Panics if `keys` is 0.
+        pub fn sticky_fifo(&self, keys: u64, n: u64) -> Duration {
+            assert!(keys > 0, "at least one key");
+            let _bound = self.coordinator.enter();
+            self.rt.block_on(submit_then_await_expecting(
+                n,
+                |i| sticky_noop(i % keys),
+                |i| i % keys,
+            ))
         }
 
         /// Submits `calls` calls of `iterations` spin rounds each, then awaits
@@ -392,5 +505,99 @@ pub mod systems {
             );
             elapsed
         }
+    }
+}
+
+/// Routing keys: what a sticky call's fingerprint costs, per policy.
+///
+/// The functions are the public ones behind the attribute
+/// (`tokengate::fingerprint::{fast_key, stable_key}`), fed the same kind of
+/// value a guarded call's argument would be.
+pub mod keys {
+    use std::fmt;
+    use std::hash::Hash;
+    use std::hint::black_box;
+    use std::time::{Duration, Instant};
+
+    use serde::Serialize;
+    use tokengate::fingerprint::{self, DigestPolicy};
+
+    /// A `hash_policy` (and for stable policies, a `digest_policy`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum KeyPolicy {
+        /// `hash_policy = "fast"`: the value's `Hash`, FNV-1a, in-process only.
+        Fast,
+        /// `hash_policy = "standard"` with this `digest_policy`: the digest of the
+        /// value's canonical serde encoding.
+        Standard(DigestPolicy),
+    }
+
+    impl KeyPolicy {
+        /// Every policy measured: fast, then standard with each digest.
+        pub const ALL: [KeyPolicy; 5] = [
+            KeyPolicy::Fast,
+            KeyPolicy::Standard(DigestPolicy::Full),
+            KeyPolicy::Standard(DigestPolicy::Short),
+            KeyPolicy::Standard(DigestPolicy::Fast),
+            KeyPolicy::Standard(DigestPolicy::Minimal),
+        ];
+
+        /// A short, stable name (criterion ids): `fast`, `standard_full`, ...
+        pub fn name(self) -> String {
+            match self {
+                KeyPolicy::Fast => "fast".to_owned(),
+                KeyPolicy::Standard(digest) => format!("standard_{digest}"),
+            }
+        }
+
+        /// The key of `value` under this policy, folded to 64 bits.
+        ///
+        /// # Panics
+        ///
+        /// Panics if `value`'s `Serialize` impl fails.
+        pub fn key<T: Hash + Serialize + ?Sized>(self, value: &T) -> u64 {
+            match self {
+                KeyPolicy::Fast => fingerprint::fast_key(value),
+                KeyPolicy::Standard(digest) => {
+                    let key = fingerprint::stable_key(value, digest).expect("value encodes");
+                    let mut word = [0u8; 8];
+                    let bytes = key.as_bytes();
+                    let n = bytes.len().min(8);
+                    word[..n].copy_from_slice(&bytes[..n]);
+                    u64::from_le_bytes(word)
+                }
+            }
+        }
+    }
+
+    impl fmt::Display for KeyPolicy {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(&self.name())
+        }
+    }
+
+    /// A deterministic ASCII argument of `len` bytes.
+    pub fn payload(len: usize) -> String {
+        (0..len)
+            .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+            .collect()
+    }
+
+    /// Nanoseconds per key of `value` under `policy`: `iterations` keys timed
+    /// back to back (after as many untimed), divided.
+    pub fn ns_per_key<T: Hash + Serialize + ?Sized>(
+        policy: KeyPolicy,
+        value: &T,
+        iterations: u64,
+    ) -> f64 {
+        let run = |n: u64| -> Duration {
+            let start = Instant::now();
+            for _ in 0..n {
+                black_box(policy.key(black_box(value)));
+            }
+            start.elapsed()
+        };
+        run(iterations);
+        run(iterations).as_nanos() as f64 / iterations as f64
     }
 }

@@ -20,14 +20,22 @@
 //! next call comes, tens of µs once both sides sleep between calls), and a
 //! median hides that. PASS/MISS is information, not a test. The measuring code lives in `benches/lib.rs` and is
 //! shared with the criterion benches.
+//!
+//! Rows 6–8 measure the routing features against a plain call on the same
+//! coordinator: what a sticky call (`sticky_anchor`, a distinct `u64` key per
+//! call, `hash_policy = "standard"`) and a storage-tier call (`storage_speed =
+//! "FAST"`, IO threads) add per call (target ≤ 0.5 µs), the fingerprint cost per
+//! policy, and per-key FIFO throughput with 1, 16 and 1,024 keys (criterion
+//! versions: `benches/routing.rs`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use tokengate::{OperationsCoordinator, TaskToken};
+use tokengate::{OperationsCoordinator, StorageSpeed, TaskToken};
+use tokengate_benches::keys::{KeyPolicy, ns_per_key, payload};
 use tokengate_benches::machine::{cores, cpu_model, rss};
 use tokengate_benches::stats::{fmt_ns, median, nanos, quantile};
-use tokengate_benches::systems::{Harness, System, noop, square};
+use tokengate_benches::systems::{Harness, Routing, System, noop, square};
 use tokengate_benches::work;
 
 const ROUNDS: usize = 7;
@@ -51,6 +59,15 @@ struct Target {
 }
 
 impl Target {
+    /// At most 0.5 µs (500 ns) added per call, or spent per key.
+    fn half_micro(ns: f64) -> Option<Target> {
+        Some(Target {
+            value: ns,
+            limit: 500.0,
+            label: "<= 0.5 µs".to_owned(),
+        })
+    }
+
     /// A bound on the row's ratio.
     fn ratio(ratio: f64, limit: f64) -> Option<Target> {
         Some(Target {
@@ -93,6 +110,10 @@ fn main() {
     rows.push(memory);
     rows.extend(original_latency_rows(&harness));
     rows.extend(original_throughput_rows(&harness));
+    let (routing, plain_ns_per_call) = routing_rows(&harness);
+    rows.extend(routing);
+    rows.extend(fingerprint_rows());
+    rows.extend(fifo_rows(&harness, plain_ns_per_call));
 
     println!();
     print_table(&rows);
@@ -458,4 +479,166 @@ fn original_throughput_rows(h: &Harness) -> Vec<Row> {
         }
     }
     rows
+}
+
+// ----- 6. routing overhead: sticky and storage-tier calls vs plain ------------
+
+/// Rows 6, and the plain batch cost per call (ns) for row 8's ratios.
+fn routing_rows(h: &Harness) -> (Vec<Row>, f64) {
+    const N: u64 = 100_000;
+    const TRIPS: u64 = 20_000;
+    let routes = Routing::ALL;
+    for routing in routes {
+        h.routed_batch(routing, N);
+        h.routed_round_trip(routing, 2_000);
+    }
+    // Per routing, per round: batch ns/call and round-trip median ns.
+    let mut batch = vec![Vec::new(); routes.len()];
+    let mut trip = vec![Vec::new(); routes.len()];
+    for _ in 0..ROUNDS {
+        for (i, routing) in routes.into_iter().enumerate() {
+            batch[i].push(h.routed_batch(routing, N).as_nanos() as f64 / N as f64);
+            trip[i].push(median(&nanos(&h.routed_round_trip(routing, TRIPS))));
+        }
+    }
+    let names = routes.map(Routing::name);
+    print_rounds("6 (batch 100k)", "ns/call", 1.0, &names, &batch);
+    print_rounds("6 (round trip, median)", "µs", 1e3, &names, &trip);
+    let stats = h.coordinator.stats();
+    println!(
+        "row 6: IO threads alive after the tier runs: {} (tier FAST cap {}, high water {})",
+        stats.io_threads,
+        h.coordinator.storage_cap(StorageSpeed::Fast),
+        stats.storage(StorageSpeed::Fast).high_water
+    );
+    // What a routing adds: the median of its per-round differences from the
+    // plain call measured right beside it (drift hits both alike).
+    let added = |values: &[Vec<f64>], i: usize| -> f64 {
+        let diffs: Vec<f64> = values[i]
+            .iter()
+            .zip(&values[0])
+            .map(|(r, p)| r - p)
+            .collect();
+        median(&diffs)
+    };
+    let (plain, sticky, tier) = (0, 1, 2);
+    let mb: Vec<f64> = batch.iter().map(|v| median(v)).collect();
+    let mt: Vec<f64> = trip.iter().map(|v| median(v)).collect();
+    let signed = |ns: f64| {
+        if ns < 0.0 {
+            format!("-{}", fmt_ns(-ns))
+        } else {
+            format!("+{}", fmt_ns(ns))
+        }
+    };
+    let mut rows = Vec::new();
+    for (i, label) in [(sticky, "sticky (new key each)"), (tier, "tier FAST")] {
+        let add = added(&batch, i);
+        rows.push(Row {
+            id: "6",
+            what: format!("{label}: batch 100k, added per call"),
+            ours: format!("{} ({}/call)", signed(add), fmt_ns(mb[i])),
+            reference: format!("plain {}/call", fmt_ns(mb[plain])),
+            ratio: Some(mb[i] / mb[plain]),
+            target: Target::half_micro(add),
+        });
+    }
+    for (i, label) in [(sticky, "sticky (new key each)"), (tier, "tier FAST")] {
+        let add = added(&trip, i);
+        rows.push(Row {
+            id: "6",
+            what: format!("{label}: round trip .wait(), added"),
+            ours: format!("{} ({})", signed(add), fmt_ns(mt[i])),
+            reference: format!("plain {}", fmt_ns(mt[plain])),
+            ratio: Some(mt[i] / mt[plain]),
+            target: Target::half_micro(add),
+        });
+    }
+    (rows, mb[plain])
+}
+
+// ----- 7. fingerprint cost per policy ------------------------------------------
+
+fn fingerprint_rows() -> Vec<Row> {
+    // (argument length, keys per timed run: a few ms each)
+    let sizes = [(64usize, 20_000u64), (4_096, 500)];
+    let values: Vec<String> = sizes.iter().map(|&(len, _)| payload(len)).collect();
+    let policies = KeyPolicy::ALL;
+    // Per policy, per size: per-round ns/key.
+    let mut ns = vec![vec![Vec::new(); sizes.len()]; policies.len()];
+    for _ in 0..ROUNDS {
+        for (p, policy) in policies.into_iter().enumerate() {
+            for (s, &(_, iterations)) in sizes.iter().enumerate() {
+                ns[p][s].push(ns_per_key(policy, values[s].as_str(), iterations));
+            }
+        }
+    }
+    let names: Vec<String> = policies.iter().map(|p| p.name()).collect();
+    for (s, &(len, _)) in sizes.iter().enumerate() {
+        let rounds: Vec<Vec<f64>> = ns.iter().map(|per_size| per_size[s].clone()).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        print_rounds(
+            &format!("7 (key of {len} B)"),
+            "ns/key",
+            1.0,
+            &names,
+            &rounds,
+        );
+    }
+    policies
+        .into_iter()
+        .enumerate()
+        .map(|(p, policy)| {
+            let (small, large) = (median(&ns[p][0]), median(&ns[p][1]));
+            let what = match policy {
+                KeyPolicy::Fast => "key: hash fast (Hash, FNV-1a), 64 B | 4 KiB".to_owned(),
+                KeyPolicy::Standard(digest) => {
+                    format!("key: standard, digest {digest}, 64 B | 4 KiB")
+                }
+            };
+            Row {
+                id: "7",
+                what,
+                ours: format!("{} | {}", fmt_ns(small), fmt_ns(large)),
+                reference: format!("4 KiB at {:.0} MB/s", 4_096.0 / large * 1e3),
+                ratio: None,
+                // The budget of a whole sticky call's routing, on the 64 B key.
+                target: Target::half_micro(small),
+            }
+        })
+        .collect()
+}
+
+// ----- 8. per-key FIFO throughput ----------------------------------------------
+
+fn fifo_rows(h: &Harness, plain_ns_per_call: f64) -> Vec<Row> {
+    const N: u64 = 100_000;
+    let key_counts = [1u64, 16, 1_024];
+    for &keys in &key_counts {
+        h.sticky_fifo(keys, N);
+    }
+    let mut per_s = vec![Vec::new(); key_counts.len()];
+    for _ in 0..ROUNDS {
+        for (i, &keys) in key_counts.iter().enumerate() {
+            per_s[i].push(N as f64 / h.sticky_fifo(keys, N).as_secs_f64());
+        }
+    }
+    let names = ["1 key", "16 keys", "1024 keys"];
+    print_rounds("8 (sticky FIFO)", "k calls/s", 1e3, &names, &per_s);
+    let plain_per_s = 1e9 / plain_ns_per_call;
+    key_counts
+        .iter()
+        .zip(&per_s)
+        .map(|(&keys, values)| {
+            let m = median(values);
+            Row {
+                id: "8",
+                what: format!("sticky FIFO: 100k no-op over {keys} key(s), e2e"),
+                ours: format!("{m:.0} calls/s"),
+                reference: format!("plain batch {plain_per_s:.0} calls/s"),
+                ratio: Some(m / plain_per_s),
+                target: None,
+            }
+        })
+        .collect()
 }

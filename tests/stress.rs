@@ -3,14 +3,24 @@
 //! tokens by id and through their handles, and pauses and resumes admission
 //! and operations. Every token must resolve exactly once, with a result that
 //! matches its call, and the coordinator's counters must match the tokens.
+//!
+//! The second test mixes in the routing features: sticky calls over 64 keys
+//! (some with a timeout), leads whose children must follow them, and IO calls
+//! of a storage tier, under the same kills and pauses; afterwards no domain,
+//! pin, tier permit or live token is left behind.
 
 use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use tokengate::{Task, TaskError, TaskToken, Weight};
+use serde::{Serialize, Serializer};
+use tokengate::{
+    OperationsCoordinator, StorageSpeed, Task, TaskError, TaskToken, Weight, current_worker,
+    task_token_guard,
+};
 use tokengate_tests::{
     ExpectedPanic, Outcomes, SplitMix64, builder, eventually, quiet_expected_panics, resolve,
 };
@@ -254,6 +264,453 @@ fn mixed_calls_with_concurrent_kills_and_pauses_resolve_exactly_once() {
     eprintln!(
         "stress: {TOTAL} calls in {:?}: {o:?}; {ran} bodies ran",
         started.elapsed()
+    );
+    c.stop();
+}
+
+// ----- the routing mix ---------------------------------------------------------
+
+/// Sticky keys: each submitter owns 8, so the order in which it makes calls
+/// of a key is that key's submission order.
+const STICKY_KEYS: usize = (THREADS * 8) as usize;
+const TIER: StorageSpeed = StorageSpeed::Moderate;
+const ROUTED_OPS: [&str; 8] = [
+    "stress_light",
+    "stress_medium",
+    "stress_heavy",
+    "stress_sticky",
+    "stress_sticky_timeout",
+    "stress_io",
+    "stress_lead",
+    "stress_child",
+];
+
+/// What the routed bodies check, as counters (a failed check must not panic:
+/// that would only turn into a failed token).
+struct Probe {
+    /// Per sticky key: a body of the key runs now.
+    busy: Vec<AtomicBool>,
+    /// Per sticky key: the input of the last body that ran, plus one.
+    last: Vec<AtomicU64>,
+    /// Bodies of one key that overlapped, or ran out of submission order.
+    sticky_overlaps: AtomicU64,
+    sticky_out_of_order: AtomicU64,
+    /// IO bodies running now, the most ever, how many started, and how many
+    /// ran on a CPU worker.
+    io_active: AtomicUsize,
+    io_max: AtomicUsize,
+    io_started: AtomicU64,
+    io_on_cpu: AtomicU64,
+    /// Lead bodies running now; children made; children that ran outside
+    /// their lead's group.
+    leads_running: AtomicUsize,
+    children_made: AtomicU64,
+    children_astray: AtomicU64,
+    /// Bodies of every kind that started.
+    bodies: AtomicU64,
+}
+
+impl Probe {
+    fn new() -> Arc<Probe> {
+        Arc::new(Probe {
+            busy: (0..STICKY_KEYS).map(|_| AtomicBool::new(false)).collect(),
+            last: (0..STICKY_KEYS).map(|_| AtomicU64::new(0)).collect(),
+            sticky_overlaps: AtomicU64::new(0),
+            sticky_out_of_order: AtomicU64::new(0),
+            io_active: AtomicUsize::new(0),
+            io_max: AtomicUsize::new(0),
+            io_started: AtomicU64::new(0),
+            io_on_cpu: AtomicU64::new(0),
+            leads_running: AtomicUsize::new(0),
+            children_made: AtomicU64::new(0),
+            children_astray: AtomicU64::new(0),
+            bodies: AtomicU64::new(0),
+        })
+    }
+}
+
+/// A sticky argument that is not part of the key (serializes as `()`).
+struct Unkeyed<T>(T);
+
+impl<T> Serialize for Unkeyed<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit()
+    }
+}
+
+impl<T> Hash for Unkeyed<T> {
+    fn hash<H: Hasher>(&self, _: &mut H) {}
+}
+
+fn sticky_body(key: u32, input: u64, probe: &Probe) -> u64 {
+    probe.bodies.fetch_add(1, Ordering::Relaxed);
+    let k = key as usize;
+    if probe.busy[k].swap(true, Ordering::SeqCst) {
+        probe.sticky_overlaps.fetch_add(1, Ordering::SeqCst);
+    }
+    if probe.last[k].swap(input + 1, Ordering::SeqCst) > input {
+        probe.sticky_out_of_order.fetch_add(1, Ordering::SeqCst);
+    }
+    if input % 8 == 0 {
+        std::thread::sleep(Duration::from_micros(input % 40));
+    }
+    probe.busy[k].store(false, Ordering::SeqCst);
+    input
+}
+
+#[task_token_guard(op = "stress_sticky", sticky_anchor = "stress_key")]
+fn stress_sticky(key: u32, call: Unkeyed<(u64, Arc<Probe>)>) -> u64 {
+    let (input, probe) = call.0;
+    sticky_body(key, input, &probe)
+}
+
+/// Same anchor and argument types: its calls share the domains of
+/// `stress_sticky` (the standard hash policy leaves the op out of the key).
+#[task_token_guard(
+    op = "stress_sticky_timeout",
+    sticky_anchor = "stress_key",
+    timeout = "2ms"
+)]
+fn stress_sticky_timeout(key: u32, call: Unkeyed<(u64, Arc<Probe>)>) -> u64 {
+    let (input, probe) = call.0;
+    sticky_body(key, input, &probe)
+}
+
+#[task_token_guard(op = "stress_io", storage_speed = "MODERATE")]
+fn stress_io(input: u64, sleep_us: u64, probe: Arc<Probe>) -> u64 {
+    probe.bodies.fetch_add(1, Ordering::Relaxed);
+    probe.io_started.fetch_add(1, Ordering::SeqCst);
+    if current_worker().is_some() {
+        probe.io_on_cpu.fetch_add(1, Ordering::SeqCst);
+    }
+    let now = probe.io_active.fetch_add(1, Ordering::SeqCst) + 1;
+    probe.io_max.fetch_max(now, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_micros(sleep_us));
+    probe.io_active.fetch_sub(1, Ordering::SeqCst);
+    input
+}
+
+#[task_token_guard(op = "stress_child", weight = "light")]
+fn stress_child(x: u64) -> (u64, Option<usize>) {
+    (x, current_worker().map(|w| w.group))
+}
+
+#[task_token_guard(op = "stress_lead", external_calls = ["stress_child"])]
+fn stress_lead(input: u64, children: u64, probe: Arc<Probe>) -> u64 {
+    probe.bodies.fetch_add(1, Ordering::Relaxed);
+    probe.leads_running.fetch_add(1, Ordering::SeqCst);
+    let group = current_worker().map(|w| w.group);
+    let tokens: Vec<TaskToken<(u64, Option<usize>)>> = (0..children)
+        .map(|i| {
+            probe.children_made.fetch_add(1, Ordering::SeqCst);
+            stress_child(input + i)
+        })
+        .collect();
+    let mut sum = 0;
+    for token in tokens {
+        let (x, child_group) = token.wait().expect("children are never killed");
+        if child_group != group || group.is_none() {
+            probe.children_astray.fetch_add(1, Ordering::SeqCst);
+        }
+        sum += x - input;
+    }
+    probe.leads_running.fetch_sub(1, Ordering::SeqCst);
+    // 0 + 1 + .. + (children - 1), checked by the caller through the value.
+    input + sum - children * children.saturating_sub(1) / 2
+}
+
+/// One call of the routing mix, chosen by `rng`.
+fn routed_call(
+    rng: &mut SplitMix64,
+    k: u64,
+    input: u64,
+    probe: &Arc<Probe>,
+    executions: &Arc<AtomicU64>,
+) -> TaskToken<u64> {
+    match rng.below(100) {
+        // IO calls of one tier, 2 %.
+        0..=1 => stress_io(input, rng.below(201), probe.clone()),
+        // Sticky calls, 10 % (a fifth of them with a 2 ms timeout).
+        2..=11 => {
+            let key = (k * 8 + rng.below(8)) as u32;
+            let call = Unkeyed((input, probe.clone()));
+            if rng.chance(20) {
+                stress_sticky_timeout(key, call)
+            } else {
+                stress_sticky(key, call)
+            }
+        }
+        // Leads with 1 to 3 children, 2 %.
+        12..=13 => stress_lead(input, 1 + rng.below(3), probe.clone()),
+        // The plain mix of the first test.
+        _ => {
+            let w = rng.below(3) as usize;
+            let mut task = Task::new(OPS[w]).weight(Weight::ALL[w]);
+            if rng.chance(10) {
+                task = task.timeout(Duration::from_micros(50 + rng.below(2_000)));
+            }
+            let panics = rng.chance(2);
+            let executions = executions.clone();
+            let pause = if rng.chance(30) { rng.below(51) } else { 0 };
+            task.spawn(move || {
+                executions.fetch_add(1, Ordering::Relaxed);
+                if pause > 0 {
+                    std::thread::sleep(Duration::from_micros(pause));
+                }
+                if panics {
+                    std::panic::panic_any(ExpectedPanic);
+                }
+                input
+            })
+        }
+    }
+}
+
+/// The killer of the routing mix: as in the first test, over every op.
+fn routed_killer(
+    c: &OperationsCoordinator,
+    ring: &[AtomicU64],
+    submitters_done: &AtomicBool,
+    from_submitters: mpsc::Receiver<(u64, TaskToken<u64>)>,
+) -> (Tally, u64) {
+    let mut rng = SplitMix64::new(0xD15C_0BAD);
+    let mut tally = Tally::default();
+    let mut pauses = 0u64;
+    loop {
+        let mut batch = Vec::new();
+        let disconnected = loop {
+            match from_submitters.recv_timeout(Duration::from_micros(200)) {
+                Ok(item) => {
+                    batch.push(item);
+                    if batch.len() >= 32 {
+                        break false;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => break false,
+                Err(RecvTimeoutError::Disconnected) => break true,
+            }
+        };
+        for (_, t) in &batch {
+            if rng.chance(60) && t.kill() {
+                tally.kills += 1;
+            }
+        }
+        for (input, t) in batch {
+            tally.record(input, resolve(t));
+        }
+        for _ in 0..16 {
+            let id = ring[rng.below(RING as u64) as usize].load(Ordering::Relaxed);
+            if id != 0 && c.kill_token(id) {
+                tally.kills += 1;
+            }
+        }
+        if !submitters_done.load(Ordering::SeqCst) {
+            match rng.below(100) {
+                0..=9 => {
+                    pauses += 1;
+                    c.pause_admission();
+                    std::thread::sleep(Duration::from_micros(rng.below(500)));
+                    c.resume_admission();
+                }
+                10..=24 => {
+                    pauses += 1;
+                    let op = ROUTED_OPS[rng.below(ROUTED_OPS.len() as u64) as usize];
+                    c.pause_operation(op);
+                    std::thread::sleep(Duration::from_micros(rng.below(500)));
+                    c.resume_operation(op);
+                }
+                _ => {}
+            }
+        }
+        if disconnected {
+            break;
+        }
+    }
+    (tally, pauses)
+}
+
+#[test]
+fn routed_calls_with_concurrent_kills_and_pauses_resolve_and_release_everything() {
+    quiet_expected_panics();
+    let started = Instant::now();
+    let c = builder("stress-routed")
+        .lane_capacity(4096)
+        .start()
+        .unwrap();
+    let probe = Probe::new();
+    let executions = Arc::new(AtomicU64::new(0));
+    let ring: Vec<AtomicU64> = (0..RING).map(|_| AtomicU64::new(0)).collect();
+    let cursor = AtomicUsize::new(0);
+    let submitters_done = AtomicBool::new(false);
+    let (to_killer, from_submitters) = mpsc::channel::<(u64, TaskToken<u64>)>();
+
+    let (total, pauses) = std::thread::scope(|s| {
+        let (c, ring, cursor, submitters_done) = (&c, &ring, &cursor, &submitters_done);
+        let killer = s.spawn(move || routed_killer(c, ring, submitters_done, from_submitters));
+        let submitters: Vec<_> = (0..THREADS)
+            .map(|k| {
+                let to_killer = to_killer.clone();
+                let (probe, executions) = (probe.clone(), executions.clone());
+                s.spawn(move || {
+                    let mut rng = SplitMix64::new(0xAB00 + k);
+                    let mut tally = Tally::default();
+                    let _bound = c.enter();
+                    for batch in 0..PER_THREAD / BATCH {
+                        let mut tokens = Vec::with_capacity(BATCH as usize);
+                        for i in 0..BATCH {
+                            let input = k * PER_THREAD + batch * BATCH + i;
+                            let token = routed_call(&mut rng, k, input, &probe, &executions);
+                            let slot = cursor.fetch_add(1, Ordering::Relaxed) % RING;
+                            ring[slot].store(token.id(), Ordering::Relaxed);
+                            match rng.below(100) {
+                                0 => to_killer.send((input, token)).unwrap(),
+                                1 => {
+                                    if token.kill() {
+                                        tally.kills += 1;
+                                    }
+                                    tokens.push((input, token));
+                                }
+                                _ => tokens.push((input, token)),
+                            }
+                        }
+                        for (input, token) in tokens {
+                            tally.record(input, resolve(token));
+                        }
+                    }
+                    tally
+                })
+            })
+            .collect();
+        drop(to_killer);
+        let mut total = Tally::default();
+        for h in submitters {
+            total.merge(h.join().unwrap());
+        }
+        submitters_done.store(true, Ordering::SeqCst);
+        let (killer_tally, pauses) = killer.join().unwrap();
+        total.merge(killer_tally);
+        (total, pauses)
+    });
+
+    // Every call produced exactly one result, and each value is its own input.
+    let o = &total.outcomes;
+    assert_eq!(o.total(), TOTAL, "results: {o:?}");
+    assert!(
+        total.mismatched.is_empty(),
+        "values from other calls: {:?}",
+        &total.mismatched[..total.mismatched.len().min(5)]
+    );
+    let unique: HashSet<u64> = total.values.iter().copied().collect();
+    assert_eq!(
+        unique.len(),
+        total.values.len(),
+        "a value was returned twice"
+    );
+    assert_eq!(unique.len() as u64, o.completed);
+    let killed_by_kills = o.detail.get("killed").copied().unwrap_or(0);
+    assert_eq!(
+        killed_by_kills, o.killed,
+        "unexpected kinds: {:?}",
+        o.detail
+    );
+    assert_eq!(
+        o.killed, total.kills,
+        "every successful kill resolved exactly one token as killed"
+    );
+
+    // Killed leads' bodies run on; once they return, every child was made,
+    // waited on and resolved.
+    eventually("lead bodies return", || {
+        probe.leads_running.load(Ordering::SeqCst) == 0
+    });
+    let children = probe.children_made.load(Ordering::SeqCst);
+    let s = c.stats();
+    let t = s.tokens;
+    assert_eq!(t.submitted, TOTAL + children, "{s}");
+    assert_eq!(
+        (t.completed, t.failed, t.killed, t.timed_out),
+        (o.completed + children, o.failed, o.killed, o.timed_out),
+        "stats {t:?} vs tokens {o:?} and {children} children"
+    );
+    assert_eq!((t.in_flight(), s.in_flight), (0, 0));
+    assert_eq!((t.waiting, t.admitted, t.executing), (0, 0, 0));
+    assert_eq!(c.live_tokens(), 0, "the registry keeps finished tokens");
+    let per_op: u64 = s.ops.iter().map(|op| op.counts.submitted).sum();
+    assert_eq!(per_op, TOTAL + children);
+    for op in ["stress_sticky", "stress_io", "stress_lead", "stress_child"] {
+        let made = s.op(op).map_or(0, |o| o.counts.submitted);
+        assert!(made > 0, "no call of {op} was made");
+    }
+    assert_eq!(s.op("stress_child").unwrap().counts.completed, children);
+
+    // Nothing is left behind: no pin, no lead domain, no lane slot, no tier
+    // permit (a killed IO body returns its permit when it returns).
+    assert_eq!(s.sticky_domains, 0, "sticky pins outlived their calls");
+    assert_eq!(s.lead_domains, 0, "lead domains outlived their members");
+    assert_eq!(s.lead_unlisted_calls, 0);
+    assert!(
+        s.lanes.iter().all(|l| l.depth == 0),
+        "lane slots leaked: {:?}",
+        s.lanes
+    );
+    eventually("IO bodies return their permits", || {
+        c.stats().storage.iter().all(|t| t.running == 0)
+    });
+    let s = c.stats();
+    assert!(s.storage.iter().all(|t| t.waiting == 0), "{:?}", s.storage);
+    let tier = s.storage(TIER);
+    assert!(
+        tier.high_water > 0 && tier.high_water <= tier.cap,
+        "{tier:?}"
+    );
+
+    // What the bodies saw.
+    let count = |a: &AtomicU64| a.load(Ordering::SeqCst);
+    assert_eq!(
+        count(&probe.sticky_overlaps),
+        0,
+        "bodies of one key overlapped"
+    );
+    assert_eq!(
+        count(&probe.sticky_out_of_order),
+        0,
+        "bodies of one key ran out of submission order"
+    );
+    assert_eq!(count(&probe.io_on_cpu), 0, "IO calls ran on CPU workers");
+    assert!(probe.io_max.load(Ordering::SeqCst) <= TIER.default_cap());
+    assert_eq!(
+        count(&probe.children_astray),
+        0,
+        "children ran outside their lead's group"
+    );
+
+    // Bodies: none ran twice; IO bodies ran on IO threads, the rest on workers.
+    assert_eq!(s.queue_wait.count, s.run_time.count);
+    let started_bodies = s.queue_wait.count;
+    let io_bodies = count(&probe.io_started);
+    // Workers count the calls they started; IO threads do not. An IO call that
+    // started counts as an IO body, unless a kill won the race between its
+    // start and its body taking the closure (then the body never ran).
+    let io_killed = s.op("stress_io").map_or(0, |op| op.counts.killed);
+    eventually("cancelled bodies still running return", || {
+        let on_workers = c.stats().workers.iter().map(|w| w.ran).sum::<u64>();
+        let on_io = started_bodies.saturating_sub(on_workers);
+        (io_bodies..=io_bodies + io_killed).contains(&on_io)
+    });
+    let ran = count(&executions) + count(&probe.bodies) + children;
+    assert!(
+        ran <= started_bodies,
+        "{ran} bodies ran, {started_bodies} calls started"
+    );
+    assert!(
+        o.completed + o.failed + children <= ran,
+        "{ran} bodies ran for {o:?}"
+    );
+    eprintln!(
+        "stress (routed): {TOTAL} calls + {children} children in {:?}, {pauses} pauses: {o:?}; \
+         {ran} bodies ran; IO high water {}",
+        started.elapsed(),
+        tier.high_water
     );
     c.stop();
 }

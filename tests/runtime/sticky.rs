@@ -799,9 +799,6 @@ fn held_elsewhere(gate: Arc<Gate>) {
 }
 
 #[test]
-#[ignore = "bug: a member killed while its body waits on a token hands its turn on at \
-            once; the pinned worker counts as blocked, so a worker waiting on the next \
-            member claims it and runs it beside the killed body"]
 fn the_next_member_waits_for_a_killed_body_blocked_in_a_token_wait() {
     let c = builder("sticky-killed-waiting")
         .core_groups(1)

@@ -732,9 +732,6 @@ fn nested_io_outer() -> Option<u8> {
 }
 
 #[test]
-#[ignore = "bug: an IO call that waits on an IO call of its own tier holds a permit while \
-            the inner call waits for one: with the tier full of such waiters, every wait \
-            hangs (IO threads never claim a call inline)"]
 fn io_calls_waiting_on_io_calls_of_their_own_full_tier_do_not_hang() {
     let c = builder("io-nested-io")
         .storage_cap(StorageSpeed::Slow, 2)

@@ -37,6 +37,8 @@ struct Domain {
     active: Option<u64>,
     /// Members not finished yet.
     refs: usize,
+    /// Members killed while running whose bodies still run.
+    killed_running: usize,
 }
 
 /// What a domain needs from the scheduler to pin and dispatch members.
@@ -100,6 +102,7 @@ impl Domains {
             queue: VecDeque::new(),
             active: None,
             refs: 0,
+            killed_running: 0,
         });
         domain.refs += 1;
         domain.worker
@@ -142,6 +145,8 @@ impl Domains {
         }
         if leave {
             domain.refs -= 1;
+        } else {
+            domain.killed_running += 1;
         }
         if domain.refs == 0 {
             sched.unpin(domain.worker);
@@ -159,10 +164,20 @@ impl Domains {
             return;
         };
         domain.refs -= 1;
+        domain.killed_running -= 1;
         if domain.refs == 0 {
             sched.unpin(domain.worker);
             map.remove(&key);
         }
+    }
+
+    /// Whether a member of `key` may run off the domain's worker (only when
+    /// that worker is blocked waiting): not while a killed member's body still
+    /// runs, which would then overlap it.
+    pub(crate) fn may_run_elsewhere(&self, key: DomainKey) -> bool {
+        self.lock(&key)
+            .get(&key)
+            .is_some_and(|domain| domain.killed_running == 0)
     }
 
     /// Dispatches every domain whose turn is free (after a pause ends).

@@ -235,17 +235,34 @@ pub(crate) fn claim_and_run(job: &JobRef) -> bool {
         return false;
     }
     match route.path {
-        // Storage calls run only on IO threads, within their tier's cap; the IO
-        // threads always make progress, so waiting for them cannot deadlock.
-        Path::Storage(_) => return false,
+        // Storage calls run only on IO threads, within their tier's cap. An IO
+        // thread whose call waits on a call of its own tier runs it inline,
+        // under the turn its blocked call already holds (else a full tier whose
+        // calls all wait on the tier would never move); other waiters block,
+        // and the IO threads make progress.
+        Path::Storage(speed) => {
+            let same_tier = ctx.worker.is_none()
+                && with_current(|current| {
+                    current
+                        .and_then(|job| job.header().route.as_ref())
+                        .is_some_and(|r| matches!(r.path, Path::Storage(s) if s == speed))
+                });
+            if !same_tier {
+                return false;
+            }
+        }
         // A domain's waiting members keep their order: none may run here.
         Path::Sticky { .. } if header.state() == TokenState::Waiting => return false,
         // The admitted member runs on the domain's worker: here only if that is
         // us, or if that worker is itself blocked waiting (then it cannot run the
-        // call, and running it here is what keeps the wait from deadlocking).
-        Path::Sticky { worker, .. } => {
+        // call, and running it here is what keeps the wait from deadlocking) and
+        // no killed member's body still runs (which it would overlap).
+        Path::Sticky { key, worker } => {
             let pinned = &ctx.shared.scheduler.workers[worker];
-            if ctx.worker != Some(worker) && pinned.waiting.load(Ordering::SeqCst) == 0 {
+            if ctx.worker != Some(worker)
+                && (pinned.waiting.load(Ordering::SeqCst) == 0
+                    || !ctx.shared.scheduler.domains.may_run_elsewhere(key))
+            {
                 return false;
             }
         }

@@ -211,7 +211,8 @@ impl Shared {
     pub(crate) fn killed_body_returned(&self, header: &Header) {
         let route = header.route.as_ref().expect("observed tokens have a route");
         if let Path::Sticky { key, .. } = route.path {
-            self.scheduler.domains.body_returned(key, &self.scheduler);
+            let domains = &self.scheduler.domains;
+            domains.body_returned(key, header.id, &self.scheduler);
         }
     }
 

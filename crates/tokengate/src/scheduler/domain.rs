@@ -37,8 +37,11 @@ struct Domain {
     active: Option<u64>,
     /// Members not finished yet.
     refs: usize,
-    /// Members killed while running whose bodies still run.
-    killed_running: usize,
+    /// Members killed while running whose bodies still run (by token id).
+    killed_running: Vec<u64>,
+    /// Members whose killed bodies returned before the kill was observed here
+    /// (the two happen on different threads, in either order).
+    returned_early: Vec<u64>,
 }
 
 /// What a domain needs from the scheduler to pin and dispatch members.
@@ -102,7 +105,8 @@ impl Domains {
             queue: VecDeque::new(),
             active: None,
             refs: 0,
-            killed_running: 0,
+            killed_running: Vec::new(),
+            returned_early: Vec::new(),
         });
         domain.refs += 1;
         domain.worker
@@ -143,10 +147,10 @@ impl Domains {
         if domain.active == Some(id) {
             domain.active = None;
         }
-        if leave {
+        if leave || take(&mut domain.returned_early, id) {
             domain.refs -= 1;
         } else {
-            domain.killed_running += 1;
+            domain.killed_running.push(id);
         }
         if domain.refs == 0 {
             sched.unpin(domain.worker);
@@ -156,15 +160,18 @@ impl Domains {
         }
     }
 
-    /// The body of a member that was killed while running has returned: the
-    /// member leaves its domain now.
-    pub(crate) fn body_returned(&self, key: DomainKey, sched: &impl Dispatch) {
+    /// The body of member `id`, killed while running, has returned: the member
+    /// leaves its domain, now or (if the kill is not observed yet) then.
+    pub(crate) fn body_returned(&self, key: DomainKey, id: u64, sched: &impl Dispatch) {
         let mut map = self.lock(&key);
         let Some(domain) = map.get_mut(&key) else {
             return;
         };
+        if !take(&mut domain.killed_running, id) {
+            domain.returned_early.push(id);
+            return;
+        }
         domain.refs -= 1;
-        domain.killed_running -= 1;
         if domain.refs == 0 {
             sched.unpin(domain.worker);
             map.remove(&key);
@@ -177,7 +184,7 @@ impl Domains {
     pub(crate) fn may_run_elsewhere(&self, key: DomainKey) -> bool {
         self.lock(&key)
             .get(&key)
-            .is_some_and(|domain| domain.killed_running == 0)
+            .is_some_and(|domain| domain.killed_running.is_empty())
     }
 
     /// Dispatches every domain whose turn is free (after a pause ends).
@@ -202,6 +209,17 @@ impl Domains {
     }
 }
 
+/// Removes `id` from `ids`; true if it was there.
+fn take(ids: &mut Vec<u64>, id: u64) -> bool {
+    match ids.iter().position(|&i| i == id) {
+        Some(at) => {
+            ids.swap_remove(at);
+            true
+        }
+        None => false,
+    }
+}
+
 fn pump(domain: &mut Domain, sched: &impl Dispatch) {
     while domain.active.is_none() {
         let Some(job) = domain.queue.front() else {
@@ -221,5 +239,73 @@ fn pump(domain: &mut Domain, sched: &impl Dispatch) {
             domain.active = Some(header.id);
             sched.send_pinned(domain.worker, job);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A dispatcher that records pins and sends nothing.
+    #[derive(Default)]
+    struct Stub {
+        pins: AtomicUsize,
+    }
+
+    impl Dispatch for Stub {
+        fn pin(&self, _: Weight) -> usize {
+            self.pins.fetch_add(1, Ordering::SeqCst);
+            0
+        }
+        fn unpin(&self, _: usize) {
+            self.pins.fetch_sub(1, Ordering::SeqCst);
+        }
+        fn admission_open(&self, _: &JobRef) -> bool {
+            true
+        }
+        fn send_pinned(&self, _: usize, _: JobRef) {}
+    }
+
+    const KEY: DomainKey = DomainKey {
+        anchor: "k",
+        key: KeyId::Anchor,
+    };
+
+    /// A member killed while running leaves once both the kill is observed and
+    /// its body returned, in either order; the pin outlives the body.
+    #[test]
+    fn a_killed_running_member_leaves_after_kill_and_return_in_either_order() {
+        for body_first in [false, true] {
+            let (domains, stub) = (Domains::default(), Stub::default());
+            domains.join(KEY, Weight::Medium, &stub);
+            if body_first {
+                domains.body_returned(KEY, 7, &stub);
+                assert_eq!(domains.len(), 1, "the kill is not observed yet");
+                domains.finish(KEY, 7, false, &stub);
+            } else {
+                domains.finish(KEY, 7, false, &stub);
+                assert_eq!(domains.len(), 1, "the killed body still runs");
+                assert!(!domains.may_run_elsewhere(KEY));
+                domains.body_returned(KEY, 7, &stub);
+            }
+            assert_eq!(domains.len(), 0, "body_first = {body_first}");
+            assert_eq!(stub.pins.load(Ordering::SeqCst), 0);
+        }
+    }
+
+    /// Members join and leave once each; the pin goes with the last one.
+    #[test]
+    fn the_pin_is_released_with_the_last_member() {
+        let (domains, stub) = (Domains::default(), Stub::default());
+        domains.join(KEY, Weight::Medium, &stub);
+        domains.join(KEY, Weight::Medium, &stub);
+        assert_eq!(stub.pins.load(Ordering::SeqCst), 1, "one pin per domain");
+        domains.finish(KEY, 1, true, &stub);
+        assert_eq!(domains.len(), 1);
+        domains.finish(KEY, 2, true, &stub);
+        assert_eq!(domains.len(), 0);
+        assert_eq!(stub.pins.load(Ordering::SeqCst), 0);
     }
 }

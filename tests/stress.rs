@@ -81,60 +81,13 @@ fn mixed_calls_with_concurrent_kills_and_pauses_resolve_exactly_once() {
         // The killer: kills random recent ids, kills and waits on tokens handed
         // to it, and now and then pauses admission or an operation briefly.
         let killer = s.spawn(move || {
-            let mut rng = SplitMix64::new(0xC0FF_EE00);
-            let mut tally = Tally::default();
-            let mut pauses = 0u64;
-            loop {
-                let mut batch = Vec::new();
-                let disconnected = loop {
-                    match from_submitters.recv_timeout(Duration::from_micros(200)) {
-                        Ok(item) => {
-                            batch.push(item);
-                            if batch.len() >= 32 {
-                                break false;
-                            }
-                        }
-                        Err(RecvTimeoutError::Timeout) => break false,
-                        Err(RecvTimeoutError::Disconnected) => break true,
-                    }
-                };
-                for (_, t) in &batch {
-                    if rng.chance(60) && t.kill() {
-                        tally.kills += 1;
-                    }
-                }
-                for (input, t) in batch {
-                    tally.record(input, resolve(t));
-                }
-                for _ in 0..16 {
-                    let id = ring[rng.below(RING as u64) as usize].load(Ordering::Relaxed);
-                    if id != 0 && c.kill_token(id) {
-                        tally.kills += 1;
-                    }
-                }
-                if !submitters_done.load(Ordering::SeqCst) {
-                    match rng.below(100) {
-                        0..=9 => {
-                            pauses += 1;
-                            c.pause_admission();
-                            std::thread::sleep(Duration::from_micros(rng.below(500)));
-                            c.resume_admission();
-                        }
-                        10..=19 => {
-                            pauses += 1;
-                            let op = OPS[rng.below(3) as usize];
-                            c.pause_operation(op);
-                            std::thread::sleep(Duration::from_micros(rng.below(500)));
-                            c.resume_operation(op);
-                        }
-                        _ => {}
-                    }
-                }
-                if disconnected {
-                    break;
-                }
-            }
-            (tally, pauses)
+            killer(
+                c,
+                ring,
+                submitters_done,
+                from_submitters,
+                (0xC0FF_EE00, &OPS, 10),
+            )
         });
 
         let submitters: Vec<_> = (0..THREADS)
@@ -467,13 +420,18 @@ fn routed_call(
 }
 
 /// The killer of the routing mix: as in the first test, over every op.
-fn routed_killer(
+/// The killer of both stress tests: resolves the tokens handed to it after
+/// killing most of them, kills random recent ids, and (while submitters run)
+/// pauses admission 10 % of its rounds and one of `ops` `op_pause_percent` % of
+/// them, briefly. Returns its tally and how many pauses it made.
+fn killer(
     c: &OperationsCoordinator,
     ring: &[AtomicU64],
     submitters_done: &AtomicBool,
     from_submitters: mpsc::Receiver<(u64, TaskToken<u64>)>,
+    (seed, ops, op_pause_percent): (u64, &[&'static str], u64),
 ) -> (Tally, u64) {
-    let mut rng = SplitMix64::new(0xD15C_0BAD);
+    let mut rng = SplitMix64::new(seed);
     let mut tally = Tally::default();
     let mut pauses = 0u64;
     loop {
@@ -512,9 +470,9 @@ fn routed_killer(
                     std::thread::sleep(Duration::from_micros(rng.below(500)));
                     c.resume_admission();
                 }
-                10..=24 => {
+                n if n < 10 + op_pause_percent => {
                     pauses += 1;
-                    let op = ROUTED_OPS[rng.below(ROUTED_OPS.len() as u64) as usize];
+                    let op = ops[rng.below(ops.len() as u64) as usize];
                     c.pause_operation(op);
                     std::thread::sleep(Duration::from_micros(rng.below(500)));
                     c.resume_operation(op);
@@ -546,7 +504,15 @@ fn routed_calls_with_concurrent_kills_and_pauses_resolve_and_release_everything(
 
     let (total, pauses) = std::thread::scope(|s| {
         let (c, ring, cursor, submitters_done) = (&c, &ring, &cursor, &submitters_done);
-        let killer = s.spawn(move || routed_killer(c, ring, submitters_done, from_submitters));
+        let killer = s.spawn(move || {
+            killer(
+                c,
+                ring,
+                submitters_done,
+                from_submitters,
+                (0xD15C_0BAD, &ROUTED_OPS, 15),
+            )
+        });
         let submitters: Vec<_> = (0..THREADS)
             .map(|k| {
                 let to_killer = to_killer.clone();

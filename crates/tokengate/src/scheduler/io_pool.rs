@@ -14,6 +14,9 @@ use crate::token::JobRef;
 /// How long an idle IO thread waits for work before it exits.
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
 
+/// Polls the one spinning IO thread makes before it sleeps.
+const SPIN_POLLS: u32 = 32;
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<JobRef>,
@@ -23,6 +26,8 @@ struct State {
     finishing: usize,
     threads: usize,
     stopping: bool,
+    /// Is a thread polling for work before it sleeps (at most one)?
+    spinning: bool,
 }
 
 #[derive(Default)]
@@ -100,6 +105,20 @@ impl IoPool {
     fn next(&self, after_call: bool) -> Option<JobRef> {
         let mut state = self.lock();
         if after_call {
+            // One idle thread at a time polls briefly for the next call before
+            // sleeping: calls dispatched back to back then skip a futex wake-up.
+            if state.queue.is_empty() && !state.stopping && !state.spinning {
+                state.spinning = true;
+                for _ in 0..SPIN_POLLS {
+                    drop(state);
+                    std::thread::yield_now();
+                    state = self.lock();
+                    if !state.queue.is_empty() || state.stopping {
+                        break;
+                    }
+                }
+                state.spinning = false;
+            }
             state.finishing -= 1;
         }
         loop {

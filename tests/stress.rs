@@ -120,18 +120,13 @@ fn mixed_calls_with_concurrent_kills_and_pauses_resolve_exactly_once() {
                                 }
                                 input
                             });
-                            let slot = cursor.fetch_add(1, Ordering::Relaxed) % RING;
-                            ring[slot].store(token.id(), Ordering::Relaxed);
-                            match rng.below(100) {
-                                0 => to_killer.send((input, token)).unwrap(),
-                                1 => {
-                                    if token.kill() {
-                                        tally.kills += 1;
-                                    }
-                                    tokens.push((input, token));
-                                }
-                                _ => tokens.push((input, token)),
-                            }
+                            hand_off(
+                                (ring, cursor, &to_killer),
+                                &mut rng,
+                                &mut tally,
+                                &mut tokens,
+                                (input, token),
+                            );
                         }
                         for (input, token) in tokens {
                             tally.record(input, resolve(token));
@@ -420,6 +415,33 @@ fn routed_call(
 }
 
 /// The killer of the routing mix: as in the first test, over every op.
+/// The channel submitters hand tokens to the killer on.
+type ToKiller = mpsc::Sender<(u64, TaskToken<u64>)>;
+
+/// What a submitter does with each new token: records its id where the killer
+/// picks random victims, then hands it to the killer (1 %), kills it at once
+/// (1 %, still resolving it here), or keeps it to resolve here.
+fn hand_off(
+    (ring, cursor, to_killer): (&[AtomicU64], &AtomicUsize, &ToKiller),
+    rng: &mut SplitMix64,
+    tally: &mut Tally,
+    tokens: &mut Vec<(u64, TaskToken<u64>)>,
+    (input, token): (u64, TaskToken<u64>),
+) {
+    let slot = cursor.fetch_add(1, Ordering::Relaxed) % RING;
+    ring[slot].store(token.id(), Ordering::Relaxed);
+    match rng.below(100) {
+        0 => to_killer.send((input, token)).unwrap(),
+        1 => {
+            if token.kill() {
+                tally.kills += 1;
+            }
+            tokens.push((input, token));
+        }
+        _ => tokens.push((input, token)),
+    }
+}
+
 /// The killer of both stress tests: resolves the tokens handed to it after
 /// killing most of them, kills random recent ids, and (while submitters run)
 /// pauses admission 10 % of its rounds and one of `ops` `op_pause_percent` % of
@@ -526,18 +548,13 @@ fn routed_calls_with_concurrent_kills_and_pauses_resolve_and_release_everything(
                         for i in 0..BATCH {
                             let input = k * PER_THREAD + batch * BATCH + i;
                             let token = routed_call(&mut rng, k, input, &probe, &executions);
-                            let slot = cursor.fetch_add(1, Ordering::Relaxed) % RING;
-                            ring[slot].store(token.id(), Ordering::Relaxed);
-                            match rng.below(100) {
-                                0 => to_killer.send((input, token)).unwrap(),
-                                1 => {
-                                    if token.kill() {
-                                        tally.kills += 1;
-                                    }
-                                    tokens.push((input, token));
-                                }
-                                _ => tokens.push((input, token)),
-                            }
+                            hand_off(
+                                (ring, cursor, &to_killer),
+                                &mut rng,
+                                &mut tally,
+                                &mut tokens,
+                                (input, token),
+                            );
                         }
                         for (input, token) in tokens {
                             tally.record(input, resolve(token));

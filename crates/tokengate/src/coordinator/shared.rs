@@ -167,14 +167,13 @@ impl Shared {
     pub(crate) fn observe(
         &self,
         header: &Header,
-        op: &OpEntry,
         from: TokenState,
         to: TokenState,
         now: u64,
         held_slot: bool,
     ) {
-        op.counters.local().record(from, to);
         let route = header.route.as_ref().expect("observed tokens have a route");
+        route.op.counters.local().record(from, to);
         if held_slot {
             self.scheduler
                 .slot_lane(route.path, header.weight)
@@ -317,9 +316,24 @@ impl Shared {
         (Some(domain), group)
     }
 
-    /// Is admission open for `op` (no global pause, no pause of the op)?
-    fn admission_open(&self, op: &OpEntry) -> bool {
-        !self.scheduler.is_paused() && !op.is_paused()
+    /// Hands a `Waiting` lane call straight to a worker when admission is open
+    /// and its lane is empty (so the lane stays FIFO). `Some(true)`: placed;
+    /// `Some(false)`: it finished meanwhile; `None`: it must wait in its lane.
+    fn place_now(&self, job: &JobRef) -> Option<bool> {
+        let header = job.header();
+        let route = header.route.as_ref().expect("admitted tokens have a route");
+        let open = !self.scheduler.is_paused() && !route.op.is_paused();
+        if !matches!(route.path, Path::Lane)
+            || !open
+            || !self.scheduler.lane(header.weight).is_empty()
+        {
+            return None;
+        }
+        match self.scheduler.place(job) {
+            Placement::Placed => Some(true),
+            Placement::Gone => Some(false),
+            Placement::NoRoom => None,
+        }
     }
 
     /// Routes a fresh `Waiting` call that holds no lane slot.
@@ -327,11 +341,8 @@ impl Shared {
         let header = job.header();
         let route = header.route.as_ref().expect("admitted tokens have a route");
         let lane = self.scheduler.slot_lane(route.path, header.weight);
-        if matches!(route.path, Path::Lane) && self.admission_open(&route.op) && lane.is_empty() {
-            match self.scheduler.place(&job) {
-                Placement::Placed | Placement::Gone => return,
-                Placement::NoRoom => {}
-            }
+        if self.place_now(&job).is_some() {
+            return;
         }
         if !lane.try_reserve() {
             match self.config.full_lane {
@@ -350,8 +361,9 @@ impl Shared {
                     if let Some(job) = crate::admit::defer(job.clone()) {
                         // Not inside `admit`: wait here.
                         let shared = &route.shared;
+                        let helps = !matches!(route.path, Path::Storage(_));
                         let reserved = lane.reserve_blocking(
-                            || help_lane(shared, lane),
+                            || helps && help_lane(shared, lane),
                             || !self.is_running() || header.state() != TokenState::Waiting,
                         );
                         if !reserved {
@@ -463,16 +475,8 @@ impl Shared {
         if header.state() != TokenState::Waiting {
             return false;
         }
-        let route = header.route.as_ref().expect("admitted tokens have a route");
-        if matches!(route.path, Path::Lane)
-            && self.admission_open(&route.op)
-            && self.scheduler.lane(header.weight).is_empty()
-        {
-            match self.scheduler.place(&job) {
-                Placement::Placed => return true,
-                Placement::Gone => return false,
-                Placement::NoRoom => {}
-            }
+        if let Some(placed) = self.place_now(&job) {
+            return placed;
         }
         self.enqueue_waiting(job);
         true

@@ -262,20 +262,7 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
             }
         })
         .collect();
-    let storage = scheduler
-        .tiers
-        .iter()
-        .map(|tier| {
-            let snap = tier.snapshot();
-            StorageStats {
-                speed: tier.speed,
-                cap: snap.cap,
-                running: snap.running,
-                high_water: snap.high_water,
-                waiting: snap.waiting,
-            }
-        })
-        .collect();
+    let storage = scheduler.tiers.iter().map(|tier| tier.snapshot()).collect();
     let tokens = StateCounts::from_totals(&all);
     Stats {
         in_flight: tokens.in_flight(),

@@ -61,6 +61,11 @@ impl Encoder<'_> {
     fn len(&mut self, n: usize) {
         self.out.extend_from_slice(&(n as u64).to_le_bytes());
     }
+
+    /// An enum variant's index, ahead of its content.
+    fn variant(&mut self, index: u32) {
+        self.out.extend_from_slice(&index.to_le_bytes());
+    }
 }
 
 macro_rules! le_bytes {
@@ -150,7 +155,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Encoder<'b> {
         _: &'static str,
         value: &T,
     ) -> Result<(), Error> {
-        self.out.extend_from_slice(&index.to_le_bytes());
+        self.variant(index);
         value.serialize(self)
     }
 
@@ -180,7 +185,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Encoder<'b> {
         _: &'static str,
         _: usize,
     ) -> Result<Self, Error> {
-        self.out.extend_from_slice(&index.to_le_bytes());
+        self.variant(index);
         Ok(self)
     }
 
@@ -203,7 +208,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Encoder<'b> {
         _: &'static str,
         _: usize,
     ) -> Result<Self, Error> {
-        self.out.extend_from_slice(&index.to_le_bytes());
+        self.variant(index);
         Ok(self)
     }
 

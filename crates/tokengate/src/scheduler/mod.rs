@@ -88,6 +88,14 @@ thread_local! {
     static LAST_WORKER: Cell<usize> = const { Cell::new(0) };
 }
 
+/// `candidates` in turn, starting at this thread's last worker if it is one
+/// of them: equal candidates are then tried in a stable, warm-first order.
+fn from_last(candidates: &[usize]) -> impl Iterator<Item = usize> + '_ {
+    let last = LAST_WORKER.with(Cell::get);
+    let start = candidates.iter().position(|&i| i == last).unwrap_or(0);
+    (0..candidates.len()).map(move |k| candidates[(start + k) % candidates.len()])
+}
+
 impl Scheduler {
     pub(crate) fn new(
         groups: usize,
@@ -247,24 +255,18 @@ impl Scheduler {
     /// Picks a worker for `weight` and counts one more call in its `load`.
     /// Returns the worker and whether it roams for this call.
     fn reserve_worker(&self, weight: Weight) -> Option<(usize, bool)> {
-        let last = LAST_WORKER.with(Cell::get);
-        let claim = |i: usize| {
-            self.workers[i]
-                .load
-                .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-        };
         let claim_idle = |candidates: &[usize]| {
-            let start = candidates.iter().position(|&i| i == last).unwrap_or(0);
-            let found = (0..candidates.len())
-                .map(|k| candidates[(start + k) % candidates.len()])
-                .find(|&i| claim(i));
+            let found = from_last(candidates).find(|&i| {
+                self.workers[i]
+                    .load
+                    .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            });
             if let Some(i) = found {
                 LAST_WORKER.with(|l| l.set(i));
             }
             found
         };
-        let start = last;
         let home = &self.home[weight.index()];
         // An idle worker first, home or roaming: work-conserving, and no call
         // waits behind a busy worker while another one sleeps.
@@ -274,8 +276,7 @@ impl Scheduler {
         if let Some(i) = claim_idle(&self.roamers[weight.index()]) {
             return Some((i, true));
         }
-        let (i, load) = (0..home.len())
-            .map(|k| home[(start + k) % home.len()])
+        let (i, load) = from_last(home)
             .map(|i| (i, self.workers[i].load.load(Ordering::SeqCst)))
             .min_by_key(|&(_, load)| load)?;
         if load < self.mailbox_capacity {
@@ -520,11 +521,7 @@ impl Dispatch for Scheduler {
     /// The home worker of `weight` with the fewest pinned domains plus calls
     /// (so domains made while nothing runs, in a pause say, still spread out).
     fn pin(&self, weight: Weight) -> usize {
-        let home = &self.home[weight.index()];
-        let last = LAST_WORKER.with(Cell::get);
-        let start = home.iter().position(|&i| i == last).unwrap_or(0);
-        let worker = (0..home.len())
-            .map(|k| home[(start + k) % home.len()])
+        let worker = from_last(&self.home[weight.index()])
             .min_by_key(|&i| {
                 let slot = &self.workers[i];
                 slot.pins.load(Ordering::SeqCst) + slot.load.load(Ordering::SeqCst)

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::Lane;
-use crate::StorageSpeed;
 use crate::token::JobRef;
+use crate::{StorageSpeed, StorageStats};
 
 #[derive(Debug, Default)]
 struct Counts {
@@ -35,14 +35,6 @@ impl std::fmt::Debug for Tier {
             .field("cap", &self.cap())
             .finish_non_exhaustive()
     }
-}
-
-/// A tier's numbers for [`Stats`](crate::Stats).
-pub(crate) struct TierSnapshot {
-    pub(crate) cap: usize,
-    pub(crate) running: usize,
-    pub(crate) high_water: usize,
-    pub(crate) waiting: usize,
 }
 
 impl Tier {
@@ -96,9 +88,10 @@ impl Tier {
         self.counts().running -= 1;
     }
 
-    pub(crate) fn snapshot(&self) -> TierSnapshot {
+    pub(crate) fn snapshot(&self) -> StorageStats {
         let counts = self.counts();
-        TierSnapshot {
+        StorageStats {
+            speed: self.speed,
             cap: self.cap(),
             running: counts.running,
             high_water: counts.high_water,

@@ -109,6 +109,18 @@ pub(crate) fn run_claimed(job: JobRef) {
     CURRENT.with(|c| *c.borrow_mut() = previous);
 }
 
+/// [`run_claimed`], counted in the stats of worker `me` (none on IO threads).
+fn run_counted(me: Option<&WorkerSlot>, job: JobRef) {
+    if let Some(me) = me {
+        me.running.fetch_add(1, Ordering::Relaxed);
+    }
+    run_claimed(job);
+    if let Some(me) = me {
+        me.running.fetch_sub(1, Ordering::Relaxed);
+        me.completed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// The body of a worker thread.
 pub(crate) fn worker_main(shared: Arc<Shared>, index: usize) {
     WORKER.with(|w| {
@@ -212,10 +224,7 @@ fn execute(me: &WorkerSlot, job: JobRef) {
         .header()
         .transition(TokenState::Admitted, TokenState::Executing)
     {
-        me.running.fetch_add(1, Ordering::Relaxed);
-        run_claimed(job);
-        me.running.fetch_sub(1, Ordering::Relaxed);
-        me.completed.fetch_add(1, Ordering::Relaxed);
+        run_counted(Some(me), job);
     }
     // A stale entry (killed while queued) is simply dropped.
     me.load.fetch_sub(1, Ordering::SeqCst);
@@ -282,21 +291,14 @@ pub(crate) fn claim_and_run(job: &JobRef) -> bool {
     };
     if claimed {
         let me = ctx.worker.map(|i| &ctx.shared.scheduler.workers[i]);
-        if let Some(me) = me {
-            me.running.fetch_add(1, Ordering::Relaxed);
-        }
-        run_claimed(job.clone());
-        if let Some(me) = me {
-            me.running.fetch_sub(1, Ordering::Relaxed);
-            me.completed.fetch_add(1, Ordering::Relaxed);
-        }
+        run_counted(me, job.clone());
     }
     claimed
 }
 
 /// On a worker thread of `shared`, runs one call from `lane` inline (used while
-/// blocked on that full lane). Returns whether it ran one. Storage tiers are
-/// never helped: their calls run only on IO threads, which drain them anyway.
+/// blocked on that full lane). Returns whether it ran one. Not for storage
+/// tiers: their calls run only on IO threads, which drain them anyway.
 pub(crate) fn help_lane(shared: &Arc<Shared>, lane: &super::Lane) -> bool {
     let Some(ctx) = worker_context() else {
         return false;
@@ -308,9 +310,6 @@ pub(crate) fn help_lane(shared: &Arc<Shared>, lane: &super::Lane) -> bool {
         return false;
     }
     let scheduler = &shared.scheduler;
-    if scheduler.tiers.iter().any(|t| std::ptr::eq(&t.lane, lane)) {
-        return false;
-    }
     let me = &scheduler.workers[index];
     match scheduler.pull_from(me, lane) {
         Some(job) => {

@@ -165,9 +165,7 @@ impl Header {
             _ => {}
         }
         if let Some(route) = &self.route {
-            route
-                .shared
-                .observe(self, &route.op, from, to, now, held_slot);
+            route.shared.observe(self, from, to, now, held_slot);
         }
         true
     }

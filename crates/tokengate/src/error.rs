@@ -46,6 +46,11 @@ pub(crate) enum ErrorKind {
     Shutdown,
     /// No coordinator was running when the call was made.
     NoCoordinator,
+    /// A process-pool call could not be carried out: a worker process could
+    /// not start, or a value could not cross the process boundary.
+    Process(String),
+    /// The worker process running a process-pool call died.
+    WorkerLost { pid: u32, status: String },
 }
 
 /// Who killed a token.
@@ -129,6 +134,29 @@ impl TaskError {
     pub fn is_no_coordinator(&self) -> bool {
         matches!(self.kind, ErrorKind::NoCoordinator)
     }
+
+    /// The worker process running this `process_pool` call died (it aborted,
+    /// crashed, exited or was killed from outside). The pool has replaced it;
+    /// the call was not retried.
+    pub fn is_worker_lost(&self) -> bool {
+        matches!(self.kind, ErrorKind::WorkerLost { .. })
+    }
+
+    /// This `process_pool` call could not be carried out: no worker process
+    /// could be started, or a value could not be encoded or decoded on its
+    /// way across. The `Display` text says which.
+    pub fn is_process_failure(&self) -> bool {
+        matches!(self.kind, ErrorKind::Process(_))
+    }
+
+    /// The pid of the worker process that died, when
+    /// [`is_worker_lost`](Self::is_worker_lost).
+    pub fn lost_worker_pid(&self) -> Option<u32> {
+        match self.kind {
+            ErrorKind::WorkerLost { pid, .. } => Some(pid),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Debug for TaskError {
@@ -171,6 +199,13 @@ impl fmt::Display for TaskError {
                 "guarded call `{op}` found no running coordinator; start one with \
                  `OperationsCoordinator::start()` before making guarded calls"
             ),
+            ErrorKind::Process(msg) => write!(f, "process-pool call `{op}` failed: {msg}"),
+            ErrorKind::WorkerLost { pid, status } => write!(
+                f,
+                "process-pool call `{op}` lost its worker process {pid} ({status}); the \
+                 worker was replaced and the call was not retried: call again if it is \
+                 safe to repeat"
+            ),
         }
     }
 }
@@ -203,6 +238,12 @@ pub struct BuildError {
 enum BuildErrorKind {
     Zero(&'static str),
     Spawn(std::io::Error),
+    ProcessStart(std::io::Error),
+    DuplicateOp {
+        op: &'static str,
+        first: &'static str,
+        second: &'static str,
+    },
 }
 
 impl BuildError {
@@ -215,6 +256,22 @@ impl BuildError {
     pub(crate) fn spawn(err: std::io::Error) -> Self {
         BuildError {
             kind: BuildErrorKind::Spawn(err),
+        }
+    }
+
+    pub(crate) fn process_start(err: std::io::Error) -> Self {
+        BuildError {
+            kind: BuildErrorKind::ProcessStart(err),
+        }
+    }
+
+    pub(crate) fn duplicate_op(
+        op: &'static str,
+        first: &'static str,
+        second: &'static str,
+    ) -> Self {
+        BuildError {
+            kind: BuildErrorKind::DuplicateOp { op, first, second },
         }
     }
 }
@@ -230,6 +287,16 @@ impl fmt::Display for BuildError {
                 "could not start a coordinator thread ({err}); lower `workers_per_core` \
                  or `core_groups`, or raise the process thread limit"
             ),
+            BuildErrorKind::ProcessStart(err) => write!(
+                f,
+                "could not start the worker processes ({err}); lower `process_workers`, \
+                 or leave `prestart_processes` off to start them on first use"
+            ),
+            BuildErrorKind::DuplicateOp { op, first, second } => write!(
+                f,
+                "two process_pool fns share the op name `{op}` (`{first}` and `{second}`), so \
+                 a worker process could not tell them apart; give one of them another `op`"
+            ),
         }
     }
 }
@@ -237,8 +304,8 @@ impl fmt::Display for BuildError {
 impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
-            BuildErrorKind::Spawn(err) => Some(err),
-            BuildErrorKind::Zero(_) => None,
+            BuildErrorKind::Spawn(err) | BuildErrorKind::ProcessStart(err) => Some(err),
+            BuildErrorKind::Zero(_) | BuildErrorKind::DuplicateOp { .. } => None,
         }
     }
 }

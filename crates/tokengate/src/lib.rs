@@ -169,7 +169,9 @@
 //! (`src/scheduler/README.md`); the token state machine is described in
 //! `src/token/mod.rs`.
 
-#![forbid(unsafe_code)]
+// The process pool's worker entry (`process/entry.rs`) is the one `unsafe`
+// item, allowed there alone.
+#![deny(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
@@ -181,6 +183,7 @@ pub mod fingerprint;
 mod map;
 mod metrics;
 mod name;
+pub mod process;
 mod registry;
 mod scheduler;
 mod spawn;
@@ -199,7 +202,7 @@ pub use admit::{Admit, admit};
 pub use cancel::{WorkerInfo, checkpoint, current_token_id, current_worker, is_cancelled};
 pub use coordinator::{
     CoordinatorBuilder, EnterGuard, FullLanePolicy, LaneStats, LatencySummary, OpStats,
-    OperationsCoordinator, StateCounts, Stats, StorageStats, WorkerStats,
+    OperationsCoordinator, ProcessStats, StateCounts, Stats, StorageStats, WorkerStats,
 };
 pub use error::{BuildError, Cancelled, TaskError};
 pub use map::{a_map, map};

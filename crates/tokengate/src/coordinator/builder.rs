@@ -31,6 +31,10 @@ pub(crate) struct Config {
     pub(crate) thread_name: String,
     /// Per storage tier: how many of its calls may run at once.
     pub(crate) storage_caps: [usize; 4],
+    /// How many worker processes `process_pool` calls may use.
+    pub(crate) process_workers: usize,
+    /// Start them all with the coordinator rather than on first use.
+    pub(crate) prestart_processes: bool,
 }
 
 /// Configures and starts an [`OperationsCoordinator`].
@@ -65,7 +69,8 @@ impl Default for CoordinatorBuilder {
 impl CoordinatorBuilder {
     /// A builder with the defaults: one core group per logical CPU, 2 workers per
     /// group, 65,536 waiting calls per lane, 64 calls per mailbox, wait when a
-    /// lane is full, 5 s to let running calls finish at stop.
+    /// lane is full, 5 s to let running calls finish at stop, one worker process
+    /// per logical CPU for `process_pool` calls, started on first use.
     pub fn new() -> Self {
         CoordinatorBuilder {
             config: Config {
@@ -77,6 +82,8 @@ impl CoordinatorBuilder {
                 stop_timeout: Duration::from_secs(5),
                 thread_name: "tokengate".to_owned(),
                 storage_caps: StorageSpeed::ALL.map(StorageSpeed::default_cap),
+                process_workers: num_cpus::get().max(1),
+                prestart_processes: false,
             },
         }
     }
@@ -137,9 +144,31 @@ impl CoordinatorBuilder {
 
     /// Starts the coordinator's threads and makes it the process default.
     ///
+    /// How many worker processes `process_pool` calls may use at once (default:
+    /// logical CPUs). Each process-pool call also occupies the worker thread it
+    /// was placed on while it runs, so more processes than worker threads
+    /// (`core_groups × workers_per_core`) are never all busy.
+    pub fn process_workers(mut self, processes: usize) -> Self {
+        self.config.process_workers = processes;
+        self
+    }
+
+    /// Start all [`process_workers`](Self::process_workers) when the
+    /// coordinator starts (`true`), or each one when a `process_pool` call first
+    /// needs it (`false`, the default, so that applications that make no such
+    /// call start no processes). Prestarting moves the start-up cost (about a
+    /// millisecond per process) out of the first calls, and reports a failure
+    /// to start one from [`start`](Self::start).
+    pub fn prestart_processes(mut self, prestart: bool) -> Self {
+        self.config.prestart_processes = prestart;
+        self
+    }
+
     /// # Errors
     ///
-    /// Fails if a count or capacity is 0, or if a thread cannot be spawned.
+    /// Fails if a count or capacity is 0, if a thread cannot be spawned, if
+    /// two `process_pool` fns linked into the executable share an op name, or
+    /// if prestarted worker processes cannot be started.
     pub fn start(self) -> Result<OperationsCoordinator, BuildError> {
         let c = &self.config;
         for (value, name) in [
@@ -147,10 +176,14 @@ impl CoordinatorBuilder {
             (c.workers_per_core, "workers_per_core"),
             (c.lane_capacity, "lane_capacity"),
             (c.mailbox_capacity, "mailbox_capacity"),
+            (c.process_workers, "process_workers"),
         ] {
             if value == 0 {
                 return Err(BuildError::zero(name));
             }
+        }
+        if let Some((first, second)) = crate::process::registry::duplicate() {
+            return Err(BuildError::duplicate_op(first.op, first.path, second.path));
         }
         OperationsCoordinator::from_config(self.config)
     }

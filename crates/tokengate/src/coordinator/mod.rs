@@ -15,15 +15,15 @@ pub(crate) use lead::LeadDomain;
 pub(crate) use ops::OpEntry;
 pub(crate) use shared::Shared;
 pub use stats::{
-    LaneStats, LatencySummary, OpStats, StateCounts, Stats, StorageStats, WorkerStats,
+    LaneStats, LatencySummary, OpStats, ProcessStats, StateCounts, Stats, StorageStats, WorkerStats,
 };
 
 use std::fmt;
 use std::sync::Arc;
 
 use crate::error::ErrorKind;
-use crate::token::{Cell, Header, next_id};
-use crate::{BuildError, StorageSpeed, TaskToken};
+use crate::token::{Cell, Completion as _, Header, next_id};
+use crate::{BuildError, StorageSpeed, TaskToken, TokenState};
 use builder::Config;
 
 /// Submits a call to the coordinator this thread is bound to (see
@@ -35,11 +35,36 @@ where
 {
     match current::resolve() {
         Some(shared) => shared.submit(call, f),
+        None if crate::process::is_worker_process() => inline(call, f),
         None => {
             let header = Header::new(next_id(), call.op, call.weight, call.timeout, None);
             TaskToken::from_cell(Cell::<T, F>::failed(header, ErrorKind::NoCoordinator))
         }
     }
+}
+
+/// Runs a call on the calling thread, in a worker process that has no
+/// coordinator of its own (see the [`process`](crate::process) docs), and
+/// returns its resolved token.
+fn inline<T, F>(call: Call, f: F) -> TaskToken<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let header = Header::new(next_id(), call.op, call.weight, call.timeout, None);
+    let cell = Cell::new(header, f);
+    let job = cell.clone().job();
+    let header = job.header();
+    for (from, to) in [
+        (TokenState::Created, TokenState::Waiting),
+        (TokenState::Waiting, TokenState::Admitted),
+        (TokenState::Admitted, TokenState::Executing),
+    ] {
+        let moved = header.transition(from, to);
+        debug_assert!(moved, "nothing else sees an inline call");
+    }
+    crate::scheduler::run_claimed(job);
+    TaskToken::from_cell(cell)
 }
 
 /// Admits guarded calls, routes them by weight to worker threads, and resolves
@@ -133,8 +158,21 @@ impl OperationsCoordinator {
             .spawn(move || timer_shared.timer.run())
             .map_err(BuildError::spawn)?;
         shared.add_thread(timer);
+        if shared.config.prestart_processes {
+            shared
+                .process
+                .prestart()
+                .map_err(BuildError::process_start)?;
+        }
         current::register(&shared);
         Ok(coordinator)
+    }
+
+    /// The pids of this coordinator's worker processes alive now (`process_pool`
+    /// calls), sorted. Empty until a process-pool call first needs one, unless
+    /// [`prestart_processes`](CoordinatorBuilder::prestart_processes) is set.
+    pub fn worker_processes(&self) -> Vec<u32> {
+        self.shared.process.pids()
     }
 
     /// Stops the coordinator (see [Stopping](Self#stopping)). Dropping it does the same.

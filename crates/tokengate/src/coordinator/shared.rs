@@ -12,6 +12,7 @@ use super::lead::{self, LeadDomain, Leads};
 use super::ops::OpEntry;
 use crate::error::{ErrorKind, KillReason};
 use crate::metrics::{Histogram, Padded, shard_index};
+use crate::process::ProcessPool;
 use crate::registry::Registry;
 use crate::scheduler::{DomainKey, Placement, Scheduler, help_lane, with_current, worker_context};
 use crate::timer::Timer;
@@ -32,6 +33,8 @@ pub(crate) struct Shared {
     pub(crate) timer: Timer,
     /// Live lead domains (`external_calls`).
     pub(crate) leads: Leads,
+    /// The worker processes of `process_pool` calls.
+    pub(crate) process: Arc<ProcessPool>,
     /// One entry per (op name, weight) ever submitted here; never removed.
     ops: RwLock<HashMap<(&'static str, Weight), Arc<OpEntry>>>,
     /// Op names paused now (new entries of those names start paused).
@@ -76,6 +79,7 @@ impl Shared {
             registry: Registry::new(shards * 4),
             timer: Timer::default(),
             leads: Leads::default(),
+            process: Arc::new(ProcessPool::new(config.process_workers)),
             ops: RwLock::default(),
             paused_ops: Mutex::default(),
             queue_wait: (0..shards).map(|_| Padded::default()).collect(),
@@ -624,6 +628,8 @@ impl Shared {
             drop(entry.take_held());
         }
         self.timer.stop();
+        // Calls still in worker processes were resolved above: kill those.
+        self.process.shutdown();
         let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
         let current = std::thread::current().id();
         for handle in handles {

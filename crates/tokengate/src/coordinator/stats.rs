@@ -122,6 +122,26 @@ pub struct StorageStats {
     pub waiting: usize,
 }
 
+/// The worker processes of `process_pool` calls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProcessStats {
+    /// How many may run at once ([`process_workers`](crate::CoordinatorBuilder::process_workers)).
+    pub size: usize,
+    /// Worker processes alive now, idle or busy.
+    pub alive: usize,
+    /// Of those, how many wait for a call.
+    pub idle: usize,
+    /// Worker processes started, since start (replacements included).
+    pub spawned: u64,
+    /// Worker processes that died while running a call (abort, crash, exit,
+    /// outside kill), since start.
+    pub lost: u64,
+    /// Worker processes killed because their call was killed, timed out or
+    /// shut down, since start.
+    pub killed: u64,
+}
+
 /// A latency distribution (bucket precision: 12.5 %).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -184,6 +204,8 @@ pub struct Stats {
     pub run_time: LatencySummary,
     /// Whether admission is paused globally.
     pub paused: bool,
+    /// The worker processes of `process_pool` calls.
+    pub processes: ProcessStats,
 }
 
 impl Stats {
@@ -282,6 +304,17 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
             shared.run_time.iter().map(|p| &p.0),
         )),
         paused: scheduler.is_paused(),
+        processes: {
+            let c = shared.process.counts();
+            ProcessStats {
+                size: c.size,
+                alive: c.alive,
+                idle: c.idle,
+                spawned: c.spawned,
+                lost: c.lost,
+                killed: c.killed,
+            }
+        },
     }
 }
 
@@ -329,6 +362,14 @@ impl fmt::Display for Stats {
                 f,
                 "domains: {} sticky, {} lead",
                 self.sticky_domains, self.lead_domains
+            )?;
+        }
+        let p = &self.processes;
+        if p.spawned > 0 {
+            writeln!(
+                f,
+                "processes: {} alive ({} idle) of {}, {} started, {} lost, {} killed",
+                p.alive, p.idle, p.size, p.spawned, p.lost, p.killed
             )?;
         }
         for op in &self.ops {

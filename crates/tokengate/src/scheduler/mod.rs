@@ -15,7 +15,9 @@ pub(crate) use domain::{Dispatch, DomainKey, Domains};
 pub(crate) use io_pool::IoPool;
 pub(crate) use lane::Lane;
 pub(crate) use tier::Tier;
-pub(crate) use worker::{WorkerSlot, claim_and_run, help_lane, with_current, worker_context};
+pub(crate) use worker::{
+    WorkerSlot, claim_and_run, help_lane, run_claimed, with_current, worker_context,
+};
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use super::state_cell::StateCell;
 use crate::coordinator::{LeadDomain, OpEntry, Shared};
 use crate::error::{ErrorKind, KillReason, TaskError};
+use crate::process::Failure;
 use crate::scheduler::DomainKey;
 use crate::{StorageSpeed, TokenState, Weight};
 
@@ -335,12 +336,14 @@ where
         let outcome = catch_unwind(AssertUnwindSafe(f));
         let (state, result) = match outcome {
             Ok(value) => (TokenState::Completed, Ok(value)),
-            Err(payload) => (
-                TokenState::Failed,
-                Err(self
-                    .header
-                    .error(ErrorKind::Panic(panic_message(&*payload)))),
-            ),
+            Err(payload) => {
+                // A process-pool body reports its failures as a `Failure`.
+                let kind = match payload.downcast::<Failure>() {
+                    Ok(failure) => failure.0,
+                    Err(payload) => ErrorKind::Panic(panic_message(&*payload)),
+                };
+                (TokenState::Failed, Err(self.header.error(kind)))
+            }
         };
         if self.header.transition(TokenState::Executing, state) {
             self.store(result);
@@ -392,7 +395,7 @@ where
     }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&'static str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {

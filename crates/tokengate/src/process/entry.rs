@@ -1,0 +1,192 @@
+//! Worker mode: what a worker process runs instead of `main`.
+//!
+//! A pool starts a worker by re-executing the current executable with
+//! [`ENV`] set to the parent's pid and stdin connected to one end of a Unix
+//! socket pair. The executable may be anything: the user's binary, an example,
+//! a `cargo test` harness. None of them calls into tokengate before `main`, so
+//! the diversion has to happen earlier: [`WORKER_ENTRY`] is an ELF
+//! `.init_array` entry (a Mach-O `__mod_init_func` entry on Apple targets),
+//! which the loader runs before `main` in every executable that links this
+//! crate. It returns at once unless [`ENV`] names the parent, and otherwise
+//! serves calls until the parent goes away, then exits without ever reaching
+//! `main`. This is the crate's only `unsafe` item; the alternative, a
+//! `tokengate::worker_main()` line as the first statement of every `main`,
+//! cannot be added to a test harness's generated `main` at all.
+//!
+//! A worker exits when its socket closes (the pool stopped, or the parent died
+//! while the worker was idle), and a watchdog thread also checks every
+//! [`WATCH`] whether the parent changed (the parent died while the worker was
+//! busy): no worker outlives its parent by more than that.
+
+use std::io;
+use std::os::fd::AsFd as _;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::parent_id;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::frame::{self, ERROR, FrameBuf, FrameReader, PANIC, READY, VALUE};
+use super::registry;
+
+/// Set, to the parent's pid, in a worker process's environment.
+pub(crate) const ENV: &str = "TOKENGATE_WORKER";
+
+/// How often a worker checks that its parent is still alive.
+const WATCH: Duration = Duration::from_millis(50);
+
+static IN_WORKER: AtomicBool = AtomicBool::new(false);
+
+/// Whether this process is a tokengate worker process serving calls.
+///
+/// Guarded calls made inside a worker process run inline, on the calling
+/// thread (see the [`process`](crate::process) docs).
+pub fn is_worker_process() -> bool {
+    IN_WORKER.load(Ordering::Relaxed)
+}
+
+/// The parent pid named by [`ENV`], if this process was started as a worker of
+/// its parent (a grandchild that merely inherited the variable is not one).
+fn started_as_worker() -> bool {
+    std::env::var_os(ENV)
+        .and_then(|value| value.to_str()?.parse::<u32>().ok())
+        .is_some_and(|pid| pid == parent_id())
+}
+
+/// Whether this process was started as a worker but is running `main` anyway,
+/// because the entry did not run (a platform without one): it must not start
+/// workers of its own, which would do the same, without end.
+pub(crate) fn entry_missed() -> bool {
+    !is_worker_process() && started_as_worker()
+}
+
+#[cfg(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+    target_os = "illumos",
+    target_vendor = "apple",
+))]
+#[allow(unsafe_code)]
+#[used]
+// SAFETY: placing a function pointer in the loader's initializer array is sound
+// when the function is safe to call before `main` with whatever arguments the
+// loader passes. `worker_entry` takes none (the C ABI lets a callee ignore the
+// `argc, argv, envp` glibc passes), never unwinds (it catches every panic),
+// and uses only what the C runtime has set up before initializers run: the
+// environment, file descriptors, threads and the allocator. It does not rely
+// on anything std initialises in `main` (it reads no `std::env::args`), and in
+// an ordinary process it returns after one environment lookup.
+#[cfg_attr(not(target_vendor = "apple"), unsafe(link_section = ".init_array"))]
+#[cfg_attr(
+    target_vendor = "apple",
+    unsafe(link_section = "__DATA,__mod_init_func")
+)]
+pub(crate) static WORKER_ENTRY: extern "C" fn() = worker_entry;
+
+/// Whether this platform has a worker entry; elsewhere process-pool calls fail.
+pub(crate) const SUPPORTED: bool = cfg!(any(
+    target_os = "linux",
+    target_os = "android",
+    target_os = "freebsd",
+    target_os = "netbsd",
+    target_os = "openbsd",
+    target_os = "dragonfly",
+    target_os = "illumos",
+    target_vendor = "apple",
+));
+
+extern "C" fn worker_entry() {
+    if !started_as_worker() {
+        return;
+    }
+    let code = catch_unwind(serve).unwrap_or(70);
+    std::process::exit(code);
+}
+
+/// Serves calls on the socket at stdin until it closes; the exit code.
+fn serve() -> i32 {
+    IN_WORKER.store(true, Ordering::Relaxed);
+    let Ok(fd) = io::stdin().as_fd().try_clone_to_owned() else {
+        return 71;
+    };
+    let mut socket = UnixStream::from(fd);
+    watch_parent(parent_id());
+
+    let Ok(ready) = FrameBuf::new(READY).finish() else {
+        return 71;
+    };
+    if frame::send(&mut socket, &ready).is_err() {
+        return 0;
+    }
+    let mut reader = FrameReader::new();
+    let mut spare = Vec::new();
+    loop {
+        let body = match reader.next(&mut socket, || true) {
+            Ok((frame::CALL, body)) => body,
+            // A frame this worker does not know: a parent of another version.
+            Ok(_) => return 72,
+            // The pool closed the socket, or the parent died.
+            Err(_) => return 0,
+        };
+        let reply = answer(&body, spare);
+        if frame::send(&mut socket, &reply).is_err() {
+            return 0;
+        }
+        spare = reply;
+    }
+}
+
+/// The reply frame to one `CALL` body, written into `buf`'s allocation.
+fn answer(body: &[u8], buf: Vec<u8>) -> Vec<u8> {
+    let Some((op, args)) = frame::split_call(body) else {
+        return message(
+            buf,
+            ERROR,
+            "a malformed call frame reached the worker process",
+        );
+    };
+    let Some(f) = registry::find(op) else {
+        let exe = std::env::current_exe().unwrap_or_default();
+        let text = format!(
+            "no process_pool fn named `{op}` is linked into {}; the worker runs the \
+             parent's executable, so the fn must be part of it",
+            exe.display()
+        );
+        return message(buf, ERROR, &text);
+    };
+    let mut frame = FrameBuf::reuse(buf, VALUE);
+    match catch_unwind(AssertUnwindSafe(|| (f.run)(args, frame.body()))) {
+        Ok(Ok(())) => match frame.finish() {
+            Ok(reply) => reply,
+            Err(err) => message(Vec::new(), ERROR, &err.to_string()),
+        },
+        Ok(Err(text)) => message(Vec::new(), ERROR, &text),
+        Err(payload) => message(Vec::new(), PANIC, &crate::token::panic_message(&*payload)),
+    }
+}
+
+fn message(buf: Vec<u8>, kind: u8, text: &str) -> Vec<u8> {
+    let mut frame = FrameBuf::reuse(buf, kind);
+    frame.body().extend_from_slice(text.as_bytes());
+    frame.finish().expect("a message is small")
+}
+
+/// Exits this worker soon after its parent dies, even while a call runs.
+fn watch_parent(parent: u32) {
+    let watcher = std::thread::Builder::new()
+        .name("tokengate-parent-watch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(WATCH);
+                if parent_id() != parent {
+                    std::process::exit(0);
+                }
+            }
+        });
+    // Without the watcher the socket still ends an idle worker.
+    drop(watcher);
+}

@@ -1,0 +1,147 @@
+//! Process-pool calls (Unix): `process_pool = true` runs a call in a warm worker
+//! process, for isolation.
+//!
+//! Threads already run Rust code in parallel; what a process adds is a wall.
+//! A call that crashes (abort, segfault, `exit`), leaks, or must be stopped
+//! hard cannot take the application with it, and killing it really stops it.
+//!
+//! ```text
+//! caller                worker thread (any lane)            worker process
+//!   │ args moved in       │                                   │
+//!   │ submit ───────────▶ │ body: encode args (postcard)      │
+//!   │                     │ checkout idle process ──CALL────▶ │ decode, run fn
+//!   │                     │ wait, poll cancel every 5 ms      │ (catch panics)
+//!   │ token ◀── resolve ─ │ decode ◀───────VALUE/PANIC/ERROR─ │ encode result
+//! ```
+//!
+//! # One coordinator
+//!
+//! A process-pool call is an ordinary call whose body happens to be "run this
+//! in a worker process". It is admitted, queued in its weight's lane, placed on
+//! a worker thread, paused, drained, killed and counted exactly like a thread
+//! call; only its body's run time is spent waiting on a socket. At most
+//! `process_workers` calls run in processes at once (default: one per core);
+//! more wait for a free process on their worker thread.
+//!
+//! # Workers
+//!
+//! A worker is the current executable, re-executed with an environment
+//! variable that diverts it into worker mode before `main` (see `entry.rs`),
+//! connected to its parent by a Unix socket pair on its stdin. It finds fns by
+//! op name in a registry the linker builds (see `registry.rs`), so parent and
+//! worker need no shared address layout. Workers start on first use (or all at
+//! once with [`CoordinatorBuilder::prestart_processes`]) and stay warm.
+//!
+//! Frames are length-prefixed (see `frame.rs`); arguments and results are
+//! serde values in postcard's compact binary encoding, and `Vec<u8>` ones
+//! travel as one block.
+//!
+//! # Faults and cancellation
+//!
+//! - A panic in the fn fails the token with the panic message
+//!   ([`TaskError::is_panic`]); the worker lives on.
+//! - A worker that dies fails the token it was running with
+//!   [`TaskError::is_worker_lost`] and is replaced in the background. A call
+//!   is never resent, so no call runs twice.
+//! - [`kill`](crate::TaskToken::kill), a `timeout`, or a stop that outlasts
+//!   its stop timeout kills the worker process running the call (SIGKILL)
+//!   within a few milliseconds, reaps it and starts a replacement.
+//! - Workers exit when their coordinator stops (every one is reaped before
+//!   `stop` returns) and within 50 ms of their parent's death.
+//!
+//! # Guarded calls inside a worker process
+//!
+//! A worker process has no coordinator. A guarded call made there (by a
+//! process-pool fn calling another guarded fn) runs inline, on the calling
+//! thread, before the call returns its (already resolved) token: the outer
+//! call is already isolated and already holds a core, and sending work back to
+//! the parent would let a worker block on a parent that is waiting for it.
+//! Tags are not applied inline: weights, tiers and sticky domains are the
+//! parent's; the outer call's timeout and kill cover the inner calls, since
+//! they end the whole process.
+//!
+//! # `sticky_anchor` and `external_calls`
+//!
+//! Both are honoured in the parent, where the call is routed:
+//!
+//! - A `sticky_anchor` process-pool fn is serialised per key as on threads:
+//!   one member of a domain runs at a time, in submission order, each in
+//!   whichever worker process is free (a domain is pinned to a worker thread,
+//!   not to a process).
+//! - An `external_calls` process-pool fn is a lead as on threads, and is
+//!   itself routed to its parent's lead group when it is a child. The children
+//!   it calls from inside its worker process run inline in that process, which
+//!   is the strongest affinity a domain can have.
+//!
+//! [`CoordinatorBuilder::prestart_processes`]: crate::CoordinatorBuilder::prestart_processes
+//! [`TaskError::is_panic`]: crate::TaskError::is_panic
+//! [`TaskError::is_worker_lost`]: crate::TaskError::is_worker_lost
+
+pub(crate) mod codec;
+mod entry;
+mod frame;
+mod pool;
+pub(crate) mod registry;
+
+use crate::error::ErrorKind;
+use crate::scheduler::with_current;
+
+pub use entry::is_worker_process;
+pub(crate) use pool::ProcessPool;
+use registry::ProcessFn;
+
+/// The panic payload a process-pool body fails with, so that its token gets
+/// `kind` instead of a panic error. Raised with `resume_unwind`, which skips
+/// the panic hook: nothing is printed.
+pub(crate) struct Failure(pub(crate) ErrorKind);
+
+fn fail(kind: ErrorKind) -> ! {
+    std::panic::resume_unwind(Box::new(Failure(kind)))
+}
+
+/// The body of a process-pool call, run on the worker thread the call was
+/// placed on: sends the call to a worker process and returns its value.
+///
+/// Inside a worker process (a process-pool fn calling another one), the fn
+/// runs right here instead, through the same encoding, so that it sees the
+/// same values it would have seen in a process of its own.
+pub(crate) fn dispatch<T>(
+    entry: &'static ProcessFn,
+    encode_args: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+    decode: fn(&[u8]) -> Result<T, String>,
+) -> T {
+    let reply = if is_worker_process() {
+        let mut args = Vec::new();
+        let mut reply = Vec::new();
+        encode_args(&mut args)
+            .and_then(|()| (entry.run)(&args, &mut reply))
+            .map(|()| reply)
+            .map_err(ErrorKind::Process)
+    } else {
+        send(entry, encode_args)
+    };
+    match reply {
+        Ok(reply) => decode(&reply).unwrap_or_else(|msg| fail(ErrorKind::Process(msg))),
+        Err(kind) => fail(kind),
+    }
+}
+
+/// Sends one call to a worker process of the running call's coordinator.
+fn send(
+    entry: &'static ProcessFn,
+    encode_args: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+) -> Result<Vec<u8>, ErrorKind> {
+    let pool = with_current(|job| {
+        job.and_then(|job| job.header().route.as_ref())
+            .map(|route| route.shared.process.clone())
+    })
+    .ok_or_else(|| {
+        ErrorKind::Process("a process-pool body ran outside its coordinator".to_owned())
+    })?;
+    let mut request = frame::FrameBuf::call(entry.op);
+    encode_args(request.body()).map_err(ErrorKind::Process)?;
+    let request = request
+        .finish()
+        .map_err(|err| ErrorKind::Process(err.to_string()))?;
+    pool.call(&request, &crate::is_cancelled)
+}

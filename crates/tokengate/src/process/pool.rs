@@ -1,0 +1,466 @@
+//! The parent side: a pool of warm worker processes, and one call's exchange
+//! with one of them.
+//!
+//! A process-pool call is an ordinary call whose body, run on a worker thread
+//! like any other, checks out an idle worker process, sends it the call, and
+//! blocks on the reply. Everything before that point (admission, lanes,
+//! weights, pause, drain, sticky domains, stats) is the thread path unchanged.
+//!
+//! While it blocks, the thread wakes every [`POLL`] to check whether its call
+//! was killed, timed out or shut down; if so it kills the worker process
+//! (SIGKILL), reaps it and starts a replacement in the background. A worker
+//! that dies on its own (abort, signal, exit) is noticed by its socket closing;
+//! its call fails with a worker-lost error and it is replaced the same way. A
+//! call is sent to exactly one process and never resent, so nothing runs twice.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::entry::{self, ENV};
+use super::frame::{self, FrameReader, PANIC, READY, ReadError, VALUE};
+use crate::error::{ErrorKind, KillReason};
+
+/// How often a thread waiting on a worker process checks for cancellation.
+const POLL: Duration = Duration::from_millis(5);
+
+/// How long a new worker may take to report ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a stopping pool lets idle workers exit by themselves.
+const EXIT_GRACE: Duration = Duration::from_secs(1);
+
+/// The worker processes of one coordinator.
+#[derive(Debug)]
+pub(crate) struct ProcessPool {
+    size: usize,
+    state: Mutex<PoolState>,
+    /// Signalled when a worker is checked in, or a slot frees up.
+    freed: Condvar,
+    spawned: AtomicU64,
+    lost: AtomicU64,
+    killed: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct PoolState {
+    /// Workers waiting for a call, most recently used last.
+    idle: Vec<Worker>,
+    /// Every live worker process, idle or busy, by pid.
+    children: HashMap<u32, Child>,
+    /// Workers being started (they count against the size).
+    starting: usize,
+    closed: bool,
+}
+
+/// A started worker process's connection.
+#[derive(Debug)]
+struct Worker {
+    pid: u32,
+    socket: UnixStream,
+    reader: FrameReader,
+}
+
+/// A snapshot of a pool's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub(crate) size: usize,
+    pub(crate) alive: usize,
+    pub(crate) idle: usize,
+    pub(crate) spawned: u64,
+    pub(crate) lost: u64,
+    pub(crate) killed: u64,
+}
+
+/// What a thread waiting for a reply should do next.
+enum Wait {
+    Keep,
+    Cancel,
+    Dead,
+}
+
+/// How one exchange ended, for the caller to turn into a result.
+enum Outcome {
+    Reply(u8, Vec<u8>),
+    /// The worker died.
+    Lost,
+    /// The call was cancelled and the worker killed.
+    Killed,
+}
+
+impl ProcessPool {
+    pub(crate) fn new(size: usize) -> ProcessPool {
+        ProcessPool {
+            size,
+            state: Mutex::new(PoolState::default()),
+            freed: Condvar::new(),
+            spawned: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+            killed: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts workers until the pool is full.
+    pub(crate) fn prestart(&self) -> io::Result<()> {
+        let mut started = Vec::new();
+        {
+            let state = self.lock();
+            let missing = self.size - state.children.len() - state.starting;
+            drop(state);
+            for _ in 0..missing {
+                started.push(self.spawn()?);
+            }
+        }
+        let mut state = self.lock();
+        for (worker, child) in started {
+            state.children.insert(worker.pid, child);
+            state.idle.push(worker);
+        }
+        Ok(())
+    }
+
+    /// Sends one finished `CALL` frame to a worker and returns the reply body.
+    ///
+    /// Runs on the thread running the call, as its body; `cancelled` tells it
+    /// whether that call was killed, timed out or shut down meanwhile.
+    pub(crate) fn call(
+        self: &Arc<Self>,
+        request: &[u8],
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Vec<u8>, ErrorKind> {
+        let mut worker = self.checkout(cancelled)?;
+        let pid = worker.pid;
+        let mut polls = 0u32;
+        // Every POLL: cancelled? Every 20 POLLs: still alive? (Its socket
+        // closes when it dies, unless a process it started inherited it.)
+        let waiting = || {
+            if cancelled() {
+                return Wait::Cancel;
+            }
+            polls += 1;
+            if polls % 20 == 0 && self.exited(pid) {
+                return Wait::Dead;
+            }
+            Wait::Keep
+        };
+        match worker.exchange(request, waiting) {
+            Outcome::Reply(VALUE, body) => {
+                self.checkin(worker);
+                Ok(body)
+            }
+            Outcome::Reply(PANIC, body) => {
+                self.checkin(worker);
+                Err(ErrorKind::Panic(
+                    String::from_utf8_lossy(&body).into_owned(),
+                ))
+            }
+            Outcome::Reply(frame::ERROR, body) => {
+                self.checkin(worker);
+                Err(ErrorKind::Process(
+                    String::from_utf8_lossy(&body).into_owned(),
+                ))
+            }
+            Outcome::Reply(kind, _) => {
+                let status = self.retire(worker, false);
+                self.lost.fetch_add(1, Ordering::Relaxed);
+                Err(ErrorKind::Process(format!(
+                    "worker process {pid} sent an unknown frame kind {kind} and was \
+                     replaced ({status})"
+                )))
+            }
+            Outcome::Lost => {
+                let status = self.retire(worker, false);
+                self.lost.fetch_add(1, Ordering::Relaxed);
+                Err(ErrorKind::WorkerLost { pid, status })
+            }
+            Outcome::Killed => {
+                self.retire(worker, true);
+                self.killed.fetch_add(1, Ordering::Relaxed);
+                Err(ErrorKind::Killed(KillReason::Token))
+            }
+        }
+    }
+
+    /// An idle worker, a new one if the pool has room, or the next one freed.
+    fn checkout(self: &Arc<Self>, cancelled: &dyn Fn() -> bool) -> Result<Worker, ErrorKind> {
+        let mut state = self.lock();
+        loop {
+            if state.closed {
+                return Err(ErrorKind::Shutdown);
+            }
+            if let Some(worker) = state.idle.pop() {
+                return Ok(worker);
+            }
+            if state.children.len() + state.starting < self.size {
+                state.starting += 1;
+                drop(state);
+                let started = self.spawn();
+                state = self.lock();
+                state.starting -= 1;
+                return match started {
+                    Ok((worker, child)) if !state.closed => {
+                        state.children.insert(worker.pid, child);
+                        Ok(worker)
+                    }
+                    Ok((_, child)) => {
+                        drop(state);
+                        end(child, Duration::ZERO);
+                        Err(ErrorKind::Shutdown)
+                    }
+                    Err(err) => {
+                        drop(state);
+                        self.freed.notify_one();
+                        Err(ErrorKind::Process(format!(
+                            "could not start a worker process: {err}"
+                        )))
+                    }
+                };
+            }
+            if cancelled() {
+                return Err(ErrorKind::Killed(KillReason::Token));
+            }
+            state = self
+                .freed
+                .wait_timeout(state, POLL)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    fn checkin(&self, worker: Worker) {
+        let mut state = self.lock();
+        if state.closed {
+            // Shutdown took the child already; closing the socket ends it.
+            return;
+        }
+        state.idle.push(worker);
+        drop(state);
+        self.freed.notify_one();
+    }
+
+    /// Removes a worker that died or must die, kills and reaps it, and starts a
+    /// replacement in the background. The exit status, as text.
+    fn retire(self: &Arc<Self>, worker: Worker, kill: bool) -> String {
+        drop(worker.socket);
+        let child = self.lock().children.remove(&worker.pid);
+        let status = match child {
+            Some(child) if kill => end(child, Duration::ZERO),
+            // It closed its socket: it has exited or is about to.
+            Some(child) => end(child, EXIT_GRACE),
+            None => "stopped with its coordinator".to_owned(),
+        };
+        self.replace();
+        status
+    }
+
+    /// Starts one worker on a short-lived thread, so that the pool is warm
+    /// again without delaying the failed call's result.
+    fn replace(self: &Arc<Self>) {
+        {
+            let mut state = self.lock();
+            if state.closed || state.children.len() + state.starting >= self.size {
+                return;
+            }
+            state.starting += 1;
+        }
+        let pool = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("tokengate-process-restart".into())
+            .spawn(move || {
+                let started = pool.spawn();
+                let mut state = pool.lock();
+                state.starting -= 1;
+                match started {
+                    Ok((worker, child)) if !state.closed => {
+                        state.children.insert(worker.pid, child);
+                        state.idle.push(worker);
+                    }
+                    Ok((_, child)) => {
+                        drop(state);
+                        end(child, Duration::ZERO);
+                    }
+                    // The next call that finds no idle worker tries again,
+                    // and reports the error if it persists.
+                    Err(_) => {}
+                }
+                pool.freed.notify_one();
+            });
+        if spawned.is_err() {
+            self.lock().starting -= 1;
+        }
+    }
+
+    /// Starts one worker process and waits until it reports ready.
+    fn spawn(&self) -> io::Result<(Worker, Child)> {
+        if !entry::SUPPORTED {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "process_pool fns need Linux, a BSD, illumos or macOS",
+            ));
+        }
+        if entry::entry_missed() {
+            return Err(io::Error::other(
+                "this process was started as a tokengate worker but its worker entry did \
+                 not run, so it cannot start workers of its own",
+            ));
+        }
+        let (ours, theirs) = UnixStream::pair()?;
+        let mut child = {
+            // The command owns the child's end until it is dropped here; from
+            // then on the child holds the only copy, and its exit closes the
+            // socket.
+            let mut command = Command::new(std::env::current_exe()?);
+            command
+                .env(ENV, std::process::id().to_string())
+                .stdin(Stdio::from(OwnedFd::from(theirs)));
+            command.spawn()?
+        };
+        let pid = child.id();
+        let mut worker = Worker {
+            pid,
+            socket: ours,
+            reader: FrameReader::new(),
+        };
+        let ready = worker.socket.set_read_timeout(Some(POLL)).and_then(|()| {
+            let deadline = Instant::now() + READY_TIMEOUT;
+            match worker
+                .reader
+                .next(&mut worker.socket, || Instant::now() < deadline)
+            {
+                Ok((READY, _)) => Ok(()),
+                Ok((kind, _)) => Err(io::Error::other(format!(
+                    "worker process {pid} sent frame kind {kind} instead of ready"
+                ))),
+                Err(ReadError::Abandoned) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("worker process {pid} did not report ready within {READY_TIMEOUT:?}"),
+                )),
+                Err(ReadError::Closed) => Err(io::Error::other(format!(
+                    "worker process {pid} exited before it was ready; does the executable \
+                     link tokengate and run on a supported platform?"
+                ))),
+                Err(ReadError::Io(err)) => Err(err),
+            }
+        });
+        match ready {
+            Ok(()) => {
+                self.spawned.fetch_add(1, Ordering::Relaxed);
+                Ok((worker, child))
+            }
+            Err(err) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(err)
+            }
+        }
+    }
+
+    /// Stops the pool: idle workers get their socket closed and exit; busy
+    /// ones (whose calls the coordinator has already resolved) are killed.
+    /// Every worker is reaped before this returns.
+    pub(crate) fn shutdown(&self) {
+        let (idle, children) = {
+            let mut state = self.lock();
+            state.closed = true;
+            (
+                std::mem::take(&mut state.idle),
+                std::mem::take(&mut state.children),
+            )
+        };
+        self.freed.notify_all();
+        let idle: Vec<u32> = idle.into_iter().map(|worker| worker.pid).collect();
+        for (pid, child) in children {
+            let grace = if idle.contains(&pid) {
+                EXIT_GRACE
+            } else {
+                Duration::ZERO
+            };
+            end(child, grace);
+        }
+    }
+
+    /// Whether worker `pid` has exited (or is no longer this pool's).
+    fn exited(&self, pid: u32) -> bool {
+        match self.lock().children.get_mut(&pid) {
+            Some(child) => !matches!(child.try_wait(), Ok(None)),
+            None => true,
+        }
+    }
+
+    pub(crate) fn counts(&self) -> Counts {
+        let state = self.lock();
+        Counts {
+            size: self.size,
+            alive: state.children.len(),
+            idle: state.idle.len(),
+            spawned: self.spawned.load(Ordering::Relaxed),
+            lost: self.lost.load(Ordering::Relaxed),
+            killed: self.killed.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.lock().children.keys().copied().collect();
+        pids.sort_unstable();
+        pids
+    }
+}
+
+impl Drop for ProcessPool {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Worker {
+    /// Sends `request` and reads the reply, giving up (and reporting `Killed`)
+    /// once `cancelled` says so.
+    fn exchange(&mut self, request: &[u8], mut waiting: impl FnMut() -> Wait) -> Outcome {
+        if frame::send(&mut self.socket, request).is_err() {
+            return Outcome::Lost;
+        }
+        let mut dead = false;
+        let read = self.reader.next(&mut self.socket, || match waiting() {
+            Wait::Keep => true,
+            Wait::Cancel => false,
+            Wait::Dead => {
+                dead = true;
+                false
+            }
+        });
+        match read {
+            Ok((kind, body)) => Outcome::Reply(kind, body),
+            Err(ReadError::Abandoned) if !dead => Outcome::Killed,
+            Err(_) => Outcome::Lost,
+        }
+    }
+}
+
+/// Ends `child`: waits up to `grace` for it to exit, then kills it; reaps it.
+/// Its exit status, as text.
+fn end(mut child: Child, grace: Duration) -> String {
+    let deadline = Instant::now() + grace;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.to_string(),
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            _ => break,
+        }
+    }
+    let _ = child.kill();
+    match child.wait() {
+        Ok(status) => status.to_string(),
+        Err(err) => format!("could not be reaped: {err}"),
+    }
+}

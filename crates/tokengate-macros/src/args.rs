@@ -1,6 +1,6 @@
 //! Parsing the attribute's arguments: `op = "…", weight = "…", timeout = "…",
 //! storage_speed = "…", sticky_anchor = "…", external_calls = ["…", …],
-//! hash_policy = "…", digest_policy = "…"`.
+//! hash_policy = "…", digest_policy = "…", process_pool = true`.
 //!
 //! Parsing has three layers. The *syntax* is a comma-separated list of
 //! `key = value` pairs ([`Entry`]); a syntax error stops the list there. Each
@@ -16,8 +16,9 @@
 //! 1. a variant in [`Key`], with its row in [`Key::ALL`], [`Key::name`] and
 //!    [`Key::example`];
 //! 2. a field in [`GuardArgs`] and its arm in `GuardArgs::set` (which converts
-//!    the value: see [`expect_str`] for the common case, and [`choice()`] for a
-//!    value out of a fixed set of names) and in `GuardArgs::clear`;
+//!    the value: see [`expect_str`] for the common case, [`choice()`] for a
+//!    value out of a fixed set of names, and [`expect_bool`] for a switch) and
+//!    in `GuardArgs::clear`;
 //! 3. if it excludes or needs other keys, a row in [`EXCLUSIVE`] or a check in
 //!    `GuardArgs::check_combinations`;
 //! 4. its `Site` setter in `expand.rs`.
@@ -27,7 +28,7 @@ mod choice;
 use proc_macro2::TokenStream;
 use syn::ext::IdentExt as _;
 use syn::parse::{Parse, ParseStream, Parser as _};
-use syn::{Expr, Ident, Lit, LitStr, Token};
+use syn::{Expr, Ident, Lit, LitBool, LitStr, Token};
 
 pub(crate) use self::choice::{Choice, DigestPolicy, HashPolicy, StorageSpeed, Weight};
 use crate::errors::Errors;
@@ -55,11 +56,13 @@ pub(crate) enum Key {
     HashPolicy,
     /// `digest_policy = "full" | "short" | "fast" | "minimal"`.
     DigestPolicy,
+    /// `process_pool = true | false`: the call runs in a worker process.
+    ProcessPool,
 }
 
 impl Key {
     /// Every key, in the order messages list them.
-    const ALL: [Key; 8] = [
+    const ALL: [Key; 9] = [
         Key::Op,
         Key::Weight,
         Key::Timeout,
@@ -68,6 +71,7 @@ impl Key {
         Key::ExternalCalls,
         Key::HashPolicy,
         Key::DigestPolicy,
+        Key::ProcessPool,
     ];
 
     /// The key as written in the attribute.
@@ -81,11 +85,12 @@ impl Key {
             Key::ExternalCalls => "external_calls",
             Key::HashPolicy => "hash_policy",
             Key::DigestPolicy => "digest_policy",
+            Key::ProcessPool => "process_pool",
         }
     }
 
-    /// A valid value (one string of it, for `external_calls`), shown in messages
-    /// that suggest one.
+    /// A valid value (one string of it, for `external_calls`; the bool as
+    /// written, for `process_pool`), shown in messages that suggest one.
     const fn example(self) -> &'static str {
         match self {
             Key::Op => "prime_check",
@@ -96,6 +101,7 @@ impl Key {
             Key::ExternalCalls => "child_op",
             Key::HashPolicy => "fast",
             Key::DigestPolicy => "short",
+            Key::ProcessPool => "true",
         }
     }
 
@@ -117,7 +123,7 @@ impl Key {
 
 /// Pairs of keys that cannot be given together, and why. The key written later
 /// is refused.
-const EXCLUSIVE: [(Key, Key, &str); 3] = [
+const EXCLUSIVE: [(Key, Key, &str); 4] = [
     (
         Key::StickyAnchor,
         Key::ExternalCalls,
@@ -136,6 +142,12 @@ const EXCLUSIVE: [(Key, Key, &str); 3] = [
         Key::ExternalCalls,
         "a `storage_speed` call is IO and runs on an IO thread, outside the core \
          groups that leads and their children route to",
+    ),
+    (
+        Key::StorageSpeed,
+        Key::ProcessPool,
+        "a `storage_speed` call is IO and runs on an IO thread, while a `process_pool` \
+         call runs in a worker process; pick one",
     ),
 ];
 
@@ -161,6 +173,12 @@ pub(crate) struct GuardArgs {
     /// `digest_policy = "…"`; only given with `sticky_anchor` or
     /// `external_calls`. The runtime falls back to full.
     pub(crate) digest_policy: Option<DigestPolicy>,
+    /// `process_pool = true`: the call runs in a worker process. `false` when
+    /// the key was not given, was `false`, or was refused.
+    pub(crate) process_pool: bool,
+    /// Keys written with the value that switches them off (`process_pool =
+    /// false`): they are as good as absent, so they exclude no other key.
+    switched_off: Vec<Key>,
     /// The keys met so far, valid value or not, with their first token, in the
     /// order written: to refuse a second occurrence, and to check combinations.
     seen: Vec<(Key, Ident)>,
@@ -235,6 +253,12 @@ impl GuardArgs {
             Key::ExternalCalls => self.external_calls = Some(external_calls(&value)?),
             Key::HashPolicy => self.hash_policy = Some(choice(key, &value)?),
             Key::DigestPolicy => self.digest_policy = Some(choice(key, &value)?),
+            Key::ProcessPool => {
+                self.process_pool = expect_bool(key, &value)?;
+                if !self.process_pool {
+                    self.switched_off.push(key);
+                }
+            }
         }
         Ok(())
     }
@@ -250,6 +274,7 @@ impl GuardArgs {
             Key::ExternalCalls => self.external_calls = None,
             Key::HashPolicy => self.hash_policy = None,
             Key::DigestPolicy => self.digest_policy = None,
+            Key::ProcessPool => self.process_pool = false,
         }
     }
 
@@ -275,16 +300,23 @@ impl GuardArgs {
             .map(|(index, (_, ident))| (index, ident))
     }
 
-    /// Checks the keys written, whatever their values, against each other: a
-    /// pair out of [`EXCLUSIVE`] is one error on the later key, and a key that
-    /// would have no effect is an error on that key. A refused key is cleared,
-    /// so the expansion sees a consistent set.
+    /// Where `key` was first written, as [`written`](Self::written), unless it
+    /// was switched off (`process_pool = false`).
+    fn in_effect(&self, key: Key) -> Option<(usize, &Ident)> {
+        self.written(key)
+            .filter(|_| !self.switched_off.contains(&key))
+    }
+
+    /// Checks the keys written, whatever their values (but for a switch written
+    /// off), against each other: a pair out of [`EXCLUSIVE`] is one error on the
+    /// later key, and a key that would have no effect is an error on that key. A
+    /// refused key is cleared, so the expansion sees a consistent set.
     fn check_combinations(&mut self, errors: &mut Errors) {
         // Each refused key with its position and error, reported in the order
         // the keys were written.
         let mut refused: Vec<(Key, usize, syn::Error)> = Vec::new();
         for (a, b, why) in EXCLUSIVE {
-            let (Some(first), Some(second)) = (self.written(a), self.written(b)) else {
+            let (Some(first), Some(second)) = (self.in_effect(a), self.in_effect(b)) else {
                 continue;
             };
             let (earlier, (later, (position, ident))) = if first.0 < second.0 {
@@ -378,6 +410,28 @@ fn expect_str(key: Key, value: &Expr) -> syn::Result<LitStr> {
             name = key.name()
         ),
     ))
+}
+
+/// The bool literal of `key = true | false`, or an error on the value saying
+/// so. A quoted `"true"` is refused too, with a hint to drop the quotes.
+fn expect_bool(key: Key, value: &Expr) -> syn::Result<bool> {
+    let value = ungroup(value);
+    if let Expr::Lit(expr) = value {
+        if let Lit::Bool(LitBool { value, .. }) = expr.lit {
+            return Ok(value);
+        }
+    }
+    let name = key.name();
+    let message = match str_lit(value).map(LitStr::value).as_deref() {
+        Some(text @ ("true" | "false")) => {
+            format!("`{name}` takes `true` or `false` without quotes: `{name} = {text}`")
+        }
+        _ => format!(
+            "`{name}` takes `true` or `false`, such as `{name} = {example}`",
+            example = key.example()
+        ),
+    };
+    Err(syn::Error::new_spanned(value, message))
 }
 
 /// The value of `key = "…"` out of the fixed set of names `C`.

@@ -19,8 +19,9 @@
 //!
 //! The other keys are `Site` setters too: `.storage_speed(::tokengate::StorageSpeed::Fast)`,
 //! `.sticky_anchor("user")`, `.external_calls(&["child_op"])`,
-//! `.hash_policy(::tokengate::fingerprint::HashPolicy::Fast)` and
-//! `.digest_policy(::tokengate::fingerprint::DigestPolicy::Short)`.
+//! `.hash_policy(::tokengate::fingerprint::HashPolicy::Fast)`,
+//! `.digest_policy(::tokengate::fingerprint::DigestPolicy::Short)` and
+//! `.process_pool()`.
 //!
 //! A sticky fn (`sticky_anchor`) with arguments, under a hash policy other than
 //! `"none"`, also computes its domain key from the borrowed arguments, before the
@@ -61,6 +62,77 @@
 //! hidden name (`__tg_arg1`, mixed-site hygiene) for the key to borrow, and the
 //! closure destructures it with the original pattern.
 //!
+//! A `process_pool = true` fn runs its body in a worker process, so the call
+//! crosses as bytes both ways (see `process_pool`):
+//!
+//! ```text
+//! // Input:
+//! #[task_token_guard(weight = "heavy", process_pool = true)]
+//! fn heavy(n: u64, (a, b): (u8, u8), data: Vec<u8>) -> u64 { body }
+//!
+//! // Output:
+//! fn heavy(n: u64, __tg_arg1: (u8, u8), data: Vec<u8>) -> ::tokengate::TaskToken<u64> {
+//!     ::tokengate::__private::assert_arg::<u64>();            // as above, then
+//!     ::tokengate::__private::assert_arg::<(u8, u8)>();
+//!     ::tokengate::__private::assert_arg::<Vec<u8>>();
+//!     ::tokengate::__private::assert_cross_process::<u64>();  // one per argument, on its type,
+//!     ::tokengate::__private::assert_cross_process::<(u8, u8)>();
+//!     ::tokengate::__private::assert_cross_process::<Vec<u8>>();
+//!     ::tokengate::__private::assert_cross_process::<u64>();  // and for the return type
+//!     ::tokengate::__private::assert_return::<u64>();
+//!     static __TOKENGATE_SITE: ::tokengate::__private::Site =
+//!         ::tokengate::__private::Site::new("heavy")
+//!             .weight(::tokengate::Weight::Heavy)
+//!             .process_pool();
+//!     // The user's fn, patterns and inner attributes included.
+//!     fn __tokengate_body(n: u64, (a, b): (u8, u8), data: Vec<u8>) -> u64 { body }
+//!     fn __tokengate_encode_args<A0: ?Sized + Serialize, A1: ?Sized + Serialize, A2: ?Sized + Serialize>(
+//!         a0: &A0, a1: &A1, a2: &A2, out: &mut Vec<u8>,
+//!     ) -> Result<(), String> {
+//!         ::tokengate::__private::encode(&(a0, a1, a2,), out)
+//!     }
+//!     #[::tokengate::__private::linkme::distributed_slice(::tokengate::__private::PROCESS_FNS)]
+//!     #[linkme(crate = ::tokengate::__private::linkme)]
+//!     static __TOKENGATE_PROCESS_FN: ::tokengate::__private::ProcessFn =
+//!         ::tokengate::__private::ProcessFn::new(
+//!             "heavy",
+//!             ::core::concat!(::core::module_path!(), "::", "heavy"),
+//!             |__tg_input: &[u8], __tg_output: &mut Vec<u8>| -> Result<(), String> {
+//!                 fn __tokengate_decode_args<A0: DeserializeOwned, A1: DeserializeOwned, A2: DeserializeOwned>(
+//!                     input: &[u8],
+//!                 ) -> Result<(A0, A1, A2,), String> {
+//!                     ::tokengate::__private::decode(input)
+//!                 }
+//!                 // the `assert_cross_process` checks again, for this body
+//!                 let (__tg_arg0, __tg_arg1, __tg_arg2,) =
+//!                     __tokengate_decode_args::<u64, (u8, u8), ByteBuf>(__tg_input)?;
+//!                 let __tg_value =
+//!                     __tokengate_body(__tg_arg0, __tg_arg1, ByteBuf::into_vec(__tg_arg2));
+//!                 ::tokengate::__private::encode::<u64>(&__tg_value, __tg_output)
+//!             },
+//!         );
+//!     ::tokengate::__private::submit_process::<u64, _>(
+//!         &__TOKENGATE_SITE,
+//!         ::core::option::Option::None,     // `Some(key)` for a sticky fn, as above
+//!         &__TOKENGATE_PROCESS_FN,
+//!         move |__tg_out: &mut Vec<u8>| {
+//!             __tokengate_encode_args::<u64, (u8, u8), Bytes>(&n, &__tg_arg1, Bytes::new(&data), __tg_out)
+//!         },
+//!         |__tg_bytes: &[u8]| ::tokengate::__private::decode::<u64>(__tg_bytes),
+//!     )
+//! }
+//! ```
+//!
+//! (`Serialize`, `DeserializeOwned`, `Bytes` and `ByteBuf` are the re-exports
+//! in `::tokengate::__private`; `Vec`, `Result`, `String` and `u8` are written
+//! as absolute paths.) A `Vec<u8>`, as written, crosses as `Bytes` out and
+//! `ByteBuf` in; a `Vec<u8>` return value is encoded as `Bytes::new(&value)`
+//! and decoded as `decode::<ByteBuf>(bytes).map(ByteBuf::into_vec)`. Every
+//! argument bound by a pattern gets a hidden name, as for a sticky key, but the
+//! pattern binds in `__tokengate_body`, so nothing is destructured here; `mut`
+//! stays there too. The helpers take one type parameter per argument so that
+//! an argument type without serde is reported once, on the type.
+//!
 //! The checks are statements in the fn body, not `const _` items, so that the
 //! fn's generics and `Self` are in scope. They are spanned on the type they check,
 //! so that a type that is not `Send + 'static` (or that the key cannot
@@ -85,8 +157,11 @@ use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{ToTokens as _, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::visit::Visit;
-use syn::{FnArg, Ident, Pat, PatIdent, ReturnType, Signature, Type, TypeImplTrait, token};
+use syn::{
+    FnArg, Ident, LitStr, Pat, PatIdent, PatType, ReturnType, Signature, Type, TypeImplTrait, token,
+};
 
+use self::process_pool::ProcessCall;
 use crate::args::{self, ATTRIBUTE, Choice as _, GuardArgs, HashPolicy};
 use crate::errors::Errors;
 use crate::item::GuardedFn;
@@ -112,7 +187,7 @@ pub(crate) fn guard(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
 
-    let rewritten = match validate::signature(&func.sig) {
+    let rewritten = match validate::signature(&func.sig, args.process_pool) {
         Ok(()) => submitting_fn(&func, &args),
         Err(error) => {
             errors.push(error);
@@ -153,26 +228,48 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
             Some(quote!(-> #return_type)),
         )
     };
-    let site = site(args, sig);
+    let op = op(args, sig);
+    let site = site(args, &op);
 
-    // A sticky fn's key borrows the arguments by name, which may rename some.
+    // A process-pool fn encodes its arguments by name, and a sticky fn's key
+    // borrows them by name: either may rename some.
     let mut sig = sig.clone();
+    if args.process_pool {
+        process_pool::plain_names(&mut sig);
+    }
     let key = args
         .sticky_key()
         .and_then(|policy| domain_key(policy, &mut sig));
-    let submit = match key {
+    let submit_fn = match key {
         Some(_) => quote!(submit_keyed),
         None => quote!(submit),
     };
     let DomainKey {
         items: key_items,
         checks: key_checks,
-        expr: key_arg,
+        expr: key_expr,
         unpack,
     } = key.unwrap_or_default();
-    let key_arg = key_arg.map(|key| quote!(#key,));
 
-    let closure_body = braced(brace, quote!(#(#unpack)* #body));
+    let (process_checks, process_items, submit) = if args.process_pool {
+        let ProcessCall {
+            checks,
+            items,
+            submit,
+        } = process_pool::process_call(func, &sig, &op, &return_type, key_expr);
+        (Some(checks), Some(items), submit)
+    } else {
+        let key_arg = key_expr.map(|key| quote!(#key,));
+        let closure_body = braced(brace, quote!(#(#unpack)* #body));
+        let submit = quote! {
+            ::tokengate::__private::#submit_fn #submit_generics (
+                &__TOKENGATE_SITE,
+                #key_arg
+                move || #closure_output #closure_body,
+            )
+        };
+        (None, None, submit)
+    };
     let sig = token_signature(&sig, &return_type);
 
     let fn_body = braced(
@@ -181,14 +278,14 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
             #(#inner_attrs)*
             #key_items
             #(#arg_checks)*
+            // Before the key's checks: a type without serde then gets the
+            // process pool's error, which says all it needs, rather than both.
+            #process_checks
             #(#key_checks)*
             #return_check
             static __TOKENGATE_SITE: ::tokengate::__private::Site = #site;
-            ::tokengate::__private::#submit #submit_generics (
-                &__TOKENGATE_SITE,
-                #key_arg
-                move || #closure_output #closure_body,
-            )
+            #process_items
+            #submit
         },
     );
     quote! {
@@ -285,12 +382,15 @@ fn arg_type(arg: &FnArg) -> Option<(TokenStream, Span)> {
     }
 }
 
-/// The `Site` of the fn: `Site::new(op)`, then one setter per key that was given.
-fn site(args: &GuardArgs, sig: &Signature) -> TokenStream {
-    let op = args
-        .op
+/// The op name: `op = "…"`, else the fn's name.
+fn op(args: &GuardArgs, sig: &Signature) -> LitStr {
+    args.op
         .clone()
-        .unwrap_or_else(|| args::default_op(&sig.ident));
+        .unwrap_or_else(|| args::default_op(&sig.ident))
+}
+
+/// The `Site` of the fn: `Site::new(op)`, then one setter per key that was given.
+fn site(args: &GuardArgs, op: &LitStr) -> TokenStream {
     let mut site = quote!(::tokengate::__private::Site::new(#op));
     if let Some(weight) = args.weight {
         let weight = weight.path();
@@ -316,6 +416,9 @@ fn site(args: &GuardArgs, sig: &Signature) -> TokenStream {
     if let Some(policy) = args.digest_policy {
         let policy = policy.path();
         site.extend(quote!(.digest_policy(#policy)));
+    }
+    if args.process_pool {
+        site.extend(quote!(.process_pool()));
     }
     site
 }
@@ -376,30 +479,15 @@ fn domain_key(policy: HashPolicy, sig: &mut Signature) -> Option<DomainKey> {
         let (first, last) = type_bounds(input);
         let binding = match input {
             FnArg::Receiver(receiver) => Ident::new("self", receiver.self_token.span),
-            FnArg::Typed(arg) => match &*arg.pat {
-                Pat::Ident(PatIdent {
-                    by_ref: None,
-                    subpat: None,
-                    ident,
-                    ..
-                }) => ident.clone(),
-                pat => {
-                    let name = format_ident!("__tg_arg{}", index, span = Span::mixed_site());
-                    // `_` binds nothing: the value stays in the caller's frame, as
-                    // it does without a key.
-                    if !matches!(pat, Pat::Wild(_)) {
-                        unpack.push(quote!(let #pat = #name;));
-                    }
-                    *arg.pat = Pat::Ident(PatIdent {
-                        attrs: Vec::new(),
-                        by_ref: None,
-                        mutability: None,
-                        ident: name.clone(),
-                        subpat: None,
-                    });
-                    name
+            FnArg::Typed(arg) => {
+                let (name, pat) = plain_binding(index, arg);
+                // `_` binds nothing: the value stays in the caller's frame, as
+                // it does without a key.
+                if let Some(pat) = pat.filter(|pat| !matches!(pat, Pat::Wild(_))) {
+                    unpack.push(quote!(let #pat = #name;));
                 }
-            },
+                name
+            }
         };
         // `&name`, spanned from the type's first token to its last (keeping the
         // name's hygiene), which is the span rustc gives the type in the check.
@@ -448,6 +536,32 @@ fn domain_key(policy: HashPolicy, sig: &mut Signature) -> Option<DomainKey> {
     })
 }
 
+/// The name generated code can refer to argument `arg`, at `index`, by: its
+/// own name when its pattern is a plain name (`n`, `mut n`), else a hidden
+/// `__tg_argN` (mixed-site hygiene, so the body cannot see it) that replaces
+/// the pattern in `arg`. The replaced pattern is returned with the name.
+fn plain_binding(index: usize, arg: &mut PatType) -> (Ident, Option<Pat>) {
+    if let Pat::Ident(PatIdent {
+        by_ref: None,
+        subpat: None,
+        ident,
+        ..
+    }) = &*arg.pat
+    {
+        return (ident.clone(), None);
+    }
+    let name = format_ident!("__tg_arg{}", index, span = Span::mixed_site());
+    let plain = Pat::Ident(PatIdent {
+        attrs: Vec::new(),
+        by_ref: None,
+        mutability: None,
+        ident: name.clone(),
+        subpat: None,
+    });
+    let pat = std::mem::replace(&mut *arg.pat, plain);
+    (name, Some(pat))
+}
+
 /// The spans of the first and last tokens of an argument's type (of `self`
 /// when the type is implied). A node written from one to the other gets the
 /// type's whole span, as the type itself does.
@@ -480,6 +594,8 @@ fn contains_impl_trait(ty: &Type) -> bool {
     finder.visit_type(ty);
     finder.0
 }
+
+mod process_pool;
 
 #[cfg(test)]
 mod tests;

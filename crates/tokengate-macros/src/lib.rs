@@ -54,8 +54,9 @@ use proc_macro::TokenStream;
 /// # Keys
 ///
 /// Every key is optional and may appear at most once. Values are string
-/// literals, except for `external_calls`; names out of a fixed set (weights,
-/// tiers, policies) are read in any case.
+/// literals, except for `external_calls` (a list of them) and `process_pool`
+/// (a bool); names out of a fixed set (weights, tiers, policies) are read in
+/// any case.
 ///
 /// | key              | value                                                  | default        | effect |
 /// |------------------|--------------------------------------------------------|----------------|--------|
@@ -67,6 +68,7 @@ use proc_macro::TokenStream;
 /// | `external_calls` | a non-empty list of distinct, non-empty op names: `["fetch", "parse"]` | none | a lead: its children, the guarded calls of those ops that it makes, follow the lead's worker group |
 /// | `hash_policy`    | `"none"`, `"fast"`, `"standard"` or `"full"`           | `"standard"`   | how a sticky call's key is made from its arguments (below) |
 /// | `digest_policy`  | `"full"` (SHA-256), `"short"` (SHA-256, 8 bytes), `"fast"` (BLAKE2s, 8 bytes) or `"minimal"` (SHA-256, 4 bytes) | `"full"` | how a stable sticky key, or a lead's seed, is digested |
+/// | `process_pool`   | `true` or `false`, unquoted                            | `false`        | `true` runs the call in a warm worker process instead of on a thread, so that a crash, a leak or a runaway loop takes only that process; the arguments and the return value must be serde types (see [`tokengate::process`](https://docs.rs/tokengate/latest/tokengate/process/index.html)) |
 ///
 /// A timeout must be greater than zero, a whole number of nanoseconds, and at
 /// most `u64::MAX` nanoseconds (about 584 years).
@@ -78,6 +80,11 @@ use proc_macro::TokenStream;
 ///   lead's worker group while a sticky call follows its own domain's worker.
 /// * `storage_speed` excludes both: an IO call runs on an IO thread, outside the
 ///   core groups that domains and leads route to.
+/// * `storage_speed` and `process_pool = true` exclude each other: an IO call
+///   runs on an IO thread, a process-pool call in a worker process. A
+///   process-pool fn may be sticky (`sticky_anchor`) or a lead
+///   (`external_calls`): both are routed in the calling process, as on
+///   threads.
 /// * `hash_policy` needs `sticky_anchor`, and `digest_policy` needs
 ///   `sticky_anchor` or `external_calls`; elsewhere they would have no effect.
 ///
@@ -122,6 +129,25 @@ use proc_macro::TokenStream;
 ///
 /// Visibility, attributes, doc comments, generics and where clauses are kept.
 /// `return` and `?` in the body work as in the original fn.
+///
+/// ## Process-pool fns
+///
+/// A `process_pool = true` call goes further: its arguments are encoded with
+/// serde, sent to a worker process, decoded there, and its value comes back the
+/// same way. A worker process finds the fn by its op name, so on top of the
+/// above:
+///
+/// * every argument type and the return type implement `serde::Serialize` and
+///   `serde::Deserialize` (checked at compile time, reported on the type); a
+///   `Vec<u8>`, written as such, travels as one block of bytes;
+/// * the fn is a free fn or an associated fn without `self`;
+/// * it has no type or const parameters, and no `impl Trait` argument or
+///   return type: one op names one concrete fn, and each value a concrete type;
+/// * the body runs as a fn of its own, nested in the rewritten one, so neither
+///   the signature nor the body can name the impl's `Self` or its generics.
+///
+/// Two `process_pool` fns with one op name in one executable stop every
+/// coordinator in it from starting: give each its own `op`.
 ///
 /// # Equivalent code
 ///
@@ -206,6 +232,49 @@ use proc_macro::TokenStream;
 /// Stable keys go through the same kind of helper, `__tokengate_stable_key`,
 /// whose parameters are bound by `::tokengate::__private::Serialize`.
 ///
+/// A `process_pool = true` fn keeps its body as a nested fn, registers a
+/// wrapper for the worker processes, and submits its encoded arguments:
+///
+/// ```ignore
+/// #[task_token_guard(process_pool = true)]
+/// fn total(cents: Vec<u64>) -> u64 {
+///     cents.iter().sum()
+/// }
+///
+/// // becomes (paths shortened)
+///
+/// fn total(cents: Vec<u64>) -> ::tokengate::TaskToken<u64> {
+///     assert_arg::<Vec<u64>>();
+///     assert_cross_process::<Vec<u64>>(); // each argument type, then the return type
+///     assert_cross_process::<u64>();
+///     assert_return::<u64>();
+///     static __TOKENGATE_SITE: Site = Site::new("total").process_pool();
+///     fn __tokengate_body(cents: Vec<u64>) -> u64 {
+///         cents.iter().sum()
+///     }
+///     // Encodes the borrowed arguments as one tuple; one type parameter each.
+///     fn __tokengate_encode_args<A0: ?Sized + Serialize>(a0: &A0, out: &mut Vec<u8>)
+///         -> Result<(), String>
+///     { /* … */ }
+///     // Registered under the op name, for the worker processes: decodes the
+///     // arguments (with a helper like the one above), calls
+///     // `__tokengate_body`, encodes its value.
+///     #[distributed_slice(PROCESS_FNS)]
+///     static __TOKENGATE_PROCESS_FN: ProcessFn = ProcessFn::new(
+///         "total",
+///         concat!(module_path!(), "::", "total"),
+///         |input, output| { /* … */ },
+///     );
+///     submit_process::<u64, _>(
+///         &__TOKENGATE_SITE,
+///         None, // `Some(key)` for a sticky fn, computed as above
+///         &__TOKENGATE_PROCESS_FN,
+///         move |out| __tokengate_encode_args::<Vec<u64>>(&cents, out),
+///         |bytes| decode::<u64>(bytes),
+///     )
+/// }
+/// ```
+///
 /// # Errors
 ///
 /// Mistakes are compile errors on the offending token: an unknown or duplicate
@@ -213,7 +282,9 @@ use proc_macro::TokenStream;
 /// bad `external_calls` list (not a list, empty, an empty or repeated op), keys
 /// that exclude each other or would have no effect, an `async fn`, a borrowed
 /// `self` or argument, an argument or return type that is not `Send + 'static`,
-/// an argument type that the sticky key cannot fingerprint. The fn is still
+/// an argument type that the sticky key cannot fingerprint, and for a
+/// `process_pool = true` fn a type without serde, a `self`, type or const
+/// parameters, `impl Trait` or `Self` in the signature. The fn is still
 /// emitted with its token return type, so that callers type-check while the
 /// error is fixed.
 #[proc_macro_attribute]

@@ -6,6 +6,9 @@
 //! types are `Send` is left to the compiler (the `assert_arg`/`assert_return`
 //! calls of the expansion), whose error then points at the type.
 //!
+//! A `process_pool = true` fn runs in a worker process instead, which asks
+//! more of it; see `process_pool`.
+//!
 //! Every mistake in the signature is reported, each on its own token.
 
 use proc_macro2::TokenStream;
@@ -19,8 +22,9 @@ use syn::{
 use crate::args::ATTRIBUTE;
 use crate::errors::Errors;
 
-/// Checks `sig`; `Err` holds every mistake found, combined.
-pub(crate) fn signature(sig: &Signature) -> syn::Result<()> {
+/// Checks `sig`, as a `process_pool = true` fn if `process_pool`; `Err` holds
+/// every mistake found, combined.
+pub(crate) fn signature(sig: &Signature, process_pool: bool) -> syn::Result<()> {
     let mut errors = Errors::default();
     let mut refuse = |tokens: &dyn quote::ToTokens, message: String| {
         errors.push(syn::Error::new_spanned(tokens.to_token_stream(), message));
@@ -72,6 +76,9 @@ pub(crate) fn signature(sig: &Signature) -> syn::Result<()> {
 
     for input in &sig.inputs {
         match input {
+            // A process-pool fn takes no `self` at all, borrowed or not; the
+            // suggestion to take it by value would mislead.
+            FnArg::Receiver(_) if process_pool => {}
             FnArg::Receiver(receiver) => {
                 if receiver_borrows(receiver) {
                     refuse(
@@ -107,6 +114,9 @@ pub(crate) fn signature(sig: &Signature) -> syn::Result<()> {
         }
     }
 
+    if process_pool {
+        process_pool::check(sig, &mut errors);
+    }
     errors.finish()
 }
 
@@ -306,6 +316,8 @@ impl<'ast> Visit<'ast> for BorrowFinder {
         });
     }
 }
+
+mod process_pool;
 
 #[cfg(test)]
 mod tests;

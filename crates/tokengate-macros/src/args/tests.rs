@@ -35,6 +35,7 @@ fn no_arguments_means_defaults() {
     assert!(args.external_calls.is_none());
     assert_eq!(args.hash_policy, None);
     assert_eq!(args.digest_policy, None);
+    assert!(!args.process_pool);
     assert_eq!(args.sticky_key(), None);
 }
 
@@ -76,7 +77,7 @@ fn unknown_key_lists_the_valid_keys() {
         [
             "unknown key `foo` in `#[task_token_guard]`; expected one of `op`, `weight`, \
              `timeout`, `storage_speed`, `sticky_anchor`, `external_calls`, `hash_policy`, \
-             `digest_policy`"
+             `digest_policy`, `process_pool`"
         ]
     );
     // A keyword is an unknown key too, not a syntax error.
@@ -473,4 +474,98 @@ fn hash_policy_needs_a_sticky_anchor() {
     assert_eq!(args.hash_policy, None);
     let (_, messages) = parse(quote!(hash_policy = "fast", external_calls = ["a"]));
     assert_eq!(messages, expected);
+}
+
+#[test]
+fn process_pool_takes_a_bool() {
+    assert!(parse_ok(quote!(process_pool = true)).process_pool);
+    assert!(!parse_ok(quote!(process_pool = false)).process_pool);
+    let args = parse_ok(quote!(op = "heavy", weight = "heavy", process_pool = true));
+    assert!(args.process_pool);
+    assert_eq!(args.weight, Some(Weight::Heavy));
+}
+
+#[test]
+fn process_pool_refuses_anything_but_a_bool() {
+    let expected = ["`process_pool` takes `true` or `false`, such as `process_pool = true`"];
+    for value in [
+        quote!(1),
+        quote!("yes"),
+        quote!(yes),
+        quote!(!false),
+        quote!([true]),
+    ] {
+        let (args, messages) = parse(quote!(process_pool = #value));
+        assert_eq!(messages, expected, "{value}");
+        assert!(!args.process_pool);
+    }
+    let (args, messages) = parse(quote!(process_pool = "true"));
+    assert_eq!(
+        messages,
+        ["`process_pool` takes `true` or `false` without quotes: `process_pool = true`"]
+    );
+    assert!(!args.process_pool);
+}
+
+#[test]
+fn process_pool_is_set_once() {
+    let (args, messages) = parse(quote!(process_pool = true, process_pool = false));
+    assert_eq!(
+        messages,
+        ["duplicate key `process_pool` in `#[task_token_guard]`"]
+    );
+    assert!(args.process_pool);
+}
+
+const POOL_OR_IO: &str = "a `storage_speed` call is IO and runs on an IO thread, while a \
+                          `process_pool` call runs in a worker process; pick one";
+
+#[test]
+fn process_pool_excludes_storage_speed_and_the_later_key_is_refused() {
+    let (args, messages) = parse(quote!(process_pool = true, storage_speed = "FAST"));
+    assert_eq!(
+        messages,
+        [format!(
+            "`storage_speed` cannot be combined with `process_pool`: {POOL_OR_IO}"
+        )]
+    );
+    assert!(args.process_pool);
+    assert_eq!(args.storage_speed, None);
+
+    let (args, messages) = parse(quote!(storage_speed = "FAST", process_pool = true));
+    assert_eq!(
+        messages,
+        [format!(
+            "`process_pool` cannot be combined with `storage_speed`: {POOL_OR_IO}"
+        )]
+    );
+    assert!(!args.process_pool);
+    assert_eq!(args.storage_speed, Some(StorageSpeed::Fast));
+
+    // A bad value still counts, as for the other keys.
+    let (_, messages) = parse(quote!(storage_speed = "FAST", process_pool = 1));
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[1].starts_with("`process_pool` cannot be combined"));
+}
+
+#[test]
+fn process_pool_false_excludes_nothing() {
+    let args = parse_ok(quote!(process_pool = false, storage_speed = "FAST"));
+    assert!(!args.process_pool);
+    assert_eq!(args.storage_speed, Some(StorageSpeed::Fast));
+}
+
+#[test]
+fn process_pool_goes_with_sticky_and_lead() {
+    let args = parse_ok(quote!(
+        sticky_anchor = "user",
+        hash_policy = "fast",
+        process_pool = true
+    ));
+    assert!(args.process_pool);
+    assert_eq!(args.sticky_key(), Some(HashPolicy::Fast));
+
+    let args = parse_ok(quote!(process_pool = true, external_calls = ["child_op"]));
+    assert!(args.process_pool);
+    assert_eq!(calls(&args).unwrap(), ["child_op"]);
 }

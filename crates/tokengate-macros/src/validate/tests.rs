@@ -6,8 +6,14 @@ use super::signature;
 
 /// Every message for the signature `sig`, in order.
 fn messages(sig: &str) -> Vec<String> {
+    messages_as(sig, false)
+}
+
+/// Every message for the signature `sig` of a fn that is a `process_pool` fn
+/// if `process_pool`, in order.
+fn messages_as(sig: &str, process_pool: bool) -> Vec<String> {
     let sig: Signature = syn::parse_str(sig).unwrap();
-    match signature(&sig) {
+    match signature(&sig, process_pool) {
         Ok(()) => Vec::new(),
         Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
     }
@@ -138,5 +144,93 @@ fn every_mistake_is_reported() {
     assert_eq!(
         messages("async unsafe fn f(&self, x: &str, y: &[u8]) -> &u8").len(),
         6
+    );
+}
+
+/// Asserts that `sig` is accepted as a `process_pool` fn.
+fn process_accepted(sig: &str) {
+    assert_eq!(messages_as(sig, true), Vec::<String>::new(), "{sig}");
+}
+
+/// Asserts that `sig` is refused as a `process_pool` fn with one message per
+/// entry of `starts`, in order, each starting with it.
+fn process_refused(sig: &str, starts: &[&str]) {
+    let messages = messages_as(sig, true);
+    assert_eq!(messages.len(), starts.len(), "{sig}: {messages:?}");
+    for (message, start) in messages.iter().zip(starts) {
+        assert!(message.starts_with(start), "{sig}: {messages:?}");
+    }
+}
+
+#[test]
+fn process_pool_signatures_are_accepted() {
+    process_accepted("fn f()");
+    process_accepted("fn f(a: u8, (b, c): (String, Vec<u8>), mut d: u32, _: u8) -> u64");
+    process_accepted("fn f<'a>(x: u8) -> Vec<u8> where 'a: 'a");
+    process_accepted("fn f(x: self::Item) -> super::Item");
+}
+
+#[test]
+fn process_pool_refuses_any_self() {
+    let no_self = "a `process_pool = true` fn is found by op name in a worker process, so it \
+                   must be a free fn or an associated fn without `self`";
+    for sig in [
+        "fn f(self)",
+        "fn f(mut self, x: u8)",
+        "fn f(self: Box<Self>)",
+    ] {
+        process_refused(sig, &[no_self]);
+    }
+    // Borrowed: the one message, not also the suggestion to take it by value.
+    process_refused("fn f(&self)", &[no_self]);
+    process_refused("fn f(&mut self) -> u8", &[no_self]);
+}
+
+#[test]
+fn process_pool_refuses_type_and_const_parameters() {
+    let generic = "a `process_pool = true` fn cannot have type parameters: a worker process \
+                   finds the fn by op name, which must name one concrete fn";
+    process_refused("fn f<T: Send + 'static>(x: T) -> u8", &[generic]);
+    process_refused(
+        "fn f<'a, T, const N: usize>(x: [u8; N])",
+        &[
+            generic,
+            "a `process_pool = true` fn cannot have const parameters",
+        ],
+    );
+}
+
+#[test]
+fn process_pool_refuses_impl_trait() {
+    process_refused(
+        "fn f(x: impl Into<u64> + Send + 'static, y: Vec<impl Sized>)",
+        &[
+            "a `process_pool = true` fn cannot take `impl Trait`: a worker process decodes the \
+             argument, which needs its concrete type; name the type",
+            "a `process_pool = true` fn cannot take `impl Trait`",
+        ],
+    );
+    process_refused(
+        "fn f() -> Option<impl Send>",
+        &["a `process_pool = true` fn cannot return `impl Trait`: the caller decodes the value"],
+    );
+}
+
+#[test]
+fn process_pool_refuses_self_types() {
+    let no_self_type = "a `process_pool = true` fn runs its body as a fn of its own, where \
+                        `Self` is not in scope; write the type's name";
+    process_refused("fn f(x: Vec<Self>) -> Self", &[no_self_type, no_self_type]);
+    process_refused(
+        "fn f(x: <Self as Tr>::Out) where Self: Sized",
+        &[no_self_type, no_self_type],
+    );
+}
+
+#[test]
+fn process_pool_keeps_the_other_checks() {
+    assert_eq!(
+        messages_as("async fn f<T>(&self, x: &str) -> impl Send", true).len(),
+        5
     );
 }

@@ -1,0 +1,362 @@
+//! The expansion of a `process_pool = true` fn, whose body runs in a worker
+//! process: the call is data on both sides (the module doc of `expand.rs`
+//! shows the whole output).
+//!
+//! The body becomes a fn of its own, `__tokengate_body`, with the user's
+//! signature and patterns, so that a worker process can run it from a plain fn
+//! pointer. `__TOKENGATE_PROCESS_FN` adds that pointer's wrapper, which decodes
+//! the arguments, calls the body and encodes its value, to `PROCESS_FNS` under
+//! the op name, where a worker process looks calls up. The guarded fn itself
+//! only encodes its arguments, by name, and submits.
+//!
+//! A `Vec<u8>` argument or return value travels as `serde_bytes` (`Bytes` out,
+//! `ByteBuf` in): one length-prefixed block instead of one serde call per byte.
+//! Only the type as written counts: `Vec<u8>` or a path ending in it, not an
+//! alias, which travels as a sequence like any other type.
+//!
+//! # Errors on the type
+//!
+//! A type without serde is reported by `assert_cross_process`, on the type
+//! (once for each of `Serialize` and `Deserialize` that it lacks). Each other
+//! place that needs serde of that type names the type in a
+//! turbofish: rustc then puts that error on the type too, sees that the
+//! check's error covers it, and drops it. That is why the arguments cross
+//! through two small generic fns with one parameter per argument,
+//! `__tokengate_encode_args::<A0, A1>` and `__tokengate_decode_args::<A0, A1>`,
+//! rather than as one tuple, whose error rustc would put on the attribute. The
+//! worker-side wrapper is a body of its own (a static's initializer), so it
+//! repeats the checks; rustc prints the identical errors once.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens as _, format_ident, quote, quote_spanned};
+use syn::ext::IdentExt as _;
+use syn::spanned::Spanned as _;
+use syn::{FnArg, GenericArgument, Ident, LitStr, Pat, PathArguments, Signature, Type};
+
+use super::{braced, plain_binding};
+use crate::item::GuardedFn;
+
+/// What a process-pool fn adds to the guarded fn's body.
+pub(super) struct ProcessCall {
+    /// One `assert_cross_process` per argument type and for the return type,
+    /// each spanned on its type.
+    pub(super) checks: TokenStream,
+    /// `fn __tokengate_body`, `fn __tokengate_encode_args` and
+    /// `static __TOKENGATE_PROCESS_FN`.
+    pub(super) items: TokenStream,
+    /// `submit_process(…)`, the fn's value.
+    pub(super) submit: TokenStream,
+}
+
+/// The process-pool parts of the guarded fn `func`, registered under `op`.
+///
+/// `outer` is the guarded fn's signature once [`plain_names`] has run, whose
+/// arguments the caller's side encodes by name; `key` is the sticky domain
+/// key, computed from those names, if the fn has one.
+pub(super) fn process_call(
+    func: &GuardedFn,
+    outer: &Signature,
+    op: &LitStr,
+    return_type: &Type,
+    key: Option<TokenStream>,
+) -> ProcessCall {
+    let args: Vec<Arg> = outer.inputs.iter().filter_map(Arg::new).collect();
+    let value = Wire::of(return_type);
+
+    let mut checks: Vec<TokenStream> = args
+        .iter()
+        .map(|arg| cross_process_check(&arg.ty))
+        .collect();
+    checks.push(cross_process_check(return_type));
+    let checks = quote!(#(#checks)*);
+
+    let body_fn = body_fn(func);
+    let encode_args = encode_args_fn(args.len());
+    let entry = entry(func, op, &args, &value, &checks);
+
+    let key = match key {
+        Some(key) => quote!(::core::option::Option::Some(#key)),
+        None => quote!(::core::option::Option::None),
+    };
+    let out = Ident::new("__tg_out", Span::mixed_site());
+    let bytes = Ident::new("__tg_bytes", Span::mixed_site());
+    let wire_types = args.iter().map(|arg| arg.wire.encode_as());
+    let borrowed = args.iter().map(|arg| arg.wire.borrow(&arg.name));
+    let decode_value = value.decode(&bytes);
+    let submit = quote! {
+        ::tokengate::__private::submit_process::<#return_type, _>(
+            &__TOKENGATE_SITE,
+            #key,
+            &__TOKENGATE_PROCESS_FN,
+            move |#out: &mut ::std::vec::Vec<::core::primitive::u8>| {
+                __tokengate_encode_args::<#(#wire_types),*>(#(#borrowed,)* #out)
+            },
+            |#bytes: &[::core::primitive::u8]| #decode_value,
+        )
+    };
+
+    ProcessCall {
+        checks,
+        items: quote!(#body_fn #encode_args #entry),
+        submit,
+    }
+}
+
+/// Gives every argument of the guarded fn a plain name, without `mut`, for the
+/// encoding closure to capture: a name pattern keeps its name, any other
+/// pattern (`(a, b)`, `_`) becomes a hidden `__tg_argN`. The patterns
+/// themselves stay in the body fn's signature, where they bind as written.
+pub(super) fn plain_names(sig: &mut Signature) {
+    for (index, input) in sig.inputs.iter_mut().enumerate() {
+        if let FnArg::Typed(arg) = input {
+            plain_binding(index, arg);
+            if let Pat::Ident(binding) = &mut *arg.pat {
+                // The guarded fn only lends the value to the encoder.
+                binding.mutability = None;
+            }
+        }
+    }
+}
+
+/// `fn __tokengate_body`: the user's fn under a fixed name, returning its own
+/// value. Its inner attributes (`#![allow(…)]`) come along, since its code is
+/// theirs; they stay on the guarded fn too, which is the fn they were written
+/// on.
+fn body_fn(func: &GuardedFn) -> TokenStream {
+    let GuardedFn {
+        sig,
+        inner_attrs,
+        brace,
+        body,
+        ..
+    } = func;
+    let mut sig = sig.clone();
+    sig.ident = Ident::new("__tokengate_body", Span::call_site());
+    let block = braced(brace, quote!(#(#inner_attrs)* #body));
+    quote!(#sig #block)
+}
+
+/// `fn __tokengate_encode_args`: encodes `count` borrowed arguments as one
+/// tuple, each a parameter of its own (see the module doc).
+fn encode_args_fn(count: usize) -> TokenStream {
+    let (params, names) = helper_params(count);
+    quote! {
+        fn __tokengate_encode_args<
+            #(#params: ?::core::marker::Sized + ::tokengate::__private::Serialize),*
+        >(
+            #(#names: &#params,)*
+            out: &mut ::std::vec::Vec<::core::primitive::u8>,
+        ) -> ::core::result::Result<(), ::std::string::String> {
+            ::tokengate::__private::encode(&(#(#names,)*), out)
+        }
+    }
+}
+
+/// `fn __tokengate_decode_args`: decodes `count` arguments from one tuple,
+/// each a parameter of its own (see the module doc).
+fn decode_args_fn(count: usize) -> TokenStream {
+    let (params, _) = helper_params(count);
+    quote! {
+        fn __tokengate_decode_args<
+            #(#params: ::tokengate::__private::DeserializeOwned),*
+        >(
+            input: &[::core::primitive::u8],
+        ) -> ::core::result::Result<(#(#params,)*), ::std::string::String> {
+            ::tokengate::__private::decode(input)
+        }
+    }
+}
+
+/// The type parameters `A0, A1, …` and value parameters `a0, a1, …` of a
+/// helper that takes `count` arguments.
+fn helper_params(count: usize) -> (Vec<Ident>, Vec<Ident>) {
+    (0..count)
+        .map(|i| (format_ident!("A{}", i), format_ident!("a{}", i)))
+        .unzip()
+}
+
+/// `static __TOKENGATE_PROCESS_FN`, in `PROCESS_FNS`: the fn a worker runs for
+/// `op`, which decodes the arguments, runs the body and encodes its value.
+fn entry(
+    func: &GuardedFn,
+    op: &LitStr,
+    args: &[Arg],
+    value: &Wire,
+    checks: &TokenStream,
+) -> TokenStream {
+    let name = LitStr::new(&func.sig.ident.unraw().to_string(), func.sig.ident.span());
+    let input = Ident::new("__tg_input", Span::mixed_site());
+    let output = Ident::new("__tg_output", Span::mixed_site());
+    let result = Ident::new("__tg_value", Span::mixed_site());
+    let hidden: Vec<Ident> = (0..args.len())
+        .map(|i| format_ident!("__tg_arg{}", i, span = Span::mixed_site()))
+        .collect();
+    let decode_args = decode_args_fn(args.len());
+    let wire_types = args.iter().map(|arg| arg.wire.decode_as());
+    let body_args = args
+        .iter()
+        .zip(&hidden)
+        .map(|(arg, name)| arg.wire.unwrap(name));
+    let encode_value = value.encode(&result, &output);
+    quote! {
+        #[::tokengate::__private::linkme::distributed_slice(::tokengate::__private::PROCESS_FNS)]
+        #[linkme(crate = ::tokengate::__private::linkme)]
+        static __TOKENGATE_PROCESS_FN: ::tokengate::__private::ProcessFn =
+            ::tokengate::__private::ProcessFn::new(
+                #op,
+                ::core::concat!(::core::module_path!(), "::", #name),
+                |#input: &[::core::primitive::u8],
+                 #output: &mut ::std::vec::Vec<::core::primitive::u8>|
+                 -> ::core::result::Result<(), ::std::string::String> {
+                    #decode_args
+                    #checks
+                    let (#(#hidden,)*) = __tokengate_decode_args::<#(#wire_types),*>(#input)?;
+                    let #result = __tokengate_body(#(#body_args),*);
+                    #encode_value
+                },
+            );
+    }
+}
+
+/// One argument of a process-pool fn.
+struct Arg {
+    /// Its plain name in the guarded fn (see [`plain_names`]).
+    name: Ident,
+    /// Its type as written.
+    ty: Type,
+    /// How it travels.
+    wire: Wire,
+}
+
+impl Arg {
+    /// The argument `input`; `None` for a receiver, which a process-pool fn
+    /// cannot have (`validate` refuses it).
+    fn new(input: &FnArg) -> Option<Arg> {
+        let FnArg::Typed(arg) = input else {
+            return None;
+        };
+        // `plain_names` has run, so the pattern is a name.
+        let Pat::Ident(binding) = &*arg.pat else {
+            return None;
+        };
+        Some(Arg {
+            name: binding.ident.clone(),
+            ty: (*arg.ty).clone(),
+            wire: Wire::of(&arg.ty),
+        })
+    }
+}
+
+/// How one value crosses between processes.
+enum Wire {
+    /// As itself, through serde: its type, as written.
+    Serde(Box<Type>),
+    /// A `Vec<u8>`, as one block of bytes.
+    Bytes,
+}
+
+impl Wire {
+    /// How a value of type `ty` travels.
+    fn of(ty: &Type) -> Wire {
+        if is_byte_vec(ty) {
+            Wire::Bytes
+        } else {
+            Wire::Serde(Box::new(ty.clone()))
+        }
+    }
+
+    /// The type the caller encodes: the type itself, or `Bytes`.
+    fn encode_as(&self) -> TokenStream {
+        match self {
+            Wire::Serde(ty) => ty.to_token_stream(),
+            Wire::Bytes => quote!(::tokengate::__private::Bytes),
+        }
+    }
+
+    /// The type the worker decodes: the type itself, or `ByteBuf`.
+    fn decode_as(&self) -> TokenStream {
+        match self {
+            Wire::Serde(ty) => ty.to_token_stream(),
+            Wire::Bytes => quote!(::tokengate::__private::ByteBuf),
+        }
+    }
+
+    /// The value `name` borrowed as [`encode_as`](Self::encode_as).
+    fn borrow(&self, name: &Ident) -> TokenStream {
+        match self {
+            Wire::Serde(_) => quote!(&#name),
+            Wire::Bytes => quote!(::tokengate::__private::Bytes::new(&#name)),
+        }
+    }
+
+    /// The decoded value `name` as the body takes it.
+    fn unwrap(&self, name: &Ident) -> TokenStream {
+        match self {
+            Wire::Serde(_) => name.to_token_stream(),
+            Wire::Bytes => quote!(::tokengate::__private::ByteBuf::into_vec(#name)),
+        }
+    }
+
+    /// Encoding the body's value `value` onto `output`, as the worker returns.
+    fn encode(&self, value: &Ident, output: &Ident) -> TokenStream {
+        match self {
+            Wire::Serde(ty) => quote!(::tokengate::__private::encode::<#ty>(&#value, #output)),
+            Wire::Bytes => quote! {
+                ::tokengate::__private::encode(::tokengate::__private::Bytes::new(&#value), #output)
+            },
+        }
+    }
+
+    /// Decoding the value from `bytes`, as the caller receives it.
+    fn decode(&self, bytes: &Ident) -> TokenStream {
+        match self {
+            Wire::Serde(ty) => quote!(::tokengate::__private::decode::<#ty>(#bytes)),
+            Wire::Bytes => quote! {
+                ::tokengate::__private::decode::<::tokengate::__private::ByteBuf>(#bytes)
+                    .map(::tokengate::__private::ByteBuf::into_vec)
+            },
+        }
+    }
+}
+
+/// `assert_cross_process::<T>()`, spanned on `ty`.
+fn cross_process_check(ty: &Type) -> TokenStream {
+    quote_spanned! {ty.span()=>
+        ::tokengate::__private::assert_cross_process::<#ty>();
+    }
+}
+
+/// Whether `ty` is written `Vec<u8>`: a path ending in `Vec` whose one generic
+/// argument is `u8`.
+fn is_byte_vec(ty: &Type) -> bool {
+    let Type::Path(path) = ungroup(ty) else {
+        return false;
+    };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    if path.qself.is_some() || last.ident != "Vec" {
+        return false;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return false;
+    };
+    match args.args.first() {
+        Some(GenericArgument::Type(elem)) if args.args.len() == 1 => matches!(
+            ungroup(elem),
+            Type::Path(elem) if elem.qself.is_none() && elem.path.is_ident("u8")
+        ),
+        _ => false,
+    }
+}
+
+/// `ty` without the invisible groups that `macro_rules!` fragments arrive in.
+fn ungroup(mut ty: &Type) -> &Type {
+    while let Type::Group(group) = ty {
+        ty = &group.elem;
+    }
+    ty
+}
+
+#[cfg(test)]
+mod tests;

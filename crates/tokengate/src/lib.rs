@@ -139,24 +139,58 @@
 //! coordinator.stop();
 //! ```
 //!
+//! # Isolation: worker processes
+//!
+//! `process_pool = true` runs each call in a warm worker process instead of on
+//! a thread. Threads already run Rust in parallel; a process adds a wall: a
+//! call that aborts, leaks or loops forever cannot take the application with
+//! it, and [`kill`](TaskToken::kill) or a `timeout` really stops it, by killing
+//! the process. Arguments and the return value cross as serde values; nothing
+//! needs to be added to `main` (see [`process`]; Unix only).
+//!
+//! ```
+//! use tokengate::{task_token_guard, OperationsCoordinator};
+//!
+//! #[task_token_guard(op = "checksum", weight = "heavy", process_pool = true)]
+//! fn checksum(data: Vec<u8>) -> (u32, u64) {
+//!     let sum = data.iter().map(|&b| u64::from(b)).sum();
+//!     (std::process::id(), sum)
+//! }
+//!
+//! #[task_token_guard(op = "crash", process_pool = true)]
+//! fn crash() -> u8 {
+//!     std::process::abort()
+//! }
+//!
+//! let coordinator = OperationsCoordinator::start();
+//! let (pid, sum) = checksum(vec![1; 1 << 20]).wait().unwrap();
+//! assert_ne!(pid, std::process::id()); // it ran in another process
+//! assert_eq!(sum, 1 << 20);
+//! assert!(crash().wait().unwrap_err().is_worker_lost()); // and we live on
+//! assert_eq!(checksum(vec![2; 3]).wait().unwrap().1, 6); // on a replacement
+//! coordinator.stop();
+//! ```
+//!
 //! # The tour
 //!
 //! * [`task_token_guard`]: the attribute; keys `op`, `weight`, `timeout`,
 //!   `storage_speed`, `sticky_anchor`, `external_calls`, `hash_policy`,
-//!   `digest_policy`.
+//!   `digest_policy`, `process_pool`.
 //! * [`TaskToken`]: await it, [`wait`](TaskToken::wait) on it,
 //!   [`kill`](TaskToken::kill) it, read its [`state`](TaskToken::state) and timings.
 //! * [`OperationsCoordinator`]: start, stop, bind ([`enter`](OperationsCoordinator::enter)),
 //!   admin (kill, pause, resume, drain, globally or per operation) and
 //!   [`stats`](OperationsCoordinator::stats).
 //! * [`CoordinatorBuilder`]: core groups, workers per core, lane and mailbox
-//!   capacities, [`FullLanePolicy`], stop timeout.
+//!   capacities, [`FullLanePolicy`], stop timeout, worker processes.
 //! * [`map`] / [`a_map`]: one fn over many items, results in order.
 //! * [`admit`]: awaitable backpressure when lanes are full.
 //! * [`spawn`] / [`Task`]: guarded calls of closures, without the attribute.
 //! * [`is_cancelled`] / [`checkpoint`]: cooperative cancellation inside a call;
 //!   [`current_worker`] / [`current_token_id`]: where and which call runs.
 //! * [`fingerprint`]: compute routing keys yourself, to predict routing.
+//! * [`process`]: how `process_pool` calls reach worker processes, and what
+//!   happens when one fails.
 //!
 //! # How calls are scheduled
 //!

@@ -1,0 +1,91 @@
+//! Process-pool calls go through the same admission, pause, drain, kill and
+//! stats as thread calls.
+
+use tokengate::TokenState;
+use tokengate_tests::{builder, resolve, value};
+
+use crate::{eventually, fns, read_when_written, scratch_dir};
+
+#[test]
+fn pause_and_resume_an_operation() {
+    let coordinator = builder("p-pause").process_workers(1).start().unwrap();
+    let bound = coordinator.enter();
+    coordinator.pause_operation("p_square");
+    let held: Vec<_> = (0..5).map(fns::square).collect();
+    // Other operations keep running.
+    assert_eq!(value(fns::shout("x".into(), 2)), "XX");
+    for token in &held {
+        assert_eq!(token.state(), TokenState::Waiting);
+    }
+    assert_eq!(coordinator.resume_operation("p_square"), 5);
+    for (i, token) in held.into_iter().enumerate() {
+        assert_eq!(value(token), (i * i) as u64);
+    }
+    drop(bound);
+    coordinator.stop();
+}
+
+#[test]
+fn drain_and_kill_by_operation() {
+    let dir = scratch_dir("drain");
+    let coordinator = builder("p-drain").process_workers(1).start().unwrap();
+    let bound = coordinator.enter();
+    coordinator.pause_operation("p_square");
+    let held: Vec<_> = (0..4).map(fns::square).collect();
+    assert_eq!(coordinator.drain_operation("p_square"), 4);
+    for token in held {
+        assert!(resolve(token).unwrap_err().is_killed());
+    }
+    coordinator.resume_operation("p_square");
+
+    let pid_file = dir.join("pid");
+    let running = fns::spin(pid_file.display().to_string(), 60);
+    let pid: u32 = read_when_written(&pid_file).parse().unwrap();
+    assert_eq!(coordinator.kill_all_by_operation("p_spin"), 1);
+    assert!(resolve(running).unwrap_err().is_killed());
+    crate::wait_exited(pid);
+    assert_eq!(value(fns::square(9)), 81);
+
+    let stats = coordinator.stats();
+    let square = stats.op("p_square").unwrap();
+    assert_eq!((square.counts.killed, square.counts.completed), (4, 1));
+    assert_eq!(stats.op("p_spin").unwrap().counts.killed, 1);
+    eventually("the killed worker counted", || {
+        coordinator.stats().processes.killed == 1
+    });
+    drop(bound);
+    coordinator.stop();
+}
+
+#[test]
+fn global_pause_holds_process_calls_too() {
+    let coordinator = builder("p-global").process_workers(1).start().unwrap();
+    let bound = coordinator.enter();
+    coordinator.pause_admission();
+    let token = fns::square(7);
+    assert_eq!(token.state(), TokenState::Waiting);
+    coordinator.resume_admission();
+    assert_eq!(value(token), 49);
+    drop(bound);
+    coordinator.stop();
+}
+
+#[test]
+fn weights_and_stats_apply_to_process_calls() {
+    let coordinator = builder("p-stats").process_workers(2).start().unwrap();
+    let bound = coordinator.enter();
+    let tokens: Vec<_> = (0..20).map(fns::square).collect();
+    for token in tokens {
+        assert_eq!(token.weight(), tokengate::Weight::Medium);
+        value(token);
+    }
+    let stats = coordinator.stats();
+    assert_eq!(stats.op("p_square").unwrap().counts.completed, 20);
+    assert_eq!(stats.lane(tokengate::Weight::Medium).counts.completed, 20);
+    let p = stats.processes;
+    assert!(p.spawned >= 1 && p.spawned <= 2, "{p:?}");
+    assert_eq!((p.size, p.lost, p.killed), (2, 0, 0));
+    assert!(stats.to_string().contains("processes:"));
+    drop(bound);
+    coordinator.stop();
+}

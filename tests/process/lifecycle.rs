@@ -1,0 +1,108 @@
+//! Worker processes start on demand or with the coordinator, and never
+//! outlive it or their parent process.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use tokengate_tests::{builder, resolve, value};
+
+use crate::{exited, fns, read_when_written, scratch_dir, wait_exited};
+
+#[test]
+fn workers_start_on_first_use_unless_prestarted() {
+    let lazy = builder("p-lazy").process_workers(2).start().unwrap();
+    assert!(lazy.worker_processes().is_empty());
+    lazy.run(|| value(fns::square(1)));
+    assert_eq!(
+        lazy.worker_processes().len(),
+        1,
+        "one call needs one worker"
+    );
+    lazy.stop();
+
+    let eager = builder("p-eager")
+        .process_workers(3)
+        .prestart_processes(true)
+        .start()
+        .unwrap();
+    let pids = eager.worker_processes();
+    assert_eq!(pids.len(), 3);
+    let p = eager.stats().processes;
+    assert_eq!((p.size, p.alive, p.idle, p.spawned), (3, 3, 3, 3));
+    eager.stop();
+    for pid in pids {
+        assert!(exited(pid), "worker {pid} outlived stop");
+    }
+}
+
+#[test]
+fn stop_ends_every_worker_before_it_returns() {
+    let coordinator = builder("p-stop").process_workers(2).start().unwrap();
+    let tokens: Vec<_> = coordinator.run(|| (0..50).map(fns::square).collect());
+    for (i, token) in tokens.into_iter().enumerate() {
+        assert_eq!(value(token), (i * i) as u64);
+    }
+    let pids = coordinator.worker_processes();
+    assert!(!pids.is_empty());
+    coordinator.stop();
+    for pid in pids {
+        assert!(exited(pid), "worker {pid} outlived stop");
+    }
+}
+
+#[test]
+fn stop_kills_a_call_that_outlasts_the_stop_timeout() {
+    let dir = scratch_dir("stop-running");
+    let coordinator = builder("p-stop-running")
+        .process_workers(1)
+        .stop_timeout(Duration::from_millis(100))
+        .start()
+        .unwrap();
+    let pid_file = dir.join("pid");
+    let token = coordinator.run(|| fns::spin(pid_file.display().to_string(), 60));
+    let pid: u32 = read_when_written(&pid_file).parse().unwrap();
+    coordinator.stop();
+    assert!(resolve(token).unwrap_err().is_shutdown());
+    wait_exited(pid);
+}
+
+const ORPHAN_CHILD: &str = "lifecycle::orphan_parent";
+const ORPHAN_ENV: &str = "TOKENGATE_TEST_ORPHAN_DIR";
+
+/// Run in a child process by the test below: starts a coordinator, makes a
+/// call that spins in a worker for a minute, and waits to be killed.
+#[test]
+#[ignore = "helper: run by workers_exit_when_their_parent_dies in a child process"]
+fn orphan_parent() {
+    let Some(dir) = std::env::var_os(ORPHAN_ENV) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let coordinator = builder("p-orphan").process_workers(2).start().unwrap();
+    let _bound = coordinator.enter();
+    let idle = value(fns::pid());
+    std::fs::write(dir.join("idle"), format!("{idle}\n")).unwrap();
+    let busy = fns::spin(dir.join("busy").display().to_string(), 60);
+    std::thread::sleep(Duration::from_secs(60));
+    drop(busy);
+}
+
+#[test]
+fn workers_exit_when_their_parent_dies() {
+    let dir = scratch_dir("orphans");
+    let mut parent = Command::new(std::env::current_exe().unwrap())
+        .args([ORPHAN_CHILD, "--exact", "--ignored", "--test-threads=1"])
+        .env(ORPHAN_ENV, &dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("the test binary runs again");
+    let idle: u32 = read_when_written(&dir.join("idle")).parse().unwrap();
+    let busy: u32 = read_when_written(&dir.join("busy")).parse().unwrap();
+    assert!(!exited(idle) && !exited(busy));
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    // The idle worker sees its socket close; the busy one's watchdog sees its
+    // parent change.
+    wait_exited(idle);
+    wait_exited(busy);
+}

@@ -136,14 +136,18 @@ pub(crate) fn runaway(path: String) -> u32 {
 /// and returns `i`.
 #[task_token_guard(op = "p_mark", process_pool = true)]
 pub(crate) fn mark(dir: String, i: u32) -> u32 {
-    let path = std::path::Path::new(&dir).join(i.to_string());
+    claim(&dir, i);
+    i
+}
+
+/// Creates `dir/<i>`, failing if it exists: a call that ran twice.
+fn claim(dir: &str, i: u32) {
+    let path = std::path::Path::new(dir).join(i.to_string());
     std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&path)
         .unwrap_or_else(|err| panic!("call {i} ran twice? {}: {err}", path.display()));
-    std::thread::sleep(Duration::from_millis(1));
-    i
 }
 
 /// Sleeps, then reports when it started and ended (ns since the Unix epoch)
@@ -185,4 +189,12 @@ pub(crate) fn nested(n: u64) -> (u32, u64, (u32, bool)) {
 pub(crate) fn lead() -> (u32, u32) {
     let (child, _) = where_am_i().wait().expect("the child call");
     (std::process::id(), child)
+}
+
+/// [`mark`], then sleeps `millis` (a call to kill while it runs).
+#[task_token_guard(op = "p_slow_mark", process_pool = true)]
+pub(crate) fn slow_mark(dir: String, i: u32, millis: u64) -> u32 {
+    claim(&dir, i);
+    std::thread::sleep(Duration::from_millis(millis));
+    i
 }

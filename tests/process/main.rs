@@ -11,6 +11,7 @@ mod faults;
 mod fns;
 mod lifecycle;
 mod routing;
+mod stress;
 mod types;
 
 use std::time::{Duration, Instant};

@@ -49,18 +49,21 @@ fn a_worker_killed_from_outside_fails_its_call() {
     let dir = scratch_dir("outside");
     let coordinator = builder("p-outside").process_workers(1).start().unwrap();
     let bound = coordinator.enter();
-    let pid_file = dir.join("pid");
-    let token = fns::spin(pid_file.display().to_string(), 60);
-    let pid = read_when_written(&pid_file);
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    let err = resolve(token).unwrap_err();
-    assert!(err.is_worker_lost(), "{err}");
-    assert!(err.to_string().contains("SIGKILL"), "{err}");
-    assert_eq!(value(fns::square(3)), 9);
+    // SIGSEGV stands for a crash in native code.
+    for signal in ["KILL", "SEGV"] {
+        let pid_file = dir.join(signal);
+        let token = fns::spin(pid_file.display().to_string(), 60);
+        let pid = read_when_written(&pid_file);
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}").as_str(), &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+        let err = resolve(token).unwrap_err();
+        assert!(err.is_worker_lost(), "{err}");
+        assert!(err.to_string().contains(&format!("SIG{signal}")), "{err}");
+        assert_eq!(value(fns::square(3)), 9);
+    }
     drop(bound);
     coordinator.stop();
 }

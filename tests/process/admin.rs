@@ -89,3 +89,34 @@ fn weights_and_stats_apply_to_process_calls() {
     drop(bound);
     coordinator.stop();
 }
+
+#[test]
+fn a_backlog_of_heavy_process_calls_leaves_medium_workers_free() {
+    // Two groups of two workers: each group keeps one worker for its home
+    // weights, so heavy calls (home: group 1) never hold group 2's reserved
+    // worker, even while a backlog waits for the single worker process.
+    let coordinator = builder("p-backlog")
+        .core_groups(2)
+        .workers_per_core(2)
+        .process_workers(1)
+        .start()
+        .unwrap();
+    let bound = coordinator.enter();
+    let backlog: Vec<_> = (0..6).map(|_| fns::heavy_nap(200)).collect();
+    eventually("a heavy call running", || {
+        coordinator.stats().tokens.executing > 0
+    });
+    for n in 0..20 {
+        assert_eq!(value(fns::double(n)), n * 2);
+    }
+    let unfinished = backlog.iter().filter(|t| !t.state().is_terminal()).count();
+    assert!(
+        unfinished > 0,
+        "the medium calls waited for the whole backlog"
+    );
+    for token in backlog {
+        assert_eq!(value(token), 200);
+    }
+    drop(bound);
+    coordinator.stop();
+}

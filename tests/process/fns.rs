@@ -198,3 +198,16 @@ pub(crate) fn slow_mark(dir: String, i: u32, millis: u64) -> u32 {
     std::thread::sleep(Duration::from_millis(millis));
     i
 }
+
+/// Sleeps `millis` in a worker process, as a heavy call.
+#[task_token_guard(op = "p_heavy_nap", weight = "heavy", process_pool = true)]
+pub(crate) fn heavy_nap(millis: u64) -> u64 {
+    std::thread::sleep(Duration::from_millis(millis));
+    millis
+}
+
+/// A medium thread call.
+#[task_token_guard(op = "t_double")]
+pub(crate) fn double(n: u64) -> u64 {
+    n * 2
+}

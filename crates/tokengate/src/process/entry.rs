@@ -133,6 +133,7 @@ fn serve() -> i32 {
             Err(_) => return 0,
         };
         let reply = answer(&body, spare);
+        reader.recycle(body);
         if frame::send(&mut socket, &reply).is_err() {
             return 0;
         }

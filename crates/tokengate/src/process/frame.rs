@@ -40,9 +40,10 @@ impl FrameBuf {
         FrameBuf(buf)
     }
 
-    /// A `CALL` frame for `op`, ready for the encoded arguments.
-    pub(crate) fn call(op: &str) -> FrameBuf {
-        let mut frame = FrameBuf::new(CALL);
+    /// A `CALL` frame for `op` in `buf`'s allocation, ready for the encoded
+    /// arguments.
+    pub(crate) fn call(buf: Vec<u8>, op: &str) -> FrameBuf {
+        let mut frame = FrameBuf::reuse(buf, CALL);
         let len = u16::try_from(op.len()).expect("op names are short");
         frame.0.extend_from_slice(&len.to_le_bytes());
         frame.0.extend_from_slice(op.as_bytes());
@@ -93,9 +94,17 @@ pub(crate) enum ReadError {
 /// Reads frames from a stream, keeping partial reads across read timeouts, so a
 /// reader may wake up periodically (to check for cancellation) without losing
 /// its place in a frame.
+///
+/// Small frames are read through a fixed buffer, several at a time if they
+/// arrive together. A frame too large for it gets its body read straight into a
+/// vector of its exact size, without zero-filling or copying it; a caller that
+/// is done with such a body can hand it back with [`recycle`](Self::recycle),
+/// so that a worker receiving large arguments reuses one allocation.
 pub(crate) struct FrameReader {
-    buf: Vec<u8>,
+    buf: Box<[u8]>,
     filled: usize,
+    /// A large body's allocation, kept for the next large frame.
+    spare: Vec<u8>,
 }
 
 impl std::fmt::Debug for FrameReader {
@@ -106,11 +115,18 @@ impl std::fmt::Debug for FrameReader {
     }
 }
 
+/// The fixed buffer's size; larger frames take the large path.
+const BUFFER: usize = 16 * 1024;
+
+/// The largest body allocation worth keeping between frames.
+const KEEP: usize = 64 << 20;
+
 impl FrameReader {
     pub(crate) fn new() -> FrameReader {
         FrameReader {
-            buf: vec![0; 16 * 1024],
+            buf: vec![0; BUFFER].into_boxed_slice(),
             filled: 0,
+            spare: Vec::new(),
         }
     }
 
@@ -122,53 +138,82 @@ impl FrameReader {
         mut idle: impl FnMut() -> bool,
     ) -> Result<(u8, Vec<u8>), ReadError> {
         loop {
-            if let Some(frame) = self.take() {
-                return Ok(frame);
-            }
-            if self.filled == self.buf.len() {
-                let grown = self.buf.len() * 2;
-                self.buf.resize(grown, 0);
+            if self.filled >= HEADER {
+                let total = 4 + self.frame_len();
+                if total > self.buf.len() {
+                    return self.next_large(src, total, idle);
+                }
+                if self.filled >= total {
+                    return Ok(self.take(total));
+                }
             }
             match src.read(&mut self.buf[self.filled..]) {
                 Ok(0) => return Err(ReadError::Closed),
                 Ok(n) => self.filled += n,
-                Err(err) => match err.kind() {
-                    io::ErrorKind::Interrupted => {}
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => {
-                        if !idle() {
-                            return Err(ReadError::Abandoned);
-                        }
-                    }
-                    _ => return Err(ReadError::Io(err)),
-                },
+                Err(err) => retry_or_fail(err, &mut idle)?,
             }
         }
     }
 
-    /// A complete frame from the buffer, if there is one; otherwise makes room
-    /// for the rest of the one that is arriving.
-    fn take(&mut self) -> Option<(u8, Vec<u8>)> {
-        if self.filled < HEADER {
-            return None;
+    /// Hands back a body returned by [`next`](Self::next), to be reused.
+    pub(crate) fn recycle(&mut self, body: Vec<u8>) {
+        if body.capacity() > self.spare.capacity() && body.capacity() <= KEEP {
+            self.spare = body;
         }
+    }
+
+    /// The length field of the frame at the start of the buffer (the kind
+    /// byte included, so at least 1).
+    fn frame_len(&self) -> usize {
         let len = u32::from_le_bytes(self.buf[..4].try_into().expect("4 bytes")) as usize;
-        let total = 4 + len.max(1);
-        if self.filled < total {
-            if self.buf.len() < total {
-                self.buf.resize(total, 0);
-            }
-            return None;
-        }
+        len.max(1)
+    }
+
+    /// The complete frame of `total` bytes at the start of the buffer.
+    fn take(&mut self, total: usize) -> (u8, Vec<u8>) {
         let kind = self.buf[4];
         let body = self.buf[HEADER..total].to_vec();
         self.buf.copy_within(total..self.filled, 0);
         self.filled -= total;
-        // Do not keep a large call's buffer for the life of the worker.
-        if self.buf.len() > 1 << 20 && self.filled <= 16 * 1024 {
-            self.buf.truncate(16 * 1024);
-            self.buf.shrink_to_fit();
+        (kind, body)
+    }
+
+    /// A frame larger than the buffer, whose start is in the buffer (and
+    /// nothing after it: it fills the buffer at most).
+    fn next_large(
+        &mut self,
+        src: &mut impl Read,
+        total: usize,
+        mut idle: impl FnMut() -> bool,
+    ) -> Result<(u8, Vec<u8>), ReadError> {
+        let kind = self.buf[4];
+        let len = total - HEADER;
+        let mut body = std::mem::take(&mut self.spare);
+        body.clear();
+        body.reserve_exact(len);
+        body.extend_from_slice(&self.buf[HEADER..self.filled]);
+        self.filled = 0;
+        while body.len() < len {
+            let missing = (len - body.len()) as u64;
+            // `read_to_end` reads into the spare capacity as is: no zero fill.
+            match (&mut *src).take(missing).read_to_end(&mut body) {
+                Ok(0) => return Err(ReadError::Closed),
+                Ok(_) => {}
+                Err(err) => retry_or_fail(err, &mut idle)?,
+            }
         }
-        Some((kind, body))
+        Ok((kind, body))
+    }
+}
+
+/// What a failed read means: retry (interrupted, or timed out and `idle`
+/// says go on), or give up.
+fn retry_or_fail(err: io::Error, idle: &mut impl FnMut() -> bool) -> Result<(), ReadError> {
+    match err.kind() {
+        io::ErrorKind::Interrupted => Ok(()),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut if idle() => Ok(()),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Err(ReadError::Abandoned),
+        _ => Err(ReadError::Io(err)),
     }
 }
 
@@ -199,7 +244,7 @@ mod tests {
     #[test]
     fn frames_survive_timeouts_and_split_reads() {
         let mut data = Vec::new();
-        let mut call = FrameBuf::call("heavy");
+        let mut call = FrameBuf::call(Vec::new(), "heavy");
         call.body().extend_from_slice(&[1, 2, 3]);
         data.extend(call.finish().unwrap());
         data.extend(FrameBuf::new(READY).finish().unwrap());

@@ -83,6 +83,8 @@ mod frame;
 mod pool;
 pub(crate) mod registry;
 
+use std::cell::Cell;
+
 use crate::error::ErrorKind;
 use crate::scheduler::with_current;
 
@@ -138,10 +140,19 @@ fn send(
     .ok_or_else(|| {
         ErrorKind::Process("a process-pool body ran outside its coordinator".to_owned())
     })?;
-    let mut request = frame::FrameBuf::call(entry.op);
+    thread_local! {
+        /// The last request's allocation, reused: a worker thread sending
+        /// large arguments does not fault in a fresh buffer for each call.
+        static REQUEST: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    }
+    let mut request = frame::FrameBuf::call(REQUEST.take(), entry.op);
     encode_args(request.body()).map_err(ErrorKind::Process)?;
     let request = request
         .finish()
         .map_err(|err| ErrorKind::Process(err.to_string()))?;
-    pool.call(&request, &crate::is_cancelled)
+    let reply = pool.call(&request, &crate::is_cancelled);
+    if request.capacity() <= 64 << 20 {
+        REQUEST.set(request);
+    }
+    reply
 }

@@ -1,8 +1,8 @@
 //! Measuring helpers shared by the criterion benches in this folder and by the
 //! `bench_report` example.
 //!
-//! Everything here measures one of three systems doing the same job, so that
-//! ratios taken in one process are like for like:
+//! The thread-path helpers measure one of three systems doing the same job, so
+//! that ratios taken in one process are like for like:
 //!
 //! * **tokengate**: a guarded fn, awaited (or `.wait()`ed) through its token;
 //! * **`spawn_blocking`**: `tokio::task::spawn_blocking(f)` awaited through its
@@ -18,7 +18,9 @@
 //! Modules: [`stats`] (medians, percentiles), [`machine`] (CPU model, RSS),
 //! [`work`] (a calibrated pure-CPU spin), [`systems`] (the calls being compared
 //! and the timed loops, including the routed calls: sticky and storage-tier),
-//! [`keys`] (routing-key fingerprints, one per policy).
+//! [`keys`] (routing-key fingerprints, one per policy), [`process_pool`]
+//! (`process_pool = true` calls against procspawn's process pool; executables
+//! that use it call `procspawn::init()` first in `main`).
 
 /// Order statistics over samples.
 pub mod stats {
@@ -601,3 +603,5 @@ pub mod keys {
         run(iterations).as_nanos() as f64 / iterations as f64
     }
 }
+
+pub mod process_pool;

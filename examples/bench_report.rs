@@ -2,7 +2,7 @@
 //! tokio's `spawn_blocking` and rayon + oneshot, plus the original Python
 //! system's workloads (a) and (b) next to its published figures.
 //!
-//! Run it with `cargo run --release --example bench_report` (about 30 s on
+//! Run it with `cargo run --release --example bench_report` (about 45 s on
 //! 2 cores). Every figure is the median of 7 rounds taken after a warm-up, and
 //! the systems are measured in turn within each round, so drift in CPU speed
 //! (this kind of VM drifts by up to ±40 % over tens of seconds) hits them alike.
@@ -27,6 +27,21 @@
 //! "FAST"`, IO threads) add per call (target ≤ 0.5 µs), the fingerprint cost per
 //! policy, and per-key FIFO throughput with 1, 16 and 1,024 keys (criterion
 //! versions: `benches/routing.rs`).
+//!
+//! Rows 9 measure process-pool calls (`process_pool = true`, one warm worker
+//! process per logical CPU) against procspawn's `Pool` of the same size and
+//! against tokengate's own thread path: a `u64 -> u64` round trip (target
+//! ≤ 50 µs), a batch of 1,000 such calls, a cold start (from
+//! `OperationsCoordinator::start()` to the first call's result, and a start
+//! with `prestart_processes(true)`; procspawn: a one-shot `spawn` + `join`,
+//! and `Pool::new` + the first call), a 1 MiB `Vec<u8>` argument whose
+//! checksum comes back (procspawn gets a plain `Vec<u8>` too, as users write
+//! it: serde sends it element by element unless it is wrapped for
+//! `serde_bytes`), and 4 × cores calls of 10 ms of pure CPU, wall time in
+//! processes vs on threads. procspawn re-executes this binary and diverts it
+//! in `procspawn::init()`, the first line of `main`; tokengate's workers
+//! divert before `main` on a variable of their own. Criterion versions:
+//! `benches/process.rs`.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -34,6 +49,7 @@ use std::time::{Duration, Instant};
 use tokengate::{OperationsCoordinator, StorageSpeed, TaskToken};
 use tokengate_benches::keys::{KeyPolicy, ns_per_key, payload};
 use tokengate_benches::machine::{cores, cpu_model, rss};
+use tokengate_benches::process_pool::{Carrier, ColdStart, MIB, ProcessHarness, bytes, cold_start};
 use tokengate_benches::stats::{fmt_ns, median, nanos, quantile};
 use tokengate_benches::systems::{Harness, Routing, System, noop, square};
 use tokengate_benches::work;
@@ -68,6 +84,15 @@ impl Target {
         })
     }
 
+    /// At most `limit_us` microseconds (`ns` is the figure, in ns).
+    fn micros(ns: f64, limit_us: f64) -> Option<Target> {
+        Some(Target {
+            value: ns,
+            limit: limit_us * 1e3,
+            label: format!("<= {limit_us} µs"),
+        })
+    }
+
     /// A bound on the row's ratio.
     fn ratio(ratio: f64, limit: f64) -> Option<Target> {
         Some(Target {
@@ -89,6 +114,8 @@ fn print_rounds(row: &str, unit: &str, scale: f64, names: &[&str], rounds: &[Vec
 }
 
 fn main() {
+    // procspawn's worker processes are this binary: they stop here.
+    procspawn::init();
     let started = Instant::now();
     println!("tokengate bench_report");
     println!("machine: {} logical CPUs, {}", cores(), cpu_model());
@@ -114,6 +141,7 @@ fn main() {
     rows.extend(routing);
     rows.extend(fingerprint_rows());
     rows.extend(fifo_rows(&harness, plain_ns_per_call));
+    rows.extend(process_rows());
 
     println!();
     print_table(&rows);
@@ -641,4 +669,230 @@ fn fifo_rows(h: &Harness, plain_ns_per_call: f64) -> Vec<Row> {
             }
         })
         .collect()
+}
+
+// ----- 9. process-pool calls vs procspawn ---------------------------------------
+
+/// Rows 9: one [`ProcessHarness`] (warm pools) for the warm rows, and a fresh
+/// coordinator or pool for each cold start.
+fn process_rows() -> Vec<Row> {
+    let started = Instant::now();
+    let harness = ProcessHarness::new();
+    let stats = harness.coordinator.stats().processes;
+    println!(
+        "row 9: tokengate worker processes {:?} ({} of {}); procspawn pool of {}",
+        harness.coordinator.worker_processes(),
+        stats.alive,
+        stats.size,
+        harness.pool.size()
+    );
+    let mut rows = process_call_rows(&harness);
+    rows.extend(process_bytes_rows(&harness));
+    rows.extend(process_cpu_rows(&harness));
+    drop(harness);
+    rows.extend(process_cold_rows());
+    println!("rows 9 took {:.1?}", started.elapsed());
+    rows
+}
+
+/// Round trip and batch of a `u64 -> u64` no-op.
+fn process_call_rows(h: &ProcessHarness) -> Vec<Row> {
+    const TRIPS: u64 = 1_000;
+    const BATCH: u64 = 1_000;
+    let carriers = Carrier::ALL;
+    for carrier in carriers {
+        h.round_trip(carrier, 200);
+    }
+    let mut medians = vec![Vec::new(); carriers.len()];
+    let mut p95s = vec![Vec::new(); carriers.len()];
+    let mut batch = vec![Vec::new(); carriers.len()];
+    for _ in 0..ROUNDS {
+        for (i, carrier) in carriers.into_iter().enumerate() {
+            let samples = nanos(&h.round_trip(carrier, TRIPS));
+            medians[i].push(median(&samples));
+            p95s[i].push(quantile(&samples, 0.95));
+            batch[i].push(h.batch(carrier, BATCH).as_nanos() as f64 / BATCH as f64);
+        }
+    }
+    let names = carriers.map(Carrier::name);
+    print_rounds("9 (round trip, median)", "µs", 1e3, &names, &medians);
+    print_rounds("9 (batch 1k)", "µs/call", 1e3, &names, &batch);
+    let m: Vec<f64> = medians.iter().map(|v| median(v)).collect();
+    let p: Vec<f64> = p95s.iter().map(|v| median(v)).collect();
+    let b: Vec<f64> = batch.iter().map(|v| median(v)).collect();
+    let cell = |i: usize| format!("{} (p95 {})", fmt_ns(m[i]), fmt_ns(p[i]));
+    let (process, procspawn, thread) = (0, 1, 2);
+    vec![
+        Row {
+            id: "9",
+            what: format!("process: round trip u64, .wait() (median of {TRIPS})"),
+            ours: cell(process),
+            reference: format!("procspawn pool {}", cell(procspawn)),
+            ratio: Some(m[process] / m[procspawn]),
+            target: Target::micros(m[process], 50.0),
+        },
+        Row {
+            id: "9",
+            what: "process: round trip u64 (vs thread path)".to_owned(),
+            ours: cell(process),
+            reference: format!("thread {}", cell(thread)),
+            ratio: Some(m[process] / m[thread]),
+            target: None,
+        },
+        Row {
+            id: "9",
+            what: format!(
+                "process: batch {}k u64, start all, wait each",
+                BATCH / 1_000
+            ),
+            ours: format!("{}/call", fmt_ns(b[process])),
+            reference: format!(
+                "procspawn {}/call; thread {}/call",
+                fmt_ns(b[procspawn]),
+                fmt_ns(b[thread])
+            ),
+            ratio: Some(b[process] / b[procspawn]),
+            target: None,
+        },
+    ]
+}
+
+/// A 1 MiB `Vec<u8>` argument; the callee returns its checksum.
+fn process_bytes_rows(h: &ProcessHarness) -> Vec<Row> {
+    const CALLS: usize = 15;
+    let data = bytes(MIB);
+    let carriers = Carrier::ALL;
+    for carrier in carriers {
+        h.bytes_round_trip(carrier, data.clone());
+    }
+    let mut per_round = vec![Vec::new(); carriers.len()];
+    for _ in 0..ROUNDS {
+        for (i, carrier) in carriers.into_iter().enumerate() {
+            let samples: Vec<f64> = (0..CALLS)
+                .map(|_| h.bytes_round_trip(carrier, data.clone()).as_nanos() as f64)
+                .collect();
+            per_round[i].push(median(&samples));
+        }
+    }
+    let names = carriers.map(Carrier::name);
+    print_rounds("9 (1 MiB argument, median)", "µs", 1e3, &names, &per_round);
+    let m: Vec<f64> = per_round.iter().map(|v| median(v)).collect();
+    let (process, procspawn, thread) = (0, 1, 2);
+    vec![Row {
+        id: "9",
+        what: "process: 1 MiB Vec<u8> arg, checksum back".to_owned(),
+        ours: fmt_ns(m[process]),
+        reference: format!(
+            "procspawn {}; thread {}",
+            fmt_ns(m[procspawn]),
+            fmt_ns(m[thread])
+        ),
+        ratio: Some(m[process] / m[procspawn]),
+        target: None,
+    }]
+}
+
+/// 4 × cores calls of 10 ms of pure CPU, in processes and on threads.
+fn process_cpu_rows(h: &ProcessHarness) -> Vec<Row> {
+    let calls = 4 * cores();
+    let iterations = work::calibrate(Duration::from_millis(10));
+    let carriers = Carrier::ALL;
+    for carrier in carriers {
+        h.cpu_burst(carrier, cores(), iterations / 10);
+    }
+    // As row 3: the ideal uses the serial cost measured around each burst.
+    let serial_call = || {
+        let start = Instant::now();
+        black_box(work::spin(iterations));
+        start.elapsed().as_secs_f64()
+    };
+    let mut walls = vec![Vec::new(); carriers.len()];
+    let mut ratios = vec![Vec::new(); carriers.len()];
+    for _ in 0..ROUNDS {
+        for (i, carrier) in carriers.into_iter().enumerate() {
+            let before = serial_call();
+            let wall = h.cpu_burst(carrier, calls, iterations).as_secs_f64();
+            let per_call = (before + serial_call()) / 2.0;
+            walls[i].push(wall * 1e3);
+            ratios[i].push(wall / (calls as f64 * per_call / cores() as f64));
+        }
+    }
+    let names = carriers.map(Carrier::name);
+    print_rounds("9 (cpu wall)", "ms", 1.0, &names, &walls);
+    print_rounds("9 (cpu wall / ideal)", "ratio", 1.0, &names, &ratios);
+    // Process ÷ thread per round, side by side in time, then the median.
+    let per_round: Vec<f64> = walls[0].iter().zip(&walls[2]).map(|(p, t)| p / t).collect();
+    let w: Vec<f64> = walls.iter().map(|v| median(v)).collect();
+    let r: Vec<f64> = ratios.iter().map(|v| median(v)).collect();
+    let (process, procspawn, thread) = (0, 1, 2);
+    vec![Row {
+        id: "9",
+        what: format!("process: cpu {calls} x 10 ms, wall (/ ideal)"),
+        ours: format!("{:.1} ms ({:.3})", w[process], r[process]),
+        reference: format!(
+            "thread {:.1} ms ({:.3}); procspawn {:.1} ms ({:.3})",
+            w[thread], r[thread], w[procspawn], r[procspawn]
+        ),
+        ratio: Some(median(&per_round)),
+        target: None,
+    }]
+}
+
+/// Cold starts: a new coordinator (or procspawn pool) per sample.
+fn process_cold_rows() -> Vec<Row> {
+    const PER_ROUND: usize = 3;
+    let ways = ColdStart::ALL;
+    for how in ways {
+        cold_start(how);
+    }
+    // Per way, per round: the median start and first-result times.
+    let mut started = vec![Vec::new(); ways.len()];
+    let mut first = vec![Vec::new(); ways.len()];
+    for _ in 0..ROUNDS {
+        for (i, how) in ways.into_iter().enumerate() {
+            let samples: Vec<_> = (0..PER_ROUND).map(|_| cold_start(how)).collect();
+            let s: Vec<f64> = samples
+                .iter()
+                .map(|c| c.started.as_nanos() as f64)
+                .collect();
+            let f: Vec<f64> = samples
+                .iter()
+                .map(|c| c.first_result.as_nanos() as f64)
+                .collect();
+            started[i].push(median(&s));
+            first[i].push(median(&f));
+        }
+    }
+    let names = ways.map(ColdStart::name);
+    print_rounds("9 (cold: first result)", "ms", 1e6, &names, &first);
+    print_rounds("9 (cold: pool started)", "ms", 1e6, &names, &started);
+    let s: Vec<f64> = started.iter().map(|v| median(v)).collect();
+    let f: Vec<f64> = first.iter().map(|v| median(v)).collect();
+    let (first_call, prestart, one_shot, pool) = (0, 1, 2, 3);
+    vec![
+        Row {
+            id: "9",
+            what: "process cold: start() -> first result".to_owned(),
+            ours: format!(
+                "{} (start {})",
+                fmt_ns(f[first_call]),
+                fmt_ns(s[first_call])
+            ),
+            reference: format!("procspawn spawn+join {}", fmt_ns(f[one_shot])),
+            ratio: Some(f[first_call] / f[one_shot]),
+            target: None,
+        },
+        Row {
+            id: "9",
+            what: format!("process cold: prestart {} procs -> first result", cores()),
+            ours: format!("{} (start {})", fmt_ns(f[prestart]), fmt_ns(s[prestart])),
+            reference: format!(
+                "procspawn Pool::new {} (new {})",
+                fmt_ns(f[pool]),
+                fmt_ns(s[pool])
+            ),
+            ratio: Some(f[prestart] / f[pool]),
+            target: None,
+        },
+    ]
 }

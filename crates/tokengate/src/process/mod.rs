@@ -20,20 +20,32 @@
 //! in a worker process". It is admitted, queued in its weight's lane, placed on
 //! a worker thread, paused, drained, killed and counted exactly like a thread
 //! call; only its body's run time is spent waiting on a socket. At most
-//! `process_workers` calls run in processes at once (default: one per core);
-//! more wait for a free process on their worker thread.
+//! [`process_workers`] calls run in processes at once (default: one per
+//! core); more wait for a free process on their worker thread.
+//!
+//! While they wait they hold that thread, so give process-pool fns the weight
+//! of the work they do, usually `"heavy"`: each core group keeps one worker
+//! for its home weights, so a backlog of heavy process calls never holds the
+//! workers that medium and light calls are served by first.
 //!
 //! # Workers
 //!
 //! A worker is the current executable, re-executed with an environment
-//! variable that diverts it into worker mode before `main` (see `entry.rs`),
-//! connected to its parent by a Unix socket pair on its stdin. It finds fns by
-//! op name in a registry the linker builds (see `registry.rs`), so parent and
-//! worker need no shared address layout. Workers start on first use (or all at
-//! once with [`CoordinatorBuilder::prestart_processes`]) and stay warm.
+//! variable that diverts it into worker mode before `main` (an ELF
+//! `.init_array` or Mach-O `__mod_init_func` entry, `src/process/entry.rs`,
+//! the crate's one `unsafe` item), so no code needs adding to `main`, and
+//! binaries, examples, test harnesses and doctests all work as they are. It
+//! finds fns by op name in a registry the linker builds, so parent and worker
+//! need no shared address layout. Workers start on first use (or all at once
+//! with [`CoordinatorBuilder::prestart_processes`]) and stay warm.
 //!
-//! Frames are length-prefixed (see `frame.rs`); arguments and results are
-//! serde values in postcard's compact binary encoding, and `Vec<u8>` ones
+//! A worker inherits the parent's environment, working directory, stdout and
+//! stderr (so its prints and panic messages show up as usual). Its stdin is
+//! the socket to its parent: a process-pool fn must not read stdin, and should
+//! give any process it starts a stdin of its own (`Stdio::null()`).
+//!
+//! Frames are length-prefixed (`src/process/frame.rs`); arguments and results
+//! are serde values in postcard's compact binary encoding, and `Vec<u8>` ones
 //! travel as one block.
 //!
 //! # Faults and cancellation
@@ -73,6 +85,7 @@
 //!   it calls from inside its worker process run inline in that process, which
 //!   is the strongest affinity a domain can have.
 //!
+//! [`process_workers`]: crate::CoordinatorBuilder::process_workers
 //! [`CoordinatorBuilder::prestart_processes`]: crate::CoordinatorBuilder::prestart_processes
 //! [`TaskError::is_panic`]: crate::TaskError::is_panic
 //! [`TaskError::is_worker_lost`]: crate::TaskError::is_worker_lost

@@ -109,15 +109,24 @@ impl ProcessPool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts workers until the pool is full.
+    /// Starts workers until the pool is full. On an error, the ones it
+    /// started are ended again.
     pub(crate) fn prestart(&self) -> io::Result<()> {
-        let mut started = Vec::new();
-        {
+        let missing = {
             let state = self.lock();
-            let missing = self.size - state.children.len() - state.starting;
-            drop(state);
-            for _ in 0..missing {
-                started.push(self.spawn()?);
+            self.size - state.children.len() - state.starting
+        };
+        let mut started = Vec::with_capacity(missing);
+        for _ in 0..missing {
+            match self.spawn() {
+                Ok(worker) => started.push(worker),
+                Err(err) => {
+                    for (worker, child) in started {
+                        drop(worker);
+                        end(child, EXIT_GRACE);
+                    }
+                    return Err(err);
+                }
             }
         }
         let mut state = self.lock();

@@ -60,35 +60,34 @@ pub(crate) fn entry_missed() -> bool {
     !is_worker_process() && started_as_worker()
 }
 
-#[cfg(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly",
-    target_os = "illumos",
-    target_vendor = "apple",
-))]
-#[allow(unsafe_code)]
-#[used]
-// SAFETY: placing a function pointer in the loader's initializer array is sound
-// when the function is safe to call before `main` with whatever arguments the
-// loader passes. `worker_entry` takes none (the C ABI lets a callee ignore the
-// `argc, argv, envp` glibc passes), never unwinds (it catches every panic),
-// and uses only what the C runtime has set up before initializers run: the
-// environment, file descriptors, threads and the allocator. It does not rely
-// on anything std initialises in `main` (it reads no `std::env::args`), and in
-// an ordinary process it returns after one environment lookup.
-#[cfg_attr(not(target_vendor = "apple"), unsafe(link_section = ".init_array"))]
-#[cfg_attr(
-    target_vendor = "apple",
-    unsafe(link_section = "__DATA,__mod_init_func")
-)]
-pub(crate) static WORKER_ENTRY: extern "C" fn() = worker_entry;
+/// Defines [`WORKER_ENTRY`] on the `$platform`s, whose loaders run the
+/// initializers in the section it names, and [`SUPPORTED`] accordingly: the
+/// list is written once, at the call below.
+macro_rules! loader_entry {
+    ($($platform:meta),* $(,)?) => {
+        #[cfg(any($($platform),*))]
+        #[allow(unsafe_code)]
+        #[used]
+        // SAFETY: placing a function pointer in the loader's initializer array
+        // is sound when the function is safe to call before `main` with
+        // whatever arguments the loader passes. `worker_entry` takes none (the
+        // C ABI lets a callee ignore the `argc, argv, envp` glibc passes),
+        // never unwinds (it catches every panic), and uses only what the C
+        // runtime has set up before initializers run: the environment, file
+        // descriptors, threads and the allocator. It does not rely on anything
+        // std initialises in `main` (it reads no `std::env::args`), and in an
+        // ordinary process it returns after one environment lookup.
+        #[cfg_attr(not(target_vendor = "apple"), unsafe(link_section = ".init_array"))]
+        #[cfg_attr(target_vendor = "apple", unsafe(link_section = "__DATA,__mod_init_func"))]
+        pub(crate) static WORKER_ENTRY: extern "C" fn() = worker_entry;
 
-/// Whether this platform has a worker entry; elsewhere process-pool calls fail.
-pub(crate) const SUPPORTED: bool = cfg!(any(
+        /// Whether this platform has a worker entry; elsewhere process-pool
+        /// calls fail with an error that says so.
+        pub(crate) const SUPPORTED: bool = cfg!(any($($platform),*));
+    };
+}
+
+loader_entry!(
     target_os = "linux",
     target_os = "android",
     target_os = "freebsd",
@@ -97,7 +96,7 @@ pub(crate) const SUPPORTED: bool = cfg!(any(
     target_os = "dragonfly",
     target_os = "illumos",
     target_vendor = "apple",
-));
+);
 
 extern "C" fn worker_entry() {
     if !started_as_worker() {

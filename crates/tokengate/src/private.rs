@@ -12,10 +12,12 @@ pub use serde::de::DeserializeOwned;
 /// `Vec<u8>` arguments and results of `process_pool` fns travel as one block.
 pub use serde_bytes::{ByteBuf, Bytes};
 
+/// The wire encoding of `process_pool` arguments and values.
+pub use crate::process::codec::{decode, encode};
 /// The registry `process_pool` fns add themselves to, and its crate, named by
 /// the expansion so the user's crate needs no direct dependency on linkme.
-pub use crate::process::codec::{decode, encode};
 pub use crate::process::registry::{PROCESS_FNS, ProcessFn};
+#[doc(hidden)]
 pub use linkme;
 
 use crate::fingerprint::{self, DigestPolicy, Fingerprint, HashPolicy};

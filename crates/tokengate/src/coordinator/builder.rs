@@ -142,8 +142,6 @@ impl CoordinatorBuilder {
         self
     }
 
-    /// Starts the coordinator's threads and makes it the process default.
-    ///
     /// How many worker processes `process_pool` calls may use at once (default:
     /// logical CPUs). Each process-pool call also occupies the worker thread it
     /// was placed on while it runs, so more processes than worker threads
@@ -164,6 +162,8 @@ impl CoordinatorBuilder {
         self
     }
 
+    /// Starts the coordinator's threads and makes it the process default.
+    ///
     /// # Errors
     ///
     /// Fails if a count or capacity is 0, if a thread cannot be spawned, if

@@ -304,17 +304,7 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
             shared.run_time.iter().map(|p| &p.0),
         )),
         paused: scheduler.is_paused(),
-        processes: {
-            let c = shared.process.counts();
-            ProcessStats {
-                size: c.size,
-                alive: c.alive,
-                idle: c.idle,
-                spawned: c.spawned,
-                lost: c.lost,
-                killed: c.killed,
-            }
-        },
+        processes: shared.process.stats(),
     }
 }
 

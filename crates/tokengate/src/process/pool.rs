@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use super::entry::{self, ENV};
 use super::frame::{self, FrameReader, PANIC, READY, ReadError, VALUE};
+use crate::ProcessStats;
 use crate::error::{ErrorKind, KillReason};
 
 /// How often a thread waiting on a worker process checks for cancellation.
@@ -64,17 +65,6 @@ struct Worker {
     pid: u32,
     socket: UnixStream,
     reader: FrameReader,
-}
-
-/// A snapshot of a pool's counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Counts {
-    pub(crate) size: usize,
-    pub(crate) alive: usize,
-    pub(crate) idle: usize,
-    pub(crate) spawned: u64,
-    pub(crate) lost: u64,
-    pub(crate) killed: u64,
 }
 
 /// What a thread waiting for a reply should do next.
@@ -405,9 +395,9 @@ impl ProcessPool {
         }
     }
 
-    pub(crate) fn counts(&self) -> Counts {
+    pub(crate) fn stats(&self) -> ProcessStats {
         let state = self.lock();
-        Counts {
+        ProcessStats {
             size: self.size,
             alive: state.children.len(),
             idle: state.idle.len(),

@@ -69,8 +69,9 @@ fn stop_kills_a_call_that_outlasts_the_stop_timeout() {
 const ORPHAN_CHILD: &str = "lifecycle::orphan_parent";
 const ORPHAN_ENV: &str = "TOKENGATE_TEST_ORPHAN_DIR";
 
-/// Run in a child process by the test below: starts a coordinator, makes a
-/// call that spins in a worker for a minute, and waits to be killed.
+/// Run in a child process by the test below: starts a coordinator with two
+/// workers, makes a call that spins in one of them for a minute, writes the
+/// other's pid, and waits to be killed.
 #[test]
 #[ignore = "helper: run by workers_exit_when_their_parent_dies in a child process"]
 fn orphan_parent() {
@@ -78,11 +79,21 @@ fn orphan_parent() {
         return;
     };
     let dir = std::path::PathBuf::from(dir);
-    let coordinator = builder("p-orphan").process_workers(2).start().unwrap();
+    let coordinator = builder("p-orphan")
+        .process_workers(2)
+        .prestart_processes(true)
+        .start()
+        .unwrap();
     let _bound = coordinator.enter();
-    let idle = value(fns::pid());
+    let busy_file = dir.join("busy");
+    let busy = fns::spin(busy_file.display().to_string(), 60);
+    let busy_pid: u32 = read_when_written(&busy_file).parse().unwrap();
+    let idle = coordinator
+        .worker_processes()
+        .into_iter()
+        .find(|&pid| pid != busy_pid)
+        .expect("two workers");
     std::fs::write(dir.join("idle"), format!("{idle}\n")).unwrap();
-    let busy = fns::spin(dir.join("busy").display().to_string(), 60);
     std::thread::sleep(Duration::from_secs(60));
     drop(busy);
 }
@@ -98,6 +109,7 @@ fn workers_exit_when_their_parent_dies() {
         .expect("the test binary runs again");
     let idle: u32 = read_when_written(&dir.join("idle")).parse().unwrap();
     let busy: u32 = read_when_written(&dir.join("busy")).parse().unwrap();
+    assert_ne!(idle, busy);
     assert!(!exited(idle) && !exited(busy));
     parent.kill().unwrap();
     parent.wait().unwrap();

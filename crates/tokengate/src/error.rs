@@ -182,7 +182,8 @@ impl fmt::Display for TaskError {
             ErrorKind::TimedOut(after) => write!(
                 f,
                 "guarded call `{op}` timed out after {after:?}; raise its `timeout`, \
-                 or have the fn return early when `tokengate::is_cancelled()` is true"
+                 or have the fn return early when `tokengate::is_cancelled()` is true \
+                 (a `process_pool` call's worker process is killed instead)"
             ),
             ErrorKind::Rejected { weight, capacity } => write!(
                 f,

@@ -103,7 +103,7 @@ fn workers_exit_when_their_parent_dies() {
     let dir = scratch_dir("orphans");
     let mut parent = Command::new(std::env::current_exe().unwrap())
         .args([ORPHAN_CHILD, "--exact", "--ignored", "--test-threads=1"])
-        .env(ORPHAN_ENV, &dir)
+        .env(ORPHAN_ENV, dir.as_os_str())
         .stdout(Stdio::null())
         .spawn()
         .expect("the test binary runs again");

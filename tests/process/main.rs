@@ -64,10 +64,33 @@ pub(crate) fn read_when_written(path: &std::path::Path) -> String {
     text.trim_end().to_owned()
 }
 
-/// A fresh, empty directory for one test's files.
-pub(crate) fn scratch_dir(test: &str) -> std::path::PathBuf {
+/// A fresh, empty directory for one test's files, removed when dropped.
+pub(crate) fn scratch_dir(test: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("tokengate-process-{test}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a scratch dir");
-    dir
+    Scratch(dir)
+}
+
+/// See [`scratch_dir`].
+pub(crate) struct Scratch(std::path::PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

@@ -2,9 +2,9 @@
 //! stats as thread calls.
 
 use tokengate::TokenState;
-use tokengate_tests::{builder, resolve, value};
+use tokengate_tests::{builder, eventually, resolve, value};
 
-use crate::{eventually, fns, read_when_written, scratch_dir};
+use crate::{fns, read_when_written, scratch_dir};
 
 #[test]
 fn pause_and_resume_an_operation() {

@@ -1,8 +1,8 @@
 //! Panics, crashes and cancellation of process-pool calls.
 
-use tokengate_tests::{builder, resolve, value};
+use tokengate_tests::{builder, eventually, resolve, value};
 
-use crate::{eventually, fns, read_when_written, scratch_dir, wait_exited};
+use crate::{fns, read_when_written, scratch_dir, wait_exited};
 
 #[test]
 fn a_panic_fails_the_call_with_its_message_and_the_worker_lives_on() {

@@ -14,9 +14,7 @@ mod routing;
 mod stress;
 mod types;
 
-use std::time::{Duration, Instant};
-
-use tokengate_tests::PATIENCE;
+use tokengate_tests::eventually;
 
 /// Whether process `pid` has exited: no `/proc` entry, or a zombie waiting for
 /// a parent that is not ours to reap it.
@@ -33,24 +31,7 @@ pub(crate) fn exited(pid: u32) -> bool {
 /// Waits up to `PATIENCE` for process `pid` to exit; panics if it does not.
 #[track_caller]
 pub(crate) fn wait_exited(pid: u32) {
-    let deadline = Instant::now() + PATIENCE;
-    while !exited(pid) {
-        assert!(
-            Instant::now() < deadline,
-            "process {pid} is still alive after {PATIENCE:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Waits up to `PATIENCE` for `check` to hold; panics with `what` if it does not.
-#[track_caller]
-pub(crate) fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !check() {
-        assert!(Instant::now() < deadline, "{what}: not within {PATIENCE:?}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    eventually(&format!("process {pid} exited"), || exited(pid));
 }
 
 /// Waits up to `PATIENCE` for a file the worker writes (a pid, usually).

@@ -202,27 +202,7 @@ impl ProcessPool {
             if state.children.len() + state.starting < self.size {
                 state.starting += 1;
                 drop(state);
-                let started = self.spawn();
-                state = self.lock();
-                state.starting -= 1;
-                return match started {
-                    Ok((worker, child)) if !state.closed => {
-                        state.children.insert(worker.pid, child);
-                        Ok(worker)
-                    }
-                    Ok((_, child)) => {
-                        drop(state);
-                        end(child, Duration::ZERO);
-                        Err(ErrorKind::Shutdown)
-                    }
-                    Err(err) => {
-                        drop(state);
-                        self.freed.notify_one();
-                        Err(ErrorKind::Process(format!(
-                            "could not start a worker process: {err}"
-                        )))
-                    }
-                };
+                return self.adopt(self.spawn());
             }
             if cancelled() {
                 return Err(ErrorKind::Killed(KillReason::Token));
@@ -275,27 +255,42 @@ impl ProcessPool {
         let spawned = std::thread::Builder::new()
             .name("tokengate-process-restart".into())
             .spawn(move || {
-                let started = pool.spawn();
-                let mut state = pool.lock();
-                state.starting -= 1;
-                match started {
-                    Ok((worker, child)) if !state.closed => {
-                        state.children.insert(worker.pid, child);
-                        state.idle.push(worker);
-                    }
-                    Ok((_, child)) => {
-                        drop(state);
-                        end(child, Duration::ZERO);
-                    }
-                    // The next call that finds no idle worker tries again,
-                    // and reports the error if it persists.
-                    Err(_) => {}
+                // On an error, the next call that finds no idle worker tries
+                // again, and reports the error if it persists.
+                if let Ok(worker) = pool.adopt(pool.spawn()) {
+                    pool.checkin(worker);
                 }
-                pool.freed.notify_one();
             });
         if spawned.is_err() {
             self.lock().starting -= 1;
         }
+    }
+
+    /// Takes a worker started for a slot reserved in `starting` into the
+    /// pool, or ends it if the pool closed meanwhile. Either way the slot is
+    /// settled and a waiting checkout is told.
+    fn adopt(&self, started: io::Result<(Worker, Child)>) -> Result<Worker, ErrorKind> {
+        let mut state = self.lock();
+        state.starting -= 1;
+        let adopted = match started {
+            Ok((worker, child)) if !state.closed => {
+                state.children.insert(worker.pid, child);
+                Ok(worker)
+            }
+            Ok((_, child)) => {
+                drop(state);
+                end(child, Duration::ZERO);
+                Err(ErrorKind::Shutdown)
+            }
+            Err(err) => {
+                drop(state);
+                Err(ErrorKind::Process(format!(
+                    "could not start a worker process: {err}"
+                )))
+            }
+        };
+        self.freed.notify_one();
+        adopted
     }
 
     /// Starts one worker process and waits until it reports ready.
@@ -313,7 +308,7 @@ impl ProcessPool {
             ));
         }
         let (ours, theirs) = UnixStream::pair()?;
-        let mut child = {
+        let child = {
             // The command owns the child's end until it is dropped here; from
             // then on the child holds the only copy, and its exit closes the
             // socket.
@@ -356,8 +351,7 @@ impl ProcessPool {
                 Ok((worker, child))
             }
             Err(err) => {
-                let _ = child.kill();
-                let _ = child.wait();
+                end(child, Duration::ZERO);
                 Err(err)
             }
         }

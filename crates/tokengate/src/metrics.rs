@@ -55,8 +55,11 @@ fn move_slot(from: TokenState, to: TokenState) -> usize {
 }
 
 impl StateCounters {
+    /// Release: a reader that sees the count (Acquire, in `StateTotals::add`)
+    /// also sees what was done before it, such as the registry removal of a
+    /// finished token.
     pub(crate) fn record(&self, from: TokenState, to: TokenState) {
-        self.moves[move_slot(from, to)].fetch_add(1, Ordering::Relaxed);
+        self.moves[move_slot(from, to)].fetch_add(1, Ordering::Release);
     }
 
     /// A token was created in this shard.
@@ -74,7 +77,7 @@ pub(crate) struct StateTotals {
 
 impl StateTotals {
     pub(crate) fn add(&mut self, counters: &StateCounters) {
-        let m: [u64; 13] = std::array::from_fn(|i| counters.moves[i].load(Ordering::Relaxed));
+        let m: [u64; 13] = std::array::from_fn(|i| counters.moves[i].load(Ordering::Acquire));
         let state = |s: TokenState| s.to_u8() as usize;
         use TokenState::*;
         self.entered[state(Created)] += counters.created.load(Ordering::Relaxed);

@@ -177,6 +177,11 @@ impl Shared {
         held_slot: bool,
     ) {
         let route = header.route.as_ref().expect("observed tokens have a route");
+        if to.is_terminal() {
+            // Before the count: whoever sees a token counted as finished
+            // (`Stats::in_flight`) no longer finds it live in the registry.
+            self.registry.remove(header.id);
+        }
         route.op.counters.local().record(from, to);
         if held_slot {
             self.scheduler
@@ -189,7 +194,6 @@ impl Shared {
                 .0
                 .record(now.saturating_sub(header.created_ns()));
         } else if to.is_terminal() {
-            self.registry.remove(header.id);
             if from == TokenState::Executing {
                 self.run_time[shard]
                     .0

@@ -51,6 +51,12 @@
 //! a panic (the worker lives on), a kill, a timeout, a rejection by a full lane,
 //! a stopped coordinator, or no coordinator at all. Nothing hangs.
 //!
+//! A stack overflow or an `abort()` is not a panic, and ends the whole
+//! process when it happens on a thread, as it would on any thread: raise
+//! [`CoordinatorBuilder::stack_size`] for deeply recursive fns, or run code
+//! that may crash with `process_pool = true` (see below), where only its
+//! worker process ends.
+//!
 //! ```
 //! use std::time::Duration;
 //! use tokengate::{task_token_guard, OperationsCoordinator};
@@ -226,6 +232,7 @@ mod storage;
 mod sync;
 mod timer;
 mod token;
+mod unwind;
 mod weight;
 
 #[doc(hidden)]

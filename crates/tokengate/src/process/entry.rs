@@ -165,7 +165,11 @@ fn answer(body: &[u8], buf: Vec<u8>) -> Vec<u8> {
             Err(err) => message(Vec::new(), ERROR, &err.to_string()),
         },
         Ok(Err(text)) => message(Vec::new(), ERROR, &text),
-        Err(payload) => message(Vec::new(), PANIC, &crate::token::panic_message(&*payload)),
+        Err(payload) => {
+            let text = crate::unwind::panic_message(&*payload);
+            crate::unwind::drop_quietly(payload);
+            message(Vec::new(), PANIC, &text)
+        }
     }
 }
 

@@ -7,7 +7,6 @@
 //! compare-and-swap into a state owns the work that state implies, so queues may
 //! hold stale references (lazy deletion) without ever running a call twice.
 
-use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -19,6 +18,7 @@ use crate::coordinator::{LeadDomain, OpEntry, Shared};
 use crate::error::{ErrorKind, KillReason, TaskError};
 use crate::process::Failure;
 use crate::scheduler::DomainKey;
+use crate::unwind::{drop_quietly, panic_message};
 use crate::{StorageSpeed, TokenState, Weight};
 
 /// A type-erased, runnable view of a token, as queues and workers hold it.
@@ -289,15 +289,30 @@ where
     }
 
     fn store(&self, result: Result<T, TaskError>) {
-        let waker = {
+        let (replaced, waker) = {
             let mut slot = self.lock();
-            // Replacing a pending closure drops its captured arguments here.
-            slot.stage = Stage::Done(result);
-            slot.waker.take()
+            let replaced = std::mem::replace(&mut slot.stage, Stage::Done(result));
+            (replaced, slot.waker.take())
         };
         if let Some(waker) = waker {
             waker.wake();
         }
+        // A pending closure (a queued call resolved by a kill, a timeout or a
+        // stop) holds the call's arguments: drop them outside the lock, on
+        // whichever thread resolved the call, without letting their `Drop`
+        // unwind into it.
+        drop_quietly(replaced);
+    }
+}
+
+impl<T, F> Drop for Cell<T, F> {
+    /// The last reference may go on any thread (a worker that ran a call whose
+    /// token was dropped, a queue cleared at stop, the timer): the closure or
+    /// the value it still holds is user data whose `Drop` may panic.
+    fn drop(&mut self) {
+        let slot = self.slot.get_mut().unwrap_or_else(|p| p.into_inner());
+        drop_quietly(std::mem::replace(&mut slot.stage, Stage::Taken));
+        drop_quietly(slot.waker.take());
     }
 }
 
@@ -340,7 +355,11 @@ where
                 // A process-pool body reports its failures as a `Failure`.
                 let kind = match payload.downcast::<Failure>() {
                     Ok(failure) => failure.0,
-                    Err(payload) => ErrorKind::Panic(panic_message(&*payload)),
+                    Err(payload) => {
+                        let message = panic_message(&*payload);
+                        drop_quietly(payload);
+                        ErrorKind::Panic(message)
+                    }
                 };
                 (TokenState::Failed, Err(self.header.error(kind)))
             }
@@ -350,6 +369,7 @@ where
         } else {
             // Killed or timed out while running: the token already holds that
             // error, and this late result is dropped.
+            drop_quietly(result);
             self.killed_body_returned();
         }
     }
@@ -392,15 +412,5 @@ where
 
     fn job(self: Arc<Self>) -> JobRef {
         self
-    }
-}
-
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "<non-string panic payload>".to_owned()
     }
 }

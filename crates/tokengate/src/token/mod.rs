@@ -51,7 +51,6 @@ mod cell;
 mod id;
 mod state_cell;
 
-pub(crate) use cell::panic_message;
 pub(crate) use cell::{
     Cell, Completion, Header, Job, JobRef, Path, Route, epoch, kill, terminate_with,
 };

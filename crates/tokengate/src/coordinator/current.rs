@@ -24,7 +24,9 @@ static STARTED: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
-    static ENTERED: RefCell<Vec<Arc<Shared>>> = const { RefCell::new(Vec::new()) };
+    /// Coordinators entered on this thread, oldest first, each under the id of
+    /// its guard.
+    static ENTERED: RefCell<Entered> = const { RefCell::new(Entered { next: 0, stack: Vec::new() }) };
     static DEFAULT: RefCell<(u64, Weak<Shared>)> = const { RefCell::new((0, Weak::new())) };
 }
 
@@ -46,7 +48,7 @@ pub(crate) fn resolve() -> Option<Arc<Shared>> {
     if let Some(ctx) = worker_context() {
         return Some(ctx.shared);
     }
-    if let Some(entered) = ENTERED.with(|e| e.borrow().last().cloned()) {
+    if let Some((_, entered)) = ENTERED.with(|e| e.borrow().stack.last().cloned()) {
         return Some(entered);
     }
     let generation = GENERATION.load(Ordering::SeqCst);
@@ -66,21 +68,54 @@ pub(crate) fn resolve() -> Option<Arc<Shared>> {
     })
 }
 
+/// The coordinators entered on one thread.
+struct Entered {
+    /// The id the next guard gets.
+    next: u64,
+    /// (guard id, coordinator), in the order they were entered.
+    stack: Vec<(u64, Arc<Shared>)>,
+}
+
 /// Binds guarded calls on this thread to a coordinator until dropped.
 ///
 /// Made by [`OperationsCoordinator::enter`](crate::OperationsCoordinator::enter).
-/// Guards nest: the most recent one wins. A guard must be dropped on the thread
-/// that made it, so it is neither `Send` nor `Sync`.
+/// Guards nest: calls go to the coordinator of the most recently made guard
+/// still alive. Guards may be dropped in any order: dropping one ends its own
+/// binding and no other, so after
+///
+/// ```
+/// # let (a, b) = (tokengate::OperationsCoordinator::start(), tokengate::OperationsCoordinator::start());
+/// let guard_a = a.enter();
+/// let guard_b = b.enter();
+/// drop(guard_a);
+/// // calls made here still go to `b`
+/// # assert_eq!(tokengate::spawn(|| 1).wait().unwrap(), 1);
+/// # assert_eq!(b.stats().tokens.completed, 1);
+/// # drop(guard_b);
+/// # a.stop(); b.stop();
+/// ```
+///
+/// A guard must be dropped on the thread that made it, so it is neither `Send`
+/// nor `Sync`.
 #[derive(Debug)]
 #[must_use = "the binding ends when the guard is dropped"]
 pub struct EnterGuard<'a> {
+    /// Names this guard's entry in the thread's stack.
+    id: u64,
     _coordinator: PhantomData<&'a ()>,
     _not_send: PhantomData<*const ()>,
 }
 
 pub(crate) fn enter(shared: &Arc<Shared>) -> EnterGuard<'_> {
-    ENTERED.with(|e| e.borrow_mut().push(shared.clone()));
+    let id = ENTERED.with(|e| {
+        let mut entered = e.borrow_mut();
+        let id = entered.next;
+        entered.next += 1;
+        entered.stack.push((id, shared.clone()));
+        id
+    });
     EnterGuard {
+        id,
         _coordinator: PhantomData,
         _not_send: PhantomData,
     }
@@ -88,6 +123,13 @@ pub(crate) fn enter(shared: &Arc<Shared>) -> EnterGuard<'_> {
 
 impl Drop for EnterGuard<'_> {
     fn drop(&mut self) {
-        ENTERED.with(|e| e.borrow_mut().pop());
+        // `try_with`: a guard held in another thread-local may be dropped
+        // after this one is gone, as the thread exits.
+        let _ = ENTERED.try_with(|e| {
+            let mut entered = e.borrow_mut();
+            if let Some(at) = entered.stack.iter().rposition(|(id, _)| *id == self.id) {
+                entered.stack.remove(at);
+            }
+        });
     }
 }

@@ -238,6 +238,12 @@ pub struct BuildError {
 #[derive(Debug)]
 enum BuildErrorKind {
     Zero(&'static str),
+    TooLarge {
+        setting: &'static str,
+        max: usize,
+        why: &'static str,
+    },
+    NulInThreadName,
     Spawn(std::io::Error),
     ProcessStart(std::io::Error),
     DuplicateOp {
@@ -251,6 +257,18 @@ impl BuildError {
     pub(crate) fn zero(setting: &'static str) -> Self {
         BuildError {
             kind: BuildErrorKind::Zero(setting),
+        }
+    }
+
+    pub(crate) fn too_large(setting: &'static str, max: usize, why: &'static str) -> Self {
+        BuildError {
+            kind: BuildErrorKind::TooLarge { setting, max, why },
+        }
+    }
+
+    pub(crate) fn nul_in_thread_name() -> Self {
+        BuildError {
+            kind: BuildErrorKind::NulInThreadName,
         }
     }
 
@@ -283,6 +301,16 @@ impl fmt::Display for BuildError {
             BuildErrorKind::Zero(setting) => {
                 write!(f, "`{setting}` must be at least 1; pass a positive value")
             }
+            BuildErrorKind::TooLarge { setting, max, why } => {
+                write!(
+                    f,
+                    "`{setting}` must be at most {max} ({why}); pass a smaller value"
+                )
+            }
+            BuildErrorKind::NulInThreadName => f.write_str(
+                "`thread_name` must not contain a NUL byte: thread names are C strings; \
+                 remove it from the prefix",
+            ),
             BuildErrorKind::Spawn(err) => write!(
                 f,
                 "could not start a coordinator thread ({err}); lower `workers_per_core` \
@@ -306,7 +334,10 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             BuildErrorKind::Spawn(err) | BuildErrorKind::ProcessStart(err) => Some(err),
-            BuildErrorKind::Zero(_) | BuildErrorKind::DuplicateOp { .. } => None,
+            BuildErrorKind::Zero(_)
+            | BuildErrorKind::TooLarge { .. }
+            | BuildErrorKind::NulInThreadName
+            | BuildErrorKind::DuplicateOp { .. } => None,
         }
     }
 }

@@ -29,12 +29,76 @@ pub(crate) struct Config {
     pub(crate) full_lane: FullLanePolicy,
     pub(crate) stop_timeout: Duration,
     pub(crate) thread_name: String,
+    /// The stack size of worker and IO threads, if not Rust's default.
+    pub(crate) stack_size: Option<usize>,
     /// Per storage tier: how many of its calls may run at once.
     pub(crate) storage_caps: [usize; 4],
     /// How many worker processes `process_pool` calls may use.
     pub(crate) process_workers: usize,
     /// Start them all with the coordinator rather than on first use.
     pub(crate) prestart_processes: bool,
+}
+
+/// The most worker threads a coordinator runs (`core_groups × workers_per_core`).
+const MAX_WORKERS: usize = 1 << 16;
+/// The most calls a mailbox holds: mailboxes are allocated when the coordinator
+/// starts.
+const MAX_MAILBOX: usize = 1 << 16;
+/// The most worker processes a coordinator starts.
+const MAX_PROCESSES: usize = 4096;
+
+impl Config {
+    /// Checks every setting, so that a bad one is an error from `start`, not a
+    /// panic (or an abort on allocation) later.
+    fn check(&self) -> Result<(), BuildError> {
+        for (value, name) in [
+            (self.core_groups, "core_groups"),
+            (self.workers_per_core, "workers_per_core"),
+            (self.lane_capacity, "lane_capacity"),
+            (self.mailbox_capacity, "mailbox_capacity"),
+            (self.process_workers, "process_workers"),
+        ] {
+            if value == 0 {
+                return Err(BuildError::zero(name));
+            }
+        }
+        let workers = self.core_groups.checked_mul(self.workers_per_core);
+        if workers.is_none_or(|n| n > MAX_WORKERS) {
+            return Err(BuildError::too_large(
+                "core_groups × workers_per_core",
+                MAX_WORKERS,
+                "each is a thread",
+            ));
+        }
+        if self.mailbox_capacity > MAX_MAILBOX {
+            return Err(BuildError::too_large(
+                "mailbox_capacity",
+                MAX_MAILBOX,
+                "mailboxes are allocated up front; let calls wait in their lane instead \
+                 (`lane_capacity` has no such limit)",
+            ));
+        }
+        if self.process_workers > MAX_PROCESSES {
+            return Err(BuildError::too_large(
+                "process_workers",
+                MAX_PROCESSES,
+                "each is a process",
+            ));
+        }
+        if self.thread_name.contains('\0') {
+            return Err(BuildError::nul_in_thread_name());
+        }
+        Ok(())
+    }
+
+    /// A builder for one of the coordinator's threads, named `name`.
+    pub(crate) fn thread(&self, name: String) -> std::thread::Builder {
+        let builder = std::thread::Builder::new().name(name);
+        match self.stack_size {
+            Some(bytes) => builder.stack_size(bytes),
+            None => builder,
+        }
+    }
 }
 
 /// Configures and starts an [`OperationsCoordinator`].
@@ -81,6 +145,7 @@ impl CoordinatorBuilder {
                 full_lane: FullLanePolicy::Wait,
                 stop_timeout: Duration::from_secs(5),
                 thread_name: "tokengate".to_owned(),
+                stack_size: None,
                 storage_caps: StorageSpeed::ALL.map(StorageSpeed::default_cap),
                 process_workers: num_cpus::get().max(1),
                 prestart_processes: false,
@@ -122,7 +187,9 @@ impl CoordinatorBuilder {
     }
 
     /// How long [`stop`](OperationsCoordinator::stop) lets running calls finish
-    /// before resolving them with a shutdown error (default 5 s).
+    /// before resolving them with a shutdown error (default 5 s). A timeout too
+    /// large for the clock, such as `Duration::MAX`, waits for them as long as
+    /// they run.
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.config.stop_timeout = timeout;
         self
@@ -136,9 +203,25 @@ impl CoordinatorBuilder {
         self
     }
 
-    /// The prefix of worker thread names (default `"tokengate"`).
+    /// The prefix of worker thread names (default `"tokengate"`). It must not
+    /// contain a NUL byte. Operating systems keep only a few bytes of a thread's
+    /// name (15 on Linux), so keep the prefix short.
     pub fn thread_name(mut self, prefix: impl Into<String>) -> Self {
         self.config.thread_name = prefix.into();
+        self
+    }
+
+    /// The stack size, in bytes, of the threads that run calls (default: Rust's
+    /// default for spawned threads, 2 MiB unless `RUST_MIN_STACK` says
+    /// otherwise).
+    ///
+    /// A guarded fn runs on such a thread, so deep recursion needs a larger
+    /// stack. A stack overflow is not a panic: it aborts the whole process, as
+    /// on any thread. Raise this for deep recursion, or run code that might
+    /// overflow (or `abort`) with `process_pool = true`, where only its worker
+    /// process ends.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.config.stack_size = Some(bytes);
         self
     }
 
@@ -166,22 +249,13 @@ impl CoordinatorBuilder {
     ///
     /// # Errors
     ///
-    /// Fails if a count or capacity is 0, if a thread cannot be spawned, if
-    /// two `process_pool` fns linked into the executable share an op name, or
-    /// if prestarted worker processes cannot be started.
+    /// Fails if a count or capacity is 0 or out of range (at most
+    /// 65,536 worker threads, 65,536 calls per mailbox and 4,096 worker
+    /// processes), if the thread name holds a NUL byte, if a thread cannot be
+    /// spawned, if two `process_pool` fns linked into the executable share an op
+    /// name, or if prestarted worker processes cannot be started.
     pub fn start(self) -> Result<OperationsCoordinator, BuildError> {
-        let c = &self.config;
-        for (value, name) in [
-            (c.core_groups, "core_groups"),
-            (c.workers_per_core, "workers_per_core"),
-            (c.lane_capacity, "lane_capacity"),
-            (c.mailbox_capacity, "mailbox_capacity"),
-            (c.process_workers, "process_workers"),
-        ] {
-            if value == 0 {
-                return Err(BuildError::zero(name));
-            }
-        }
+        self.config.check()?;
         if let Some((first, second)) = crate::process::registry::duplicate() {
             return Err(BuildError::duplicate_op(first.op, first.path, second.path));
         }

@@ -76,7 +76,8 @@ where
 /// guarded call goes to, in order:
 ///
 /// 1. the coordinator running the calling guarded fn, for nested calls;
-/// 2. the one most recently [`enter`](Self::enter)ed on the calling thread;
+/// 2. the one most recently [`enter`](Self::enter)ed on the calling thread
+///    whose guard is still alive;
 /// 3. the process default: the most recently started coordinator still running.
 ///
 /// With none, the call's token fails at once with an error for which
@@ -138,8 +139,9 @@ impl OperationsCoordinator {
         };
         for index in 0..workers {
             let worker_shared = shared.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("{prefix}-worker-{index}"))
+            let spawned = shared
+                .config
+                .thread(format!("{prefix}-worker-{index}"))
                 .spawn(move || crate::scheduler::worker::worker_main(worker_shared, index));
             match spawned {
                 Ok(handle) => shared.add_thread(handle),

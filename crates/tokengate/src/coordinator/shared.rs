@@ -589,7 +589,8 @@ impl Shared {
         self.scheduler.begin_stop();
         // Idle IO threads exit; busy ones finish their call first.
         drop(self.scheduler.io.stop());
-        let deadline = Instant::now() + self.config.stop_timeout;
+        // A timeout too large for the clock waits as long as calls run.
+        let deadline = Instant::now().checked_add(self.config.stop_timeout);
         // A guarded fn may stop its own coordinator: do not wait for ourselves.
         let own = usize::from(
             crate::scheduler::worker_context()
@@ -598,14 +599,19 @@ impl Shared {
         let mut live = self.live_workers.lock().unwrap_or_else(|p| p.into_inner());
         while *live > own {
             let now = Instant::now();
-            if now >= deadline {
-                break;
-            }
-            live = self
-                .workers_exited
-                .wait_timeout(live, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            live = match deadline {
+                Some(deadline) if now >= deadline => break,
+                Some(deadline) => {
+                    self.workers_exited
+                        .wait_timeout(live, deadline - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+                None => self
+                    .workers_exited
+                    .wait(live)
+                    .unwrap_or_else(|p| p.into_inner()),
+            };
         }
         let all_exited = *live == own;
         drop(live);

@@ -71,8 +71,9 @@ impl IoPool {
         drop(state);
         shared.io_thread_started();
         let thread_shared = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("{}-io", shared.config.thread_name))
+        let spawned = shared
+            .config
+            .thread(format!("{}-io", shared.config.thread_name))
             .spawn(move || io_main(thread_shared));
         if spawned.is_err() {
             // No new thread: the call waits for a running IO thread to pick it up.

@@ -97,7 +97,14 @@ impl Lane {
 
     /// Gives a slot back and wakes one caller waiting for room.
     pub(crate) fn release(&self) {
-        self.taken.fetch_sub(1, Ordering::SeqCst);
+        let taken = self.taken.fetch_sub(1, Ordering::SeqCst);
+        // A slot given back twice would let the lane over-admit, then wrap the
+        // count so that it looks full forever.
+        debug_assert!(
+            taken > 0,
+            "a {} lane slot was given back twice",
+            self.weight
+        );
         if self.room_waiters.load(Ordering::SeqCst) > 0 {
             self.wake_one();
         }

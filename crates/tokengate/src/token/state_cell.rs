@@ -7,7 +7,8 @@
 //! single-location race: [`arm_slot`](StateCell::arm_slot) sets the bit only
 //! while the token is `Waiting` (atomically with that check), and the transition
 //! that leaves `Waiting` clears the bit and reports it, so the slot is given back
-//! exactly once. Checked over all interleavings by `loom_state_cell` below.
+//! exactly once. Checked over all interleavings by `loom_state_cell` below,
+//! with a kill and with a worker's claim racing the arm.
 
 use std::sync::atomic::Ordering::{AcqRel, Acquire};
 
@@ -51,14 +52,15 @@ impl StateCell {
     /// no longer `Waiting`: then nothing was recorded and the caller keeps the
     /// slot (and must give it back).
     pub(crate) fn arm_slot(&self) -> bool {
-        let previous = self.0.fetch_or(SLOT, AcqRel);
-        if previous & !SLOT == TokenState::Waiting.to_u8() {
-            return true;
-        }
-        // Not waiting: the state is terminal (or later), so no transition can
-        // race with clearing the bit again.
-        self.0.fetch_and(!SLOT, AcqRel);
-        false
+        let waiting = TokenState::Waiting.to_u8();
+        // The bit is set by a compare-and-swap from `Waiting` itself, so it is
+        // never set on a token in any other state: a worker that claims the
+        // token concurrently (`Waiting → Admitted → Executing`) either sees the
+        // bit (and gives the slot back with its transition) or wins first (and
+        // this returns false, so the caller gives it back). Never both.
+        self.0
+            .compare_exchange(waiting, waiting | SLOT, AcqRel, Acquire)
+            .is_ok()
     }
 }
 
@@ -94,6 +96,43 @@ mod loom_state_cell {
             killer.join().unwrap();
             worker.join().unwrap();
             assert_ne!(cell.load(), Waiting);
+            assert_eq!(released.load(SeqCst), 1);
+        });
+    }
+
+    /// A queuing caller arms the slot while a worker claims the token and runs
+    /// it to completion (`Waiting → Admitted → Executing → Completed`), as a
+    /// worker waiting on a token handed back by `admit` does: the slot is given
+    /// back exactly once, whichever side wins.
+    #[test]
+    fn slot_is_released_exactly_once_when_a_claim_races_the_arm() {
+        loom::model(|| {
+            let cell = Arc::new(StateCell::new());
+            cell.transition(Created, Waiting).unwrap();
+            let released = Arc::new(AtomicUsize::new(0));
+            let claimer = {
+                let (cell, released) = (cell.clone(), released.clone());
+                thread::spawn(move || {
+                    for (from, to) in [
+                        (Waiting, Admitted),
+                        (Admitted, Executing),
+                        (Executing, Completed),
+                    ] {
+                        match cell.transition(from, to) {
+                            Some(true) => {
+                                released.fetch_add(1, SeqCst);
+                            }
+                            Some(false) => {}
+                            None => return,
+                        }
+                    }
+                })
+            };
+            if !cell.arm_slot() {
+                released.fetch_add(1, SeqCst);
+            }
+            claimer.join().unwrap();
+            assert_eq!(cell.load(), Completed);
             assert_eq!(released.load(SeqCst), 1);
         });
     }

@@ -135,8 +135,13 @@ pub struct ProcessStats {
     /// Worker processes started, since start (replacements included).
     pub spawned: u64,
     /// Worker processes that died while running a call (abort, crash, exit,
-    /// outside kill), since start.
+    /// outside kill), since start. Each failed its call with
+    /// [`is_worker_lost`](crate::TaskError::is_worker_lost).
     pub lost: u64,
+    /// Worker processes found dead before a call reached them (they died while
+    /// idle, for example to the OOM killer), since start. The call went on to
+    /// another worker, so none of these failed a call.
+    pub died_idle: u64,
     /// Worker processes killed because their call was killed, timed out or
     /// shut down, since start.
     pub killed: u64,
@@ -358,8 +363,8 @@ impl fmt::Display for Stats {
         if p.spawned > 0 {
             writeln!(
                 f,
-                "processes: {} alive ({} idle) of {}, {} started, {} lost, {} killed",
-                p.alive, p.idle, p.size, p.spawned, p.lost, p.killed
+                "processes: {} alive ({} idle) of {}, {} started, {} lost, {} died idle, {} killed",
+                p.alive, p.idle, p.size, p.spawned, p.lost, p.died_idle, p.killed
             )?;
         }
         for op in &self.ops {

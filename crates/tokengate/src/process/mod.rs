@@ -54,7 +54,9 @@
 //!   ([`TaskError::is_panic`]); the worker lives on.
 //! - A worker that dies fails the token it was running with
 //!   [`TaskError::is_worker_lost`] and is replaced in the background. A call
-//!   is never resent, so no call runs twice.
+//!   that may have reached a worker is never resent, so no call runs twice;
+//!   one that certainly did not (its worker died while idle) goes to another
+//!   worker.
 //! - [`kill`](crate::TaskToken::kill), a `timeout`, or a stop that outlasts
 //!   its stop timeout kills the worker process running the call (SIGKILL)
 //!   within a few milliseconds, reaps it and starts a replacement.

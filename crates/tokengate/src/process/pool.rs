@@ -10,8 +10,22 @@
 //! was killed, timed out or shut down; if so it kills the worker process
 //! (SIGKILL), reaps it and starts a replacement in the background. A worker
 //! that dies on its own (abort, signal, exit) is noticed by its socket closing;
-//! its call fails with a worker-lost error and it is replaced the same way. A
-//! call is sent to exactly one process and never resent, so nothing runs twice.
+//! its call fails with a worker-lost error and it is replaced the same way.
+//!
+//! A call that may have reached a process is never resent, so nothing runs
+//! twice. A call that certainly did not is sent to another process: a worker
+//! found dead when it is checked out (it died while idle, say to the OOM
+//! killer), or one whose socket refuses the call, is replaced and counted in
+//! `died_idle`, and the call goes on to a live or fresh worker.
+//!
+//! # Stopping
+//!
+//! [`shutdown`](ProcessPool::shutdown) closes the pool, ends every worker it
+//! holds, and then waits until no worker is being started or reaped
+//! elsewhere (a replacement starting in the background, a killed call's worker
+//! being reaped by its thread): a start in progress sees the pool closed
+//! within one [`POLL`] and ends its process. So when it returns, no worker
+//! process the pool ever started is alive.
 
 use std::collections::HashMap;
 use std::io;
@@ -45,6 +59,7 @@ pub(crate) struct ProcessPool {
     freed: Condvar,
     spawned: AtomicU64,
     lost: AtomicU64,
+    died_idle: AtomicU64,
     killed: AtomicU64,
 }
 
@@ -56,6 +71,9 @@ struct PoolState {
     children: HashMap<u32, Child>,
     /// Workers being started (they count against the size).
     starting: usize,
+    /// Workers taken out of `children` and being killed or reaped by the
+    /// thread that retired them; `shutdown` waits for them.
+    reaping: usize,
     closed: bool,
 }
 
@@ -77,6 +95,8 @@ enum Wait {
 /// How one exchange ended, for the caller to turn into a result.
 enum Outcome {
     Reply(u8, Vec<u8>),
+    /// The worker's socket refused the call: it died before the call reached it.
+    NotDelivered,
     /// The worker died.
     Lost,
     /// The call was cancelled and the worker killed.
@@ -91,6 +111,7 @@ impl ProcessPool {
             freed: Condvar::new(),
             spawned: AtomicU64::new(0),
             lost: AtomicU64::new(0),
+            died_idle: AtomicU64::new(0),
             killed: AtomicU64::new(0),
         }
     }
@@ -136,7 +157,23 @@ impl ProcessPool {
         request: &[u8],
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Vec<u8>, ErrorKind> {
-        let mut worker = self.checkout(cancelled)?;
+        loop {
+            let worker = self.checkout(cancelled)?;
+            if let Some(result) = self.call_on(worker, request, cancelled) {
+                return result;
+            }
+            // Not delivered: the next worker is a live one, or a fresh one.
+        }
+    }
+
+    /// Sends the call to `worker` and waits for its result; `None` if the
+    /// call never reached it (the worker was dead), so it may go to another.
+    fn call_on(
+        self: &Arc<Self>,
+        mut worker: Worker,
+        request: &[u8],
+        cancelled: &dyn Fn() -> bool,
+    ) -> Option<Result<Vec<u8>, ErrorKind>> {
         let pid = worker.pid;
         let mut polls = 0u32;
         // Every POLL: cancelled? Every 20 POLLs: still alive? (Its socket
@@ -151,7 +188,7 @@ impl ProcessPool {
             }
             Wait::Keep
         };
-        match worker.exchange(request, waiting) {
+        let result = match worker.exchange(request, waiting) {
             Outcome::Reply(VALUE, body) => {
                 self.checkin(worker);
                 Ok(body)
@@ -176,6 +213,11 @@ impl ProcessPool {
                      replaced ({status})"
                 )))
             }
+            Outcome::NotDelivered => {
+                self.retire(worker, true);
+                self.died_idle.fetch_add(1, Ordering::Relaxed);
+                return None;
+            }
             Outcome::Lost => {
                 let status = self.retire(worker, false);
                 self.lost.fetch_add(1, Ordering::Relaxed);
@@ -186,7 +228,8 @@ impl ProcessPool {
                 self.killed.fetch_add(1, Ordering::Relaxed);
                 Err(ErrorKind::Killed(KillReason::Token))
             }
-        }
+        };
+        Some(result)
     }
 
     /// An idle worker, a new one if the pool has room, or the next one freed.
@@ -197,6 +240,14 @@ impl ProcessPool {
                 return Err(ErrorKind::Shutdown);
             }
             if let Some(worker) = state.idle.pop() {
+                // A worker that died while idle has not seen this call: it
+                // leaves the pool here, and the call goes on to the next one.
+                let child = state.children.get_mut(&worker.pid);
+                if child.is_some_and(|child| !matches!(child.try_wait(), Ok(None))) {
+                    state.children.remove(&worker.pid);
+                    self.died_idle.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
                 return Ok(worker);
             }
             if state.children.len() + state.starting < self.size {
@@ -230,11 +281,21 @@ impl ProcessPool {
     /// replacement in the background. The exit status, as text.
     fn retire(self: &Arc<Self>, worker: Worker, kill: bool) -> String {
         drop(worker.socket);
-        let child = self.lock().children.remove(&worker.pid);
+        let child = {
+            let mut state = self.lock();
+            let child = state.children.remove(&worker.pid);
+            state.reaping += usize::from(child.is_some());
+            child
+        };
         let status = match child {
-            Some(child) if kill => end(child, Duration::ZERO),
-            // It closed its socket: it has exited or is about to.
-            Some(child) => end(child, EXIT_GRACE),
+            Some(child) => {
+                // Unless killed, it closed its socket: it has exited or is
+                // about to, so it gets a grace period first.
+                let status = end(child, if kill { Duration::ZERO } else { EXIT_GRACE });
+                self.lock().reaping -= 1;
+                self.freed.notify_all();
+                status
+            }
             None => "stopped with its coordinator".to_owned(),
         };
         self.replace();
@@ -271,25 +332,30 @@ impl ProcessPool {
     /// settled and a waiting checkout is told.
     fn adopt(&self, started: io::Result<(Worker, Child)>) -> Result<Worker, ErrorKind> {
         let mut state = self.lock();
-        state.starting -= 1;
         let adopted = match started {
             Ok((worker, child)) if !state.closed => {
                 state.children.insert(worker.pid, child);
                 Ok(worker)
             }
             Ok((_, child)) => {
+                // Ended before the slot is settled: a stopping pool waits for
+                // the slot, so no worker it started outlives `shutdown`.
                 drop(state);
                 end(child, Duration::ZERO);
+                state = self.lock();
                 Err(ErrorKind::Shutdown)
             }
-            Err(err) => {
-                drop(state);
-                Err(ErrorKind::Process(format!(
-                    "could not start a worker process: {err}"
-                )))
+            Err(err) if state.closed => {
+                drop(err);
+                Err(ErrorKind::Shutdown)
             }
+            Err(err) => Err(ErrorKind::Process(format!(
+                "could not start a worker process: {err}"
+            ))),
         };
-        self.freed.notify_one();
+        state.starting -= 1;
+        drop(state);
+        self.freed.notify_all();
         adopted
     }
 
@@ -326,14 +392,16 @@ impl ProcessPool {
         };
         let ready = worker.socket.set_read_timeout(Some(POLL)).and_then(|()| {
             let deadline = Instant::now() + READY_TIMEOUT;
-            match worker
-                .reader
-                .next(&mut worker.socket, || Instant::now() < deadline)
-            {
+            // A pool that closes meanwhile does not wait for the new worker.
+            let keep_waiting = || Instant::now() < deadline && !self.lock().closed;
+            match worker.reader.next(&mut worker.socket, keep_waiting) {
                 Ok((READY, _)) => Ok(()),
                 Ok((kind, _)) => Err(io::Error::other(format!(
                     "worker process {pid} sent frame kind {kind} instead of ready"
                 ))),
+                Err(ReadError::Abandoned) if self.lock().closed => Err(io::Error::other(
+                    "the pool stopped while a worker process was starting",
+                )),
                 Err(ReadError::Abandoned) => Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("worker process {pid} did not report ready within {READY_TIMEOUT:?}"),
@@ -359,7 +427,8 @@ impl ProcessPool {
 
     /// Stops the pool: idle workers get their socket closed and exit; busy
     /// ones (whose calls the coordinator has already resolved) are killed.
-    /// Every worker is reaped before this returns.
+    /// Every worker is reaped before this returns, including those being
+    /// started or retired on other threads meanwhile.
     pub(crate) fn shutdown(&self) {
         let (idle, children) = {
             let mut state = self.lock();
@@ -379,6 +448,14 @@ impl ProcessPool {
             };
             end(child, grace);
         }
+        let mut state = self.lock();
+        while state.starting > 0 || state.reaping > 0 {
+            state = self
+                .freed
+                .wait_timeout(state, POLL)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
     }
 
     /// Whether worker `pid` has exited (or is no longer this pool's).
@@ -397,6 +474,7 @@ impl ProcessPool {
             idle: state.idle.len(),
             spawned: self.spawned.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),
+            died_idle: self.died_idle.load(Ordering::Relaxed),
             killed: self.killed.load(Ordering::Relaxed),
         }
     }
@@ -419,7 +497,8 @@ impl Worker {
     /// once `cancelled` says so.
     fn exchange(&mut self, request: &[u8], mut waiting: impl FnMut() -> Wait) -> Outcome {
         if frame::send(&mut self.socket, request).is_err() {
-            return Outcome::Lost;
+            // Its end of the socket is closed: it died before this call.
+            return Outcome::NotDelivered;
         }
         let mut dead = false;
         let read = self.reader.next(&mut self.socket, || match waiting() {

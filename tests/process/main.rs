@@ -7,6 +7,7 @@
 //! something happened; waits have generous deadlines (`PATIENCE`).
 
 mod admin;
+mod codec_errors;
 mod faults;
 mod fns;
 mod lifecycle;

@@ -143,8 +143,13 @@ impl TaskError {
     }
 
     /// This `process_pool` call could not be carried out: no worker process
-    /// could be started, or a value could not be encoded or decoded on its
-    /// way across. The `Display` text says which.
+    /// could be started, or a value could not cross the process boundary
+    /// (a `Serialize` or `Deserialize` impl reported an error, or the bytes
+    /// did not match the type). The `Display` text says which; for a value,
+    /// it names the step and the side (encoding the arguments in the caller,
+    /// decoding them in worker process `pid`, encoding the value there,
+    /// decoding it in the caller) and quotes the impl's own message. No
+    /// worker process died: one that served the call serves the next.
     pub fn is_process_failure(&self) -> bool {
         matches!(self.kind, ErrorKind::Process(_))
     }

@@ -26,6 +26,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::codec::{self, Side};
 use super::frame::{self, ERROR, FrameBuf, FrameReader, PANIC, READY, VALUE};
 use super::registry;
 
@@ -164,7 +165,10 @@ fn answer(body: &[u8], buf: Vec<u8>) -> Vec<u8> {
             Ok(reply) => reply,
             Err(err) => message(Vec::new(), ERROR, &err.to_string()),
         },
-        Ok(Err(text)) => message(Vec::new(), ERROR, &text),
+        Ok(Err(err)) => {
+            let text = codec::locate(&err, Side::Worker(std::process::id()));
+            message(Vec::new(), ERROR, &text)
+        }
         Err(payload) => {
             let text = crate::unwind::panic_message(&*payload);
             crate::unwind::drop_quietly(payload);

@@ -46,12 +46,19 @@
 //!
 //! Frames are length-prefixed (`src/process/frame.rs`); arguments and results
 //! are serde values in postcard's compact binary encoding, and `Vec<u8>` ones
-//! travel as one block.
+//! travel as one block (`src/process/codec.rs`).
 //!
 //! # Faults and cancellation
 //!
 //! - A panic in the fn fails the token with the panic message
 //!   ([`TaskError::is_panic`]); the worker lives on.
+//! - A value that cannot cross (a `Serialize` or `Deserialize` impl reports
+//!   an error, or the bytes do not match the type) fails the token with
+//!   [`TaskError::is_process_failure`]; the worker lives on. The error names
+//!   the step and the side (encoding the arguments in the caller, decoding
+//!   them in worker process `pid`, encoding the value there, or decoding it in
+//!   the caller) and quotes the impl's own message, such as "email is not
+//!   valid", which postcard alone would drop (`src/process/codec.rs`).
 //! - A worker that dies fails the token it was running with
 //!   [`TaskError::is_worker_lost`] and is replaced in the background. A call
 //!   that may have reached a worker is never resent, so no call runs twice;
@@ -90,6 +97,7 @@
 //! [`process_workers`]: crate::CoordinatorBuilder::process_workers
 //! [`CoordinatorBuilder::prestart_processes`]: crate::CoordinatorBuilder::prestart_processes
 //! [`TaskError::is_panic`]: crate::TaskError::is_panic
+//! [`TaskError::is_process_failure`]: crate::TaskError::is_process_failure
 //! [`TaskError::is_worker_lost`]: crate::TaskError::is_worker_lost
 
 pub(crate) mod codec;
@@ -103,6 +111,7 @@ use std::cell::Cell;
 use crate::error::ErrorKind;
 use crate::scheduler::with_current;
 
+use codec::Side;
 pub use entry::is_worker_process;
 pub(crate) use pool::ProcessPool;
 use registry::ProcessFn;
@@ -131,14 +140,19 @@ pub(crate) fn dispatch<T>(
         let mut args = Vec::new();
         let mut reply = Vec::new();
         encode_args(&mut args)
-            .and_then(|()| (entry.run)(&args, &mut reply))
+            .map_err(|err| codec::locate(&err, Side::Caller))
+            .and_then(|()| {
+                (entry.run)(&args, &mut reply)
+                    .map_err(|err| codec::locate(&err, Side::Worker(std::process::id())))
+            })
             .map(|()| reply)
             .map_err(ErrorKind::Process)
     } else {
         send(entry, encode_args)
     };
     match reply {
-        Ok(reply) => decode(&reply).unwrap_or_else(|msg| fail(ErrorKind::Process(msg))),
+        Ok(reply) => decode(&reply)
+            .unwrap_or_else(|err| fail(ErrorKind::Process(codec::locate(&err, Side::Caller)))),
         Err(kind) => fail(kind),
     }
 }
@@ -161,7 +175,8 @@ fn send(
         static REQUEST: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
     }
     let mut request = frame::FrameBuf::call(REQUEST.take(), entry.op);
-    encode_args(request.body()).map_err(ErrorKind::Process)?;
+    encode_args(request.body())
+        .map_err(|err| ErrorKind::Process(codec::locate(&err, Side::Caller)))?;
     let request = request
         .finish()
         .map_err(|err| ErrorKind::Process(err.to_string()))?;

@@ -10,6 +10,7 @@ mod admin;
 mod faults;
 mod fns;
 mod lifecycle;
+mod many_args;
 mod routing;
 mod stress;
 mod types;

@@ -56,11 +56,16 @@
 //! }
 //! ```
 //!
-//! Under `"standard"` and `"full"`, the checks are `assert_stable_key` and the key
-//! is `::tokengate::__private::stable_key(&__TOKENGATE_SITE, &(&user, &__tg_arg1,))`,
-//! with no helper. An argument bound by a pattern other than a plain name gets a
-//! hidden name (`__tg_arg1`, mixed-site hygiene) for the key to borrow, and the
-//! closure destructures it with the original pattern.
+//! Under `"standard"` and `"full"`, the checks are `assert_stable_key` and the
+//! helper is `__tokengate_stable_key(site, a0, a1)`, which calls
+//! `::tokengate::__private::stable_key(site, &(a0, a1,))`, its parameters bound
+//! by `::tokengate::__private::Serialize`; the key is
+//! `__tokengate_stable_key(&__TOKENGATE_SITE, &user, &__tg_arg1)`. An argument
+//! bound by a pattern other than a plain name gets a hidden name (`__tg_arg1`,
+//! mixed-site hygiene) for the key to borrow, and the closure destructures it
+//! with the original pattern. Past 12 arguments, the helper's tuple groups
+//! them by 12, `&((a0, …, a11,), (a12, …,),)`, as do the process pool's
+//! encoding and decoding below (see `tuple`).
 //!
 //! A `process_pool = true` fn runs its body in a worker process, so the call
 //! crosses as bytes both ways (see `process_pool`):
@@ -154,7 +159,7 @@
 //! ```
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream};
-use quote::{ToTokens as _, format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::visit::Visit;
 use syn::{
@@ -503,12 +508,13 @@ fn domain_key(policy: HashPolicy, sig: &mut Signature) -> Option<DomainKey> {
     let params: Vec<_> = (0..refs.len()).map(|i| format_ident!("A{}", i)).collect();
     let names: Vec<_> = (0..refs.len()).map(|i| format_ident!("a{}", i)).collect();
     let arg_refs: Vec<_> = refs.iter().map(|(tokens, _)| tokens).collect();
+    let args = tuple(&names);
     let (items, expr) = if policy == HashPolicy::Fast {
         let items = quote! {
             fn __tokengate_fast_key<
                 #(#params: ?::core::marker::Sized + ::core::hash::Hash),*
             >(#(#names: &#params),*) -> ::tokengate::__private::RouteKey {
-                ::tokengate::__private::fast_key(&(#(#names,)*))
+                ::tokengate::__private::fast_key(&#args)
             }
         };
         (items, quote!(__tokengate_fast_key(#(#arg_refs),*)))
@@ -520,7 +526,7 @@ fn domain_key(policy: HashPolicy, sig: &mut Signature) -> Option<DomainKey> {
                 site: &'static ::tokengate::__private::Site,
                 #(#names: &#params),*
             ) -> ::tokengate::__private::RouteKey {
-                ::tokengate::__private::stable_key(site, &(#(#names,)*))
+                ::tokengate::__private::stable_key(site, &#args)
             }
         };
         (
@@ -534,6 +540,27 @@ fn domain_key(policy: HashPolicy, sig: &mut Signature) -> Option<DomainKey> {
         expr: Some(expr),
         unpack,
     })
+}
+
+/// The most elements the expansion puts in one tuple: the standard library
+/// implements `Hash` for tuples of up to 12 elements (serde its traits for up
+/// to 16).
+const TUPLE_MAX: usize = 12;
+
+/// `(e0, e1, …,)`: the tuple of `elems`, as a key or the process pool's
+/// encoding takes a fn's arguments. More elements than [`TUPLE_MAX`] are
+/// grouped, in order, into tuples of that many (the last one shorter), and
+/// those groups into a tuple again, nested as deep as it takes:
+/// `((e0, …, e11,), (e12, …,),)`. A tuple hashes as its elements in order,
+/// and the canonical encoding of stable keys writes it so too, so the grouping
+/// changes no key: it only keeps each tuple within the traits' reach. (The
+/// process pool decodes with the same grouping it encodes with.)
+fn tuple<T: ToTokens>(elems: &[T]) -> TokenStream {
+    if elems.len() <= TUPLE_MAX {
+        return quote!((#(#elems,)*));
+    }
+    let groups: Vec<TokenStream> = elems.chunks(TUPLE_MAX).map(tuple).collect();
+    tuple(&groups)
 }
 
 /// The name generated code can refer to argument `arg`, at `index`, by: its

@@ -104,6 +104,14 @@ use proc_macro::TokenStream;
 /// | `"standard"`  | a stable digest of the arguments' serde encoding; the same across processes and runs | `serde::Serialize` |
 /// | `"full"`      | as `"standard"`, with the op name in the key too     | `serde::Serialize`        |
 ///
+/// `Hash` is implemented for tuples of at most 12 elements, so past 12
+/// arguments the tuple groups them, in order, into tuples of 12, the last one
+/// shorter: `((a0, …, a11), (a12, …, a19))` for 20 arguments (past 144, the
+/// groups are grouped the same way). A tuple hashes, and encodes canonically,
+/// as its elements in order, so the grouping changes no key;
+/// [`tokengate::fingerprint`](https://docs.rs/tokengate/latest/tokengate/fingerprint/index.html)
+/// computes keys outside a call.
+///
 /// A sticky fn without arguments is keyed on its anchor alone. Since the key
 /// uses every argument, `unused_variables` does not fire for an argument the
 /// body ignores.

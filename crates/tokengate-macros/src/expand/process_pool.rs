@@ -33,7 +33,7 @@ use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 use syn::{FnArg, GenericArgument, Ident, LitStr, Pat, PathArguments, Signature, Type};
 
-use super::{braced, plain_binding};
+use super::{braced, plain_binding, tuple};
 use crate::item::GuardedFn;
 
 /// What a process-pool fn adds to the guarded fn's body.
@@ -137,9 +137,11 @@ fn body_fn(func: &GuardedFn) -> TokenStream {
 }
 
 /// `fn __tokengate_encode_args`: encodes `count` borrowed arguments as one
-/// tuple, each a parameter of its own (see the module doc).
+/// tuple (grouped past 12, see `tuple`), each a parameter of its own (see the
+/// module doc).
 fn encode_args_fn(count: usize) -> TokenStream {
     let (params, names) = helper_params(count);
+    let args = tuple(&names);
     quote! {
         fn __tokengate_encode_args<
             #(#params: ?::core::marker::Sized + ::tokengate::__private::Serialize),*
@@ -147,21 +149,23 @@ fn encode_args_fn(count: usize) -> TokenStream {
             #(#names: &#params,)*
             out: &mut ::std::vec::Vec<::core::primitive::u8>,
         ) -> ::core::result::Result<(), ::std::string::String> {
-            ::tokengate::__private::encode(&(#(#names,)*), out)
+            ::tokengate::__private::encode(&#args, out)
         }
     }
 }
 
 /// `fn __tokengate_decode_args`: decodes `count` arguments from one tuple,
-/// each a parameter of its own (see the module doc).
+/// grouped as the encoder groups them, each a parameter of its own (see the
+/// module doc).
 fn decode_args_fn(count: usize) -> TokenStream {
     let (params, _) = helper_params(count);
+    let args = tuple(&params);
     quote! {
         fn __tokengate_decode_args<
             #(#params: ::tokengate::__private::DeserializeOwned),*
         >(
             input: &[::core::primitive::u8],
-        ) -> ::core::result::Result<(#(#params,)*), ::std::string::String> {
+        ) -> ::core::result::Result<#args, ::std::string::String> {
             ::tokengate::__private::decode(input)
         }
     }
@@ -192,6 +196,7 @@ fn entry(
         .map(|i| format_ident!("__tg_arg{}", i, span = Span::mixed_site()))
         .collect();
     let decode_args = decode_args_fn(args.len());
+    let decoded = tuple(&hidden);
     let wire_types = args.iter().map(|arg| arg.wire.decode_as());
     let body_args = args
         .iter()
@@ -210,7 +215,7 @@ fn entry(
                  -> ::core::result::Result<(), ::std::string::String> {
                     #decode_args
                     #checks
-                    let (#(#hidden,)*) = __tokengate_decode_args::<#(#wire_types),*>(#input)?;
+                    let #decoded = __tokengate_decode_args::<#(#wire_types),*>(#input)?;
                     let #result = __tokengate_body(#(#body_args),*);
                     #encode_value
                 },

@@ -352,3 +352,62 @@ fn a_key_refused_in_combination_is_left_out() {
     assert!(out.contains(":: submit_keyed"), "{out}");
     assert!(out.contains("compile_error"), "{out}");
 }
+
+#[test]
+fn tuples_past_twelve_elements_are_grouped_by_twelve() {
+    let elems = |count: usize| -> Vec<TokenStream> {
+        (0..count)
+            .map(|i| {
+                let name = quote::format_ident!("a{}", i);
+                quote!(#name)
+            })
+            .collect()
+    };
+    // Up to 12: one flat tuple, as keys have always been formed.
+    assert_eq!(super::tuple(&elems(0)).to_string(), "()");
+    assert_eq!(super::tuple(&elems(1)).to_string(), "(a0 ,)");
+    assert_eq!(
+        super::tuple(&elems(12)).to_string(),
+        quote!((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,)).to_string()
+    );
+    // Past 12: groups of 12, the last one shorter.
+    assert_eq!(
+        super::tuple(&elems(13)).to_string(),
+        quote!(((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,), (a12,),)).to_string()
+    );
+    // Past 12 groups: the groups are grouped too, so no tuple exceeds 12.
+    let deep = super::tuple(&elems(12 * 12 + 1)).to_string();
+    assert!(
+        deep.starts_with("(((a0 , a1 ,") && deep.ends_with(", ((a144 ,) ,) ,)"),
+        "{deep}"
+    );
+}
+
+#[test]
+fn keys_past_twelve_arguments_take_grouped_tuples() {
+    let args = (0..14usize).map(|i| quote::format_ident!("a{}", i));
+    let item = quote!(fn f(#(#args: u8),*) {});
+    let out = guard(
+        quote!(sticky_anchor = "a", hash_policy = "fast"),
+        item.clone(),
+    )
+    .to_string();
+    let fast = quote! {
+        ::tokengate::__private::fast_key(
+            &((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,), (a12, a13,),)
+        )
+    };
+    assert!(out.contains(&fast.to_string()), "{out}");
+    // Each argument still a parameter of the helper, spanned on its type.
+    assert!(out.contains("(& a0 , & a1 ,"), "{out}");
+    assert!(out.contains("& a12 , & a13)"), "{out}");
+
+    let out = guard(quote!(sticky_anchor = "a"), item).to_string();
+    let stable = quote! {
+        ::tokengate::__private::stable_key(
+            site,
+            &((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,), (a12, a13,),)
+        )
+    };
+    assert!(out.contains(&stable.to_string()), "{out}");
+}

@@ -285,3 +285,38 @@ fn byte_vectors_through_a_macro_fragment() {
     let ty: Type = syn::parse_quote!(Vec<#u8_group>);
     assert!(is_byte_vec(&ty));
 }
+
+#[test]
+fn arguments_past_twelve_cross_as_grouped_tuples() {
+    let args = (0..13usize).map(|i| quote::format_ident!("a{}", i));
+    let out = expand(quote!(process_pool = true), quote!(fn f(#(#args: u8),*) {}));
+    let encode = quote! {
+        ::tokengate::__private::encode(
+            &((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,), (a12,),),
+            out
+        )
+    };
+    assert!(out.contains(&encode.to_string()), "{out}");
+    let decoded_type = quote! {
+        ::core::result::Result<
+            ((A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11,), (A12,),),
+            ::std::string::String
+        >
+    };
+    assert!(out.contains(&decoded_type.to_string()), "{out}");
+    let unpack = quote! {
+        let (
+            (
+                __tg_arg0, __tg_arg1, __tg_arg2, __tg_arg3, __tg_arg4, __tg_arg5,
+                __tg_arg6, __tg_arg7, __tg_arg8, __tg_arg9, __tg_arg10, __tg_arg11,
+            ),
+            (__tg_arg12,),
+        ) = __tokengate_decode_args
+    };
+    assert!(out.contains(&unpack.to_string()), "{out}");
+    // The body still takes each argument on its own.
+    assert!(
+        out.contains("__tokengate_body (__tg_arg0 , __tg_arg1 ,"),
+        "{out}"
+    );
+}

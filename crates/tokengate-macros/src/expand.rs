@@ -146,9 +146,10 @@
 //! borrows are spanned on the argument types (see `domain_key`).
 //!
 //! When the signature itself is refused (see `validate.rs`), the output is the
-//! same signature, less `async`/`const`/`extern`, with the token return type and
-//! a body that never runs (`unreachable!()` instead where the return type
-//! borrows, which `rejected` cannot produce), followed by the errors:
+//! same signature, less `async`/`const`/`extern`, with the token return type
+//! (of `Infallible` for a refused `!`) and a body that never runs
+//! (`unreachable!()` instead where the return type borrows, which `rejected`
+//! cannot produce), followed by the errors:
 //!
 //! ```text
 //! #[allow(unused_variables, unused_mut)]
@@ -316,7 +317,7 @@ fn rejected_fn(func: &GuardedFn) -> TokenStream {
     sig.constness = None;
     sig.abi = None;
     sig.variadic = None;
-    let return_type = return_type(&sig.output);
+    let return_type = stand_in_type(return_type(&sig.output));
     let sig = token_signature(&sig, &return_type);
     let stand_in = if validate::borrows(&return_type) {
         // `rejected` needs a `'static` value type; a borrowing one would add a
@@ -331,6 +332,18 @@ fn rejected_fn(func: &GuardedFn) -> TokenStream {
         #(#attrs)*
         #[allow(unused_variables, unused_mut)]
         #vis #sig #fn_body
+    }
+}
+
+/// The value type of a stand-in fn whose return type is `ty`: `ty` itself,
+/// but that `!`, refused and unstable in a `TaskToken<!>`, becomes
+/// `Infallible`, which has no values either.
+fn stand_in_type(ty: Type) -> Type {
+    match validate::never_type(&ty) {
+        Some(never) => {
+            syn::parse_quote_spanned!(never.span()=> ::core::convert::Infallible)
+        }
+        None => ty,
     }
 }
 

@@ -133,7 +133,10 @@ use proc_macro::TokenStream;
 /// * a method takes `self` by value (`self`, `mut self`, `self: Box<Self>`),
 ///   never `&self` or `&mut self`;
 /// * the fn is not `async`, `const`, `unsafe` or `extern`; an `async fn` is not
-///   needed, since the token the fn returns is itself a future.
+///   needed, since the token the fn returns is itself a future;
+/// * the fn returns a value, which its token resolves to: not `!`. A fn that
+///   never returns can return `()` (or `std::convert::Infallible`) with its
+///   body as it is.
 ///
 /// Visibility, attributes, doc comments, generics and where clauses are kept.
 /// `return` and `?` in the body work as in the original fn.
@@ -289,12 +292,12 @@ use proc_macro::TokenStream;
 /// key, an unknown weight, storage speed or policy, an unparseable timeout, a
 /// bad `external_calls` list (not a list, empty, an empty or repeated op), keys
 /// that exclude each other or would have no effect, an `async fn`, a borrowed
-/// `self` or argument, an argument or return type that is not `Send + 'static`,
-/// an argument type that the sticky key cannot fingerprint, and for a
-/// `process_pool = true` fn a type without serde, a `self`, type or const
-/// parameters, `impl Trait` or `Self` in the signature. The fn is still
-/// emitted with its token return type, so that callers type-check while the
-/// error is fixed.
+/// `self` or argument, a `!` return type, an argument or return type that is
+/// not `Send + 'static`, an argument type that the sticky key cannot
+/// fingerprint, and for a `process_pool = true` fn a type without serde, a
+/// `self`, type or const parameters, `impl Trait` or `Self` in the signature.
+/// The fn is still emitted with its token return type, so that callers
+/// type-check while the error is fixed.
 #[proc_macro_attribute]
 pub fn task_token_guard(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::guard(args.into(), item.into()).into()

@@ -411,3 +411,24 @@ fn keys_past_twelve_arguments_take_grouped_tuples() {
     };
     assert!(out.contains(&stable.to_string()), "{out}");
 }
+
+#[test]
+fn a_stand_in_for_a_never_returning_fn_returns_infallible() {
+    let out = guard(
+        quote!(),
+        quote! {
+            fn serve(port: u16) -> ! { loop {} }
+        },
+    )
+    .to_string();
+    let stand_in = quote! {
+        #[allow(unused_variables, unused_mut)]
+        fn serve(port: u16) -> ::tokengate::TaskToken<::core::convert::Infallible> {
+            ::tokengate::__private::rejected()
+        }
+    }
+    .to_string();
+    assert!(out.starts_with(&stand_in), "{out}");
+    assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+    assert!(out.contains("cannot return `!`"), "{out}");
+}

@@ -147,9 +147,11 @@
 //!
 //! When the signature itself is refused (see `validate.rs`), the output is the
 //! same signature, less `async`/`const`/`extern`, with the token return type
-//! (of `Infallible` for a refused `!`) and a body that never runs
-//! (`unreachable!()` instead where the return type borrows, which `rejected`
-//! cannot produce), followed by the errors:
+//! and a body that never runs (`unreachable!()` instead where the return type
+//! borrows, which `rejected` cannot produce), followed by the errors. Nothing
+//! in that body can give an `impl Trait` a hidden type, so each `impl Trait` in
+//! the token's value type becomes `()`; a refused `!` becomes `Infallible`
+//! (see `stand_in_type`):
 //!
 //! ```text
 //! #[allow(unused_variables, unused_mut)]
@@ -163,6 +165,7 @@ use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::visit::Visit;
+use syn::visit_mut::{self, VisitMut};
 use syn::{
     FnArg, Ident, LitStr, Pat, PatIdent, PatType, ReturnType, Signature, Type, TypeImplTrait, token,
 };
@@ -301,8 +304,8 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
 }
 
 /// The fn emitted in place of one whose signature was refused: same name and
-/// parameters, token return type, a body that never runs. Callers keep
-/// type-checking while the error is reported.
+/// parameters, token return type (of [`stand_in_type`]), a body that never
+/// runs. Callers keep type-checking while the error is reported.
 fn rejected_fn(func: &GuardedFn) -> TokenStream {
     let GuardedFn {
         attrs,
@@ -337,14 +340,29 @@ fn rejected_fn(func: &GuardedFn) -> TokenStream {
 
 /// The value type of a stand-in fn whose return type is `ty`: `ty` itself,
 /// but that `!`, refused and unstable in a `TaskToken<!>`, becomes
-/// `Infallible`, which has no values either.
-fn stand_in_type(ty: Type) -> Type {
-    match validate::never_type(&ty) {
-        Some(never) => {
-            syn::parse_quote_spanned!(never.span()=> ::core::convert::Infallible)
+/// `Infallible`, which has no values either, and that each `impl Trait`
+/// becomes `()`. A body that never runs gives an `impl Trait` no hidden type,
+/// and rustc would report "type annotations needed" on it after the error
+/// that refused the fn.
+fn stand_in_type(mut ty: Type) -> Type {
+    /// Replaces every `impl Trait` with `()`.
+    struct Unit;
+
+    impl VisitMut for Unit {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(impl_trait) = ty {
+                *ty = syn::parse_quote_spanned!(impl_trait.span()=> ());
+            } else {
+                visit_mut::visit_type_mut(self, ty);
+            }
         }
-        None => ty,
     }
+
+    if let Some(never) = validate::never_type(&ty) {
+        return syn::parse_quote_spanned!(never.span()=> ::core::convert::Infallible);
+    }
+    Unit.visit_type_mut(&mut ty);
+    ty
 }
 
 /// `{ tokens }` with the span of the user's body braces.

@@ -296,8 +296,9 @@ use proc_macro::TokenStream;
 /// not `Send + 'static`, an argument type that the sticky key cannot
 /// fingerprint, and for a `process_pool = true` fn a type without serde, a
 /// `self`, type or const parameters, `impl Trait` or `Self` in the signature.
-/// The fn is still emitted with its token return type, so that callers
-/// type-check while the error is fixed.
+/// The fn is still emitted with its token return type (with `()` for each
+/// `impl Trait` in it, and `Infallible` for `!`), so that callers type-check
+/// while the error is fixed.
 #[proc_macro_attribute]
 pub fn task_token_guard(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::guard(args.into(), item.into()).into()

@@ -432,3 +432,27 @@ fn a_stand_in_for_a_never_returning_fn_returns_infallible() {
     assert_eq!(out.matches("compile_error").count(), 1, "{out}");
     assert!(out.contains("cannot return `!`"), "{out}");
 }
+
+#[test]
+fn a_stand_in_returns_unit_for_each_impl_trait() {
+    let out = guard(
+        quote!(process_pool = true),
+        quote! {
+            pub fn pair(n: u64) -> (impl Send, Option<impl Iterator<Item = impl Sized>>) {
+                (n, None::<std::iter::Empty<u8>>)
+            }
+        },
+    )
+    .to_string();
+    let stand_in = quote! {
+        #[allow(unused_variables, unused_mut)]
+        pub fn pair(n: u64) -> ::tokengate::TaskToken<((), Option<()>)> {
+            ::tokengate::__private::rejected()
+        }
+    }
+    .to_string();
+    assert!(out.starts_with(&stand_in), "{out}");
+    // One error, on the first `impl Trait`.
+    assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+    assert!(out.contains("cannot return `impl Trait`"), "{out}");
+}

@@ -11,6 +11,7 @@ mod codec_errors;
 mod faults;
 mod fns;
 mod lifecycle;
+mod many_args;
 mod routing;
 mod stress;
 mod types;

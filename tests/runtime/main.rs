@@ -14,6 +14,7 @@ mod fingerprint;
 mod lanes;
 mod leads;
 mod lifecycle;
+mod many_args;
 mod map;
 mod nesting;
 mod placement;

@@ -9,11 +9,14 @@
 //! pub fn prime_operation(n: u64) -> ::tokengate::TaskToken<bool> {
 //!     ::tokengate::__private::assert_arg::<u64>();    // one per argument, on its type
 //!     ::tokengate::__private::assert_return::<bool>(); // on the return type
-//!     static __TOKENGATE_SITE: ::tokengate::__private::Site =
-//!         ::tokengate::__private::Site::new("prime_check")
-//!             .weight(::tokengate::Weight::Heavy)     // only for keys that were given
-//!             .timeout_nanos(250000000u64);
-//!     ::tokengate::__private::submit::<bool, _>(&__TOKENGATE_SITE, move || -> bool { body })
+//!     let __tg_site: &'static ::tokengate::__private::Site = {
+//!         static __TOKENGATE_SITE: ::tokengate::__private::Site =
+//!             ::tokengate::__private::Site::new("prime_check")
+//!                 .weight(::tokengate::Weight::Heavy) // only for keys that were given
+//!                 .timeout_nanos(250000000u64);
+//!         &__TOKENGATE_SITE
+//!     };
+//!     ::tokengate::__private::submit::<bool, _>(__tg_site, move || -> bool { body })
 //! }
 //! ```
 //!
@@ -22,6 +25,21 @@
 //! `.hash_policy(::tokengate::fingerprint::HashPolicy::Fast)`,
 //! `.digest_policy(::tokengate::fingerprint::DigestPolicy::Short)` and
 //! `.process_pool()`.
+//!
+//! # Names
+//!
+//! The user's code in the rewritten fn (the body, and the arguments it names)
+//! must neither see the expansion's names nor lose its own to them. Locals
+//! (`__tg_site`, `__tg_process_fn`, `__tg_out`, `__tg_arg1`, …) have
+//! mixed-site hygiene: the user's code cannot name them, and an argument of
+//! the same name is another variable. Items get no such hygiene, and an item
+//! in a block hides an argument of its name in the whole block, so the fn's
+//! own body declares no value items: the statics are declared in blocks of
+//! their own, whose value a mixed-site local keeps, and the helpers are
+//! associated fns of an uninhabited `enum __Tokengate`, whose name lives among
+//! types (see `site_ref` and `helpers`).
+//!
+//! # Sticky keys
 //!
 //! A sticky fn (`sticky_anchor`) with arguments, under a hash policy other than
 //! `"none"`, also computes its domain key from the borrowed arguments, before the
@@ -34,33 +52,46 @@
 //!
 //! // Output:
 //! fn touch(user: u64, __tg_arg1: (u8, u8)) -> ::tokengate::TaskToken<u8> {
-//!     fn __tokengate_fast_key<A0: ?Sized + Hash, A1: ?Sized + Hash>(a0: &A0, a1: &A1)
-//!         -> ::tokengate::__private::RouteKey
-//!     {
-//!         ::tokengate::__private::fast_key(&(a0, a1,))
+//!     enum __Tokengate {}
+//!     impl __Tokengate {
+//!         fn fast_key<A0: ?Sized + Hash, A1: ?Sized + Hash>(a0: &A0, a1: &A1)
+//!             -> ::tokengate::__private::RouteKey
+//!         {
+//!             ::tokengate::__private::fast_key(&(a0, a1,))
+//!         }
 //!     }
 //!     ::tokengate::__private::assert_arg::<u64>();
 //!     ::tokengate::__private::assert_arg::<(u8, u8)>();
 //!     ::tokengate::__private::assert_hash_key::<u64>();       // one per argument, on its type
 //!     ::tokengate::__private::assert_hash_key::<(u8, u8)>();
 //!     ::tokengate::__private::assert_return::<u8>();
-//!     static __TOKENGATE_SITE: ::tokengate::__private::Site =
-//!         ::tokengate::__private::Site::new("touch")
-//!             .sticky_anchor("user")
-//!             .hash_policy(::tokengate::fingerprint::HashPolicy::Fast);
+//!     let __tg_site: &'static ::tokengate::__private::Site = {
+//!         static __TOKENGATE_SITE: ::tokengate::__private::Site =
+//!             ::tokengate::__private::Site::new("touch")
+//!                 .sticky_anchor("user")
+//!                 .hash_policy(::tokengate::fingerprint::HashPolicy::Fast);
+//!         &__TOKENGATE_SITE
+//!     };
 //!     ::tokengate::__private::submit_keyed::<u8, _>(
-//!         &__TOKENGATE_SITE,
-//!         __tokengate_fast_key(&user, &__tg_arg1),
+//!         __tg_site,
+//!         __Tokengate::fast_key(&user, &__tg_arg1),
 //!         move || -> u8 { let (a, b) = __tg_arg1; body },
 //!     )
 //! }
 //! ```
 //!
-//! Under `"standard"` and `"full"`, the checks are `assert_stable_key` and the key
-//! is `::tokengate::__private::stable_key(&__TOKENGATE_SITE, &(&user, &__tg_arg1,))`,
-//! with no helper. An argument bound by a pattern other than a plain name gets a
-//! hidden name (`__tg_arg1`, mixed-site hygiene) for the key to borrow, and the
-//! closure destructures it with the original pattern.
+//! Under `"standard"` and `"full"`, the checks are `assert_stable_key` and the
+//! helper is `fn stable_key(site: &'static Site, a0: &A0, a1: &A1)`, which
+//! calls `::tokengate::__private::stable_key(site, &(a0, a1,))`, its
+//! parameters bound by `::tokengate::__private::Serialize`; the key is
+//! `__Tokengate::stable_key(__tg_site, &user, &__tg_arg1)`. An argument bound
+//! by a pattern other than a plain name gets a hidden name (`__tg_arg1`,
+//! mixed-site hygiene) for the key to borrow, and the closure destructures it
+//! with the original pattern. Past 12 arguments, the helper's tuple groups
+//! them by 12, `&((a0, …, a11,), (a12, …,),)`, as do the process pool's
+//! encoding and decoding below (see `tuple`).
+//!
+//! # Process-pool fns
 //!
 //! A `process_pool = true` fn runs its body in a worker process, so the call
 //! crosses as bytes both ways (see `process_pool`):
@@ -72,6 +103,19 @@
 //!
 //! // Output:
 //! fn heavy(n: u64, __tg_arg1: (u8, u8), data: Vec<u8>) -> ::tokengate::TaskToken<u64> {
+//!     enum __Tokengate {}
+//!     impl __Tokengate {
+//!         fn encode_args<A0: ?Sized + Serialize, A1: ?Sized + Serialize, A2: ?Sized + Serialize>(
+//!             a0: &A0, a1: &A1, a2: &A2, out: &mut Vec<u8>,
+//!         ) -> Result<(), String> {
+//!             ::tokengate::__private::encode(&(a0, a1, a2,), out)
+//!         }
+//!         fn decode_args<A0: DeserializeOwned, A1: DeserializeOwned, A2: DeserializeOwned>(
+//!             input: &[u8],
+//!         ) -> Result<(A0, A1, A2,), String> {
+//!             ::tokengate::__private::decode(input)
+//!         }
+//!     }
 //!     ::tokengate::__private::assert_arg::<u64>();            // as above, then
 //!     ::tokengate::__private::assert_arg::<(u8, u8)>();
 //!     ::tokengate::__private::assert_arg::<Vec<u8>>();
@@ -80,43 +124,43 @@
 //!     ::tokengate::__private::assert_cross_process::<Vec<u8>>();
 //!     ::tokengate::__private::assert_cross_process::<u64>();  // and for the return type
 //!     ::tokengate::__private::assert_return::<u64>();
-//!     static __TOKENGATE_SITE: ::tokengate::__private::Site =
-//!         ::tokengate::__private::Site::new("heavy")
-//!             .weight(::tokengate::Weight::Heavy)
-//!             .process_pool();
-//!     // The user's fn, patterns and inner attributes included.
-//!     fn __tokengate_body(n: u64, (a, b): (u8, u8), data: Vec<u8>) -> u64 { body }
-//!     fn __tokengate_encode_args<A0: ?Sized + Serialize, A1: ?Sized + Serialize, A2: ?Sized + Serialize>(
-//!         a0: &A0, a1: &A1, a2: &A2, out: &mut Vec<u8>,
-//!     ) -> Result<(), String> {
-//!         ::tokengate::__private::encode(&(a0, a1, a2,), out)
-//!     }
-//!     #[::tokengate::__private::linkme::distributed_slice(::tokengate::__private::PROCESS_FNS)]
-//!     #[linkme(crate = ::tokengate::__private::linkme)]
-//!     static __TOKENGATE_PROCESS_FN: ::tokengate::__private::ProcessFn =
-//!         ::tokengate::__private::ProcessFn::new(
-//!             "heavy",
-//!             ::core::concat!(::core::module_path!(), "::", "heavy"),
-//!             |__tg_input: &[u8], __tg_output: &mut Vec<u8>| -> Result<(), String> {
-//!                 fn __tokengate_decode_args<A0: DeserializeOwned, A1: DeserializeOwned, A2: DeserializeOwned>(
-//!                     input: &[u8],
-//!                 ) -> Result<(A0, A1, A2,), String> {
-//!                     ::tokengate::__private::decode(input)
-//!                 }
-//!                 // the `assert_cross_process` checks again, for this body
-//!                 let (__tg_arg0, __tg_arg1, __tg_arg2,) =
-//!                     __tokengate_decode_args::<u64, (u8, u8), ByteBuf>(__tg_input)?;
-//!                 let __tg_value =
-//!                     __tokengate_body(__tg_arg0, __tg_arg1, ByteBuf::into_vec(__tg_arg2));
-//!                 ::tokengate::__private::encode::<u64>(&__tg_value, __tg_output)
-//!             },
-//!         );
+//!     let __tg_site: &'static ::tokengate::__private::Site = {
+//!         static __TOKENGATE_SITE: ::tokengate::__private::Site =
+//!             ::tokengate::__private::Site::new("heavy")
+//!                 .weight(::tokengate::Weight::Heavy)
+//!                 .process_pool();
+//!         &__TOKENGATE_SITE
+//!     };
+//!     let __tg_process_fn: &'static ::tokengate::__private::ProcessFn = {
+//!         // The user's fn, patterns and inner attributes included.
+//!         fn __tokengate_body(n: u64, (a, b): (u8, u8), data: Vec<u8>) -> u64 { body }
+//!         {
+//!             #[::tokengate::__private::linkme::distributed_slice(::tokengate::__private::PROCESS_FNS)]
+//!             #[linkme(crate = ::tokengate::__private::linkme)]
+//!             static __TOKENGATE_PROCESS_FN: ::tokengate::__private::ProcessFn =
+//!                 ::tokengate::__private::ProcessFn::new(
+//!                     "heavy",
+//!                     ::core::concat!(::core::module_path!(), "::", "heavy"),
+//!                     |__tg_input: &[u8], __tg_output: &mut Vec<u8>| -> Result<(), String> {
+//!                         // the `assert_cross_process` checks again, for this body
+//!                         let (__tg_arg0, __tg_arg1, __tg_arg2,) =
+//!                             __Tokengate::decode_args::<u64, (u8, u8), ByteBuf>(__tg_input)?;
+//!                         let __tg_value =
+//!                             __tokengate_body(__tg_arg0, __tg_arg1, ByteBuf::into_vec(__tg_arg2));
+//!                         ::tokengate::__private::encode::<u64>(&__tg_value, __tg_output)
+//!                     },
+//!                 );
+//!             &__TOKENGATE_PROCESS_FN
+//!         }
+//!     };
 //!     ::tokengate::__private::submit_process::<u64, _>(
-//!         &__TOKENGATE_SITE,
+//!         __tg_site,
 //!         ::core::option::Option::None,     // `Some(key)` for a sticky fn, as above
-//!         &__TOKENGATE_PROCESS_FN,
+//!         __tg_process_fn,
 //!         move |__tg_out: &mut Vec<u8>| {
-//!             __tokengate_encode_args::<u64, (u8, u8), Bytes>(&n, &__tg_arg1, Bytes::new(&data), __tg_out)
+//!             __Tokengate::encode_args::<u64, (u8, u8), Bytes>(
+//!                 &n, &__tg_arg1, Bytes::new(&data), __tg_out,
+//!             )
 //!         },
 //!         |__tg_bytes: &[u8]| ::tokengate::__private::decode::<u64>(__tg_bytes),
 //!     )
@@ -131,7 +175,11 @@
 //! argument bound by a pattern gets a hidden name, as for a sticky key, but the
 //! pattern binds in `__tokengate_body`, so nothing is destructured here; `mut`
 //! stays there too. The helpers take one type parameter per argument so that
-//! an argument type without serde is reported once, on the type.
+//! an argument type without serde is reported once, on the type. A sticky
+//! process-pool fn's key helper joins `encode_args` and `decode_args` in the
+//! one `impl __Tokengate`.
+//!
+//! # Checks and errors
 //!
 //! The checks are statements in the fn body, not `const _` items, so that the
 //! fn's generics and `Self` are in scope. They are spanned on the type they check,
@@ -141,9 +189,12 @@
 //! borrows are spanned on the argument types (see `domain_key`).
 //!
 //! When the signature itself is refused (see `validate.rs`), the output is the
-//! same signature, less `async`/`const`/`extern`, with the token return type and
-//! a body that never runs (`unreachable!()` instead where the return type
-//! borrows, which `rejected` cannot produce), followed by the errors:
+//! same signature, less `async`/`const`/`extern`, with the token return type
+//! and a body that never runs (`unreachable!()` instead where the return type
+//! borrows, which `rejected` cannot produce), followed by the errors. Nothing
+//! in that body can give an `impl Trait` a hidden type, so each `impl Trait` in
+//! the token's value type becomes `()`; a refused `!` becomes `Infallible`
+//! (see `stand_in_type`):
 //!
 //! ```text
 //! #[allow(unused_variables, unused_mut)]
@@ -154,9 +205,10 @@
 //! ```
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream};
-use quote::{ToTokens as _, format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned as _;
 use syn::visit::Visit;
+use syn::visit_mut::{self, VisitMut};
 use syn::{
     FnArg, Ident, LitStr, Pat, PatIdent, PatType, ReturnType, Signature, Type, TypeImplTrait, token,
 };
@@ -245,46 +297,52 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
         None => quote!(submit),
     };
     let DomainKey {
-        items: key_items,
+        helpers: key_helpers,
         checks: key_checks,
         expr: key_expr,
         unpack,
     } = key.unwrap_or_default();
 
-    let (process_checks, process_items, submit) = if args.process_pool {
+    let site_ref = site_ref();
+    let (process_checks, process_helpers, process_entry, submit) = if args.process_pool {
         let ProcessCall {
             checks,
-            items,
+            helpers,
+            entry,
             submit,
         } = process_pool::process_call(func, &sig, &op, &return_type, key_expr);
-        (Some(checks), Some(items), submit)
+        (Some(checks), Some(helpers), Some(entry), submit)
     } else {
         let key_arg = key_expr.map(|key| quote!(#key,));
         let closure_body = braced(brace, quote!(#(#unpack)* #body));
         let submit = quote! {
             ::tokengate::__private::#submit_fn #submit_generics (
-                &__TOKENGATE_SITE,
+                #site_ref,
                 #key_arg
                 move || #closure_output #closure_body,
             )
         };
-        (None, None, submit)
+        (None, None, None, submit)
     };
+    let helpers = helpers(quote!(#key_helpers #process_helpers));
     let sig = token_signature(&sig, &return_type);
 
     let fn_body = braced(
         brace,
         quote! {
             #(#inner_attrs)*
-            #key_items
+            #helpers
             #(#arg_checks)*
             // Before the key's checks: a type without serde then gets the
             // process pool's error, which says all it needs, rather than both.
             #process_checks
             #(#key_checks)*
             #return_check
-            static __TOKENGATE_SITE: ::tokengate::__private::Site = #site;
-            #process_items
+            let #site_ref: &'static ::tokengate::__private::Site = {
+                static __TOKENGATE_SITE: ::tokengate::__private::Site = #site;
+                &__TOKENGATE_SITE
+            };
+            #process_entry
             #submit
         },
     );
@@ -294,9 +352,43 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
     }
 }
 
+/// The local that holds the fn's `&'static Site`: `__tg_site`, with
+/// mixed-site hygiene, so that the body cannot see it nor an argument of that
+/// name hide it.
+///
+/// The `static` itself is declared in a block of its own, where only the
+/// expansion's code can see it: a `static` in the fn's body would be in scope
+/// in the whole body, where an argument of its name could not bind (a pattern
+/// cannot shadow a `static`), and the body would see it.
+fn site_ref() -> Ident {
+    Ident::new("__tg_site", Span::mixed_site())
+}
+
+/// `enum __Tokengate {}` and an `impl` of it with `fns`, the helpers that
+/// take the arguments one parameter each (see `domain_key`); nothing if there
+/// are none.
+///
+/// A fn declared in the rewritten fn's body would be in scope in the whole
+/// body, including the closure with the user's code and the key's borrows of
+/// the arguments, and an item in a block hides an argument of the same name
+/// (mixed-site hygiene changes that for local variables, not for items). An
+/// associated fn has no name in scope of its own, and the uninhabited type's
+/// name lives among types, where no argument can be hidden by it.
+fn helpers(fns: TokenStream) -> TokenStream {
+    if fns.is_empty() {
+        return fns;
+    }
+    quote! {
+        enum __Tokengate {}
+        impl __Tokengate {
+            #fns
+        }
+    }
+}
+
 /// The fn emitted in place of one whose signature was refused: same name and
-/// parameters, token return type, a body that never runs. Callers keep
-/// type-checking while the error is reported.
+/// parameters, token return type (of [`stand_in_type`]), a body that never
+/// runs. Callers keep type-checking while the error is reported.
 fn rejected_fn(func: &GuardedFn) -> TokenStream {
     let GuardedFn {
         attrs,
@@ -311,7 +403,7 @@ fn rejected_fn(func: &GuardedFn) -> TokenStream {
     sig.constness = None;
     sig.abi = None;
     sig.variadic = None;
-    let return_type = return_type(&sig.output);
+    let return_type = stand_in_type(return_type(&sig.output));
     let sig = token_signature(&sig, &return_type);
     let stand_in = if validate::borrows(&return_type) {
         // `rejected` needs a `'static` value type; a borrowing one would add a
@@ -327,6 +419,33 @@ fn rejected_fn(func: &GuardedFn) -> TokenStream {
         #[allow(unused_variables, unused_mut)]
         #vis #sig #fn_body
     }
+}
+
+/// The value type of a stand-in fn whose return type is `ty`: `ty` itself,
+/// but that `!`, refused and unstable in a `TaskToken<!>`, becomes
+/// `Infallible`, which has no values either, and that each `impl Trait`
+/// becomes `()`. A body that never runs gives an `impl Trait` no hidden type,
+/// and rustc would report "type annotations needed" on it after the error
+/// that refused the fn.
+fn stand_in_type(mut ty: Type) -> Type {
+    /// Replaces every `impl Trait` with `()`.
+    struct Unit;
+
+    impl VisitMut for Unit {
+        fn visit_type_mut(&mut self, ty: &mut Type) {
+            if let Type::ImplTrait(impl_trait) = ty {
+                *ty = syn::parse_quote_spanned!(impl_trait.span()=> ());
+            } else {
+                visit_mut::visit_type_mut(self, ty);
+            }
+        }
+    }
+
+    if let Some(never) = validate::never_type(&ty) {
+        return syn::parse_quote_spanned!(never.span()=> ::core::convert::Infallible);
+    }
+    Unit.visit_type_mut(&mut ty);
+    ty
 }
 
 /// `{ tokens }` with the span of the user's body braces.
@@ -427,13 +546,13 @@ fn site(args: &GuardArgs, op: &LitStr) -> TokenStream {
 /// before they move into the closure. The default is no key at all.
 #[derive(Default)]
 struct DomainKey {
-    /// Items the key needs, at the top of the fn body: the helper fn of
-    /// `hash_policy = "fast"`.
-    items: TokenStream,
+    /// The helper the key is computed by, an associated fn of `__Tokengate`
+    /// (see [`helpers`]): `fn fast_key` or `fn stable_key`.
+    helpers: TokenStream,
     /// One `assert_hash_key`/`assert_stable_key` per argument, on its type.
     checks: Vec<TokenStream>,
-    /// The `RouteKey`: `__tokengate_fast_key(&a, &b)` or
-    /// `::tokengate::__private::stable_key(&__TOKENGATE_SITE, &(&a, &b,))`.
+    /// The `RouteKey`: `__Tokengate::fast_key(&a, &b)` or
+    /// `__Tokengate::stable_key(__tg_site, &a, &b)`.
     expr: Option<TokenStream>,
     /// `let <pattern> = __tg_argN;`, at the top of the closure, for each
     /// argument whose pattern was replaced by a plain binding.
@@ -453,10 +572,11 @@ struct DomainKey {
 /// bound at the same place, for the same reason, and rustc reports the check's
 /// clearer error alone. For that, the failing bound must be traced to one
 /// argument: rustc does so for separate call arguments, not for the elements of
-/// the `&(..)` that `fast_key` and `stable_key` take. Hence a local helper that
-/// takes each argument separately, with its own bound (`Hash`, or `Serialize`
-/// as re-exported by `__private`, since the user's crate need not depend on
-/// serde), and passes the tuple on.
+/// the `&(..)` that `fast_key` and `stable_key` take. Hence a helper (an
+/// associated fn of `__Tokengate`, see [`helpers`]) that takes each argument
+/// separately, with its own bound (`Hash`, or `Serialize` as re-exported by
+/// `__private`, since the user's crate need not depend on serde), and passes
+/// the tuple on.
 fn domain_key(policy: HashPolicy, sig: &mut Signature) -> Option<DomainKey> {
     let assert = match policy {
         HashPolicy::None => return None,
@@ -503,37 +623,60 @@ fn domain_key(policy: HashPolicy, sig: &mut Signature) -> Option<DomainKey> {
     let params: Vec<_> = (0..refs.len()).map(|i| format_ident!("A{}", i)).collect();
     let names: Vec<_> = (0..refs.len()).map(|i| format_ident!("a{}", i)).collect();
     let arg_refs: Vec<_> = refs.iter().map(|(tokens, _)| tokens).collect();
-    let (items, expr) = if policy == HashPolicy::Fast {
-        let items = quote! {
-            fn __tokengate_fast_key<
+    let args = tuple(&names);
+    let (helpers, expr) = if policy == HashPolicy::Fast {
+        let helpers = quote! {
+            fn fast_key<
                 #(#params: ?::core::marker::Sized + ::core::hash::Hash),*
             >(#(#names: &#params),*) -> ::tokengate::__private::RouteKey {
-                ::tokengate::__private::fast_key(&(#(#names,)*))
+                ::tokengate::__private::fast_key(&#args)
             }
         };
-        (items, quote!(__tokengate_fast_key(#(#arg_refs),*)))
+        (helpers, quote!(__Tokengate::fast_key(#(#arg_refs),*)))
     } else {
-        let items = quote! {
-            fn __tokengate_stable_key<
+        let helpers = quote! {
+            fn stable_key<
                 #(#params: ?::core::marker::Sized + ::tokengate::__private::Serialize),*
             >(
                 site: &'static ::tokengate::__private::Site,
                 #(#names: &#params),*
             ) -> ::tokengate::__private::RouteKey {
-                ::tokengate::__private::stable_key(site, &(#(#names,)*))
+                ::tokengate::__private::stable_key(site, &#args)
             }
         };
+        let site = site_ref();
         (
-            items,
-            quote!(__tokengate_stable_key(&__TOKENGATE_SITE, #(#arg_refs),*)),
+            helpers,
+            quote!(__Tokengate::stable_key(#site, #(#arg_refs),*)),
         )
     };
     Some(DomainKey {
-        items,
+        helpers,
         checks,
         expr: Some(expr),
         unpack,
     })
+}
+
+/// The most elements the expansion puts in one tuple: the standard library
+/// implements `Hash` for tuples of up to 12 elements (serde its traits for up
+/// to 16).
+const TUPLE_MAX: usize = 12;
+
+/// `(e0, e1, …,)`: the tuple of `elems`, as a key or the process pool's
+/// encoding takes a fn's arguments. More elements than [`TUPLE_MAX`] are
+/// grouped, in order, into tuples of that many (the last one shorter), and
+/// those groups into a tuple again, nested as deep as it takes:
+/// `((e0, …, e11,), (e12, …,),)`. A tuple hashes as its elements in order,
+/// and the canonical encoding of stable keys writes it so too, so the grouping
+/// changes no key: it only keeps each tuple within the traits' reach. (The
+/// process pool decodes with the same grouping it encodes with.)
+fn tuple<T: ToTokens>(elems: &[T]) -> TokenStream {
+    if elems.len() <= TUPLE_MAX {
+        return quote!((#(#elems,)*));
+    }
+    let groups: Vec<TokenStream> = elems.chunks(TUPLE_MAX).map(tuple).collect();
+    tuple(&groups)
 }
 
 /// The name generated code can refer to argument `arg`, at `index`, by: its

@@ -104,6 +104,14 @@ use proc_macro::TokenStream;
 /// | `"standard"`  | a stable digest of the arguments' serde encoding; the same across processes and runs | `serde::Serialize` |
 /// | `"full"`      | as `"standard"`, with the op name in the key too     | `serde::Serialize`        |
 ///
+/// `Hash` is implemented for tuples of at most 12 elements, so past 12
+/// arguments the tuple groups them, in order, into tuples of 12, the last one
+/// shorter: `((a0, …, a11), (a12, …, a19))` for 20 arguments (past 144, the
+/// groups are grouped the same way). A tuple hashes, and encodes canonically,
+/// as its elements in order, so the grouping changes no key;
+/// [`tokengate::fingerprint`](https://docs.rs/tokengate/latest/tokengate/fingerprint/index.html)
+/// computes keys outside a call.
+///
 /// A sticky fn without arguments is keyed on its anchor alone. Since the key
 /// uses every argument, `unused_variables` does not fire for an argument the
 /// body ignores.
@@ -125,7 +133,10 @@ use proc_macro::TokenStream;
 /// * a method takes `self` by value (`self`, `mut self`, `self: Box<Self>`),
 ///   never `&self` or `&mut self`;
 /// * the fn is not `async`, `const`, `unsafe` or `extern`; an `async fn` is not
-///   needed, since the token the fn returns is itself a future.
+///   needed, since the token the fn returns is itself a future;
+/// * the fn returns a value, which its token resolves to: not `!`. A fn that
+///   never returns can return `()` (or `std::convert::Infallible`) with its
+///   body as it is.
 ///
 /// Visibility, attributes, doc comments, generics and where clauses are kept.
 /// `return` and `?` in the body work as in the original fn.
@@ -160,13 +171,16 @@ use proc_macro::TokenStream;
 ///     // The same for the return type.
 ///     ::tokengate::__private::assert_return::<bool>();
 ///     // The call site's static facts: one `const` setter per key that was given.
-///     static __TOKENGATE_SITE: ::tokengate::__private::Site =
-///         ::tokengate::__private::Site::new("prime_check")
-///             .weight(::tokengate::Weight::Heavy)
-///             .timeout_nanos(250_000_000);
+///     let __tg_site: &'static ::tokengate::__private::Site = {
+///         static __TOKENGATE_SITE: ::tokengate::__private::Site =
+///             ::tokengate::__private::Site::new("prime_check")
+///                 .weight(::tokengate::Weight::Heavy)
+///                 .timeout_nanos(250_000_000);
+///         &__TOKENGATE_SITE
+///     };
 ///     // The body becomes a closure that owns the arguments. Naming the return
 ///     // type again keeps a non-`Send` return type down to one error.
-///     ::tokengate::__private::submit::<bool, _>(&__TOKENGATE_SITE, move || -> bool {
+///     ::tokengate::__private::submit::<bool, _>(__tg_site, move || -> bool {
 ///         n >= 2 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0)
 ///     })
 /// }
@@ -178,8 +192,16 @@ use proc_macro::TokenStream;
 /// and an `impl Trait` return type is left off `submit` and the closure, whose
 /// return type is then inferred from the body.
 ///
+/// The names the expansion adds cannot clash with the fn's own: `__tg_site`
+/// and the other locals are hygienic (the body cannot name them, and an
+/// argument may have the same name), the statics are declared in blocks of
+/// their own, and the helpers below are associated fns of a type declared in
+/// the fn, `__Tokengate`.
+///
 /// A sticky fn also checks each argument type for its key, and computes the key
-/// from borrowed arguments before the closure takes them:
+/// from borrowed arguments before the closure takes them. The key goes through
+/// a helper that takes each argument separately, so that an argument type that
+/// the key cannot use is reported once, on that type:
 ///
 /// ```ignore
 /// #[task_token_guard(sticky_anchor = "account")]
@@ -190,17 +212,30 @@ use proc_macro::TokenStream;
 /// // becomes
 ///
 /// fn deposit(account: String, __tg_arg1: (u64, String)) -> ::tokengate::TaskToken<u64> {
+///     enum __Tokengate {}
+///     impl __Tokengate {
+///         fn stable_key<A0: ?Sized + Serialize, A1: ?Sized + Serialize>(
+///             site: &'static ::tokengate::__private::Site,
+///             a0: &A0,
+///             a1: &A1,
+///         ) -> ::tokengate::__private::RouteKey {
+///             ::tokengate::__private::stable_key(site, &(a0, a1))
+///         }
+///     }
 ///     ::tokengate::__private::assert_arg::<String>();
 ///     ::tokengate::__private::assert_arg::<(u64, String)>();
 ///     // `assert_hash_key` instead under `hash_policy = "fast"`.
 ///     ::tokengate::__private::assert_stable_key::<String>();
 ///     ::tokengate::__private::assert_stable_key::<(u64, String)>();
 ///     ::tokengate::__private::assert_return::<u64>();
-///     static __TOKENGATE_SITE: ::tokengate::__private::Site =
-///         ::tokengate::__private::Site::new("deposit").sticky_anchor("account");
+///     let __tg_site: &'static ::tokengate::__private::Site = {
+///         static __TOKENGATE_SITE: ::tokengate::__private::Site =
+///             ::tokengate::__private::Site::new("deposit").sticky_anchor("account");
+///         &__TOKENGATE_SITE
+///     };
 ///     ::tokengate::__private::submit_keyed::<u64, _>(
-///         &__TOKENGATE_SITE,
-///         ::tokengate::__private::stable_key(&__TOKENGATE_SITE, &(&account, &__tg_arg1)),
+///         __tg_site,
+///         __Tokengate::stable_key(__tg_site, &account, &__tg_arg1),
 ///         move || -> u64 {
 ///             let (cents, memo) = __tg_arg1;
 ///             cents + memo.len() as u64
@@ -209,28 +244,12 @@ use proc_macro::TokenStream;
 /// }
 /// ```
 ///
-/// Under `hash_policy = "fast"`, the key goes through a helper local to the fn
-/// that takes each argument separately, so that an argument type without `Hash`
-/// is reported once, on that type:
-///
-/// ```ignore
-/// fn __tokengate_fast_key<A0: ?Sized + Hash, A1: ?Sized + Hash>(a0: &A0, a1: &A1)
-///     -> ::tokengate::__private::RouteKey
-/// {
-///     ::tokengate::__private::fast_key(&(a0, a1))
-/// }
-/// // …
-/// ::tokengate::__private::submit_keyed::<u64, _>(
-///     &__TOKENGATE_SITE,
-///     __tokengate_fast_key(&account, &__tg_arg1),
-///     move || -> u64 { /* as above */ },
-/// )
-/// ```
-///
-/// With `hash_policy = "none"`, or no arguments, a sticky fn has no key beyond
-/// its anchor: it checks nothing more, keeps its patterns, and calls `submit`.
-/// Stable keys go through the same kind of helper, `__tokengate_stable_key`,
-/// whose parameters are bound by `::tokengate::__private::Serialize`.
+/// (`Serialize` is `::tokengate::__private::Serialize`, so that the crate need
+/// not depend on serde.) Under `hash_policy = "fast"`, the helper is
+/// `fast_key(a0: &A0, a1: &A1)`, its parameters bound by `Hash`, which calls
+/// `::tokengate::__private::fast_key(&(a0, a1))`. With `hash_policy = "none"`,
+/// or no arguments, a sticky fn has no key beyond its anchor: it checks
+/// nothing more, keeps its patterns, and calls `submit`.
 ///
 /// A `process_pool = true` fn keeps its body as a nested fn, registers a
 /// wrapper for the worker processes, and submits its encoded arguments:
@@ -244,32 +263,45 @@ use proc_macro::TokenStream;
 /// // becomes (paths shortened)
 ///
 /// fn total(cents: Vec<u64>) -> ::tokengate::TaskToken<u64> {
+///     enum __Tokengate {}
+///     impl __Tokengate {
+///         // Encodes the borrowed arguments as one tuple; one type parameter each.
+///         fn encode_args<A0: ?Sized + Serialize>(a0: &A0, out: &mut Vec<u8>)
+///             -> Result<(), String>
+///         { /* … */ }
+///         // Decodes them in a worker process, the same way.
+///         fn decode_args<A0: DeserializeOwned>(input: &[u8]) -> Result<(A0,), String>
+///         { /* … */ }
+///     }
 ///     assert_arg::<Vec<u64>>();
 ///     assert_cross_process::<Vec<u64>>(); // each argument type, then the return type
 ///     assert_cross_process::<u64>();
 ///     assert_return::<u64>();
-///     static __TOKENGATE_SITE: Site = Site::new("total").process_pool();
-///     fn __tokengate_body(cents: Vec<u64>) -> u64 {
-///         cents.iter().sum()
-///     }
-///     // Encodes the borrowed arguments as one tuple; one type parameter each.
-///     fn __tokengate_encode_args<A0: ?Sized + Serialize>(a0: &A0, out: &mut Vec<u8>)
-///         -> Result<(), String>
-///     { /* … */ }
-///     // Registered under the op name, for the worker processes: decodes the
-///     // arguments (with a helper like the one above), calls
-///     // `__tokengate_body`, encodes its value.
-///     #[distributed_slice(PROCESS_FNS)]
-///     static __TOKENGATE_PROCESS_FN: ProcessFn = ProcessFn::new(
-///         "total",
-///         concat!(module_path!(), "::", "total"),
-///         |input, output| { /* … */ },
-///     );
+///     let __tg_site: &'static Site = {
+///         static __TOKENGATE_SITE: Site = Site::new("total").process_pool();
+///         &__TOKENGATE_SITE
+///     };
+///     let __tg_process_fn: &'static ProcessFn = {
+///         fn __tokengate_body(cents: Vec<u64>) -> u64 {
+///             cents.iter().sum()
+///         }
+///         {
+///             // Registered under the op name, for the worker processes: decodes
+///             // the arguments, calls `__tokengate_body`, encodes its value.
+///             #[distributed_slice(PROCESS_FNS)]
+///             static __TOKENGATE_PROCESS_FN: ProcessFn = ProcessFn::new(
+///                 "total",
+///                 concat!(module_path!(), "::", "total"),
+///                 |input, output| { /* … */ },
+///             );
+///             &__TOKENGATE_PROCESS_FN
+///         }
+///     };
 ///     submit_process::<u64, _>(
-///         &__TOKENGATE_SITE,
+///         __tg_site,
 ///         None, // `Some(key)` for a sticky fn, computed as above
-///         &__TOKENGATE_PROCESS_FN,
-///         move |out| __tokengate_encode_args::<Vec<u64>>(&cents, out),
+///         __tg_process_fn,
+///         move |out| __Tokengate::encode_args::<Vec<u64>>(&cents, out),
 ///         |bytes| decode::<u64>(bytes),
 ///     )
 /// }
@@ -281,12 +313,13 @@ use proc_macro::TokenStream;
 /// key, an unknown weight, storage speed or policy, an unparseable timeout, a
 /// bad `external_calls` list (not a list, empty, an empty or repeated op), keys
 /// that exclude each other or would have no effect, an `async fn`, a borrowed
-/// `self` or argument, an argument or return type that is not `Send + 'static`,
-/// an argument type that the sticky key cannot fingerprint, and for a
-/// `process_pool = true` fn a type without serde, a `self`, type or const
-/// parameters, `impl Trait` or `Self` in the signature. The fn is still
-/// emitted with its token return type, so that callers type-check while the
-/// error is fixed.
+/// `self` or argument, a `!` return type, an argument or return type that is
+/// not `Send + 'static`, an argument type that the sticky key cannot
+/// fingerprint, and for a `process_pool = true` fn a type without serde, a
+/// `self`, type or const parameters, `impl Trait` or `Self` in the signature.
+/// The fn is still emitted with its token return type (with `()` for each
+/// `impl Trait` in it, and `Infallible` for `!`), so that callers type-check
+/// while the error is fixed.
 #[proc_macro_attribute]
 pub fn task_token_guard(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::guard(args.into(), item.into()).into()

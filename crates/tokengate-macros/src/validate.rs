@@ -16,7 +16,7 @@ use quote::ToTokens as _;
 use syn::visit::{self, Visit};
 use syn::{
     BoundLifetimes, FnArg, GenericParam, Lifetime, Pat, PatIdent, Receiver, ReturnType, Signature,
-    Type, TypeBareFn, TypeReference,
+    Type, TypeBareFn, TypeNever, TypeReference,
 };
 
 use crate::args::ATTRIBUTE;
@@ -109,6 +109,22 @@ pub(crate) fn signature(sig: &Signature, process_pool: bool) -> syn::Result<()> 
     }
 
     if let ReturnType::Type(_, ty) = &sig.output {
+        if let Some(never) = never_type(ty) {
+            // `Infallible` has no serde impls, so a process-pool fn gets `()` alone.
+            let instead = if process_pool {
+                "`()`"
+            } else {
+                "`()` or `std::convert::Infallible`"
+            };
+            refuse(
+                never,
+                format!(
+                    "a {ATTRIBUTE} fn cannot return `!`: the `TaskToken` it returns resolves \
+                     to the fn's value, so the fn must have one; for a fn that never returns, \
+                     return {instead} instead and keep the body as it is"
+                ),
+            );
+        }
         if let Some(borrow) = first_borrow(ty) {
             refuse(&borrow.tokens, borrow.return_message());
         }
@@ -123,6 +139,17 @@ pub(crate) fn signature(sig: &Signature, process_pool: bool) -> syn::Result<()> 
 /// Whether `ty` borrows for a lifetime other than `'static`.
 pub(crate) fn borrows(ty: &Type) -> bool {
     first_borrow(ty).is_some()
+}
+
+/// The `!` that `ty` is, if it is the never type, which a token cannot hold
+/// (it is unstable anywhere but directly after a fn's `->`).
+pub(crate) fn never_type(ty: &Type) -> Option<&TypeNever> {
+    match ty {
+        Type::Never(never) => Some(never),
+        Type::Group(group) => never_type(&group.elem),
+        Type::Paren(paren) => never_type(&paren.elem),
+        _ => None,
+    }
 }
 
 /// Whether the receiver is `&self`, `&mut self`, `self: &Self`,

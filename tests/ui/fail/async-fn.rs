@@ -11,6 +11,13 @@ async fn caller() -> usize {
     fetch(1).await.map(|s| s.len()).unwrap_or(0)
 }
 
+// An `impl Trait` return type too: the stand-in needs no hidden type for it.
+#[task_token_guard]
+async fn count(n: u64) -> impl Iterator<Item = u64> + Send + 'static {
+    0..n
+}
+
 fn main() {
     drop(caller());
+    drop(count(3));
 }

@@ -17,8 +17,8 @@ fn total(values: impl IntoIterator<Item = u64> + Send + 'static) -> u64 {
     values.into_iter().sum()
 }
 
-// Nor one that the caller could. (The stand-in emitted for a refused fn cannot
-// name a hidden type for `impl Send` either, hence the error after ours.)
+// Nor one that the caller could. The error is the only one: the stand-in
+// emitted for the refused fn needs no hidden type for `impl Send`.
 #[task_token_guard(process_pool = true)]
 fn opaque(n: u64) -> impl Send {
     n

@@ -6,8 +6,10 @@
 //! signature and patterns, so that a worker process can run it from a plain fn
 //! pointer. `__TOKENGATE_PROCESS_FN` adds that pointer's wrapper, which decodes
 //! the arguments, calls the body and encodes its value, to `PROCESS_FNS` under
-//! the op name, where a worker process looks calls up. The guarded fn itself
-//! only encodes its arguments, by name, and submits.
+//! the op name, where a worker process looks calls up. Both are declared in a
+//! block whose value, the `&'static ProcessFn`, the guarded fn keeps in a
+//! mixed-site local, `__tg_process_fn` (see "Names" in `expand.rs`). The
+//! guarded fn itself only encodes its arguments, by name, and submits.
 //!
 //! A `Vec<u8>` argument or return value travels as `serde_bytes` (`Bytes` out,
 //! `ByteBuf` in): one length-prefixed block instead of one serde call per byte.
@@ -22,7 +24,7 @@
 //! turbofish: rustc then puts that error on the type too, sees that the
 //! check's error covers it, and drops it. That is why the arguments cross
 //! through two small generic fns with one parameter per argument,
-//! `__tokengate_encode_args::<A0, A1>` and `__tokengate_decode_args::<A0, A1>`,
+//! `__Tokengate::encode_args::<A0, A1>` and `__Tokengate::decode_args::<A0, A1>`,
 //! rather than as one tuple, whose error rustc would put on the attribute. The
 //! worker-side wrapper is a body of its own (a static's initializer), so it
 //! repeats the checks; rustc prints the identical errors once.
@@ -33,7 +35,7 @@ use syn::ext::IdentExt as _;
 use syn::spanned::Spanned as _;
 use syn::{FnArg, GenericArgument, Ident, LitStr, Pat, PathArguments, Signature, Type};
 
-use super::{braced, plain_binding};
+use super::{braced, plain_binding, tuple};
 use crate::item::GuardedFn;
 
 /// What a process-pool fn adds to the guarded fn's body.
@@ -41,9 +43,13 @@ pub(super) struct ProcessCall {
     /// One `assert_cross_process` per argument type and for the return type,
     /// each spanned on its type.
     pub(super) checks: TokenStream,
-    /// `fn __tokengate_body`, `fn __tokengate_encode_args` and
-    /// `static __TOKENGATE_PROCESS_FN`.
-    pub(super) items: TokenStream,
+    /// `fn encode_args` and `fn decode_args`, helpers for `__Tokengate`'s
+    /// impl (see `expand::helpers`).
+    pub(super) helpers: TokenStream,
+    /// `let __tg_process_fn = { fn __tokengate_body …; { static
+    /// __TOKENGATE_PROCESS_FN …; &__TOKENGATE_PROCESS_FN } };`: the body, and
+    /// the registered fn that runs it.
+    pub(super) entry: TokenStream,
     /// `submit_process(…)`, the fn's value.
     pub(super) submit: TokenStream,
 }
@@ -70,8 +76,7 @@ pub(super) fn process_call(
     checks.push(cross_process_check(return_type));
     let checks = quote!(#(#checks)*);
 
-    let body_fn = body_fn(func);
-    let encode_args = encode_args_fn(args.len());
+    let helpers = [encode_args_fn(args.len()), decode_args_fn(args.len())];
     let entry = entry(func, op, &args, &value, &checks);
 
     let key = match key {
@@ -83,13 +88,15 @@ pub(super) fn process_call(
     let wire_types = args.iter().map(|arg| arg.wire.encode_as());
     let borrowed = args.iter().map(|arg| arg.wire.borrow(&arg.name));
     let decode_value = value.decode(&bytes);
+    let site = super::site_ref();
+    let process_fn = process_fn_ref();
     let submit = quote! {
         ::tokengate::__private::submit_process::<#return_type, _>(
-            &__TOKENGATE_SITE,
+            #site,
             #key,
-            &__TOKENGATE_PROCESS_FN,
+            #process_fn,
             move |#out: &mut ::std::vec::Vec<::core::primitive::u8>| {
-                __tokengate_encode_args::<#(#wire_types),*>(#(#borrowed,)* #out)
+                __Tokengate::encode_args::<#(#wire_types),*>(#(#borrowed,)* #out)
             },
             |#bytes: &[::core::primitive::u8]| #decode_value,
         )
@@ -97,9 +104,16 @@ pub(super) fn process_call(
 
     ProcessCall {
         checks,
-        items: quote!(#body_fn #encode_args #entry),
+        helpers: quote!(#(#helpers)*),
+        entry,
         submit,
     }
+}
+
+/// The local that holds the fn's `&'static ProcessFn`: `__tg_process_fn`,
+/// mixed-site, as `expand::site_ref` is, and for the same reasons.
+fn process_fn_ref() -> Ident {
+    Ident::new("__tg_process_fn", Span::mixed_site())
 }
 
 /// Gives every argument of the guarded fn a plain name, without `mut`, for the
@@ -136,32 +150,34 @@ fn body_fn(func: &GuardedFn) -> TokenStream {
     quote!(#sig #block)
 }
 
-/// `fn __tokengate_encode_args`: encodes `count` borrowed arguments as one
-/// tuple, each a parameter of its own (see the module doc).
+/// `fn encode_args`: encodes `count` borrowed arguments as one tuple (grouped
+/// past 12, see `tuple`), each a parameter of its own (see the module doc).
 fn encode_args_fn(count: usize) -> TokenStream {
     let (params, names) = helper_params(count);
+    let args = tuple(&names);
     quote! {
-        fn __tokengate_encode_args<
+        fn encode_args<
             #(#params: ?::core::marker::Sized + ::tokengate::__private::Serialize),*
         >(
             #(#names: &#params,)*
             out: &mut ::std::vec::Vec<::core::primitive::u8>,
         ) -> ::core::result::Result<(), ::std::string::String> {
-            ::tokengate::__private::encode(&(#(#names,)*), out)
+            ::tokengate::__private::encode(&#args, out)
         }
     }
 }
 
-/// `fn __tokengate_decode_args`: decodes `count` arguments from one tuple,
-/// each a parameter of its own (see the module doc).
+/// `fn decode_args`: decodes `count` arguments from one tuple, grouped as the
+/// encoder groups them, each a parameter of its own (see the module doc).
 fn decode_args_fn(count: usize) -> TokenStream {
     let (params, _) = helper_params(count);
+    let args = tuple(&params);
     quote! {
-        fn __tokengate_decode_args<
+        fn decode_args<
             #(#params: ::tokengate::__private::DeserializeOwned),*
         >(
             input: &[::core::primitive::u8],
-        ) -> ::core::result::Result<(#(#params,)*), ::std::string::String> {
+        ) -> ::core::result::Result<#args, ::std::string::String> {
             ::tokengate::__private::decode(input)
         }
     }
@@ -175,8 +191,13 @@ fn helper_params(count: usize) -> (Vec<Ident>, Vec<Ident>) {
         .unzip()
 }
 
+/// `let __tg_process_fn = { … };`: the body fn, and in a block of its own,
 /// `static __TOKENGATE_PROCESS_FN`, in `PROCESS_FNS`: the fn a worker runs for
 /// `op`, which decodes the arguments, runs the body and encodes its value.
+///
+/// The static is out of the body fn's scope, where an argument of its name
+/// could not bind (a pattern cannot shadow a `static`); the body fn is out of
+/// the guarded fn's own scope, where it would hide an argument of its name.
 fn entry(
     func: &GuardedFn,
     op: &LitStr,
@@ -191,30 +212,38 @@ fn entry(
     let hidden: Vec<Ident> = (0..args.len())
         .map(|i| format_ident!("__tg_arg{}", i, span = Span::mixed_site()))
         .collect();
-    let decode_args = decode_args_fn(args.len());
+    let decoded = tuple(&hidden);
     let wire_types = args.iter().map(|arg| arg.wire.decode_as());
     let body_args = args
         .iter()
         .zip(&hidden)
         .map(|(arg, name)| arg.wire.unwrap(name));
     let encode_value = value.encode(&result, &output);
+    let body_fn = body_fn(func);
+    let process_fn = process_fn_ref();
     quote! {
-        #[::tokengate::__private::linkme::distributed_slice(::tokengate::__private::PROCESS_FNS)]
-        #[linkme(crate = ::tokengate::__private::linkme)]
-        static __TOKENGATE_PROCESS_FN: ::tokengate::__private::ProcessFn =
-            ::tokengate::__private::ProcessFn::new(
-                #op,
-                ::core::concat!(::core::module_path!(), "::", #name),
-                |#input: &[::core::primitive::u8],
-                 #output: &mut ::std::vec::Vec<::core::primitive::u8>|
-                 -> ::core::result::Result<(), ::std::string::String> {
-                    #decode_args
-                    #checks
-                    let (#(#hidden,)*) = __tokengate_decode_args::<#(#wire_types),*>(#input)?;
-                    let #result = __tokengate_body(#(#body_args),*);
-                    #encode_value
-                },
-            );
+        let #process_fn: &'static ::tokengate::__private::ProcessFn = {
+            #body_fn
+            {
+                #[::tokengate::__private::linkme::distributed_slice(::tokengate::__private::PROCESS_FNS)]
+                #[linkme(crate = ::tokengate::__private::linkme)]
+                static __TOKENGATE_PROCESS_FN: ::tokengate::__private::ProcessFn =
+                    ::tokengate::__private::ProcessFn::new(
+                        #op,
+                        ::core::concat!(::core::module_path!(), "::", #name),
+                        |#input: &[::core::primitive::u8],
+                         #output: &mut ::std::vec::Vec<::core::primitive::u8>|
+                         -> ::core::result::Result<(), ::std::string::String> {
+                            #checks
+                            let #decoded =
+                                __Tokengate::decode_args::<#(#wire_types),*>(#input)?;
+                            let #result = __tokengate_body(#(#body_args),*);
+                            #encode_value
+                        },
+                    );
+                &__TOKENGATE_PROCESS_FN
+            }
+        };
     }
 }
 

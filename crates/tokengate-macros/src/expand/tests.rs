@@ -25,12 +25,15 @@ fn the_documented_example() {
             pub fn prime_operation(n: u64) -> ::tokengate::TaskToken<bool> {
                 ::tokengate::__private::assert_arg::<u64>();
                 ::tokengate::__private::assert_return::<bool>();
-                static __TOKENGATE_SITE: ::tokengate::__private::Site =
-                    ::tokengate::__private::Site::new("prime_check")
-                        .weight(::tokengate::Weight::Heavy)
-                        .timeout_nanos(250000000u64);
+                let __tg_site: &'static ::tokengate::__private::Site = {
+                    static __TOKENGATE_SITE: ::tokengate::__private::Site =
+                        ::tokengate::__private::Site::new("prime_check")
+                            .weight(::tokengate::Weight::Heavy)
+                            .timeout_nanos(250000000u64);
+                    &__TOKENGATE_SITE
+                };
                 ::tokengate::__private::submit::<bool, _>(
-                    &__TOKENGATE_SITE,
+                    __tg_site,
                     move || -> bool { n > 1 },
                 )
             }
@@ -57,10 +60,13 @@ fn defaults_name_the_op_after_the_fn_and_set_nothing_else() {
                 ::tokengate::__private::assert_arg::<Self>();
                 ::tokengate::__private::assert_arg::<(T, u8)>();
                 ::tokengate::__private::assert_return::<()>();
-                static __TOKENGATE_SITE: ::tokengate::__private::Site =
-                    ::tokengate::__private::Site::new("type");
+                let __tg_site: &'static ::tokengate::__private::Site = {
+                    static __TOKENGATE_SITE: ::tokengate::__private::Site =
+                        ::tokengate::__private::Site::new("type");
+                    &__TOKENGATE_SITE
+                };
                 ::tokengate::__private::submit::<(), _>(
-                    &__TOKENGATE_SITE,
+                    __tg_site,
                     move || -> () {
                         drop((a, b));
                     },
@@ -83,10 +89,13 @@ fn impl_trait_gets_no_check_and_no_closure_return_type() {
             fn it(f: impl FnOnce() -> u8 + Send + 'static)
                 -> ::tokengate::TaskToken<impl Iterator<Item = u8> >
             {
-                static __TOKENGATE_SITE: ::tokengate::__private::Site =
-                    ::tokengate::__private::Site::new("it");
+                let __tg_site: &'static ::tokengate::__private::Site = {
+                    static __TOKENGATE_SITE: ::tokengate::__private::Site =
+                        ::tokengate::__private::Site::new("it");
+                    &__TOKENGATE_SITE
+                };
                 ::tokengate::__private::submit(
-                    &__TOKENGATE_SITE,
+                    __tg_site,
                     move || {
                         ::core::iter::once(f())
                     },
@@ -160,27 +169,33 @@ fn a_sticky_fn_keys_on_its_borrowed_arguments() {
         },
         quote! {
             pub fn deposit(account: String, amount: u64) -> ::tokengate::TaskToken<u64> {
-                fn __tokengate_stable_key<
-                    A0: ?::core::marker::Sized + ::tokengate::__private::Serialize,
-                    A1: ?::core::marker::Sized + ::tokengate::__private::Serialize
-                >(
-                    site: &'static ::tokengate::__private::Site,
-                    a0: &A0,
-                    a1: &A1
-                ) -> ::tokengate::__private::RouteKey {
-                    ::tokengate::__private::stable_key(site, &(a0, a1,))
+                enum __Tokengate {}
+                impl __Tokengate {
+                    fn stable_key<
+                        A0: ?::core::marker::Sized + ::tokengate::__private::Serialize,
+                        A1: ?::core::marker::Sized + ::tokengate::__private::Serialize
+                    >(
+                        site: &'static ::tokengate::__private::Site,
+                        a0: &A0,
+                        a1: &A1
+                    ) -> ::tokengate::__private::RouteKey {
+                        ::tokengate::__private::stable_key(site, &(a0, a1,))
+                    }
                 }
                 ::tokengate::__private::assert_arg::<String>();
                 ::tokengate::__private::assert_arg::<u64>();
                 ::tokengate::__private::assert_stable_key::<String>();
                 ::tokengate::__private::assert_stable_key::<u64>();
                 ::tokengate::__private::assert_return::<u64>();
-                static __TOKENGATE_SITE: ::tokengate::__private::Site =
-                    ::tokengate::__private::Site::new("deposit")
-                        .sticky_anchor("account");
+                let __tg_site: &'static ::tokengate::__private::Site = {
+                    static __TOKENGATE_SITE: ::tokengate::__private::Site =
+                        ::tokengate::__private::Site::new("deposit")
+                            .sticky_anchor("account");
+                    &__TOKENGATE_SITE
+                };
                 ::tokengate::__private::submit_keyed::<u64, _>(
-                    &__TOKENGATE_SITE,
-                    __tokengate_stable_key(&__TOKENGATE_SITE, &account, &amount),
+                    __tg_site,
+                    __Tokengate::stable_key(__tg_site, &account, &amount),
                     move || -> u64 { amount },
                 )
             }
@@ -199,13 +214,16 @@ fn fast_keys_go_through_a_helper_and_patterns_get_hidden_names() {
             fn at(mut self, __tg_arg1: (usize, usize), __tg_arg2: u8, n: u8)
                 -> ::tokengate::TaskToken<u8>
             {
-                fn __tokengate_fast_key<
-                    A0: ?::core::marker::Sized + ::core::hash::Hash,
-                    A1: ?::core::marker::Sized + ::core::hash::Hash,
-                    A2: ?::core::marker::Sized + ::core::hash::Hash,
-                    A3: ?::core::marker::Sized + ::core::hash::Hash
-                >(a0: &A0, a1: &A1, a2: &A2, a3: &A3) -> ::tokengate::__private::RouteKey {
-                    ::tokengate::__private::fast_key(&(a0, a1, a2, a3,))
+                enum __Tokengate {}
+                impl __Tokengate {
+                    fn fast_key<
+                        A0: ?::core::marker::Sized + ::core::hash::Hash,
+                        A1: ?::core::marker::Sized + ::core::hash::Hash,
+                        A2: ?::core::marker::Sized + ::core::hash::Hash,
+                        A3: ?::core::marker::Sized + ::core::hash::Hash
+                    >(a0: &A0, a1: &A1, a2: &A2, a3: &A3) -> ::tokengate::__private::RouteKey {
+                        ::tokengate::__private::fast_key(&(a0, a1, a2, a3,))
+                    }
                 }
                 ::tokengate::__private::assert_arg::<Self>();
                 ::tokengate::__private::assert_arg::<(usize, usize)>();
@@ -216,13 +234,16 @@ fn fast_keys_go_through_a_helper_and_patterns_get_hidden_names() {
                 ::tokengate::__private::assert_hash_key::<u8>();
                 ::tokengate::__private::assert_hash_key::<u8>();
                 ::tokengate::__private::assert_return::<u8>();
-                static __TOKENGATE_SITE: ::tokengate::__private::Site =
-                    ::tokengate::__private::Site::new("at")
-                        .sticky_anchor("grid")
-                        .hash_policy(::tokengate::fingerprint::HashPolicy::Fast);
+                let __tg_site: &'static ::tokengate::__private::Site = {
+                    static __TOKENGATE_SITE: ::tokengate::__private::Site =
+                        ::tokengate::__private::Site::new("at")
+                            .sticky_anchor("grid")
+                            .hash_policy(::tokengate::fingerprint::HashPolicy::Fast);
+                    &__TOKENGATE_SITE
+                };
                 ::tokengate::__private::submit_keyed::<u8, _>(
-                    &__TOKENGATE_SITE,
-                    __tokengate_fast_key(&self, &__tg_arg1, &__tg_arg2, &n),
+                    __tg_site,
+                    __Tokengate::fast_key(&self, &__tg_arg1, &__tg_arg2, &n),
                     // `_` binds nothing, so it is not destructured.
                     move || -> u8 {
                         let (row, col) = __tg_arg1;
@@ -244,7 +265,7 @@ fn full_is_a_stable_key_too() {
     )
     .to_string();
     assert!(
-        out.contains("__tokengate_stable_key (& __TOKENGATE_SITE , & x)"),
+        out.contains("__Tokengate :: stable_key (__tg_site , & x)"),
         "{out}"
     );
     assert!(out.contains("assert_stable_key :: < u8 >"), "{out}");
@@ -272,10 +293,11 @@ fn no_key_without_a_hash_policy_or_arguments() {
     ] {
         let out = guard(args, item).to_string();
         assert!(
-            out.contains(":: submit :: < () , _ > (& __TOKENGATE_SITE , move ||"),
+            out.contains(":: submit :: < () , _ > (__tg_site , move ||"),
             "{out}"
         );
         assert!(!out.contains("_key"), "{out}");
+        assert!(!out.contains("__Tokengate"), "{out}");
         assert!(!out.contains("__tg_arg"), "{out}");
         assert!(out.contains(". sticky_anchor ("), "{out}");
     }
@@ -290,7 +312,10 @@ fn impl_trait_arguments_are_keyed_but_not_checked() {
         ),
     )
     .to_string();
-    assert!(out.contains("__tokengate_fast_key (& id , & n)"), "{out}");
+    assert!(
+        out.contains("__Tokengate :: fast_key (& id , & n)"),
+        "{out}"
+    );
     assert_eq!(out.matches("assert_hash_key").count(), 1, "{out}");
 }
 
@@ -351,4 +376,108 @@ fn a_key_refused_in_combination_is_left_out() {
     assert!(!out.contains("external_calls (&"), "{out}");
     assert!(out.contains(":: submit_keyed"), "{out}");
     assert!(out.contains("compile_error"), "{out}");
+}
+
+#[test]
+fn tuples_past_twelve_elements_are_grouped_by_twelve() {
+    let elems = |count: usize| -> Vec<TokenStream> {
+        (0..count)
+            .map(|i| {
+                let name = quote::format_ident!("a{}", i);
+                quote!(#name)
+            })
+            .collect()
+    };
+    // Up to 12: one flat tuple, as keys have always been formed.
+    assert_eq!(super::tuple(&elems(0)).to_string(), "()");
+    assert_eq!(super::tuple(&elems(1)).to_string(), "(a0 ,)");
+    assert_eq!(
+        super::tuple(&elems(12)).to_string(),
+        quote!((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,)).to_string()
+    );
+    // Past 12: groups of 12, the last one shorter.
+    assert_eq!(
+        super::tuple(&elems(13)).to_string(),
+        quote!(((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,), (a12,),)).to_string()
+    );
+    // Past 12 groups: the groups are grouped too, so no tuple exceeds 12.
+    let deep = super::tuple(&elems(12 * 12 + 1)).to_string();
+    assert!(
+        deep.starts_with("(((a0 , a1 ,") && deep.ends_with(", ((a144 ,) ,) ,)"),
+        "{deep}"
+    );
+}
+
+#[test]
+fn keys_past_twelve_arguments_take_grouped_tuples() {
+    let args = (0..14usize).map(|i| quote::format_ident!("a{}", i));
+    let item = quote!(fn f(#(#args: u8),*) {});
+    let out = guard(
+        quote!(sticky_anchor = "a", hash_policy = "fast"),
+        item.clone(),
+    )
+    .to_string();
+    let fast = quote! {
+        ::tokengate::__private::fast_key(
+            &((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,), (a12, a13,),)
+        )
+    };
+    assert!(out.contains(&fast.to_string()), "{out}");
+    // Each argument still a parameter of the helper, spanned on its type.
+    assert!(out.contains("(& a0 , & a1 ,"), "{out}");
+    assert!(out.contains("& a12 , & a13)"), "{out}");
+
+    let out = guard(quote!(sticky_anchor = "a"), item).to_string();
+    let stable = quote! {
+        ::tokengate::__private::stable_key(
+            site,
+            &((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,), (a12, a13,),)
+        )
+    };
+    assert!(out.contains(&stable.to_string()), "{out}");
+}
+
+#[test]
+fn a_stand_in_for_a_never_returning_fn_returns_infallible() {
+    let out = guard(
+        quote!(),
+        quote! {
+            fn serve(port: u16) -> ! { loop {} }
+        },
+    )
+    .to_string();
+    let stand_in = quote! {
+        #[allow(unused_variables, unused_mut)]
+        fn serve(port: u16) -> ::tokengate::TaskToken<::core::convert::Infallible> {
+            ::tokengate::__private::rejected()
+        }
+    }
+    .to_string();
+    assert!(out.starts_with(&stand_in), "{out}");
+    assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+    assert!(out.contains("cannot return `!`"), "{out}");
+}
+
+#[test]
+fn a_stand_in_returns_unit_for_each_impl_trait() {
+    let out = guard(
+        quote!(process_pool = true),
+        quote! {
+            pub fn pair(n: u64) -> (impl Send, Option<impl Iterator<Item = impl Sized>>) {
+                (n, None::<std::iter::Empty<u8>>)
+            }
+        },
+    )
+    .to_string();
+    let stand_in = quote! {
+        #[allow(unused_variables, unused_mut)]
+        pub fn pair(n: u64) -> ::tokengate::TaskToken<((), Option<()>)> {
+            ::tokengate::__private::rejected()
+        }
+    }
+    .to_string();
+    assert!(out.starts_with(&stand_in), "{out}");
+    // One error, on the first `impl Trait`.
+    assert_eq!(out.matches("compile_error").count(), 1, "{out}");
+    assert!(out.contains("cannot return `impl Trait`"), "{out}");
 }

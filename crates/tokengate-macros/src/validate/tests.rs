@@ -128,6 +128,30 @@ fn borrowed_return_types_are_refused() {
 }
 
 #[test]
+fn never_is_refused_with_a_type_that_has_values() {
+    let never = "a `#[task_token_guard]` fn cannot return `!`: the `TaskToken` it returns \
+                 resolves to the fn's value, so the fn must have one; for a fn that never \
+                 returns, return";
+    for sig in ["fn f() -> !", "fn f(x: u8) -> (!)"] {
+        refused(sig, never);
+        assert!(
+            messages(sig)[0].ends_with(
+                "return `()` or `std::convert::Infallible` instead and keep the body as it is"
+            ),
+            "{sig}"
+        );
+    }
+    // `Infallible` has no serde impls: a process-pool fn is told `()` alone.
+    process_refused("fn f() -> !", &[never]);
+    assert!(
+        messages_as("fn f() -> !", true)[0]
+            .ends_with("return `()` instead and keep the body as it is")
+    );
+    // `!` inside a type is rustc's to refuse, as without the attribute.
+    accepted("fn f() -> Result<u8, fn() -> !>");
+}
+
+#[test]
 fn ref_bindings_are_refused() {
     refused(
         "fn f(ref x: u8)",

@@ -11,6 +11,26 @@
 //! * `fast`: `fast_key(&(a, b))` are equal (one argument: `fast_key(&(a,))`);
 //! * `none`: always (the anchor alone).
 //!
+//! The arguments are all of them, `self` first, in order. `Hash` is
+//! implemented for tuples of at most 12 elements, so past 12 arguments the
+//! tuple groups them, in order, into tuples of 12, the last one shorter: for
+//! `f(a0, …, a19)`, `fast_key(&((a0, …, a11), (a12, …, a19)))` (past 144, the
+//! groups are grouped the same way). A tuple hashes, and encodes canonically,
+//! as its elements in order with nothing around them, so the grouping changes
+//! no key:
+//!
+//! ```
+//! use tokengate::fingerprint::{self, DigestPolicy};
+//!
+//! let flat = fingerprint::stable_key(&(1u8, "two", 3u64), DigestPolicy::Full).unwrap();
+//! let grouped = fingerprint::stable_key(&((1u8, "two"), (3u64,)), DigestPolicy::Full).unwrap();
+//! assert_eq!(flat, grouped);
+//! assert_eq!(
+//!     fingerprint::fast_key(&(1u8, "two", 3u64)),
+//!     fingerprint::fast_key(&((1u8, "two"), (3u64,))),
+//! );
+//! ```
+//!
 //! A lead's seed is `digest` of `"{token id}:{external_calls:?}"`.
 //!
 //! ```

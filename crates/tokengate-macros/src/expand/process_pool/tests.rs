@@ -16,66 +16,77 @@ fn expand(args: TokenStream, item: TokenStream) -> String {
 fn the_documented_example() {
     let expected = quote! {
         pub fn heavy(n: u64, data: Vec<u8>) -> ::tokengate::TaskToken<u64> {
+            enum __Tokengate {}
+            impl __Tokengate {
+                fn encode_args<
+                    A0: ?::core::marker::Sized + ::tokengate::__private::Serialize,
+                    A1: ?::core::marker::Sized + ::tokengate::__private::Serialize
+                >(
+                    a0: &A0,
+                    a1: &A1,
+                    out: &mut ::std::vec::Vec<::core::primitive::u8>,
+                ) -> ::core::result::Result<(), ::std::string::String> {
+                    ::tokengate::__private::encode(&(a0, a1,), out)
+                }
+                fn decode_args<
+                    A0: ::tokengate::__private::DeserializeOwned,
+                    A1: ::tokengate::__private::DeserializeOwned
+                >(
+                    input: &[::core::primitive::u8],
+                ) -> ::core::result::Result<(A0, A1,), ::std::string::String> {
+                    ::tokengate::__private::decode(input)
+                }
+            }
             ::tokengate::__private::assert_arg::<u64>();
             ::tokengate::__private::assert_arg::<Vec<u8> >();
             ::tokengate::__private::assert_cross_process::<u64>();
             ::tokengate::__private::assert_cross_process::<Vec<u8> >();
             ::tokengate::__private::assert_cross_process::<u64>();
             ::tokengate::__private::assert_return::<u64>();
-            static __TOKENGATE_SITE: ::tokengate::__private::Site =
-                ::tokengate::__private::Site::new("heavy")
-                    .weight(::tokengate::Weight::Heavy)
-                    .process_pool();
-            fn __tokengate_body(n: u64, data: Vec<u8>) -> u64 {
-                n + data.len() as u64
-            }
-            fn __tokengate_encode_args<
-                A0: ?::core::marker::Sized + ::tokengate::__private::Serialize,
-                A1: ?::core::marker::Sized + ::tokengate::__private::Serialize
-            >(
-                a0: &A0,
-                a1: &A1,
-                out: &mut ::std::vec::Vec<::core::primitive::u8>,
-            ) -> ::core::result::Result<(), ::std::string::String> {
-                ::tokengate::__private::encode(&(a0, a1,), out)
-            }
-            #[::tokengate::__private::linkme::distributed_slice(::tokengate::__private::PROCESS_FNS)]
-            #[linkme(crate = ::tokengate::__private::linkme)]
-            static __TOKENGATE_PROCESS_FN: ::tokengate::__private::ProcessFn =
-                ::tokengate::__private::ProcessFn::new(
-                    "heavy",
-                    ::core::concat!(::core::module_path!(), "::", "heavy"),
-                    |__tg_input: &[::core::primitive::u8],
-                     __tg_output: &mut ::std::vec::Vec<::core::primitive::u8>|
-                     -> ::core::result::Result<(), ::std::string::String> {
-                        fn __tokengate_decode_args<
-                            A0: ::tokengate::__private::DeserializeOwned,
-                            A1: ::tokengate::__private::DeserializeOwned
-                        >(
-                            input: &[::core::primitive::u8],
-                        ) -> ::core::result::Result<(A0, A1,), ::std::string::String> {
-                            ::tokengate::__private::decode(input)
-                        }
-                        ::tokengate::__private::assert_cross_process::<u64>();
-                        ::tokengate::__private::assert_cross_process::<Vec<u8> >();
-                        ::tokengate::__private::assert_cross_process::<u64>();
-                        let (__tg_arg0, __tg_arg1,) = __tokengate_decode_args::<
-                            u64,
-                            ::tokengate::__private::ByteBuf
-                        >(__tg_input)?;
-                        let __tg_value = __tokengate_body(
-                            __tg_arg0,
-                            ::tokengate::__private::ByteBuf::into_vec(__tg_arg1)
+            let __tg_site: &'static ::tokengate::__private::Site = {
+                static __TOKENGATE_SITE: ::tokengate::__private::Site =
+                    ::tokengate::__private::Site::new("heavy")
+                        .weight(::tokengate::Weight::Heavy)
+                        .process_pool();
+                &__TOKENGATE_SITE
+            };
+            let __tg_process_fn: &'static ::tokengate::__private::ProcessFn = {
+                fn __tokengate_body(n: u64, data: Vec<u8>) -> u64 {
+                    n + data.len() as u64
+                }
+                {
+                    #[::tokengate::__private::linkme::distributed_slice(::tokengate::__private::PROCESS_FNS)]
+                    #[linkme(crate = ::tokengate::__private::linkme)]
+                    static __TOKENGATE_PROCESS_FN: ::tokengate::__private::ProcessFn =
+                        ::tokengate::__private::ProcessFn::new(
+                            "heavy",
+                            ::core::concat!(::core::module_path!(), "::", "heavy"),
+                            |__tg_input: &[::core::primitive::u8],
+                             __tg_output: &mut ::std::vec::Vec<::core::primitive::u8>|
+                             -> ::core::result::Result<(), ::std::string::String> {
+                                ::tokengate::__private::assert_cross_process::<u64>();
+                                ::tokengate::__private::assert_cross_process::<Vec<u8> >();
+                                ::tokengate::__private::assert_cross_process::<u64>();
+                                let (__tg_arg0, __tg_arg1,) = __Tokengate::decode_args::<
+                                    u64,
+                                    ::tokengate::__private::ByteBuf
+                                >(__tg_input)?;
+                                let __tg_value = __tokengate_body(
+                                    __tg_arg0,
+                                    ::tokengate::__private::ByteBuf::into_vec(__tg_arg1)
+                                );
+                                ::tokengate::__private::encode::<u64>(&__tg_value, __tg_output)
+                            },
                         );
-                        ::tokengate::__private::encode::<u64>(&__tg_value, __tg_output)
-                    },
-                );
+                    &__TOKENGATE_PROCESS_FN
+                }
+            };
             ::tokengate::__private::submit_process::<u64, _>(
-                &__TOKENGATE_SITE,
+                __tg_site,
                 ::core::option::Option::None,
-                &__TOKENGATE_PROCESS_FN,
+                __tg_process_fn,
                 move |__tg_out: &mut ::std::vec::Vec<::core::primitive::u8>| {
-                    __tokengate_encode_args::<u64, ::tokengate::__private::Bytes>(
+                    __Tokengate::encode_args::<u64, ::tokengate::__private::Bytes>(
                         &n,
                         ::tokengate::__private::Bytes::new(&data),
                         __tg_out
@@ -167,7 +178,7 @@ fn byte_vectors_cross_as_one_block_both_ways() {
     };
     assert!(out.contains(&decode_value.to_string()), "{out}");
     let decode_args = quote! {
-        __tokengate_decode_args::<::tokengate::__private::ByteBuf, Vec<u16> >(__tg_input)
+        __Tokengate::decode_args::<::tokengate::__private::ByteBuf, Vec<u16> >(__tg_input)
     };
     assert!(out.contains(&decode_args.to_string()), "{out}");
     // The checks still name the type as written.
@@ -186,7 +197,7 @@ fn a_sticky_process_fn_submits_its_key() {
         },
     );
     let key = quote! {
-        ::core::option::Option::Some(__tokengate_stable_key(&__TOKENGATE_SITE, &user, &__tg_arg1)),
+        ::core::option::Option::Some(__Tokengate::stable_key(__tg_site, &user, &__tg_arg1)),
     };
     assert!(out.contains(&key.to_string()), "{out}");
     assert!(
@@ -197,6 +208,11 @@ fn a_sticky_process_fn_submits_its_key() {
     let cross = out.find("assert_cross_process").unwrap();
     let stable = out.find("assert_stable_key").unwrap();
     assert!(cross < stable, "{out}");
+    // The key's helper and the encoding's share one helper type.
+    assert_eq!(out.matches("enum __Tokengate").count(), 1, "{out}");
+    for helper in ["fn stable_key", "fn encode_args", "fn decode_args"] {
+        assert!(out.contains(helper), "{out}");
+    }
 }
 
 #[test]
@@ -213,11 +229,11 @@ fn no_arguments_and_a_raw_name() {
         "{out}"
     );
     assert!(
-        out.contains("let () = __tokengate_decode_args :: < > (__tg_input) ?"),
+        out.contains("let () = __Tokengate :: decode_args :: < > (__tg_input) ?"),
         "{out}"
     );
     assert!(
-        out.contains("__tokengate_encode_args :: < > (__tg_out)"),
+        out.contains("__Tokengate :: encode_args :: < > (__tg_out)"),
         "{out}"
     );
 }
@@ -284,4 +300,39 @@ fn byte_vectors_through_a_macro_fragment() {
     let u8_group = group(syn::parse_quote!(u8));
     let ty: Type = syn::parse_quote!(Vec<#u8_group>);
     assert!(is_byte_vec(&ty));
+}
+
+#[test]
+fn arguments_past_twelve_cross_as_grouped_tuples() {
+    let args = (0..13usize).map(|i| quote::format_ident!("a{}", i));
+    let out = expand(quote!(process_pool = true), quote!(fn f(#(#args: u8),*) {}));
+    let encode = quote! {
+        ::tokengate::__private::encode(
+            &((a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11,), (a12,),),
+            out
+        )
+    };
+    assert!(out.contains(&encode.to_string()), "{out}");
+    let decoded_type = quote! {
+        ::core::result::Result<
+            ((A0, A1, A2, A3, A4, A5, A6, A7, A8, A9, A10, A11,), (A12,),),
+            ::std::string::String
+        >
+    };
+    assert!(out.contains(&decoded_type.to_string()), "{out}");
+    let unpack = quote! {
+        let (
+            (
+                __tg_arg0, __tg_arg1, __tg_arg2, __tg_arg3, __tg_arg4, __tg_arg5,
+                __tg_arg6, __tg_arg7, __tg_arg8, __tg_arg9, __tg_arg10, __tg_arg11,
+            ),
+            (__tg_arg12,),
+        ) = __Tokengate::decode_args
+    };
+    assert!(out.contains(&unpack.to_string()), "{out}");
+    // The body still takes each argument on its own.
+    assert!(
+        out.contains("__tokengate_body (__tg_arg0 , __tg_arg1 ,"),
+        "{out}"
+    );
 }

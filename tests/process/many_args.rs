@@ -160,3 +160,17 @@ fn twenty_arguments_of_assorted_types_round_trip_through_a_worker_process() {
     drop(bound);
     coordinator.stop();
 }
+
+/// Seven arguments: the encoding helper takes one parameter more, and must not
+/// make clippy's `too_many_arguments` fire on the attribute.
+#[task_token_guard(op = "p_seven_args", process_pool = true)]
+fn seven(a: u8, b: u8, c: u8, d: u8, e: u8, f: u8, g: u8) -> u32 {
+    [a, b, c, d, e, f, g].into_iter().map(u32::from).sum()
+}
+
+#[test]
+fn a_process_fn_with_seven_arguments_runs() {
+    let coordinator = builder("p-seven-args").start().unwrap();
+    assert_eq!(value(coordinator.run(|| seven(1, 2, 3, 4, 5, 6, 7))), 28);
+    coordinator.stop();
+}

@@ -216,3 +216,21 @@ fn a_stable_key_of_20_arguments_keeps_one_domain_per_distinct_arguments() {
 fn a_fast_key_of_20_arguments_keeps_one_domain_per_distinct_arguments() {
     equal_arguments_share_a_domain("many-args-fast", call_fast);
 }
+
+/// Seven arguments are within clippy's `too_many_arguments` limit, and the
+/// key's helper (one parameter more) must not make the lint fire on the
+/// attribute: clippy checks this file with `-D warnings`.
+#[task_token_guard(op = "seven_keyed", sticky_anchor = "seven")]
+fn seven_keyed(a: u8, b: u8, c: u8, d: u8, e: u8, f: u8, g: u8) -> u32 {
+    [a, b, c, d, e, f, g].into_iter().map(u32::from).sum()
+}
+
+#[test]
+fn a_sticky_fn_with_seven_arguments_runs() {
+    let coordinator = builder("seven-keyed").start().unwrap();
+    assert_eq!(
+        value(coordinator.run(|| seven_keyed(1, 2, 3, 4, 5, 6, 7))),
+        28
+    );
+    coordinator.stop();
+}

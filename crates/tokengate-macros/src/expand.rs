@@ -53,6 +53,7 @@
 //! // Output:
 //! fn touch(user: u64, __tg_arg1: (u8, u8)) -> ::tokengate::TaskToken<u8> {
 //!     enum __Tokengate {}
+//!     #[allow(clippy::too_many_arguments)]
 //!     impl __Tokengate {
 //!         fn fast_key<A0: ?Sized + Hash, A1: ?Sized + Hash>(a0: &A0, a1: &A1)
 //!             -> ::tokengate::__private::RouteKey
@@ -104,6 +105,7 @@
 //! // Output:
 //! fn heavy(n: u64, __tg_arg1: (u8, u8), data: Vec<u8>) -> ::tokengate::TaskToken<u64> {
 //!     enum __Tokengate {}
+//!     #[allow(clippy::too_many_arguments)]
 //!     impl __Tokengate {
 //!         fn encode_args<A0: ?Sized + Serialize, A1: ?Sized + Serialize, A2: ?Sized + Serialize>(
 //!             a0: &A0, a1: &A1, a2: &A2, out: &mut Vec<u8>,
@@ -378,8 +380,11 @@ fn helpers(fns: TokenStream) -> TokenStream {
     if fns.is_empty() {
         return fns;
     }
+    // A helper takes one parameter per argument plus one of its own, so a fn
+    // with 7 arguments, itself within clippy's limit, would trip it here.
     quote! {
         enum __Tokengate {}
+        #[allow(clippy::too_many_arguments)]
         impl __Tokengate {
             #fns
         }

@@ -170,6 +170,7 @@ fn a_sticky_fn_keys_on_its_borrowed_arguments() {
         quote! {
             pub fn deposit(account: String, amount: u64) -> ::tokengate::TaskToken<u64> {
                 enum __Tokengate {}
+                #[allow(clippy::too_many_arguments)]
                 impl __Tokengate {
                     fn stable_key<
                         A0: ?::core::marker::Sized + ::tokengate::__private::Serialize,
@@ -215,6 +216,7 @@ fn fast_keys_go_through_a_helper_and_patterns_get_hidden_names() {
                 -> ::tokengate::TaskToken<u8>
             {
                 enum __Tokengate {}
+                #[allow(clippy::too_many_arguments)]
                 impl __Tokengate {
                     fn fast_key<
                         A0: ?::core::marker::Sized + ::core::hash::Hash,

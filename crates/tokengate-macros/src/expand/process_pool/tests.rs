@@ -17,6 +17,7 @@ fn the_documented_example() {
     let expected = quote! {
         pub fn heavy(n: u64, data: Vec<u8>) -> ::tokengate::TaskToken<u64> {
             enum __Tokengate {}
+            #[allow(clippy::too_many_arguments)]
             impl __Tokengate {
                 fn encode_args<
                     A0: ?::core::marker::Sized + ::tokengate::__private::Serialize,

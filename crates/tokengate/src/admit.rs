@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::TokenState;
+use crate::coordinator::route_of;
 use crate::error::KillReason;
 use crate::token::{JobRef, kill};
 
@@ -109,7 +110,7 @@ impl<R> Future for Admit<R> {
         let this = &mut *self;
         while let Some(job) = this.pending.front().cloned() {
             let header = job.header();
-            let route = header.route.as_ref().expect("deferred calls have a route");
+            let route = route_of(&*job).expect("deferred calls have a route");
             let shared = route.shared.clone();
             let lane = shared.scheduler.slot_lane(route.path, header.weight);
             // Killed, timed out, claimed or swept by a stop meanwhile: nothing
@@ -134,7 +135,7 @@ impl<R> Future for Admit<R> {
 impl<R> Drop for Admit<R> {
     fn drop(&mut self) {
         if let Some(job) = self.pending.front()
-            && let Some(route) = &job.header().route
+            && let Some(route) = route_of(&**job)
         {
             // Leave the wait list; pass on a wake-up we may have consumed.
             let lane = route

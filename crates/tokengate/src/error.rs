@@ -53,6 +53,18 @@ pub(crate) enum ErrorKind {
     WorkerLost { pid: u32, status: String },
 }
 
+/// The panic payload a body fails with to give its token `kind` instead of a
+/// panic error (a process-pool call that lost its worker, say). Raised with
+/// `resume_unwind`, which skips the panic hook: nothing is printed.
+pub(crate) struct Failure(pub(crate) ErrorKind);
+
+impl Failure {
+    /// Ends the running body with `kind`.
+    pub(crate) fn raise(kind: ErrorKind) -> ! {
+        std::panic::resume_unwind(Box::new(Failure(kind)))
+    }
+}
+
 /// Who killed a token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum KillReason {

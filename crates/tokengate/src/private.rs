@@ -20,7 +20,7 @@ pub use crate::process::registry::{PROCESS_FNS, ProcessFn};
 #[doc(hidden)]
 pub use linkme;
 
-use crate::fingerprint::{self, DigestPolicy, Fingerprint, HashPolicy};
+use crate::fingerprint::{self, DigestPolicy, HashPolicy, KeyId};
 use crate::{StorageSpeed, TaskToken, Weight};
 
 /// The static facts of one guarded fn, built at compile time by the attribute.
@@ -110,17 +110,6 @@ impl Site {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RouteKey(pub(crate) KeyId);
 
-/// The fingerprint part of a domain key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum KeyId {
-    /// `hash_policy = "none"`: the anchor alone.
-    Anchor,
-    /// `hash_policy = "fast"`: the arguments' `Hash`.
-    Fast(u64),
-    /// `hash_policy = "standard" | "full"`: a stable digest.
-    Stable(Fingerprint),
-}
-
 /// `hash_policy = "fast"`: the arguments' `Hash` with a fixed-seed hasher.
 pub fn fast_key<A: Hash + ?Sized>(args: &A) -> RouteKey {
     RouteKey(KeyId::Fast(fingerprint::fast_key(args)))
@@ -178,9 +167,7 @@ where
 {
     debug_assert!(site.process_pool && site.op == entry.op);
     let call = crate::coordinator::Call::from_site(site, key.map(|key| key.0));
-    crate::coordinator::submit(call, move || {
-        crate::process::dispatch(entry, encode_args, decode)
-    })
+    crate::coordinator::submit_process(call, entry, encode_args, decode)
 }
 
 /// Implemented for every type a `process_pool` fn can take or return.

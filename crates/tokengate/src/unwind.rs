@@ -47,6 +47,19 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
+/// Runs `f` with the panic hook silenced, for unit tests that panic on
+/// purpose. Tests run in parallel: one at a time swaps the hook.
+#[cfg(test)]
+pub(crate) fn silenced<R>(f: impl FnOnce() -> R) -> R {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let r = catch_unwind(AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    r.unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -63,14 +76,6 @@ mod tests {
                 std::panic::panic_any(Bomb(self.0 - 1, self.1));
             }
         }
-    }
-
-    fn silenced<R>(f: impl FnOnce() -> R) -> R {
-        let hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
-        let r = f();
-        std::panic::set_hook(hook);
-        r
     }
 
     #[test]

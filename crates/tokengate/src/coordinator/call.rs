@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use crate::__private::{KeyId, Site};
+use crate::__private::Site;
 use crate::fingerprint::DigestPolicy;
+use crate::fingerprint::KeyId;
 use crate::{StorageSpeed, Weight};
 
 #[derive(Clone, Copy, Debug)]

@@ -5,14 +5,14 @@ mod call;
 mod current;
 mod lead;
 mod ops;
+mod route;
 mod shared;
 mod stats;
 
 pub use builder::{CoordinatorBuilder, FullLanePolicy};
 pub(crate) use call::Call;
 pub use current::EnterGuard;
-pub(crate) use lead::LeadDomain;
-pub(crate) use ops::OpEntry;
+pub(crate) use route::route_of;
 pub(crate) use shared::Shared;
 pub use stats::{
     LaneStats, LatencySummary, OpStats, ProcessStats, StateCounts, Stats, StorageStats, WorkerStats,
@@ -22,9 +22,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::ErrorKind;
-use crate::token::{Cell, Completion as _, Header, next_id};
+use crate::process::ProcessPool;
+use crate::token::{Cell, Header, next_id};
 use crate::{BuildError, StorageSpeed, TaskToken, TokenState};
 use builder::Config;
+use route::Route;
 
 /// Submits a call to the coordinator this thread is bound to (see
 /// [`OperationsCoordinator`] for which one), or fails it at once if none runs.
@@ -33,12 +35,49 @@ where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
+    submit_with(call, |_| f)
+}
+
+/// [`submit`] for a `process_pool` call: its body sends the call to a worker
+/// process of the coordinator it goes to, or runs it inline inside a worker
+/// process (see the [`process`](crate::process) docs).
+pub(crate) fn submit_process<T, E>(
+    call: Call,
+    entry: &'static crate::process::registry::ProcessFn,
+    encode_args: E,
+    decode: fn(&[u8]) -> Result<T, String>,
+) -> TaskToken<T>
+where
+    T: Send + 'static,
+    E: FnOnce(&mut Vec<u8>) -> Result<(), String> + Send + 'static,
+{
+    submit_with(call, move |pool| {
+        let pool = pool
+            .filter(|_| !crate::process::is_worker_process())
+            .cloned();
+        move || crate::process::dispatch(pool.as_ref(), entry, encode_args, decode)
+    })
+}
+
+/// Submits the body `make` builds, given the process pool of the coordinator
+/// the call goes to.
+fn submit_with<T, F>(call: Call, make: impl FnOnce(Option<&Arc<ProcessPool>>) -> F) -> TaskToken<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
     match current::resolve() {
-        Some(shared) => shared.submit(call, f),
-        None if crate::process::is_worker_process() => inline(call, f),
+        Some(shared) => {
+            let f = make(Some(&shared.process));
+            shared.submit(call, f)
+        }
+        None if crate::process::is_worker_process() => inline(call, make(None)),
         None => {
-            let header = Header::new(next_id(), call.op, call.weight, call.timeout, None);
-            TaskToken::from_cell(Cell::<T, F>::failed(header, ErrorKind::NoCoordinator))
+            let header = Header::new(next_id(), call.op, call.weight, call.timeout);
+            TaskToken::from_cell(Cell::<T, F, Route>::failed(
+                header,
+                ErrorKind::NoCoordinator,
+            ))
         }
     }
 }
@@ -51,16 +90,15 @@ where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    let header = Header::new(next_id(), call.op, call.weight, call.timeout, None);
-    let cell = Cell::new(header, f);
-    let job = cell.clone().job();
-    let header = job.header();
+    let header = Header::new(next_id(), call.op, call.weight, call.timeout);
+    let cell = Cell::<T, F, Route>::new(header, None, f);
+    let job: crate::token::JobRef = cell.clone();
     for (from, to) in [
         (TokenState::Created, TokenState::Waiting),
         (TokenState::Waiting, TokenState::Admitted),
         (TokenState::Admitted, TokenState::Executing),
     ] {
-        let moved = header.transition(from, to);
+        let moved = job.transition(from, to);
         debug_assert!(moved, "nothing else sees an inline call");
     }
     crate::scheduler::run_claimed(job);

@@ -49,18 +49,19 @@ impl OpEntry {
         self.paused.load(Ordering::SeqCst)
     }
 
-    /// Holds `job` if the op is paused; hands it back otherwise. The check runs
-    /// under the hold lock, so it cannot race with [`resume`](Self::resume).
-    pub(crate) fn hold_if_paused(&self, job: JobRef) -> Result<(), JobRef> {
+    /// Holds `job` (keeping a reference) if the op is paused, and says so. The
+    /// check runs under the hold lock, so it cannot race with
+    /// [`resume`](Self::resume).
+    pub(crate) fn hold_if_paused(&self, job: &JobRef) -> bool {
         if !self.is_paused() {
-            return Err(job);
+            return false;
         }
         let mut held = self.held();
         if !self.is_paused() {
-            return Err(job);
+            return false;
         }
-        held.push_back(job);
-        Ok(())
+        held.push_back(job.clone());
+        true
     }
 
     pub(crate) fn pause(&self) {

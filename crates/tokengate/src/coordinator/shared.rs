@@ -10,13 +10,16 @@ use super::Call;
 use super::builder::{Config, FullLanePolicy};
 use super::lead::{self, LeadDomain, Leads};
 use super::ops::OpEntry;
+use super::route::{Route, route_of};
 use crate::error::{ErrorKind, KillReason};
 use crate::metrics::{Histogram, Padded, shard_index};
 use crate::process::ProcessPool;
 use crate::registry::Registry;
-use crate::scheduler::{DomainKey, Placement, Scheduler, help_lane, with_current, worker_context};
+use crate::scheduler::{
+    DomainKey, Path, Placement, Scheduler, held_back, help_lane, with_current, worker_context,
+};
 use crate::timer::Timer;
-use crate::token::{Cell, Header, JobRef, Path, Route, epoch, kill, next_id, terminate_with};
+use crate::token::{Cell, Header, JobRef, epoch, kill, next_id, terminate_with};
 use crate::{StorageSpeed, TaskToken, TokenState, Weight};
 
 const RUNNING: u8 = 0;
@@ -167,16 +170,16 @@ impl Shared {
         self.paused_ops.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Called by [`Header::transition`] exactly once per successful transition.
+    /// Called by `route`'s token exactly once per successful transition.
     pub(crate) fn observe(
         &self,
+        route: &Route,
         header: &Header,
         from: TokenState,
         to: TokenState,
         now: u64,
         held_slot: bool,
     ) {
-        let route = header.route.as_ref().expect("observed tokens have a route");
         if to.is_terminal() {
             // Before the count: whoever sees a token counted as finished
             // (`Stats::in_flight`) no longer finds it live in the registry.
@@ -211,15 +214,6 @@ impl Shared {
             for domain in [&route.lead, &route.parent].into_iter().flatten() {
                 self.leads.finish(domain);
             }
-        }
-    }
-
-    /// The body of a call killed while running has returned (or never started).
-    pub(crate) fn killed_body_returned(&self, header: &Header) {
-        let route = header.route.as_ref().expect("observed tokens have a route");
-        if let Path::Sticky { key, .. } = route.path {
-            let domains = &self.scheduler.domains;
-            domains.body_returned(key, header.id, &self.scheduler);
         }
     }
 
@@ -263,8 +257,8 @@ impl Shared {
             lead,
             parent,
         };
-        let header = Header::new(id, op, weight, timeout, Some(route));
-        let cell = Cell::new(header, f);
+        let header = Header::new(id, op, weight, timeout);
+        let cell = Cell::new(header, Some(route), f);
         let token = TaskToken::from_cell(cell.clone());
         self.admit(cell);
         token
@@ -287,7 +281,7 @@ impl Shared {
         }
         let header = job.header();
         self.registry.insert(&job);
-        header.transition(TokenState::Created, TokenState::Waiting);
+        job.transition(TokenState::Created, TokenState::Waiting);
         if let Some(timeout) = header.timeout {
             let created = epoch() + Duration::from_nanos(header.created_ns());
             // A deadline beyond the clock's range never passes.
@@ -302,7 +296,7 @@ impl Shared {
     /// worker group it runs in. Counts calls a lead makes to ops it does not list.
     fn lead_context(&self, op: &'static str) -> (Option<Arc<LeadDomain>>, Option<usize>) {
         let domain = with_current(|job| {
-            let route = job?.header().route.as_ref()?;
+            let route = route_of(job?)?;
             if !std::ptr::eq(Arc::as_ptr(&route.shared), self) {
                 return None;
             }
@@ -329,7 +323,7 @@ impl Shared {
     /// `Some(false)`: it finished meanwhile; `None`: it must wait in its lane.
     fn place_now(&self, job: &JobRef) -> Option<bool> {
         let header = job.header();
-        let route = header.route.as_ref().expect("admitted tokens have a route");
+        let route = route_of(&**job).expect("admitted tokens have a route");
         let open = !self.scheduler.is_paused() && !route.op.is_paused();
         if !matches!(route.path, Path::Lane)
             || !open
@@ -347,7 +341,7 @@ impl Shared {
     /// Routes a fresh `Waiting` call that holds no lane slot.
     fn route_new(&self, job: JobRef) {
         let header = job.header();
-        let route = header.route.as_ref().expect("admitted tokens have a route");
+        let route = route_of(&*job).expect("admitted tokens have a route");
         let lane = self.scheduler.slot_lane(route.path, header.weight);
         if self.place_now(&job).is_some() {
             return;
@@ -394,7 +388,7 @@ impl Shared {
         let header = job.header();
         if !header.arm_lane_slot() {
             // Killed while we waited for the slot: we give it back (see `StateCell`).
-            let path = header.route.as_ref().expect("routed").path;
+            let path = route_of(&*job).expect("routed").path;
             self.scheduler.slot_lane(path, header.weight).release();
             return;
         }
@@ -406,21 +400,16 @@ impl Shared {
     /// (weight lane, storage tier or group lane); then wakes who serves it.
     fn enqueue_waiting(&self, job: JobRef) {
         let weight = job.header().weight;
-        let route = job
-            .header()
-            .route
-            .as_ref()
-            .expect("admitted tokens have a route");
+        let route = route_of(&*job).expect("admitted tokens have a route");
         let (path, op) = (route.path, route.op.clone());
         if let Path::Sticky { key, .. } = path {
             // Domains hold paused members themselves, in order.
             self.scheduler.domains.enqueue(key, job, &self.scheduler);
             return;
         }
-        let job = match op.hold_if_paused(job) {
-            Ok(()) => return,
-            Err(job) => job,
-        };
+        if op.hold_if_paused(&job) {
+            return;
+        }
         self.scheduler.slot_lane(path, weight).push(job);
         match path {
             Path::Storage(speed) => self.pump_tier(speed),
@@ -436,15 +425,15 @@ impl Shared {
         self.scheduler.tiers[speed.index()].pump(
             open,
             |job| {
-                let route = job.header().route.as_ref().expect("routed");
-                let job = route.op.clone().hold_if_paused(job).err()?;
-                job.header()
-                    .transition(TokenState::Waiting, TokenState::Admitted)
+                if held_back(&job) {
+                    return None;
+                }
+                job.transition(TokenState::Waiting, TokenState::Admitted)
                     .then_some(job)
             },
             |job| {
-                let shared = job.header().route.as_ref().expect("routed").shared.clone();
-                self.scheduler.io.execute(&shared, job);
+                let shared = route_of(&*job).expect("routed").shared.clone();
+                self.scheduler.io.execute(&shared, job, speed);
             },
         );
     }
@@ -535,9 +524,8 @@ impl Shared {
             .into_iter()
             .filter(|job| op.is_none_or(|op| job.header().op == op))
             .filter(|job| {
-                let header = job.header();
-                header.transition(TokenState::Waiting, TokenState::Killed) && {
-                    job.resolve_error(header.error(ErrorKind::Killed(KillReason::Drain)));
+                job.transition(TokenState::Waiting, TokenState::Killed) && {
+                    job.resolve_error(job.header().error(ErrorKind::Killed(KillReason::Drain)));
                     true
                 }
             })
@@ -574,14 +562,13 @@ impl Shared {
         };
         for job in self.registry.snapshot() {
             // Queued calls end now; a call that starts meanwhile may finish.
-            let header = job.header();
             for state in [
                 TokenState::Created,
                 TokenState::Waiting,
                 TokenState::Admitted,
             ] {
-                if header.transition(state, TokenState::Killed) {
-                    job.resolve_error(header.error(ErrorKind::Shutdown));
+                if job.transition(state, TokenState::Killed) {
+                    job.resolve_error(job.header().error(ErrorKind::Shutdown));
                     break;
                 }
             }

@@ -53,6 +53,18 @@ use std::hash::{Hash, Hasher};
 
 use serde::Serialize;
 
+/// The fingerprint part of a sticky domain's key, as the attribute computes it
+/// per `hash_policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum KeyId {
+    /// `hash_policy = "none"`: the anchor alone.
+    Anchor,
+    /// `hash_policy = "fast"`: the arguments' `Hash`.
+    Fast(u64),
+    /// `hash_policy = "standard" | "full"`: a stable digest.
+    Stable(Fingerprint),
+}
+
 /// The canonical encoding of `value` (the bytes stable keys digest).
 ///
 /// # Errors

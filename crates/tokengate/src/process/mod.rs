@@ -107,68 +107,57 @@ mod pool;
 pub(crate) mod registry;
 
 use std::cell::Cell;
+use std::sync::Arc;
 
-use crate::error::ErrorKind;
-use crate::scheduler::with_current;
+use crate::error::{ErrorKind, Failure};
 
 use codec::Side;
 pub use entry::is_worker_process;
 pub(crate) use pool::ProcessPool;
 use registry::ProcessFn;
 
-/// The panic payload a process-pool body fails with, so that its token gets
-/// `kind` instead of a panic error. Raised with `resume_unwind`, which skips
-/// the panic hook: nothing is printed.
-pub(crate) struct Failure(pub(crate) ErrorKind);
-
-fn fail(kind: ErrorKind) -> ! {
-    std::panic::resume_unwind(Box::new(Failure(kind)))
-}
-
 /// The body of a process-pool call, run on the worker thread the call was
-/// placed on: sends the call to a worker process and returns its value.
+/// placed on: sends the call to a worker process of `pool` (its coordinator's)
+/// and returns its value.
 ///
-/// Inside a worker process (a process-pool fn calling another one), the fn
-/// runs right here instead, through the same encoding, so that it sees the
-/// same values it would have seen in a process of its own.
+/// With no pool (a process-pool fn calling another one inside a worker
+/// process), the fn runs right here instead, through the same encoding, so
+/// that it sees the same values it would have seen in a process of its own.
 pub(crate) fn dispatch<T>(
+    pool: Option<&Arc<ProcessPool>>,
     entry: &'static ProcessFn,
     encode_args: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
     decode: fn(&[u8]) -> Result<T, String>,
 ) -> T {
-    let reply = if is_worker_process() {
-        let mut args = Vec::new();
-        let mut reply = Vec::new();
-        encode_args(&mut args)
-            .map_err(|err| codec::locate(&err, Side::Caller))
-            .and_then(|()| {
-                (entry.run)(&args, &mut reply)
-                    .map_err(|err| codec::locate(&err, Side::Worker(std::process::id())))
-            })
-            .map(|()| reply)
-            .map_err(ErrorKind::Process)
-    } else {
-        send(entry, encode_args)
+    let reply = match pool {
+        Some(pool) => send(pool, entry, encode_args),
+        None => {
+            let mut args = Vec::new();
+            let mut reply = Vec::new();
+            encode_args(&mut args)
+                .map_err(|err| codec::locate(&err, Side::Caller))
+                .and_then(|()| {
+                    (entry.run)(&args, &mut reply)
+                        .map_err(|err| codec::locate(&err, Side::Worker(std::process::id())))
+                })
+                .map(|()| reply)
+                .map_err(ErrorKind::Process)
+        }
     };
     match reply {
-        Ok(reply) => decode(&reply)
-            .unwrap_or_else(|err| fail(ErrorKind::Process(codec::locate(&err, Side::Caller)))),
-        Err(kind) => fail(kind),
+        Ok(reply) => decode(&reply).unwrap_or_else(|err| {
+            Failure::raise(ErrorKind::Process(codec::locate(&err, Side::Caller)))
+        }),
+        Err(kind) => Failure::raise(kind),
     }
 }
 
-/// Sends one call to a worker process of the running call's coordinator.
+/// Sends one call to a worker process of `pool`.
 fn send(
+    pool: &Arc<ProcessPool>,
     entry: &'static ProcessFn,
     encode_args: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
 ) -> Result<Vec<u8>, ErrorKind> {
-    let pool = with_current(|job| {
-        job.and_then(|job| job.header().route.as_ref())
-            .map(|route| route.shared.process.clone())
-    })
-    .ok_or_else(|| {
-        ErrorKind::Process("a process-pool body ran outside its coordinator".to_owned())
-    })?;
     thread_local! {
         /// The last request's allocation, reused: a worker thread sending
         /// large arguments does not fault in a fresh buffer for each call.

@@ -15,17 +15,10 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::__private::KeyId;
+use super::DomainKey;
 use crate::fingerprint::FixedHasher;
 use crate::token::JobRef;
 use crate::{TokenState, Weight};
-
-/// Names a domain: the anchor and the argument fingerprint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct DomainKey {
-    pub(crate) anchor: &'static str,
-    pub(crate) key: KeyId,
-}
 
 struct Domain {
     /// The worker every member runs on.
@@ -123,9 +116,8 @@ impl Domains {
         // Its turn already (the usual case for a fresh domain): dispatch it
         // without queueing.
         if domain.active.is_none() && domain.queue.is_empty() && sched.admission_open(&job) {
-            let header = job.header();
-            if header.transition(TokenState::Waiting, TokenState::Admitted) {
-                domain.active = Some(header.id);
+            if job.transition(TokenState::Waiting, TokenState::Admitted) {
+                domain.active = Some(job.header().id);
                 sched.send_pinned(domain.worker, job);
             }
             return;
@@ -234,9 +226,8 @@ fn pump(domain: &mut Domain, sched: &impl Dispatch) {
             return;
         }
         let job = domain.queue.pop_front().expect("front exists");
-        let header = job.header();
-        if header.transition(TokenState::Waiting, TokenState::Admitted) {
-            domain.active = Some(header.id);
+        if job.transition(TokenState::Waiting, TokenState::Admitted) {
+            domain.active = Some(job.header().id);
             sched.send_pinned(domain.worker, job);
         }
     }
@@ -247,6 +238,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
+    use crate::fingerprint::KeyId;
 
     /// A dispatcher that records pins and sends nothing.
     #[derive(Default)]

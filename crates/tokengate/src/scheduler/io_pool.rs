@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::StorageSpeed;
 use crate::coordinator::Shared;
 use crate::token::JobRef;
 
@@ -19,7 +20,8 @@ const SPIN_POLLS: u32 = 32;
 
 #[derive(Default)]
 struct State {
-    queue: VecDeque<JobRef>,
+    /// Admitted calls and their tiers, in dispatch order.
+    queue: VecDeque<(JobRef, StorageSpeed)>,
     /// Threads waiting for work.
     idle: usize,
     /// Threads that finished a call and will look for work next.
@@ -51,10 +53,11 @@ impl IoPool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs an admitted storage call on an IO thread, spawning one if none idles.
-    pub(crate) fn execute(&self, shared: &Arc<Shared>, job: JobRef) {
+    /// Runs an admitted call of storage tier `speed` on an IO thread, spawning
+    /// one if none idles.
+    pub(crate) fn execute(&self, shared: &Arc<Shared>, job: JobRef, speed: StorageSpeed) {
         let mut state = self.lock();
-        state.queue.push_back(job);
+        state.queue.push_back((job, speed));
         if state.finishing >= state.queue.len() {
             // A thread that just ran a call (or just started) takes it: no wake-up.
             return;
@@ -92,7 +95,7 @@ impl IoPool {
     pub(crate) fn stop(&self) -> Vec<JobRef> {
         let mut state = self.lock();
         state.stopping = true;
-        let queued = state.queue.drain(..).collect();
+        let queued = state.queue.drain(..).map(|(job, _)| job).collect();
         drop(state);
         self.work.notify_all();
         queued
@@ -103,7 +106,7 @@ impl IoPool {
         self.lock().finishing += 1;
     }
 
-    fn next(&self, after_call: bool) -> Option<JobRef> {
+    fn next(&self, after_call: bool) -> Option<(JobRef, StorageSpeed)> {
         let mut state = self.lock();
         if after_call {
             // One idle thread at a time polls briefly for the next call before
@@ -149,8 +152,8 @@ fn io_main(shared: Arc<Shared>) {
     super::worker::enter_io_thread(shared.clone());
     // Counted as "finishing" when spawned: the first look for work uncounts it.
     let mut after_call = true;
-    while let Some(job) = shared.scheduler.io.next(after_call) {
-        super::worker::run_io(&shared, job);
+    while let Some((job, speed)) = shared.scheduler.io.next(after_call) {
+        super::worker::run_io(&shared, job, speed);
         after_call = true;
     }
     super::worker::leave_thread();

@@ -7,30 +7,34 @@ mod io_pool;
 mod lane;
 #[cfg(all(test, loom))]
 mod loom_wakeup;
+mod path;
 mod tier;
 pub(crate) mod topology;
 pub(crate) mod worker;
 
-pub(crate) use domain::{Dispatch, DomainKey, Domains};
+pub(crate) use domain::{Dispatch, Domains};
 pub(crate) use io_pool::IoPool;
 pub(crate) use lane::Lane;
+pub(crate) use path::{DomainKey, Path};
 pub(crate) use tier::Tier;
 pub(crate) use worker::{
-    WorkerSlot, claim_and_run, help_lane, run_claimed, with_current, worker_context,
+    WorkerSlot, claim, help_lane, park_waiting, run_claimed, with_current, worker_context,
 };
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::task::{Poll, Wake, Waker};
-use std::thread::{self, Thread};
-use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded};
 
-use crate::token::{Completion, JobRef, Path};
-use crate::{StorageSpeed, TaskError, TokenState, Weight};
+use crate::token::JobRef;
+use crate::{StorageSpeed, TokenState, Weight};
 use worker::Msg;
+
+/// Whether `job`'s owner holds it back (a pause of its op) as it leaves its
+/// queue; if so the owner kept it, and the caller drops its reference.
+pub(crate) fn held_back(job: &JobRef) -> bool {
+    job.owner().is_some_and(|owner| owner.hold_back(job))
+}
 
 /// Extra mailbox room for the one `Nudge` that may be in flight.
 const NUDGE_SLACK: usize = 1;
@@ -233,10 +237,7 @@ impl Scheduler {
             return Placement::NoRoom;
         };
         let slot = &self.workers[index];
-        if !job
-            .header()
-            .transition(TokenState::Waiting, TokenState::Admitted)
-        {
+        if !job.transition(TokenState::Waiting, TokenState::Admitted) {
             slot.load.fetch_sub(1, Ordering::SeqCst);
             return Placement::Gone;
         }
@@ -369,19 +370,11 @@ impl Scheduler {
         }
         loop {
             let job = lane.pop()?;
-            let op = job.header().route.as_ref().map(|r| r.op.clone());
-            let job = match op {
-                Some(op) => match op.hold_if_paused(job) {
-                    Ok(()) => continue,
-                    Err(job) => job,
-                },
-                None => job,
-            };
+            if held_back(&job) {
+                continue;
+            }
             me.load.fetch_add(1, Ordering::SeqCst);
-            if job
-                .header()
-                .transition(TokenState::Waiting, TokenState::Admitted)
-            {
+            if job.transition(TokenState::Waiting, TokenState::Admitted) {
                 return Some(job);
             }
             me.load.fetch_sub(1, Ordering::SeqCst);
@@ -423,102 +416,6 @@ impl Scheduler {
     }
 }
 
-/// Unparks the thread that waits on a token.
-struct ThreadWaker(Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-fn thread_waker() -> Waker {
-    thread_local! {
-        static WAKER: OnceLock<Waker> = const { OnceLock::new() };
-    }
-    WAKER.with(|w| {
-        w.get_or_init(|| Waker::from(Arc::new(ThreadWaker(thread::current()))))
-            .clone()
-    })
-}
-
-/// Spin rounds before parking: a result that is microseconds away is picked up
-/// without the cost of a park/unpark pair.
-const SPIN_ROUNDS: u32 = 64;
-
-/// Blocks the calling thread until `cell` resolves or `deadline` passes.
-///
-/// On a worker thread of the token's coordinator, a still-queued token is
-/// claimed and run inline first, so a guarded fn that waits on guarded calls
-/// never deadlocks, even with a single worker.
-pub(crate) fn wait_for<T>(
-    cell: &Arc<dyn Completion<T>>,
-    deadline: Option<Instant>,
-) -> Option<Result<T, TaskError>> {
-    let waker = thread_waker();
-    let context = worker_context();
-    let on_worker = context.is_some();
-    let me = context.and_then(|ctx| Some((ctx.shared, ctx.worker?)));
-    let mut nap = FIRST_NAP / 2;
-    let mut spins = 0;
-    loop {
-        if let Poll::Ready(result) = cell.poll_result(&waker) {
-            return Some(result);
-        }
-        let header = cell.header();
-        if on_worker
-            && matches!(header.state(), TokenState::Waiting | TokenState::Admitted)
-            && claim_and_run(&cell.clone().job())
-        {
-            continue;
-        }
-        if spins < SPIN_ROUNDS {
-            spins += 1;
-            for _ in 0..32 {
-                if header.state().is_terminal() {
-                    break;
-                }
-                std::hint::spin_loop();
-            }
-            continue;
-        }
-        // On a worker, the awaited call may become claimable later (a pause
-        // ends, a neighbour's mailbox is stolen from): park briefly and retry.
-        let retry = on_worker.then(|| {
-            nap = (nap * 2).min(MAX_NAP);
-            nap
-        });
-        let now = Instant::now();
-        let until_deadline = match deadline {
-            Some(deadline) if now >= deadline => return None,
-            Some(deadline) => Some(deadline - now),
-            None => None,
-        };
-        // A worker parked here is blocked: a sticky call pinned to it may then
-        // run on another worker (see `claim_and_run`).
-        let me = me.as_ref().map(|(shared, i)| &shared.scheduler.workers[*i]);
-        if let Some(me) = me {
-            me.waiting.fetch_add(1, Ordering::SeqCst);
-        }
-        match (retry, until_deadline) {
-            (None, None) => thread::park(),
-            (Some(d), None) | (None, Some(d)) => thread::park_timeout(d),
-            (Some(a), Some(b)) => thread::park_timeout(a.min(b)),
-        }
-        if let Some(me) = me {
-            me.waiting.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-/// Bounds of the retry naps of a worker waiting on a token it cannot claim yet.
-const FIRST_NAP: Duration = Duration::from_micros(50);
-const MAX_NAP: Duration = Duration::from_millis(10);
-
 impl Dispatch for Scheduler {
     /// The home worker of `weight` with the fewest pinned domains plus calls
     /// (so domains made while nothing runs, in a pause say, still spread out).
@@ -538,12 +435,7 @@ impl Dispatch for Scheduler {
     }
 
     fn admission_open(&self, job: &JobRef) -> bool {
-        !self.is_paused()
-            && job
-                .header()
-                .route
-                .as_ref()
-                .is_none_or(|route| !route.op.is_paused())
+        !self.is_paused() && job.owner().is_none_or(|owner| owner.admissible())
     }
 
     fn send_pinned(&self, worker: usize, job: JobRef) {

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
 
+use super::{Path, Scheduler};
 use crate::coordinator::Shared;
-use crate::token::{Job, JobRef, Path};
-use crate::{TokenState, Weight};
+use crate::token::{Job, JobRef};
+use crate::{StorageSpeed, TokenState, Weight};
 
 /// What a mailbox carries.
 pub(crate) enum Msg {
@@ -90,6 +91,8 @@ thread_local! {
     static WORKER: RefCell<Option<WorkerContext>> = const { RefCell::new(None) };
     /// The call whose body this thread is running (innermost, for nested claims).
     static CURRENT: RefCell<Option<JobRef>> = const { RefCell::new(None) };
+    /// On an IO thread, the storage tier of the call it runs.
+    static IO_TIER: std::cell::Cell<Option<StorageSpeed>> = const { std::cell::Cell::new(None) };
 }
 
 /// The worker context of the calling thread, if it is a worker.
@@ -200,17 +203,13 @@ pub(crate) fn enter_io_thread(shared: Arc<Shared>) {
     });
 }
 
-/// Runs an admitted storage-tier call on this IO thread, then lets its tier
-/// dispatch the next one.
-pub(crate) fn run_io(shared: &Arc<Shared>, job: JobRef) {
-    let Path::Storage(speed) = job.header().route.as_ref().expect("routed").path else {
-        unreachable!("only storage calls reach IO threads");
-    };
-    if job
-        .header()
-        .transition(TokenState::Admitted, TokenState::Executing)
-    {
+/// Runs an admitted storage-tier call of tier `speed` on this IO thread, then
+/// lets its tier dispatch the next one.
+pub(crate) fn run_io(shared: &Arc<Shared>, job: JobRef, speed: StorageSpeed) {
+    if job.transition(TokenState::Admitted, TokenState::Executing) {
+        IO_TIER.with(|tier| tier.set(Some(speed)));
         run_claimed(job);
+        IO_TIER.with(|tier| tier.set(None));
     }
     // This thread takes the next call it dispatches, rather than a new thread.
     shared.scheduler.io.finishing();
@@ -220,42 +219,33 @@ pub(crate) fn run_io(shared: &Arc<Shared>, job: JobRef) {
 
 /// Runs an admitted call counted in `me.load`, then uncounts it.
 fn execute(me: &WorkerSlot, job: JobRef) {
-    if job
-        .header()
-        .transition(TokenState::Admitted, TokenState::Executing)
-    {
+    if job.transition(TokenState::Admitted, TokenState::Executing) {
         run_counted(Some(me), job);
     }
     // A stale entry (killed while queued) is simply dropped.
     me.load.fetch_sub(1, Ordering::SeqCst);
 }
 
-/// On a worker thread of `job`'s coordinator, claims `job` if it is still queued
-/// and runs it inline. This is how waiting inside a guarded fn avoids deadlock.
-pub(crate) fn claim_and_run(job: &JobRef) -> bool {
-    let header = job.header();
-    let Some(route) = &header.route else {
-        return false;
-    };
+/// On a thread of `sched` (a worker, or an IO thread), claims `job`, whose path
+/// is `path`, if it is still queued and may run here, and runs it inline. This
+/// is how waiting inside a guarded fn avoids deadlock. `admissible` says the
+/// job's owner would let it leave its queue now (no pause of its op).
+pub(crate) fn claim(sched: &Scheduler, job: &JobRef, path: Path, admissible: bool) -> bool {
     let Some(ctx) = worker_context() else {
         return false;
     };
-    if !Arc::ptr_eq(&ctx.shared, &route.shared) {
+    if !std::ptr::eq(&ctx.shared.scheduler, sched) {
         return false;
     }
-    match route.path {
+    let header = job.header();
+    match path {
         // Storage calls run only on IO threads, within their tier's cap. An IO
         // thread whose call waits on a call of its own tier runs it inline,
-        // under the turn its blocked call already holds (else a full tier whose
-        // calls all wait on the tier would never move); other waiters block,
-        // and the IO threads make progress.
+        // under the turn its blocked call already holds (else a full tier
+        // whose calls all wait on the tier would never move); other waiters
+        // block, and the IO threads make progress.
         Path::Storage(speed) => {
-            let same_tier = ctx.worker.is_none()
-                && with_current(|current| {
-                    current
-                        .and_then(|job| job.header().route.as_ref())
-                        .is_some_and(|r| matches!(r.path, Path::Storage(s) if s == speed))
-                });
+            let same_tier = ctx.worker.is_none() && IO_TIER.with(|tier| tier.get() == Some(speed));
             if !same_tier {
                 return false;
             }
@@ -267,10 +257,10 @@ pub(crate) fn claim_and_run(job: &JobRef) -> bool {
         // call, and running it here is what keeps the wait from deadlocking) and
         // no killed member's body still runs (which it would overlap).
         Path::Sticky { key, worker } => {
-            let pinned = &ctx.shared.scheduler.workers[worker];
+            let pinned = &sched.workers[worker];
             if ctx.worker != Some(worker)
                 && (pinned.waiting.load(Ordering::SeqCst) == 0
-                    || !ctx.shared.scheduler.domains.may_run_elsewhere(key))
+                    || !sched.domains.may_run_elsewhere(key))
             {
                 return false;
             }
@@ -281,20 +271,46 @@ pub(crate) fn claim_and_run(job: &JobRef) -> bool {
         // A pause holds back admission, so a waiting call stays put; an admitted
         // call is past admission and may run here.
         TokenState::Waiting => {
-            !route.shared.scheduler.is_paused()
-                && !route.op.is_paused()
-                && header.transition(TokenState::Waiting, TokenState::Admitted)
-                && header.transition(TokenState::Admitted, TokenState::Executing)
+            !sched.is_paused()
+                && admissible
+                && job.transition(TokenState::Waiting, TokenState::Admitted)
+                && job.transition(TokenState::Admitted, TokenState::Executing)
         }
-        TokenState::Admitted => header.transition(TokenState::Admitted, TokenState::Executing),
+        TokenState::Admitted => job.transition(TokenState::Admitted, TokenState::Executing),
         _ => false,
     };
     if claimed {
-        let me = ctx.worker.map(|i| &ctx.shared.scheduler.workers[i]);
+        let me = ctx.worker.map(|i| &sched.workers[i]);
         run_counted(me, job.clone());
     }
     claimed
 }
+
+/// Parks the calling thread, which waits on a token, for at most `timeout`.
+/// A worker thread (of any coordinator) parks briefly instead, since the
+/// awaited call may become claimable (a pause ends, a neighbour's mailbox is
+/// stolen from), with naps doubling with `round`, and counts as blocked
+/// meanwhile: a sticky call pinned to it may then run on another worker (see
+/// [`claim`]).
+pub(crate) fn park_waiting(timeout: Option<Duration>, round: u32) {
+    let Some((ctx, me)) = worker_context().and_then(|ctx| Some((ctx.clone(), ctx.worker?))) else {
+        match timeout {
+            Some(timeout) => std::thread::park_timeout(timeout),
+            None => std::thread::park(),
+        }
+        return;
+    };
+    let nap = FIRST_NAP.saturating_mul(1 << round.min(16)).min(MAX_NAP);
+    let nap = timeout.map_or(nap, |timeout| timeout.min(nap));
+    let slot = &ctx.shared.scheduler.workers[me];
+    slot.waiting.fetch_add(1, Ordering::SeqCst);
+    std::thread::park_timeout(nap);
+    slot.waiting.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Bounds of the naps of a worker waiting on a token it cannot claim yet.
+const FIRST_NAP: Duration = Duration::from_micros(50);
+const MAX_NAP: Duration = Duration::from_millis(10);
 
 /// On a worker thread of `shared`, runs one call from `lane` inline (used while
 /// blocked on that full lane). Returns whether it ran one. Not for storage

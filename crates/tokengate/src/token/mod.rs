@@ -1,12 +1,17 @@
-//! [`TaskToken`]: the handle a guarded call returns at once.
+//! [`TaskToken`]: the handle a guarded call returns at once, and the cell
+//! behind it. This is the runtime's bottom layer: it names no coordinator,
+//! lane or worker, and reaches whoever runs a token only through the
+//! [`Owner`] trait.
 //!
 //! # Design note: the token state machine
 //!
 //! Every guarded call makes exactly one heap allocation, a *cell* (see `cell.rs`)
 //! holding:
 //!
-//! * a header: id, op, weight, optional timeout, the owning coordinator, four
-//!   timestamps and an atomic [`TokenState`];
+//! * a header (`header.rs`): id, op, weight, optional timeout, four timestamps
+//!   and an atomic [`TokenState`];
+//! * its owner: the record of the coordinator that runs it, which the token
+//!   reports to (`owner.rs`);
 //! * a slot behind a mutex: the closure (until a worker takes it), then the
 //!   result (until the token takes it), plus the waker of whoever waits.
 //!
@@ -14,7 +19,7 @@
 //! views of that cell.
 //!
 //! **Ownership by compare-and-swap.** The state only changes through
-//! `Header::transition(from, to)`, a CAS that checks [`TokenState::can_become`].
+//! `Job::transition(from, to)`, a CAS that checks [`TokenState::can_become`].
 //! Whoever wins a transition owns what it implies:
 //!
 //! | winning transition            | the winner must…                                  |
@@ -37,24 +42,33 @@
 //! [`checkpoint`](crate::checkpoint); its late result loses the
 //! `Executing → Completed` race and is dropped. No panic, no double write.
 //!
-//! **Observation.** Each successful transition is reported once to the owning
-//! coordinator, which updates O(1) counters, releases lane capacity when a token
-//! leaves `Waiting`, and drops the token from its live registry when it
-//! finishes. Nothing holds a finished token except the caller's own handle.
+//! **The owner.** Each successful transition is reported once to the token's
+//! owner ([`Owner::observe`]), which updates O(1) counters, releases lane
+//! capacity when a token leaves `Waiting`, and drops the token from its live
+//! registry when it finishes. The owner is also asked before a queued call is
+//! admitted (a pause holds it back), told when a killed body returns, and
+//! consulted when a thread blocks on the token. Nothing holds a finished token
+//! except the caller's own handle.
 //!
 //! **Waiting.** `await` registers the task's waker; [`TaskToken::wait`] registers
-//! a waker that unparks the calling thread. On a coordinator worker thread,
-//! `wait` first tries to *claim* the awaited token (`Waiting/Admitted → Executing`)
-//! and run it inline, so nested calls never deadlock, even with a single worker.
+//! a waker that unparks the calling thread (`wait.rs`). Before it parks, the
+//! waiting thread asks the owner for help: on a coordinator worker the owner
+//! *claims* the awaited token (`Waiting/Admitted → Executing`) and runs it
+//! inline, so nested calls never deadlock, even with a single worker.
 
 mod cell;
+mod header;
 mod id;
+mod owner;
 mod state_cell;
+#[cfg(test)]
+mod tests;
+mod wait;
 
-pub(crate) use cell::{
-    Cell, Completion, Header, Job, JobRef, Path, Route, epoch, kill, terminate_with,
-};
+pub(crate) use cell::{Cell, Completion, Job, JobRef, kill, terminate_with};
+pub(crate) use header::{Header, epoch};
 pub(crate) use id::next_id;
+pub(crate) use owner::Owner;
 
 use std::fmt;
 use std::future::Future;
@@ -104,9 +118,10 @@ pub struct TaskToken<T> {
 }
 
 impl<T: Send + 'static> TaskToken<T> {
-    pub(crate) fn from_cell<F>(cell: Arc<Cell<T, F>>) -> Self
+    pub(crate) fn from_cell<F, O>(cell: Arc<Cell<T, F, O>>) -> Self
     where
         F: FnOnce() -> T + Send + 'static,
+        O: Owner,
     {
         TaskToken { cell }
     }
@@ -126,7 +141,7 @@ impl<T> TaskToken<T> {
     ///
     /// Panics if the result was already taken by `.await` or `wait_timeout`.
     pub fn wait(self) -> Result<T, TaskError> {
-        match crate::scheduler::wait_for(&self.cell, None) {
+        match wait::wait_for(&self.cell, None) {
             Some(result) => result,
             None => unreachable!("a wait without deadline returned without a result"),
         }
@@ -140,7 +155,7 @@ impl<T> TaskToken<T> {
     /// Panics if the result was already taken.
     pub fn wait_timeout(&mut self, timeout: Duration) -> Option<Result<T, TaskError>> {
         let deadline = Instant::now().checked_add(timeout);
-        crate::scheduler::wait_for(&self.cell, deadline)
+        wait::wait_for(&self.cell, deadline)
     }
 
     /// The token's id: unique in the process, never reused.

@@ -1,0 +1,87 @@
+//! [`Route`]: the coordinator's record of one call, and the token's owner.
+//!
+//! Every token made by a coordinator carries a `Route`: which coordinator and
+//! operation entry it belongs to, its [`Path`] (where it waits and runs), and
+//! the lead domains it leads or belongs to. The token reports every transition
+//! to it ([`Owner`]), and this is where the coordinator's bookkeeping for a
+//! call (counters, lane capacity, registry, domains) is driven from.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::lead::LeadDomain;
+use super::ops::OpEntry;
+use super::shared::Shared;
+use crate::TokenState;
+use crate::scheduler::{self, Path};
+use crate::token::{Header, Job, JobRef, Owner};
+
+/// Who owns a call (its coordinator and its operation's entry there) and how
+/// it is routed.
+pub(crate) struct Route {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) op: Arc<OpEntry>,
+    pub(crate) path: Path,
+    /// The lead domain this call leads (`external_calls`).
+    pub(crate) lead: Option<Arc<LeadDomain>>,
+    /// The lead domain this call is a child of.
+    pub(crate) parent: Option<Arc<LeadDomain>>,
+}
+
+/// The route of `job`, if a coordinator made it.
+pub(crate) fn route_of(job: &dyn Job) -> Option<&Route> {
+    job.owner()?.as_any().downcast_ref::<Route>()
+}
+
+impl Owner for Route {
+    fn observe(
+        &self,
+        header: &Header,
+        from: TokenState,
+        to: TokenState,
+        now: u64,
+        held_slot: bool,
+    ) {
+        self.shared.observe(self, header, from, to, now, held_slot);
+    }
+
+    fn body_returned(&self, header: &Header) {
+        if let Path::Sticky { key, .. } = self.path {
+            let scheduler = &self.shared.scheduler;
+            scheduler.domains.body_returned(key, header.id, scheduler);
+        }
+    }
+
+    fn admissible(&self) -> bool {
+        !self.op.is_paused()
+    }
+
+    fn hold_back(&self, job: &JobRef) -> bool {
+        self.op.hold_if_paused(job)
+    }
+
+    fn help(&self, job: &JobRef) -> bool {
+        matches!(
+            job.header().state(),
+            TokenState::Waiting | TokenState::Admitted
+        ) && scheduler::claim(&self.shared.scheduler, job, self.path, self.admissible())
+    }
+
+    fn park(&self, timeout: Option<Duration>, round: u32) {
+        scheduler::park_waiting(timeout, round);
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route")
+            .field("op", &self.op.name)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}

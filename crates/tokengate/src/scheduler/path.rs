@@ -1,0 +1,29 @@
+//! [`Path`]: where a call waits and which threads may run it.
+//!
+//! A call's path is decided once, when it is made (by the coordinator's
+//! admission), from its attribute's tags, and never changes: every part of the
+//! scheduler that queues, places or claims the call asks it for its path.
+
+use crate::StorageSpeed;
+use crate::fingerprint::KeyId;
+
+/// Names a sticky domain: the anchor and the argument fingerprint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct DomainKey {
+    pub(crate) anchor: &'static str,
+    pub(crate) key: KeyId,
+}
+
+/// Where a call waits and which threads may run it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Path {
+    /// Its weight lane; any eligible worker.
+    Lane,
+    /// Its storage tier; IO threads.
+    Storage(StorageSpeed),
+    /// Its sticky domain; the domain's worker (fixed while the call is a
+    /// member), one member at a time.
+    Sticky { key: DomainKey, worker: usize },
+    /// A lead's child: the lead's worker group.
+    Group(usize),
+}

@@ -1,0 +1,121 @@
+//! The non-generic part of a token: identity, state and clock.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::state_cell::StateCell;
+use crate::error::{ErrorKind, TaskError};
+use crate::{TokenState, Weight};
+
+/// Identity, state and timestamps of one call, whatever its closure and
+/// result types.
+#[derive(Debug)]
+pub(crate) struct Header {
+    /// Unique in the process; never reused.
+    pub(crate) id: u64,
+    /// The operation name (`op = "..."`).
+    pub(crate) op: &'static str,
+    /// The call's weight class.
+    pub(crate) weight: Weight,
+    /// The deadline measured from the call, if any.
+    pub(crate) timeout: Option<Duration>,
+    /// The state, plus whether the token holds a slot of its lane's capacity.
+    state: StateCell,
+    /// Nanoseconds since [`epoch`] when the call was made.
+    created: u64,
+    /// Nanoseconds since [`epoch`] of admission, start and finish; 0 = not yet.
+    admitted: AtomicU64,
+    started: AtomicU64,
+    finished: AtomicU64,
+}
+
+/// The process-wide clock origin for token timestamps.
+pub(crate) fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Nanoseconds since [`epoch`], never 0 (0 means "not yet").
+pub(crate) fn now_ns() -> u64 {
+    let origin = epoch();
+    (origin.elapsed().as_nanos() as u64).max(1)
+}
+
+impl Header {
+    pub(crate) fn new(
+        id: u64,
+        op: &'static str,
+        weight: Weight,
+        timeout: Option<Duration>,
+    ) -> Header {
+        Header {
+            id,
+            op,
+            weight,
+            timeout,
+            state: StateCell::new(),
+            created: now_ns(),
+            admitted: AtomicU64::new(0),
+            started: AtomicU64::new(0),
+            finished: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn state(&self) -> TokenState {
+        self.state.load()
+    }
+
+    /// Records that the token holds a lane slot; false (nothing recorded) if it
+    /// is no longer `Waiting`. See [`StateCell`].
+    pub(crate) fn arm_lane_slot(&self) -> bool {
+        self.state.arm_slot()
+    }
+
+    /// Moves `from → to` if the token is in `from` and stamps the time. On
+    /// success returns whether the token held a lane slot (now given up) and
+    /// the time stamped. The transition is not reported to anyone: see
+    /// `Job::transition`, which is how the rest of the crate moves tokens.
+    pub(crate) fn advance(&self, from: TokenState, to: TokenState) -> Option<(bool, u64)> {
+        debug_assert!(from.can_become(to), "{from} -> {to}");
+        let held_slot = self.state.transition(from, to)?;
+        // `Created → Waiting` follows creation at once: it needs no clock read.
+        let now = if to == TokenState::Waiting {
+            self.created
+        } else {
+            now_ns()
+        };
+        match to {
+            TokenState::Admitted => self.admitted.store(now, Ordering::Relaxed),
+            TokenState::Executing => self.started.store(now, Ordering::Relaxed),
+            s if s.is_terminal() => self.finished.store(now, Ordering::Relaxed),
+            _ => {}
+        }
+        Some((held_slot, now))
+    }
+
+    pub(crate) fn created_ns(&self) -> u64 {
+        self.created
+    }
+
+    pub(crate) fn admitted_ns(&self) -> u64 {
+        self.admitted.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn started_ns(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn finished_ns(&self) -> u64 {
+        self.finished.load(Ordering::Relaxed)
+    }
+
+    /// A kill or a timeout was requested: the running body should stop.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        matches!(self.state(), TokenState::Killed | TokenState::TimedOut)
+    }
+
+    pub(crate) fn error(&self, kind: ErrorKind) -> TaskError {
+        TaskError::new(self.op, self.id, kind)
+    }
+}

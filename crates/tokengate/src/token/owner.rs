@@ -1,0 +1,50 @@
+//! [`Owner`]: what a token reports to, and asks of, whoever runs it.
+//!
+//! The token layer knows nothing of coordinators, lanes or workers. A token
+//! carries an owner (the coordinator's per-call routing record) and calls down
+//! into it through this trait: after each transition, when a killed body
+//! returns, before a call leaves its queue, and when a thread blocks waiting on
+//! the token. The owner decides what that means (counters, lane capacity,
+//! domains, pauses, running the call inline). A stub owner is all a token
+//! needs to be tested on its own.
+
+use std::any::Any;
+use std::time::Duration;
+
+use super::{Header, JobRef};
+use crate::TokenState;
+
+/// The party a token reports to: implemented by the coordinator's per-call
+/// route, and by stubs in tests.
+pub(crate) trait Owner: Send + Sync + 'static {
+    /// The token moved `from → to` at `now` (nanoseconds since the token
+    /// epoch). Called exactly once per successful transition, right after the
+    /// state changed; `held_slot` says the token gave up a lane slot with it.
+    fn observe(&self, header: &Header, from: TokenState, to: TokenState, now: u64, held_slot: bool);
+
+    /// The body of a call that was killed or timed out while running has
+    /// returned (or never started): its thread is free of it.
+    fn body_returned(&self, header: &Header);
+
+    /// May the queued call leave its queue now? False while its owner holds it
+    /// back (a pause of its operation).
+    fn admissible(&self) -> bool;
+
+    /// A queued call is about to be admitted: if its owner holds it back (a
+    /// pause of its operation), the owner keeps `job` to release it later, in
+    /// order, and returns true; the caller then drops its reference.
+    fn hold_back(&self, job: &JobRef) -> bool;
+
+    /// A thread is about to block until `job` resolves: if the call is still
+    /// queued and may run on this thread, run it here (so that nested waits
+    /// never deadlock). Returns whether it ran it.
+    fn help(&self, job: &JobRef) -> bool;
+
+    /// Parks the calling thread, which waits on a token of this owner, for at
+    /// most `timeout` (`None`: until unparked); `round` counts this wait's
+    /// parks so far. A thread that may be able to help later parks briefly.
+    fn park(&self, timeout: Option<Duration>, round: u32);
+
+    /// The owner as `Any`, so the layer that made it can recover its type.
+    fn as_any(&self) -> &dyn Any;
+}

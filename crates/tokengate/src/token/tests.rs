@@ -1,0 +1,166 @@
+//! The token layer on its own, with a stub owner that records what it is told.
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::TokenState::{self, *};
+use crate::error::{ErrorKind, KillReason};
+use crate::{TaskToken, Weight};
+
+/// Records transitions and returned bodies; holds nothing back.
+#[derive(Default)]
+struct Recorder {
+    transitions: Mutex<Vec<(TokenState, TokenState, bool)>>,
+    bodies_returned: AtomicUsize,
+    held: AtomicBool,
+}
+
+/// The owner each test cell gets: a handle to its recorder.
+#[derive(Clone)]
+struct Stub(Arc<Recorder>);
+
+impl Owner for Stub {
+    fn observe(&self, _: &Header, from: TokenState, to: TokenState, _: u64, held_slot: bool) {
+        self.0.transitions.lock().unwrap().push((from, to, held_slot));
+    }
+    fn body_returned(&self, _: &Header) {
+        self.0.bodies_returned.fetch_add(1, Ordering::SeqCst);
+    }
+    fn admissible(&self) -> bool {
+        !self.0.held.load(Ordering::SeqCst)
+    }
+    fn hold_back(&self, _: &JobRef) -> bool {
+        self.0.held.load(Ordering::SeqCst)
+    }
+    fn help(&self, _: &JobRef) -> bool {
+        false
+    }
+    fn park(&self, timeout: Option<Duration>, _: u32) {
+        std::thread::park_timeout(timeout.unwrap_or(Duration::from_millis(1)));
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+fn cell<T, F>(f: F) -> (Arc<Recorder>, TaskToken<T>, JobRef)
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let recorder = Arc::new(Recorder::default());
+    let header = Header::new(next_id(), "op", Weight::Medium, None);
+    let cell = Cell::new(header, Some(Stub(recorder.clone())), f);
+    let job: JobRef = cell.clone();
+    (recorder, TaskToken::from_cell(cell), job)
+}
+
+fn transitions(recorder: &Recorder) -> Vec<(TokenState, TokenState, bool)> {
+    recorder.transitions.lock().unwrap().clone()
+}
+
+/// Moves a fresh job to `Executing`, as admission and a worker would.
+fn start(job: &JobRef) {
+    for (from, to) in [(Created, Waiting), (Waiting, Admitted), (Admitted, Executing)] {
+        assert!(job.transition(from, to), "{from} -> {to}");
+    }
+}
+
+#[test]
+fn each_transition_is_reported_once_and_the_value_delivered() {
+    let (recorder, token, job) = cell(|| 6 * 7);
+    start(&job);
+    job.run();
+    assert_eq!(token.wait().unwrap(), 42);
+    assert_eq!(
+        transitions(&recorder),
+        [
+            (Created, Waiting, false),
+            (Waiting, Admitted, false),
+            (Admitted, Executing, false),
+            (Executing, Completed, false),
+        ]
+    );
+}
+
+#[test]
+fn a_transition_from_the_wrong_state_does_nothing() {
+    let (recorder, _token, job) = cell(|| ());
+    assert!(!job.transition(Waiting, Admitted));
+    assert!(job.transition(Created, Waiting));
+    assert!(!job.transition(Created, Waiting), "only once");
+    assert_eq!(transitions(&recorder).len(), 1);
+}
+
+#[test]
+fn a_lane_slot_is_reported_when_the_token_leaves_waiting() {
+    let (recorder, _token, job) = cell(|| ());
+    assert!(job.transition(Created, Waiting));
+    assert!(job.header().arm_lane_slot());
+    assert!(kill(&*job, KillReason::Token));
+    assert_eq!(transitions(&recorder)[1], (Waiting, Killed, true));
+}
+
+#[test]
+fn a_queued_kill_resolves_at_once_and_the_body_never_runs() {
+    let ran = Arc::new(AtomicBool::new(false));
+    let (recorder, token, job) = {
+        let ran = ran.clone();
+        cell(move || ran.store(true, Ordering::SeqCst))
+    };
+    assert!(job.transition(Created, Waiting));
+    assert!(kill(&*job, KillReason::Token));
+    assert!(!kill(&*job, KillReason::Token), "a token is killed once");
+    assert!(token.wait().unwrap_err().is_killed());
+    // A worker that pops the stale entry loses the race and runs nothing.
+    assert!(!job.transition(Waiting, Admitted));
+    assert!(!ran.load(Ordering::SeqCst));
+    assert_eq!(recorder.bodies_returned.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_kill_while_running_drops_the_late_value_and_reports_the_body() {
+    let (recorder, token, job) = cell(|| String::from("late"));
+    start(&job);
+    assert_eq!(job.terminate(Killed), Some(Executing));
+    job.resolve_error(job.header().error(ErrorKind::Killed(KillReason::Token)));
+    job.run();
+    assert!(token.wait().unwrap_err().is_killed());
+    assert_eq!(recorder.bodies_returned.load(Ordering::SeqCst), 1);
+    assert_eq!(transitions(&recorder).last(), Some(&(Executing, Killed, false)));
+}
+
+#[test]
+fn a_panic_is_the_tokens_error() {
+    let (_, token, job) = cell(|| -> u8 { panic!("on purpose") });
+    start(&job);
+    crate::unwind::silenced(|| job.run());
+    assert_eq!(token.wait().unwrap_err().panic_message(), Some("on purpose"));
+}
+
+#[test]
+// Real time: the waiting thread parks until another thread resolves it.
+#[cfg_attr(miri, ignore)]
+fn wait_blocks_until_another_thread_resolves_the_token() {
+    let (_, mut token, job) = cell(|| 1u8);
+    start(&job);
+    assert!(token.wait_timeout(Duration::from_millis(5)).is_none());
+    let runner = std::thread::spawn(move || job.run());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let value = token.wait_timeout(deadline - Instant::now());
+    runner.join().unwrap();
+    assert_eq!(value.unwrap().unwrap(), 1);
+}
+
+#[test]
+fn a_token_resolved_at_birth_has_no_owner() {
+    let header = Header::new(next_id(), "op", Weight::Light, None);
+    let cell = Cell::<u8, fn() -> u8, Stub>::failed(header, ErrorKind::NoCoordinator);
+    let job: JobRef = cell.clone();
+    assert!(job.owner().is_none());
+    assert_eq!(job.header().state(), Killed);
+    assert!(TaskToken::from_cell(cell).wait().unwrap_err().is_no_coordinator());
+}

@@ -1,0 +1,93 @@
+//! Blocking on a token from sync code: [`TaskToken::wait`](crate::TaskToken::wait)
+//! and [`wait_timeout`](crate::TaskToken::wait_timeout).
+//!
+//! The waiting thread registers a waker that unparks it, spins briefly (a
+//! result that is microseconds away is picked up without a park/unpark pair),
+//! then parks. Before each park it asks the token's owner for help: a thread
+//! that may run the still-queued call itself does so (that is how a guarded fn
+//! waiting on guarded calls never deadlocks). The owner also decides how the
+//! thread parks, so a worker thread that may be able to help later parks
+//! briefly and retries.
+
+use std::sync::{Arc, OnceLock};
+use std::task::{Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::Instant;
+
+use super::Completion;
+use crate::TaskError;
+
+/// Spin rounds before parking.
+const SPIN_ROUNDS: u32 = 64;
+
+/// Unparks the thread that waits on a token.
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+thread_local! {
+    /// This thread's waker, made once: the token layer's one piece of
+    /// per-thread state besides the id block (`id.rs`).
+    static WAKER: OnceLock<Waker> = const { OnceLock::new() };
+}
+
+fn thread_waker() -> Waker {
+    WAKER.with(|w| {
+        w.get_or_init(|| Waker::from(Arc::new(ThreadWaker(thread::current()))))
+            .clone()
+    })
+}
+
+/// Blocks the calling thread until `cell` resolves or `deadline` passes.
+pub(crate) fn wait_for<T>(
+    cell: &Arc<dyn Completion<T>>,
+    deadline: Option<Instant>,
+) -> Option<Result<T, TaskError>> {
+    let waker = thread_waker();
+    let job = cell.clone().job();
+    let owner = job.owner();
+    let mut spins = 0;
+    let mut parks = 0;
+    loop {
+        if let Poll::Ready(result) = cell.poll_result(&waker) {
+            return Some(result);
+        }
+        if owner.is_some_and(|owner| owner.help(&job)) {
+            continue;
+        }
+        let header = cell.header();
+        if spins < SPIN_ROUNDS {
+            spins += 1;
+            for _ in 0..32 {
+                if header.state().is_terminal() {
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+            continue;
+        }
+        let timeout = match deadline {
+            Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => return None,
+            },
+            None => None,
+        };
+        match owner {
+            Some(owner) => owner.park(timeout, parks),
+            None => match timeout {
+                Some(timeout) => thread::park_timeout(timeout),
+                None => thread::park(),
+            },
+        }
+        parks += 1;
+    }
+}

@@ -12,6 +12,7 @@ mod cancel;
 mod coordinators;
 mod fingerprint;
 mod lanes;
+mod lanes_async;
 mod leads;
 mod lifecycle;
 mod map;

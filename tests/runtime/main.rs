@@ -11,6 +11,7 @@ mod backpressure;
 mod cancel;
 mod coordinators;
 mod fingerprint;
+mod lane_slots;
 mod lanes;
 mod lanes_async;
 mod leads;

@@ -19,6 +19,7 @@ mod lifecycle;
 mod map;
 mod nesting;
 mod placement;
+mod release;
 mod stats;
 mod sticky;
 mod storage;

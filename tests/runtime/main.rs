@@ -22,5 +22,6 @@ mod placement;
 mod release;
 mod stats;
 mod sticky;
+mod sticky_turns;
 mod storage;
 mod token;

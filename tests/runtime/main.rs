@@ -14,6 +14,7 @@ mod fingerprint;
 mod lane_slots;
 mod lanes;
 mod lanes_async;
+mod lead_group_lane;
 mod leads;
 mod lifecycle;
 mod map;

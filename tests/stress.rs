@@ -8,11 +8,18 @@
 //! (some with a timeout), leads whose children must follow them, and IO calls
 //! of a storage tier, under the same kills and pauses; afterwards no domain,
 //! pin, tier permit or live token is left behind.
+//!
+//! The third makes calls into lanes of a few slots, from sync threads (which
+//! block while a lane is full) and async tasks (which wait through `admit`, and
+//! sometimes drop it while it waits), while a killer kills random calls.
+//!
+//! No call may run twice: every body records its input in a flag of its own,
+//! and those flags are checked, not the coordinator's counters.
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -22,7 +29,8 @@ use tokengate::{
     task_token_guard,
 };
 use tokengate_tests::{
-    ExpectedPanic, Outcomes, SplitMix64, builder, eventually, quiet_expected_panics, resolve,
+    ExpectedPanic, Outcomes, PATIENCE, SplitMix64, builder, eventually, quiet_expected_panics,
+    resolve,
 };
 
 const THREADS: u64 = 8;
@@ -36,31 +44,86 @@ const RING: usize = 4096;
 
 const OPS: [&str; 3] = ["stress_light", "stress_medium", "stress_heavy"];
 
-/// What one thread saw: outcomes, values of `Ok` results, successful kills.
+/// What one thread saw: outcomes, values of `Ok` results, the inputs of calls
+/// whose body ran to a result (a value or a panic), successful kills.
 #[derive(Default)]
 struct Tally {
     outcomes: Outcomes,
     values: Vec<u64>,
+    returned: Vec<u64>,
     kills: u64,
+    /// Calls killed because the `admit` that deferred them was dropped.
+    dropped: u64,
     mismatched: Vec<(u64, u64)>,
 }
 
 impl Tally {
     fn record(&mut self, input: u64, result: Result<u64, TaskError>) {
         self.outcomes.record(&result);
-        if let Ok(v) = result {
-            if v != input {
-                self.mismatched.push((input, v));
+        match result {
+            Ok(v) => {
+                if v != input {
+                    self.mismatched.push((input, v));
+                }
+                self.values.push(v);
+                self.returned.push(input);
             }
-            self.values.push(v);
+            Err(e) if e.is_panic() => self.returned.push(input),
+            Err(_) => {}
         }
     }
 
     fn merge(&mut self, other: Tally) {
         self.outcomes.merge(&other.outcomes);
         self.values.extend(other.values);
+        self.returned.extend(other.returned);
         self.kills += other.kills;
+        self.dropped += other.dropped;
         self.mismatched.extend(other.mismatched);
+    }
+}
+
+/// Per input, how many times a body with that input started: the bodies' own
+/// record, independent of the coordinator's counters.
+struct RanFlags(Vec<AtomicU8>);
+
+impl RanFlags {
+    fn new(inputs: usize) -> RanFlags {
+        RanFlags((0..inputs).map(|_| AtomicU8::new(0)).collect())
+    }
+
+    /// Called first thing by a body.
+    fn mark(&self, input: u64) {
+        self.0[input as usize].fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Checks that no body ran twice and that the body of every input in
+    /// `returned` ran (exactly once); returns how many bodies ran. Call it once
+    /// no body runs any more.
+    #[track_caller]
+    fn check(&self, returned: &[u64]) -> u64 {
+        let twice: Vec<usize> = (0..self.0.len())
+            .filter(|&i| self.0[i].load(Ordering::SeqCst) > 1)
+            .take(5)
+            .collect();
+        assert!(
+            twice.is_empty(),
+            "bodies ran more than once, inputs {twice:?}"
+        );
+        let never: Vec<u64> = returned
+            .iter()
+            .copied()
+            .filter(|&i| self.0[i as usize].load(Ordering::SeqCst) == 0)
+            .take(5)
+            .collect();
+        assert!(
+            never.is_empty(),
+            "calls resolved with their body's result without running it, inputs {never:?}"
+        );
+        self.0
+            .iter()
+            .map(|f| u64::from(f.load(Ordering::SeqCst)))
+            .sum()
     }
 }
 
@@ -69,7 +132,7 @@ fn mixed_calls_with_concurrent_kills_and_pauses_resolve_exactly_once() {
     quiet_expected_panics();
     let started = Instant::now();
     let c = builder("stress").lane_capacity(4096).start().unwrap();
-    let executions = Arc::new(AtomicU64::new(0));
+    let ran = Arc::new(RanFlags::new(TOTAL as usize));
     let ring: Vec<AtomicU64> = (0..RING).map(|_| AtomicU64::new(0)).collect();
     let cursor = AtomicUsize::new(0);
     let submitters_done = AtomicBool::new(false);
@@ -93,7 +156,7 @@ fn mixed_calls_with_concurrent_kills_and_pauses_resolve_exactly_once() {
         let submitters: Vec<_> = (0..THREADS)
             .map(|k| {
                 let to_killer = to_killer.clone();
-                let executions = executions.clone();
+                let ran = ran.clone();
                 s.spawn(move || {
                     let mut rng = SplitMix64::new(k + 1);
                     let mut tally = Tally::default();
@@ -108,10 +171,10 @@ fn mixed_calls_with_concurrent_kills_and_pauses_resolve_exactly_once() {
                                 task = task.timeout(Duration::from_micros(50 + rng.below(2_000)));
                             }
                             let panics = rng.chance(2);
-                            let executions = executions.clone();
+                            let ran = ran.clone();
                             let pause = if rng.chance(30) { rng.below(51) } else { 0 };
                             let token = task.spawn(move || {
-                                executions.fetch_add(1, Ordering::Relaxed);
+                                ran.mark(input);
                                 if pause > 0 {
                                     std::thread::sleep(Duration::from_micros(pause));
                                 }
@@ -196,24 +259,17 @@ fn mixed_calls_with_concurrent_kills_and_pauses_resolve_exactly_once() {
     let per_op: u64 = s.ops.iter().map(|op| op.counts.submitted).sum();
     assert_eq!(per_op, TOTAL);
 
-    // Bodies: every completed or panicked call ran once; no call ran twice.
     assert_eq!(s.queue_wait.count, s.run_time.count);
-    let started_bodies = s.queue_wait.count;
-    eventually("cancelled bodies still running return", || {
-        c.stats().workers.iter().map(|w| w.ran).sum::<u64>() == started_bodies
-    });
-    let ran = executions.load(Ordering::SeqCst);
-    assert!(o.completed + o.failed <= ran, "{ran} bodies ran for {o:?}");
-    assert!(
-        ran <= started_bodies,
-        "{ran} bodies ran, {started_bodies} calls started"
-    );
-    assert!(started_bodies <= TOTAL);
+
+    // Bodies: no call ran twice, and every completed or panicked call ran
+    // (per input, as the bodies recorded it). Stop first: it waits for bodies
+    // that still run after their call was killed or timed out.
+    c.stop();
+    let ran = ran.check(&total.returned);
     eprintln!(
         "stress: {TOTAL} calls in {:?}: {o:?}; {ran} bodies ran",
         started.elapsed()
     );
-    c.stop();
 }
 
 // ----- the routing mix ---------------------------------------------------------
@@ -254,8 +310,10 @@ struct Probe {
     leads_running: AtomicUsize,
     children_made: AtomicU64,
     children_astray: AtomicU64,
-    /// Bodies of every kind that started.
-    bodies: AtomicU64,
+    /// Bodies of every kind that started, by input; children by their slot
+    /// (their lead's input × 3 + their index).
+    ran: RanFlags,
+    children_ran: RanFlags,
 }
 
 impl Probe {
@@ -272,7 +330,8 @@ impl Probe {
             leads_running: AtomicUsize::new(0),
             children_made: AtomicU64::new(0),
             children_astray: AtomicU64::new(0),
-            bodies: AtomicU64::new(0),
+            ran: RanFlags::new(TOTAL as usize),
+            children_ran: RanFlags::new(3 * TOTAL as usize),
         })
     }
 }
@@ -291,7 +350,7 @@ impl<T> Hash for Unkeyed<T> {
 }
 
 fn sticky_body(key: u32, input: u64, probe: &Probe) -> u64 {
-    probe.bodies.fetch_add(1, Ordering::Relaxed);
+    probe.ran.mark(input);
     let k = key as usize;
     if probe.busy[k].swap(true, Ordering::SeqCst) {
         probe.sticky_overlaps.fetch_add(1, Ordering::SeqCst);
@@ -326,7 +385,7 @@ fn stress_sticky_timeout(key: u32, call: Unkeyed<(u64, Arc<Probe>)>) -> u64 {
 
 #[task_token_guard(op = "stress_io", storage_speed = "MODERATE")]
 fn stress_io(input: u64, sleep_us: u64, probe: Arc<Probe>) -> u64 {
-    probe.bodies.fetch_add(1, Ordering::Relaxed);
+    probe.ran.mark(input);
     probe.io_started.fetch_add(1, Ordering::SeqCst);
     if current_worker().is_some() {
         probe.io_on_cpu.fetch_add(1, Ordering::SeqCst);
@@ -339,19 +398,20 @@ fn stress_io(input: u64, sleep_us: u64, probe: Arc<Probe>) -> u64 {
 }
 
 #[task_token_guard(op = "stress_child", weight = "light")]
-fn stress_child(x: u64) -> (u64, Option<usize>) {
+fn stress_child(x: u64, slot: u64, probe: Arc<Probe>) -> (u64, Option<usize>) {
+    probe.children_ran.mark(slot);
     (x, current_worker().map(|w| w.group))
 }
 
 #[task_token_guard(op = "stress_lead", external_calls = ["stress_child"])]
 fn stress_lead(input: u64, children: u64, probe: Arc<Probe>) -> u64 {
-    probe.bodies.fetch_add(1, Ordering::Relaxed);
+    probe.ran.mark(input);
     probe.leads_running.fetch_add(1, Ordering::SeqCst);
     let group = current_worker().map(|w| w.group);
     let tokens: Vec<TaskToken<(u64, Option<usize>)>> = (0..children)
         .map(|i| {
             probe.children_made.fetch_add(1, Ordering::SeqCst);
-            stress_child(input + i)
+            stress_child(input + i, 3 * input + i, probe.clone())
         })
         .collect();
     let mut sum = 0;
@@ -368,13 +428,7 @@ fn stress_lead(input: u64, children: u64, probe: Arc<Probe>) -> u64 {
 }
 
 /// One call of the routing mix, chosen by `rng`.
-fn routed_call(
-    rng: &mut SplitMix64,
-    k: u64,
-    input: u64,
-    probe: &Arc<Probe>,
-    executions: &Arc<AtomicU64>,
-) -> TaskToken<u64> {
+fn routed_call(rng: &mut SplitMix64, k: u64, input: u64, probe: &Arc<Probe>) -> TaskToken<u64> {
     match rng.below(100) {
         // IO calls of one tier, 2 %.
         0..=1 => stress_io(input, rng.below(201), probe.clone()),
@@ -398,10 +452,10 @@ fn routed_call(
                 task = task.timeout(Duration::from_micros(50 + rng.below(2_000)));
             }
             let panics = rng.chance(2);
-            let executions = executions.clone();
+            let probe = probe.clone();
             let pause = if rng.chance(30) { rng.below(51) } else { 0 };
             task.spawn(move || {
-                executions.fetch_add(1, Ordering::Relaxed);
+                probe.ran.mark(input);
                 if pause > 0 {
                     std::thread::sleep(Duration::from_micros(pause));
                 }
@@ -518,7 +572,6 @@ fn routed_calls_with_concurrent_kills_and_pauses_resolve_and_release_everything(
         .start()
         .unwrap();
     let probe = Probe::new();
-    let executions = Arc::new(AtomicU64::new(0));
     let ring: Vec<AtomicU64> = (0..RING).map(|_| AtomicU64::new(0)).collect();
     let cursor = AtomicUsize::new(0);
     let submitters_done = AtomicBool::new(false);
@@ -538,7 +591,7 @@ fn routed_calls_with_concurrent_kills_and_pauses_resolve_and_release_everything(
         let submitters: Vec<_> = (0..THREADS)
             .map(|k| {
                 let to_killer = to_killer.clone();
-                let (probe, executions) = (probe.clone(), executions.clone());
+                let probe = probe.clone();
                 s.spawn(move || {
                     let mut rng = SplitMix64::new(0xAB00 + k);
                     let mut tally = Tally::default();
@@ -547,7 +600,7 @@ fn routed_calls_with_concurrent_kills_and_pauses_resolve_and_release_everything(
                         let mut tokens = Vec::with_capacity(BATCH as usize);
                         for i in 0..BATCH {
                             let input = k * PER_THREAD + batch * BATCH + i;
-                            let token = routed_call(&mut rng, k, input, &probe, &executions);
+                            let token = routed_call(&mut rng, k, input, &probe);
                             hand_off(
                                 (ring, cursor, &to_killer),
                                 &mut rng,
@@ -680,14 +733,16 @@ fn routed_calls_with_concurrent_kills_and_pauses_resolve_and_release_everything(
         let on_io = started_bodies.saturating_sub(on_workers);
         (io_bodies..=io_bodies + io_killed).contains(&on_io)
     });
-    let ran = count(&executions) + count(&probe.bodies) + children;
+    // No body ran twice, and every completed or panicked call and every child
+    // ran (per input, as the bodies recorded it). Stop first: it waits for
+    // bodies that still run after their call was killed or timed out.
+    c.stop();
+    let ran = probe.ran.check(&total.returned);
+    let children_ran = probe.children_ran.check(&[]);
+    assert_eq!(children_ran, children, "a child made never ran");
     assert!(
-        ran <= started_bodies,
-        "{ran} bodies ran, {started_bodies} calls started"
-    );
-    assert!(
-        o.completed + o.failed + children <= ran,
-        "{ran} bodies ran for {o:?}"
+        ran + children_ran <= started_bodies,
+        "{ran} bodies and {children_ran} children ran, {started_bodies} calls started"
     );
     eprintln!(
         "stress (routed): {TOTAL} calls + {children} children in {:?}, {pauses} pauses: {o:?}; \
@@ -695,5 +750,258 @@ fn routed_calls_with_concurrent_kills_and_pauses_resolve_and_release_everything(
         started.elapsed(),
         tier.high_water
     );
-    c.stop();
+}
+
+// ----- small lanes, sync and async submitters ------------------------------------
+
+/// Calls of the small-lanes test, per sync submitter thread and per async
+/// submitter task.
+const SMALL_LANE_CALLS: u64 = 4_000;
+const SYNC_SUBMITTERS: u64 = 4;
+const ASYNC_SUBMITTERS: u64 = 4;
+const SMALL_LANES_TOTAL: u64 = SMALL_LANE_CALLS * (SYNC_SUBMITTERS + ASYNC_SUBMITTERS);
+/// Slots per lane: submitters wait for room most of the time.
+const SMALL_LANE: usize = 4;
+const SMALL_BATCH: u64 = 40;
+
+/// One call of the small-lanes test: any weight, now and then a timeout, a
+/// panic or a short pause; its body records that it ran.
+fn small_lane_call(rng: &mut SplitMix64, input: u64, ran: &Arc<RanFlags>) -> TaskToken<u64> {
+    let w = rng.below(3) as usize;
+    let mut task = Task::new(OPS[w]).weight(Weight::ALL[w]);
+    if rng.chance(5) {
+        task = task.timeout(Duration::from_micros(100 + rng.below(2_000)));
+    }
+    let panics = rng.chance(2);
+    let pause = if rng.chance(30) { rng.below(51) } else { 0 };
+    let ran = ran.clone();
+    task.spawn(move || {
+        ran.mark(input);
+        if pause > 0 {
+            std::thread::sleep(Duration::from_micros(pause));
+        }
+        if panics {
+            std::panic::panic_any(ExpectedPanic);
+        }
+        input
+    })
+}
+
+/// Records a new token's id where the killer picks its victims; kills 1 % of
+/// tokens at once. Returns whether this call killed it.
+fn small_lane_hand_off(
+    (ring, cursor): (&[AtomicU64], &AtomicUsize),
+    rng: &mut SplitMix64,
+    token: &TaskToken<u64>,
+) -> bool {
+    ring[cursor.fetch_add(1, Ordering::Relaxed) % RING].store(token.id(), Ordering::Relaxed);
+    rng.chance(1) && token.kill()
+}
+
+/// An async submitter: makes its calls in batches through `admit`, which waits
+/// for lane room without blocking the executor; drops one batch in ten while
+/// it may still wait (which kills the calls still waiting for room).
+async fn async_submitter(
+    c: Arc<OperationsCoordinator>,
+    k: u64,
+    ran: Arc<RanFlags>,
+    killer: (Arc<Vec<AtomicU64>>, Arc<AtomicUsize>),
+) -> Tally {
+    let mut rng = SplitMix64::new(0xA5_0000 + k);
+    let mut tally = Tally::default();
+    let first = (SYNC_SUBMITTERS + k) * SMALL_LANE_CALLS;
+    for batch in 0..SMALL_LANE_CALLS / SMALL_BATCH {
+        let base = first + batch * SMALL_BATCH;
+        let mut tokens = Vec::with_capacity(SMALL_BATCH as usize);
+        let mut admit = c.run(|| {
+            tokengate::admit(|| {
+                for input in base..base + SMALL_BATCH {
+                    let token = small_lane_call(&mut rng, input, &ran);
+                    tokens.push((input, token));
+                }
+            })
+        });
+        for (_, token) in &tokens {
+            if small_lane_hand_off((&killer.0, &killer.1), &mut rng, token) {
+                tally.kills += 1;
+            }
+        }
+        if rng.chance(10) {
+            let patience = Duration::from_micros(rng.below(300));
+            tokio::select! {
+                () = &mut admit => {}
+                () = tokio::time::sleep(patience) => drop(admit),
+            }
+        } else {
+            admit.await;
+        }
+        for (input, token) in tokens {
+            let result = token.await;
+            if matches!(&result, Err(e) if e.is_killed() && e.to_string().contains("dropped")) {
+                tally.dropped += 1;
+            }
+            tally.record(input, result);
+        }
+    }
+    tally
+}
+
+#[test]
+fn small_lanes_with_sync_and_async_submitters_and_kills_run_each_call_at_most_once() {
+    quiet_expected_panics();
+    let started = Instant::now();
+    let c = Arc::new(
+        builder("stress-small-lanes")
+            .core_groups(2)
+            .workers_per_core(2)
+            .lane_capacity(SMALL_LANE)
+            .mailbox_capacity(2)
+            .start()
+            .unwrap(),
+    );
+    let ran = Arc::new(RanFlags::new(SMALL_LANES_TOTAL as usize));
+    let ring: Arc<Vec<AtomicU64>> = Arc::new((0..RING).map(|_| AtomicU64::new(0)).collect());
+    let cursor = Arc::new(AtomicUsize::new(0));
+    let submitters_done = AtomicBool::new(false);
+
+    let total = std::thread::scope(|s| {
+        // The killer: kills random recent ids until the submitters are done.
+        let killer = s.spawn(|| {
+            let mut rng = SplitMix64::new(0x5EED_C0DE);
+            let mut kills = 0u64;
+            while !submitters_done.load(Ordering::SeqCst) {
+                for _ in 0..8 {
+                    let id = ring[rng.below(RING as u64) as usize].load(Ordering::Relaxed);
+                    if id != 0 && c.kill_token(id) {
+                        kills += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            kills
+        });
+        let sync: Vec<_> = (0..SYNC_SUBMITTERS)
+            .map(|k| {
+                let (c, ran, ring, cursor) = (&c, &ran, &ring, &cursor);
+                s.spawn(move || {
+                    let mut rng = SplitMix64::new(0x5_0000 + k);
+                    let mut tally = Tally::default();
+                    let _bound = c.enter();
+                    let first = k * SMALL_LANE_CALLS;
+                    for batch in 0..SMALL_LANE_CALLS / SMALL_BATCH {
+                        let base = first + batch * SMALL_BATCH;
+                        // A call blocks here while its lane is full.
+                        let tokens: Vec<(u64, TaskToken<u64>)> = (base..base + SMALL_BATCH)
+                            .map(|input| {
+                                let token = small_lane_call(&mut rng, input, ran);
+                                if small_lane_hand_off((ring, cursor), &mut rng, &token) {
+                                    tally.kills += 1;
+                                }
+                                (input, token)
+                            })
+                            .collect();
+                        for (input, token) in tokens {
+                            tally.record(input, resolve(token));
+                        }
+                    }
+                    tally
+                })
+            })
+            .collect();
+        let asynchronous = s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_time()
+                .build()
+                .expect("a tokio runtime");
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..ASYNC_SUBMITTERS)
+                    .map(|k| {
+                        let killer = (ring.clone(), cursor.clone());
+                        tokio::spawn(async_submitter(c.clone(), k, ran.clone(), killer))
+                    })
+                    .collect();
+                let mut total = Tally::default();
+                for task in tasks {
+                    let tally = tokio::time::timeout(PATIENCE, task)
+                        .await
+                        .expect("an async submitter finished its calls within PATIENCE")
+                        .expect("an async submitter");
+                    total.merge(tally);
+                }
+                total
+            })
+        });
+        let mut total = asynchronous.join().unwrap();
+        for h in sync {
+            total.merge(h.join().unwrap());
+        }
+        submitters_done.store(true, Ordering::SeqCst);
+        total.kills += killer.join().unwrap();
+        total
+    });
+
+    // Every call produced exactly one result, its own input if a value.
+    let o = &total.outcomes;
+    assert_eq!(o.total(), SMALL_LANES_TOTAL, "results: {o:?}");
+    assert!(
+        total.mismatched.is_empty(),
+        "values from other calls: {:?}",
+        &total.mismatched[..total.mismatched.len().min(5)]
+    );
+    let mut inputs: Vec<u64> = total.values.clone();
+    inputs.sort_unstable();
+    inputs.dedup();
+    assert_eq!(
+        inputs.len(),
+        total.values.len(),
+        "a value was returned twice"
+    );
+    // Kills: by id, by handle, and by dropping a waiting `admit`; nothing else.
+    assert_eq!(
+        o.detail.get("killed").copied().unwrap_or(0),
+        o.killed,
+        "{:?}",
+        o.detail
+    );
+    assert_eq!(
+        o.killed,
+        total.kills + total.dropped,
+        "every kill resolved exactly one token as killed"
+    );
+    assert!(total.dropped > 0, "no `admit` was dropped while it waited");
+
+    let s = c.stats();
+    assert_eq!(s.tokens.submitted, SMALL_LANES_TOTAL);
+    assert_eq!(
+        (
+            s.tokens.completed,
+            s.tokens.failed,
+            s.tokens.killed,
+            s.tokens.timed_out
+        ),
+        (o.completed, o.failed, o.killed, o.timed_out),
+        "stats {:?} vs tokens {o:?}",
+        s.tokens
+    );
+    assert_eq!(s.in_flight, 0);
+    assert!(
+        s.lanes.iter().all(|l| l.depth == 0),
+        "lane slots leaked: {:?}",
+        s.lanes
+    );
+    assert_eq!(c.live_tokens(), 0);
+
+    // No call ran twice; every completed or panicked call ran. Stop first: it
+    // waits for bodies that still run after their call was killed.
+    Arc::into_inner(c)
+        .expect("only this test holds the coordinator")
+        .stop();
+    let ran = ran.check(&total.returned);
+    eprintln!(
+        "stress (small lanes): {SMALL_LANES_TOTAL} calls in {:?}: {o:?}; {} dropped with \
+         their `admit`; {ran} bodies ran",
+        started.elapsed(),
+        total.dropped
+    );
 }

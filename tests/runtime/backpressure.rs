@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokengate::{
     FullLanePolicy, OperationsCoordinator, Task, TaskToken, TokenState, Weight, task_token_guard,
@@ -116,15 +116,37 @@ fn a_submitter_blocked_on_a_full_lane_returns_when_its_call_times_out() {
     // The lane is full and the worker blocked: this call blocks its caller
     // until its timeout passes, then comes back already resolved.
     let r = ran.clone();
-    let mut token = c.run(|| {
-        Task::new("impatient")
-            .timeout(Duration::from_millis(50))
-            .spawn(move || {
-                r.fetch_add(1, Ordering::SeqCst);
-            })
+    let (mut token, returned_at) = std::thread::scope(|s| {
+        let submitter = s.spawn(|| {
+            let token = c.run(|| {
+                Task::new("impatient")
+                    .timeout(Duration::from_millis(50))
+                    .spawn(move || {
+                        r.fetch_add(1, Ordering::SeqCst);
+                    })
+            });
+            (token, Instant::now())
+        });
+        // Made, it waits for a lane slot, holding none, while its caller blocks.
+        eventually("the impatient call is made", || {
+            c.stats()
+                .op("impatient")
+                .is_some_and(|op| op.counts.submitted == 1)
+        });
+        assert_eq!(
+            c.stats().lane(Weight::Medium).depth,
+            2,
+            "the lane stays full"
+        );
+        submitter.join().unwrap()
     });
     assert!(token.is_finished());
     assert!(settle(&mut token).unwrap_err().is_timeout());
+    let timed_out_at = token.finished_at().expect("finished");
+    assert!(
+        returned_at >= timed_out_at,
+        "the caller returned before its call timed out"
+    );
     assert!(
         !blocker.is_finished(),
         "it returned while the lane was still full"

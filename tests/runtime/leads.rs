@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokengate::{OperationsCoordinator, TaskToken, TokenState, current_worker, task_token_guard};
@@ -218,9 +219,17 @@ fn returning_lead(gate: Arc<Gate>) -> (At, TaskToken<At>) {
     (here(), child(Some(gate)))
 }
 
-#[task_token_guard(op = "detaching_lead", external_calls = ["child"])]
-fn detaching_lead(gate: Arc<Gate>) -> At {
-    drop(child(Some(gate)));
+/// A child that says when it started, then holds on until `gate` opens.
+#[task_token_guard(op = "reporting_child")]
+fn reporting_child(started: Arc<AtomicBool>, gate: Arc<Gate>) -> At {
+    started.store(true, Ordering::SeqCst);
+    assert!(gate.wait(), "the test never opened the gate");
+    here()
+}
+
+#[task_token_guard(op = "detaching_lead", external_calls = ["reporting_child"])]
+fn detaching_lead(started: Arc<AtomicBool>, gate: Arc<Gate>) -> At {
+    drop(reporting_child(started, gate));
     here()
 }
 
@@ -247,10 +256,13 @@ fn the_domain_lives_until_the_lead_and_every_child_finished() {
     assert_eq!(at.group, lead.group);
     assert_eq!(c.stats().lead_domains, 0, "the domain outlived its members");
 
-    // The lead drops the token of a held child: the child still counts.
+    // The lead drops the token of a held child: the child still counts. The
+    // lead has finished (a domain without the child would be gone now), and
+    // the child runs.
     let gate = Gate::new();
-    value(detaching_lead(gate.clone()));
-    std::thread::sleep(Duration::from_millis(20));
+    let started = Arc::new(AtomicBool::new(false));
+    value(detaching_lead(started.clone(), gate.clone()));
+    eventually("the detached child runs", || started.load(Ordering::SeqCst));
     assert_eq!(
         c.stats().lead_domains,
         1,

@@ -76,19 +76,31 @@ fn tokens_passed_to_another_guarded_fn_are_waited_on_there() {
 
 #[test]
 fn waiting_inside_a_call_survives_a_pause_and_resume() {
-    use std::time::Duration;
-    use tokengate::{Task, TokenState};
-    use tokengate_tests::{Gate, eventually};
+    use std::sync::atomic::AtomicBool;
+    use std::time::Instant;
+    use tokengate::{Task, TokenState, Weight};
+    use tokengate_tests::{Gate, PATIENCE, eventually};
 
     let c = single_worker("nested-pause").start().unwrap();
     let gate = Gate::new();
-    let g = gate.clone();
+    let made = Arc::new(AtomicBool::new(false));
+    let child_ran = Arc::new(AtomicBool::new(false));
+    let (g, m, r) = (gate.clone(), made.clone(), child_ran.clone());
     let outer = c.run(|| {
         Task::new("outer").spawn(move || {
             assert!(g.wait());
             // Admission is paused now: the child waits in its lane, and this
-            // (the only) worker blocks waiting for it.
-            Task::new("child").spawn(|| 21).wait().unwrap() * 2
+            // (the only) worker may not run it inline, so it blocks waiting.
+            let mut child = Task::new("child").spawn(move || {
+                r.store(true, Ordering::SeqCst);
+                21
+            });
+            m.store(true, Ordering::SeqCst);
+            let result = child.wait_timeout(PATIENCE).expect("the child finishes");
+            (
+                result.unwrap() * 2,
+                child.started_at().expect("the child ran"),
+            )
         })
     });
     eventually("the outer call runs", || {
@@ -96,12 +108,24 @@ fn waiting_inside_a_call_survives_a_pause_and_resume() {
     });
     c.pause_admission();
     gate.open();
-    std::thread::sleep(Duration::from_millis(50));
+    eventually("the outer call made its child", || {
+        made.load(Ordering::SeqCst)
+    });
+    // The child is held: waiting in its lane, not run.
+    let s = c.stats();
+    assert_eq!(s.op("child").unwrap().counts.waiting, 1, "{s}");
+    assert_eq!(s.lane(Weight::Medium).depth, 1, "the child is in its lane");
+    assert!(
+        !child_ran.load(Ordering::SeqCst),
+        "the child ran while paused"
+    );
+    let resumed_at = Instant::now();
     c.resume_admission();
-    assert_eq!(
-        value(outer),
-        42,
-        "the outer call never finished after resume"
+    let (doubled, child_started) = value(outer);
+    assert_eq!(doubled, 42, "the outer call never finished after resume");
+    assert!(
+        child_started >= resumed_at,
+        "the child started before admission resumed"
     );
     c.stop();
 }

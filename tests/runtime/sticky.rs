@@ -427,38 +427,72 @@ fn a_timed_out_running_call_hands_the_turn_to_the_next_one() {
     c.stop();
 }
 
+/// Same anchor and argument types as `step`, another op: its calls share the
+/// domains of `step` but not its per-op pauses.
+#[task_token_guard(op = "step_other", sticky_anchor = "step")]
+fn step_other(key: u32, ctx: Unkeyed<Ctx>) -> usize {
+    step_body(&ctx.0)
+}
+
+/// Runs a member of domain 4 that holds on until it is told to finish; pauses
+/// with `pause`; makes ten members of `step`; lets the running member finish,
+/// which frees the domain's turn (a member no pause holds is dispatched then,
+/// before the finished call's token resolves); checks that the ten were held,
+/// resumes with `resume`, and checks that they ran in call order.
+fn held_while_paused(
+    c: &OperationsCoordinator,
+    log: &Arc<Log<Step>>,
+    running: impl FnOnce(Unkeyed<Ctx>) -> TaskToken<usize>,
+    (pause, resume): (impl FnOnce(), impl FnOnce()),
+) {
+    let before = log.len();
+    let gate = Gate::new();
+    let running = running(Ctx::gated(log, &gate, false));
+    eventually("the running member starts", || log.len() == before + 1);
+    pause();
+    let tokens: Vec<TaskToken<usize>> = (0..10).map(|_| step(4, Ctx::new(log))).collect();
+    gate.open();
+    let mut ids = vec![running.id()];
+    value(running);
+    assert!(
+        tokens.iter().all(|t| t.state() == TokenState::Waiting),
+        "a sticky call was admitted while paused"
+    );
+    assert_eq!(log.len(), before + 2, "a sticky call ran while paused");
+    assert_eq!(c.stats().sticky_domains, 1);
+    resume();
+    ids.extend(tokens.iter().map(TaskToken::id));
+    tokens.into_iter().for_each(|t| {
+        value(t);
+    });
+    assert_eq!(serial(log).0[before / 2..], ids);
+    assert_eq!(c.stats().sticky_domains, 0);
+}
+
 #[test]
 fn pauses_hold_sticky_calls_and_resumes_keep_their_order() {
     let c = two_workers("sticky-pause");
     let _g = c.enter();
     let log = Log::new();
-
-    c.pause_admission();
-    let tokens: Vec<TaskToken<usize>> = (0..10).map(|_| step(4, Ctx::new(&log))).collect();
-    std::thread::sleep(Duration::from_millis(30));
-    assert!(
-        log.is_empty(),
-        "a sticky call ran while admission was paused"
+    held_while_paused(
+        &c,
+        &log,
+        |ctx| step(4, ctx),
+        (|| c.pause_admission(), || c.resume_admission()),
     );
-    assert_eq!(c.stats().sticky_domains, 1);
-    c.resume_admission();
-    let ids: Vec<u64> = tokens.iter().map(TaskToken::id).collect();
-    tokens.into_iter().for_each(|t| {
-        value(t);
-    });
-    assert_eq!(serial(&log).0, ids);
-
-    c.pause_operation("step");
-    let tokens: Vec<TaskToken<usize>> = (0..10).map(|_| step(4, Ctx::new(&log))).collect();
-    std::thread::sleep(Duration::from_millis(30));
-    assert_eq!(log.len(), 20, "a sticky call of a paused op ran");
-    c.resume_operation("step");
-    let more: Vec<u64> = tokens.iter().map(TaskToken::id).collect();
-    tokens.into_iter().for_each(|t| {
-        value(t);
-    });
-    assert_eq!(serial(&log).0[10..], more);
-    assert_eq!(c.stats().sticky_domains, 0);
+    // A member of another op runs; the ten `step` calls are held by their
+    // op's pause.
+    held_while_paused(
+        &c,
+        &log,
+        |ctx| step_other(4, ctx),
+        (
+            || c.pause_operation("step"),
+            || {
+                c.resume_operation("step");
+            },
+        ),
+    );
     drop(_g);
     c.stop();
 }
@@ -584,10 +618,15 @@ fn hash_policy_none_puts_every_call_of_the_anchor_in_one_domain() {
         wait_on: None,
     };
     let mut tokens = vec![keyed_none(0, ctx(Some(&gate)))];
+    eventually("the first call runs", || log.len() == 1);
     tokens.extend((1..6).map(|k| keyed_none(k, ctx(None))));
     assert_eq!(c.stats().sticky_domains, 1);
-    std::thread::sleep(Duration::from_millis(20));
-    assert_eq!(log.len(), 1, "another key of a `none` anchor ran alongside");
+    // Members of one domain wait for their turn; the first call of a domain of
+    // its own would have been admitted as it was made.
+    assert!(
+        tokens[1..].iter().all(|t| t.state() == TokenState::Waiting),
+        "another key of a `none` anchor was admitted alongside"
+    );
     let ids: Vec<u64> = tokens.iter().map(TaskToken::id).collect();
     gate.open();
     tokens.into_iter().for_each(|t| {
@@ -635,11 +674,12 @@ fn fast_and_standard_policies_key_on_equal_arguments() {
     let log = Log::new();
     let gate = Gate::new();
     let a = keyed_standard(account(7), Ctx::gated(&log, &gate, false));
+    eventually("the first call runs", || log.len() == 1);
     let mut b_key = account(7);
     b_key.tags = b_key.tags.into_iter().rev().collect();
     let b = keyed_standard(b_key, Ctx::new(&log));
-    std::thread::sleep(Duration::from_millis(20));
-    assert_eq!(log.len(), 1, "equal keys ran in parallel");
+    assert_eq!(c.stats().sticky_domains, 1, "equal keys, two domains");
+    assert_eq!(b.state(), TokenState::Waiting, "equal keys ran in parallel");
     gate.open();
     assert_eq!(value(a), value(b));
     serial(&log);
@@ -698,11 +738,14 @@ fn hash_policy_full_gives_each_op_its_own_domains_and_standard_does_not() {
     let log = Log::new();
     let gate = Gate::new();
     let a = standard_a(5, Ctx::gated(&log, &gate, false));
+    eventually("the first call runs", || log.len() == 1);
     let b = standard_b(5, Ctx::new(&log));
     assert_eq!(c.stats().sticky_domains, 1);
-    std::thread::sleep(Duration::from_millis(20));
-    assert_eq!(log.len(), 1, "calls of one standard domain ran at once");
-    assert_eq!(b.state(), TokenState::Waiting);
+    assert_eq!(
+        b.state(),
+        TokenState::Waiting,
+        "calls of one standard domain ran at once"
+    );
     let ids = [a.id(), b.id()];
     gate.open();
     assert_eq!(value(a), value(b), "one domain, one worker");

@@ -391,17 +391,34 @@ fn every_path_ends_in_exactly_one_terminal_state() {
         exits.load(Ordering::SeqCst) == 1
     });
     // The worker is idle now, so this call normally starts long before its
-    // timeout; if the machine is too slow for that it times out while queued,
-    // which is a terminal path too (checked through `timeout_started`).
-    let e = exits.clone();
-    let timeout_started = Arc::new(AtomicBool::new(false));
-    let started = timeout_started.clone();
-    let running_timeout = Task::new("path")
-        .timeout(Duration::from_millis(300))
-        .spawn(move || {
-            started.store(true, Ordering::SeqCst);
-            until_cancelled(e);
+    // timeout; on a machine too slow for that it times out while queued (a
+    // path checked above), and another call is made, until one times out
+    // while it runs.
+    let mut timeout_attempts = 0u64;
+    let running_timeout = loop {
+        timeout_attempts += 1;
+        assert!(
+            timeout_attempts <= 10,
+            "none of 10 calls started before its 300 ms timeout"
+        );
+        let e = exits.clone();
+        let started = Arc::new(AtomicBool::new(false));
+        let s = started.clone();
+        let mut token = Task::new("path")
+            .timeout(Duration::from_millis(300))
+            .spawn(move || {
+                s.store(true, Ordering::SeqCst);
+                until_cancelled(e);
+            });
+        assert!(settle(&mut token).unwrap_err().is_timeout());
+        // The body notices and returns, or never started.
+        eventually("the call lets go of its closure", || {
+            Arc::strong_count(&started) == 1
         });
+        if started.load(Ordering::SeqCst) {
+            break token;
+        }
+    };
     let mut failed = Task::new("path").spawn(|| -> u8 { panic!("{EXPECTED_PANIC}: path") });
     let completed = Task::new("path").spawn(|| ());
 
@@ -412,7 +429,7 @@ fn every_path_ends_in_exactly_one_terminal_state() {
         (waiting, TokenState::Killed, false),
         (queued_timeout, TokenState::TimedOut, true),
         (running_killed, TokenState::Killed, false),
-        (running_timeout, TokenState::TimedOut, false),
+        (running_timeout, TokenState::TimedOut, true),
         (completed, TokenState::Completed, false),
     ];
     assert!(settle(&mut failed).unwrap_err().is_panic());
@@ -430,13 +447,9 @@ fn every_path_ends_in_exactly_one_terminal_state() {
         assert_eq!(token.state(), *expected, "token {}", token.id());
         assert!(token.state().is_terminal());
     }
-    // The killed and timed-out bodies notice and return; their late results
-    // change nothing.
-    let expected_exits = 1 + usize::from(timeout_started.load(Ordering::SeqCst));
-    eventually("the cancelled bodies return", || {
-        exits.load(Ordering::SeqCst) == expected_exits
-    });
-    std::thread::sleep(Duration::from_millis(10));
+    // The killed and timed-out bodies noticed and returned; their late results
+    // changed nothing.
+    assert_eq!(exits.load(Ordering::SeqCst), 2);
     assert_eq!(failed.state(), TokenState::Failed);
     assert!(!failed.kill());
     for (token, expected, _) in &tokens {
@@ -450,11 +463,12 @@ fn every_path_ends_in_exactly_one_terminal_state() {
             "a killed or timed-out queued call ran"
         );
     }
+    // Each timeout attempt is one more timed-out call.
     let s = c.stats().tokens;
-    assert_eq!(s.submitted, 8);
+    assert_eq!(s.submitted, 7 + timeout_attempts);
     assert_eq!(
         (s.completed, s.failed, s.killed, s.timed_out),
-        (2, 1, 3, 2),
+        (2, 1, 3, 1 + timeout_attempts),
         "each token counted once, in its terminal state: {s:?}"
     );
     assert_eq!(s.in_flight(), 0);

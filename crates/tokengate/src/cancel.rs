@@ -74,7 +74,7 @@ pub struct WorkerInfo {
 /// worker threads (IO threads included).
 pub fn current_worker() -> Option<WorkerInfo> {
     let ctx = worker_context()?;
-    let slot = &ctx.shared.scheduler.workers[ctx.worker?];
+    let slot = &ctx.scheduler.workers[ctx.worker?];
     Some(WorkerInfo {
         index: slot.index,
         group: slot.group,

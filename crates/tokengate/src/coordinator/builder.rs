@@ -90,15 +90,6 @@ impl Config {
         }
         Ok(())
     }
-
-    /// A builder for one of the coordinator's threads, named `name`.
-    pub(crate) fn thread(&self, name: String) -> std::thread::Builder {
-        let builder = std::thread::Builder::new().name(name);
-        match self.stack_size {
-            Some(bytes) => builder.stack_size(bytes),
-            None => builder,
-        }
-    }
 }
 
 /// Configures and starts an [`OperationsCoordinator`].

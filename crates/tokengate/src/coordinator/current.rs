@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use super::Shared;
-use crate::scheduler::worker_context;
+use super::route::route_of;
+use crate::scheduler::with_current;
 
 /// Started coordinators, oldest first; the last live one is the default.
 static STARTED: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
@@ -45,8 +46,9 @@ pub(crate) fn unregister(shared: &Shared) {
 
 /// The coordinator a guarded call made on this thread goes to, if any.
 pub(crate) fn resolve() -> Option<Arc<Shared>> {
-    if let Some(ctx) = worker_context() {
-        return Some(ctx.shared);
+    // Inside a guarded fn: the coordinator running it.
+    if let Some(shared) = with_current(|job| Some(route_of(job?)?.shared.clone())) {
+        return Some(shared);
     }
     if let Some((_, entered)) = ENTERED.with(|e| e.borrow().stack.last().cloned()) {
         return Some(entered);

@@ -168,36 +168,12 @@ impl OperationsCoordinator {
     }
 
     pub(crate) fn from_config(config: Config) -> Result<OperationsCoordinator, BuildError> {
-        let prefix = config.thread_name.clone();
-        let workers = config.core_groups * config.workers_per_core;
         let shared = Arc::new(Shared::new(config));
         // Build the handle first: if a spawn fails, dropping it stops what started.
         let coordinator = OperationsCoordinator {
             shared: shared.clone(),
         };
-        for index in 0..workers {
-            let worker_shared = shared.clone();
-            let spawned = shared
-                .config
-                .thread(format!("{prefix}-worker-{index}"))
-                .spawn(move || crate::scheduler::worker::worker_main(worker_shared, index));
-            match spawned {
-                Ok(handle) => shared.add_thread(handle),
-                Err(err) => {
-                    // Threads never spawned count as exited.
-                    for _ in index..workers {
-                        shared.worker_exited();
-                    }
-                    return Err(BuildError::spawn(err));
-                }
-            }
-        }
-        let timer_shared = shared.clone();
-        let timer = std::thread::Builder::new()
-            .name(format!("{prefix}-timer"))
-            .spawn(move || timer_shared.timer.run())
-            .map_err(BuildError::spawn)?;
-        shared.add_thread(timer);
+        shared.start_threads().map_err(BuildError::spawn)?;
         if shared.config.prestart_processes {
             shared
                 .process
@@ -293,7 +269,7 @@ impl OperationsCoordinator {
     /// starts waiting calls now; lowering it holds new ones until the running
     /// count is under the new cap. 0 holds the whole tier.
     pub fn set_storage_cap(&self, speed: StorageSpeed, cap: usize) {
-        self.shared.set_storage_cap(speed, cap);
+        self.shared.scheduler.set_storage_cap(speed, cap);
     }
 
     /// The current cap of storage tier `speed`.

@@ -49,7 +49,9 @@ impl Owner for Route {
     fn body_returned(&self, header: &Header) {
         if let Path::Sticky { key, .. } = self.path {
             let scheduler = &self.shared.scheduler;
-            scheduler.domains.body_returned(key, header.id, scheduler);
+            scheduler
+                .domains
+                .body_returned(key, header.id, &**scheduler);
         }
     }
 

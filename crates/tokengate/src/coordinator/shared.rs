@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -16,11 +16,11 @@ use crate::metrics::{Histogram, Padded, shard_index};
 use crate::process::ProcessPool;
 use crate::registry::Registry;
 use crate::scheduler::{
-    DomainKey, Path, Placement, Scheduler, held_back, help_lane, with_current, worker_context,
+    DomainKey, Path, Placement, Scheduler, ThreadConfig, help_lane, with_current, worker_context,
 };
 use crate::timer::Timer;
 use crate::token::{Cell, Header, JobRef, epoch, kill, next_id, terminate_with};
-use crate::{StorageSpeed, TaskToken, TokenState, Weight};
+use crate::{TaskToken, TokenState, Weight};
 
 const RUNNING: u8 = 0;
 const STOPPING: u8 = 1;
@@ -31,7 +31,7 @@ pub(crate) struct Shared {
     /// fooled by a freed coordinator's reused address).
     id: u64,
     pub(crate) config: Config,
-    pub(crate) scheduler: Scheduler,
+    pub(crate) scheduler: Arc<Scheduler>,
     pub(crate) registry: Registry,
     pub(crate) timer: Timer,
     /// Live lead domains (`external_calls`).
@@ -50,10 +50,8 @@ pub(crate) struct Shared {
     /// Submissions between their running-check and their enqueue; `stop` waits
     /// for these to settle so no call slips into a queue after the final sweep.
     submitting: AtomicUsize,
-    /// Worker threads still running, and a condvar signalled as they exit.
-    live_workers: Mutex<usize>,
-    workers_exited: Condvar,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The timer thread, joined at stop.
+    timer_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -72,13 +70,17 @@ impl Shared {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            scheduler: Scheduler::new(
+            scheduler: Arc::new(Scheduler::new(
                 config.core_groups,
                 config.workers_per_core,
                 config.mailbox_capacity,
                 config.lane_capacity,
                 config.storage_caps,
-            ),
+                ThreadConfig {
+                    prefix: config.thread_name.clone(),
+                    stack_size: config.stack_size,
+                },
+            )),
             registry: Registry::new(shards * 4),
             timer: Timer::default(),
             leads: Leads::default(),
@@ -90,9 +92,7 @@ impl Shared {
             shards,
             state: AtomicU8::new(RUNNING),
             submitting: AtomicUsize::new(0),
-            live_workers: Mutex::new(workers),
-            workers_exited: Condvar::new(),
-            threads: Mutex::default(),
+            timer_thread: Mutex::default(),
             config,
         }
     }
@@ -101,11 +101,15 @@ impl Shared {
         self.state.load(Ordering::SeqCst) == RUNNING
     }
 
-    pub(crate) fn add_thread(&self, handle: JoinHandle<()>) {
-        self.threads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(handle);
+    /// Starts the worker threads and the timer thread.
+    pub(crate) fn start_threads(self: &Arc<Self>) -> std::io::Result<()> {
+        self.scheduler.start()?;
+        let shared = self.clone();
+        let timer = std::thread::Builder::new()
+            .name(format!("{}-timer", self.config.thread_name))
+            .spawn(move || shared.timer.run())?;
+        *self.timer_thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(timer);
+        Ok(())
     }
 
     /// The entry for `op` at `weight`, created on first use. A small per-thread
@@ -209,7 +213,7 @@ impl Shared {
                 let body_runs = from == TokenState::Executing
                     && matches!(to, TokenState::Killed | TokenState::TimedOut);
                 let domains = &self.scheduler.domains;
-                domains.finish(key, header.id, !body_runs, &self.scheduler);
+                domains.finish(key, header.id, !body_runs, &*self.scheduler);
             }
             for domain in [&route.lead, &route.parent].into_iter().flatten() {
                 self.leads.finish(domain);
@@ -241,7 +245,7 @@ impl Shared {
             Path::Storage(speed)
         } else if let Some((anchor, key)) = sticky {
             let key = DomainKey { anchor, key };
-            let worker = self.scheduler.domains.join(key, weight, &self.scheduler);
+            let worker = self.scheduler.domains.join(key, weight, &*self.scheduler);
             Path::Sticky { key, worker }
         } else if let Some(group) = group {
             Path::Group(group)
@@ -362,10 +366,9 @@ impl Shared {
                 FullLanePolicy::Wait => {
                     if let Some(job) = crate::admit::defer(job.clone()) {
                         // Not inside `admit`: wait here.
-                        let shared = &route.shared;
                         let helps = !matches!(route.path, Path::Storage(_));
                         let reserved = lane.reserve_blocking(
-                            || helps && help_lane(shared, lane),
+                            || helps && help_lane(&self.scheduler, lane),
                             || !self.is_running() || header.state() != TokenState::Waiting,
                         );
                         if !reserved {
@@ -404,7 +407,7 @@ impl Shared {
         let (path, op) = (route.path, route.op.clone());
         if let Path::Sticky { key, .. } = path {
             // Domains hold paused members themselves, in order.
-            self.scheduler.domains.enqueue(key, job, &self.scheduler);
+            self.scheduler.domains.enqueue(key, job, &*self.scheduler);
             return;
         }
         if op.hold_if_paused(&job) {
@@ -412,57 +415,18 @@ impl Shared {
         }
         self.scheduler.slot_lane(path, weight).push(job);
         match path {
-            Path::Storage(speed) => self.pump_tier(speed),
+            Path::Storage(speed) => self.scheduler.pump_tier(speed),
             _ if self.scheduler.is_paused() => {}
             Path::Group(group) => self.scheduler.nudge_group(group),
             _ => self.scheduler.nudge_idle(weight),
         }
     }
 
-    /// Dispatches waiting calls of a storage tier while it has room.
-    pub(crate) fn pump_tier(&self, speed: StorageSpeed) {
-        let open = self.is_running() && !self.scheduler.is_paused();
-        self.scheduler.tiers[speed.index()].pump(
-            open,
-            |job| {
-                if held_back(&job) {
-                    return None;
-                }
-                job.transition(TokenState::Waiting, TokenState::Admitted)
-                    .then_some(job)
-            },
-            |job| {
-                let shared = route_of(&*job).expect("routed").shared.clone();
-                self.scheduler.io.execute(&shared, job, speed);
-            },
-        );
-    }
-
     /// Ends a global pause: wakes idle workers, dispatches storage tiers and
     /// sticky domains.
     pub(crate) fn resume_admission(&self) {
         self.scheduler.set_paused(false);
-        self.wake_after_pause();
-    }
-
-    fn wake_after_pause(&self) {
-        for speed in StorageSpeed::ALL {
-            self.pump_tier(speed);
-        }
-        self.scheduler.domains.pump_all(&self.scheduler);
-        for group in 0..self.scheduler.groups {
-            self.scheduler.nudge_group(group);
-        }
-    }
-
-    /// Changes a storage tier's cap; raising it dispatches waiting calls now.
-    pub(crate) fn set_storage_cap(&self, speed: StorageSpeed, cap: usize) {
-        self.scheduler.tiers[speed.index()].set_cap(cap);
-        self.pump_tier(speed);
-    }
-
-    pub(crate) fn io_thread_started(&self) {
-        *self.live_workers.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.scheduler.wake_after_pause();
     }
 
     /// Routes a call released from a hold queue (still `Waiting`, holding a
@@ -511,7 +475,7 @@ impl Shared {
             }
         }
         // Sticky members of the op wait in their domains, not in hold queues.
-        self.wake_after_pause();
+        self.scheduler.wake_after_pause();
         released
     }
 
@@ -534,16 +498,27 @@ impl Shared {
 
     // ----- stop ------------------------------------------------------------
 
-    pub(crate) fn worker_exited(&self) {
-        let mut live = self.live_workers.lock().unwrap_or_else(|p| p.into_inner());
-        *live -= 1;
-        self.workers_exited.notify_all();
-    }
-
-    /// Stops admitting, resolves queued calls with a shutdown error, lets running
-    /// calls finish within the stop timeout, then resolves whatever is left.
+    /// Stops the coordinator, in steps:
+    ///
+    /// 1. Admission closes: `submit` fails calls from now on, and this waits
+    ///    for calls already past its check to be queued (or given up).
+    /// 2. Every queued call (created, waiting in any queue, or admitted to a
+    ///    mailbox) is resolved with a shutdown error; calls that already run
+    ///    may finish.
+    /// 3. The scheduler stops: workers exit after their current call, idle IO
+    ///    threads exit.
+    /// 4. Running calls get the stop timeout to finish (forever, if it is too
+    ///    large for the clock); a call that stops its own coordinator is not
+    ///    waited for.
+    /// 5. Calls still running then resolve with a shutdown error; their
+    ///    threads are left to finish the body on their own.
+    /// 6. Queues are cleared (breaking the reference cycles between queued
+    ///    calls and the coordinator), the timer stops, the worker processes
+    ///    are ended and reaped, and the threads that exited are joined.
+    ///
     /// Returns false if the coordinator was already stopping.
     pub(crate) fn stop(&self) -> bool {
+        // 1.
         if self
             .state
             .compare_exchange(RUNNING, STOPPING, Ordering::SeqCst, Ordering::SeqCst)
@@ -552,16 +527,11 @@ impl Shared {
             return false;
         }
         super::current::unregister(self);
-        // Submissions already past their running-check finish enqueueing (or give
-        // up: waits for lane room check the state) before the sweep.
         while self.submitting.load(Ordering::SeqCst) > 0 {
             std::thread::yield_now();
         }
-        let shutdown = |job: &JobRef| {
-            terminate_with(&**job, TokenState::Killed, ErrorKind::Shutdown);
-        };
+        // 2.
         for job in self.registry.snapshot() {
-            // Queued calls end now; a call that starts meanwhile may finish.
             for state in [
                 TokenState::Created,
                 TokenState::Waiting,
@@ -573,67 +543,31 @@ impl Shared {
                 }
             }
         }
+        // 3.
         self.scheduler.begin_stop();
-        // Idle IO threads exit; busy ones finish their call first.
-        drop(self.scheduler.io.stop());
-        // A timeout too large for the clock waits as long as calls run.
+        // 4.
         let deadline = Instant::now().checked_add(self.config.stop_timeout);
-        // A guarded fn may stop its own coordinator: do not wait for ourselves.
-        let own = usize::from(
-            crate::scheduler::worker_context()
-                .is_some_and(|ctx| std::ptr::eq(Arc::as_ptr(&ctx.shared), self)),
-        );
-        let mut live = self.live_workers.lock().unwrap_or_else(|p| p.into_inner());
-        while *live > own {
-            let now = Instant::now();
-            live = match deadline {
-                Some(deadline) if now >= deadline => break,
-                Some(deadline) => {
-                    self.workers_exited
-                        .wait_timeout(live, deadline - now)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
-                }
-                None => self
-                    .workers_exited
-                    .wait(live)
-                    .unwrap_or_else(|p| p.into_inner()),
-            };
-        }
-        let all_exited = *live == own;
-        drop(live);
-        // Calls still running past the timeout (their threads are detached and
-        // keep running until the body returns) resolve as shut down now.
+        let all_exited = self.scheduler.wait_threads(deadline);
+        // 5.
         for job in self.registry.snapshot() {
-            shutdown(&job);
+            terminate_with(&*job, TokenState::Killed, ErrorKind::Shutdown);
         }
-        // Break token → coordinator reference cycles held by queues.
-        let scheduler = &self.scheduler;
-        let tier_lanes = scheduler.tiers.iter().map(|t| &t.lane);
-        for lane in scheduler
-            .lanes
-            .iter()
-            .chain(&*scheduler.group_lanes)
-            .chain(tier_lanes)
-        {
-            lane.clear();
-        }
-        scheduler.domains.clear();
-        drop(scheduler.io.stop());
-        drop(self.scheduler.drain_mailboxes());
+        // 6.
         for entry in self.op_entries() {
             drop(entry.take_held());
         }
         self.timer.stop();
-        // Calls still in worker processes were resolved above: kill those.
         self.process.shutdown();
-        let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
-        let current = std::thread::current().id();
-        for handle in handles {
-            // A guarded fn may stop its own coordinator: never join ourselves.
-            if handle.thread().id() != current && (all_exited || handle.is_finished()) {
-                let _ = handle.join();
-            }
+        self.scheduler.clear_and_join(all_exited);
+        let timer = self
+            .timer_thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(timer) = timer
+            && timer.thread().id() != std::thread::current().id()
+        {
+            let _ = timer.join();
         }
         true
     }

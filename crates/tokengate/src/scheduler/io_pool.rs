@@ -8,8 +8,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::Scheduler;
 use crate::StorageSpeed;
-use crate::coordinator::Shared;
 use crate::token::JobRef;
 
 /// How long an idle IO thread waits for work before it exits.
@@ -55,7 +55,7 @@ impl IoPool {
 
     /// Runs an admitted call of storage tier `speed` on an IO thread, spawning
     /// one if none idles.
-    pub(crate) fn execute(&self, shared: &Arc<Shared>, job: JobRef, speed: StorageSpeed) {
+    pub(crate) fn execute(&self, scheduler: &Arc<Scheduler>, job: JobRef, speed: StorageSpeed) {
         let mut state = self.lock();
         state.queue.push_back((job, speed));
         if state.finishing >= state.queue.len() {
@@ -72,19 +72,15 @@ impl IoPool {
         // next call does not spawn another one for the same turn.
         state.finishing += 1;
         drop(state);
-        shared.io_thread_started();
-        let thread_shared = shared.clone();
-        let spawned = shared
-            .config
-            .thread(format!("{}-io", shared.config.thread_name))
-            .spawn(move || io_main(thread_shared));
+        let thread_scheduler = scheduler.clone();
+        let spawned = scheduler
+            .threads
+            .spawn("io", false, move || io_main(thread_scheduler));
         if spawned.is_err() {
             // No new thread: the call waits for a running IO thread to pick it up.
             let mut state = self.lock();
             state.threads -= 1;
             state.finishing -= 1;
-            drop(state);
-            shared.worker_exited();
         }
     }
 
@@ -148,14 +144,14 @@ impl IoPool {
     }
 }
 
-fn io_main(shared: Arc<Shared>) {
-    super::worker::enter_io_thread(shared.clone());
+fn io_main(scheduler: Arc<Scheduler>) {
+    let _exit = scheduler.threads.exit_guard();
+    super::worker::enter_io_thread(scheduler.clone());
     // Counted as "finishing" when spawned: the first look for work uncounts it.
     let mut after_call = true;
-    while let Some((job, speed)) = shared.scheduler.io.next(after_call) {
-        super::worker::run_io(&shared, job, speed);
+    while let Some((job, speed)) = scheduler.io.next(after_call) {
+        super::worker::run_io(&scheduler, job, speed);
         after_call = true;
     }
     super::worker::leave_thread();
-    shared.worker_exited();
 }

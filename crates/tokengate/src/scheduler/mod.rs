@@ -8,6 +8,7 @@ mod lane;
 #[cfg(all(test, loom))]
 mod loom_wakeup;
 mod path;
+mod threads;
 mod tier;
 pub(crate) mod topology;
 pub(crate) mod worker;
@@ -16,15 +17,20 @@ pub(crate) use domain::{Dispatch, Domains};
 pub(crate) use io_pool::IoPool;
 pub(crate) use lane::Lane;
 pub(crate) use path::{DomainKey, Path};
+pub(crate) use threads::ThreadConfig;
 pub(crate) use tier::Tier;
 pub(crate) use worker::{
     WorkerSlot, claim, help_lane, park_waiting, run_claimed, with_current, worker_context,
 };
 
 use std::cell::Cell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use crossbeam_channel::{bounded, unbounded};
+
+use threads::Threads;
 
 use crate::token::JobRef;
 use crate::{StorageSpeed, TokenState, Weight};
@@ -76,6 +82,8 @@ pub(crate) struct Scheduler {
     /// threads that make the calls.
     pub(crate) spinners: AtomicUsize,
     pub(crate) max_spinners: usize,
+    /// The worker and IO threads, counted while they live.
+    pub(crate) threads: Threads,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -109,6 +117,7 @@ impl Scheduler {
         mailbox_capacity: usize,
         lane_capacity: usize,
         storage_caps: [usize; 4],
+        threads: ThreadConfig,
     ) -> Scheduler {
         let mut workers = Vec::with_capacity(groups * workers_per_group);
         for group in 0..groups {
@@ -179,7 +188,21 @@ impl Scheduler {
             stopping: AtomicBool::new(false),
             spinners: AtomicUsize::new(0),
             max_spinners: (groups / 2).max(1),
+            threads: Threads::new(threads),
         }
+    }
+
+    /// Spawns the worker threads. On an error, the workers already spawned
+    /// are left running: [`begin_stop`](Self::begin_stop) ends them.
+    pub(crate) fn start(self: &Arc<Self>) -> std::io::Result<()> {
+        for index in 0..self.workers.len() {
+            let scheduler = self.clone();
+            self.threads
+                .spawn(&format!("worker-{index}"), true, move || {
+                    worker::worker_main(scheduler, index)
+                })?;
+        }
+        Ok(())
     }
 
     pub(crate) fn lane(&self, weight: Weight) -> &Lane {
@@ -221,10 +244,78 @@ impl Scheduler {
         self.stopping.load(Ordering::SeqCst)
     }
 
+    /// Stopping, step 1: no call leaves a storage tier any more, and each
+    /// worker exits after its current call; idle IO threads exit, busy ones
+    /// finish their call first.
     pub(crate) fn begin_stop(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         for slot in self.workers.iter() {
             self.nudge(slot);
+        }
+        drop(self.io.stop());
+    }
+
+    /// Stopping, step 2: waits until every thread has exited, or `deadline`
+    /// passes (`None`: no deadline). A call may stop its own coordinator: the
+    /// calling thread is not waited for. Returns whether all exited.
+    pub(crate) fn wait_threads(&self, deadline: Option<Instant>) -> bool {
+        let own =
+            worker_context().is_some_and(|ctx| std::ptr::eq(Arc::as_ptr(&ctx.scheduler), self));
+        self.threads.wait_exited(usize::from(own), deadline)
+    }
+
+    /// Stopping, step 3: drops every queued entry (lanes, tiers, domains,
+    /// mailboxes), which breaks the reference cycles through the queued
+    /// calls' owners, and joins the worker threads that have exited (all of
+    /// them if `all_exited`; the calling thread never).
+    pub(crate) fn clear_and_join(&self, all_exited: bool) {
+        let tier_lanes = self.tiers.iter().map(|t| &t.lane);
+        for lane in self
+            .lanes
+            .iter()
+            .chain(&*self.group_lanes)
+            .chain(tier_lanes)
+        {
+            lane.clear();
+        }
+        self.domains.clear();
+        drop(self.io.stop());
+        drop(self.drain_mailboxes());
+        self.threads.join(all_exited);
+    }
+
+    /// Dispatches waiting calls of a storage tier to IO threads while it has
+    /// room (and admission is open).
+    pub(crate) fn pump_tier(self: &Arc<Self>, speed: StorageSpeed) {
+        let open = !self.is_stopping() && !self.is_paused();
+        self.tiers[speed.index()].pump(
+            open,
+            |job| {
+                if held_back(&job) {
+                    return None;
+                }
+                job.transition(TokenState::Waiting, TokenState::Admitted)
+                    .then_some(job)
+            },
+            |job| self.io.execute(self, job, speed),
+        );
+    }
+
+    /// Changes a storage tier's cap; raising it dispatches waiting calls now.
+    pub(crate) fn set_storage_cap(self: &Arc<Self>, speed: StorageSpeed, cap: usize) {
+        self.tiers[speed.index()].set_cap(cap);
+        self.pump_tier(speed);
+    }
+
+    /// Ends a global pause, or a pause of an op: wakes idle workers, and
+    /// dispatches storage tiers and sticky domains.
+    pub(crate) fn wake_after_pause(self: &Arc<Self>) {
+        for speed in StorageSpeed::ALL {
+            self.pump_tier(speed);
+        }
+        self.domains.pump_all(&**self);
+        for group in 0..self.groups {
+            self.nudge_group(group);
         }
     }
 
@@ -402,7 +493,7 @@ impl Scheduler {
     }
 
     /// Every call still in a mailbox (used at stop), leaving mailboxes empty.
-    pub(crate) fn drain_mailboxes(&self) -> Vec<JobRef> {
+    fn drain_mailboxes(&self) -> Vec<JobRef> {
         let mut jobs = Vec::new();
         for slot in self.workers.iter() {
             while let Ok(msg) = slot.rx.try_recv() {

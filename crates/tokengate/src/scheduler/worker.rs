@@ -9,7 +9,6 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
 
 use super::{Path, Scheduler};
-use crate::coordinator::Shared;
 use crate::token::{Job, JobRef};
 use crate::{StorageSpeed, TokenState, Weight};
 
@@ -78,11 +77,11 @@ impl std::fmt::Debug for WorkerSlot {
     }
 }
 
-/// Where a guarded fn is running: which coordinator, and which worker (`None`
+/// Where a guarded fn is running: which scheduler, and which worker (`None`
 /// on an IO thread).
 #[derive(Clone)]
 pub(crate) struct WorkerContext {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) scheduler: Arc<Scheduler>,
     pub(crate) worker: Option<usize>,
 }
 
@@ -125,28 +124,27 @@ fn run_counted(me: Option<&WorkerSlot>, job: JobRef) {
 }
 
 /// The body of a worker thread.
-pub(crate) fn worker_main(shared: Arc<Shared>, index: usize) {
+pub(crate) fn worker_main(scheduler: Arc<Scheduler>, index: usize) {
+    let _exit = scheduler.threads.exit_guard();
     WORKER.with(|w| {
         *w.borrow_mut() = Some(WorkerContext {
-            shared: shared.clone(),
+            scheduler: scheduler.clone(),
             worker: Some(index),
         })
     });
-    let scheduler = &shared.scheduler;
     let me = &scheduler.workers[index];
     while !scheduler.is_stopping() {
-        if let Some(job) = next_job(scheduler, me) {
+        if let Some(job) = next_job(&scheduler, me) {
             execute(me, job);
             continue;
         }
-        if let Some(job) = spin(scheduler, me) {
+        if let Some(job) = spin(&scheduler, me) {
             execute(me, job);
             continue;
         }
         park(me);
     }
     leave_thread();
-    shared.worker_exited();
 }
 
 /// The next call for `me`: pinned, mailbox, then lanes and neighbours.
@@ -193,11 +191,11 @@ pub(crate) fn leave_thread() {
     WORKER.with(|w| w.borrow_mut().take());
 }
 
-/// Marks the calling thread as an IO thread of `shared`.
-pub(crate) fn enter_io_thread(shared: Arc<Shared>) {
+/// Marks the calling thread as an IO thread of `scheduler`.
+pub(crate) fn enter_io_thread(scheduler: Arc<Scheduler>) {
     WORKER.with(|w| {
         *w.borrow_mut() = Some(WorkerContext {
-            shared,
+            scheduler,
             worker: None,
         })
     });
@@ -205,16 +203,16 @@ pub(crate) fn enter_io_thread(shared: Arc<Shared>) {
 
 /// Runs an admitted storage-tier call of tier `speed` on this IO thread, then
 /// lets its tier dispatch the next one.
-pub(crate) fn run_io(shared: &Arc<Shared>, job: JobRef, speed: StorageSpeed) {
+pub(crate) fn run_io(scheduler: &Arc<Scheduler>, job: JobRef, speed: StorageSpeed) {
     if job.transition(TokenState::Admitted, TokenState::Executing) {
         IO_TIER.with(|tier| tier.set(Some(speed)));
         run_claimed(job);
         IO_TIER.with(|tier| tier.set(None));
     }
     // This thread takes the next call it dispatches, rather than a new thread.
-    shared.scheduler.io.finishing();
-    shared.scheduler.tiers[speed.index()].finished();
-    shared.pump_tier(speed);
+    scheduler.io.finishing();
+    scheduler.tiers[speed.index()].finished();
+    scheduler.pump_tier(speed);
 }
 
 /// Runs an admitted call counted in `me.load`, then uncounts it.
@@ -234,7 +232,7 @@ pub(crate) fn claim(sched: &Scheduler, job: &JobRef, path: Path, admissible: boo
     let Some(ctx) = worker_context() else {
         return false;
     };
-    if !std::ptr::eq(&ctx.shared.scheduler, sched) {
+    if !std::ptr::eq(Arc::as_ptr(&ctx.scheduler), sched) {
         return false;
     }
     let header = job.header();
@@ -302,7 +300,7 @@ pub(crate) fn park_waiting(timeout: Option<Duration>, round: u32) {
     };
     let nap = FIRST_NAP.saturating_mul(1 << round.min(16)).min(MAX_NAP);
     let nap = timeout.map_or(nap, |timeout| timeout.min(nap));
-    let slot = &ctx.shared.scheduler.workers[me];
+    let slot = &ctx.scheduler.workers[me];
     slot.waiting.fetch_add(1, Ordering::SeqCst);
     std::thread::park_timeout(nap);
     slot.waiting.fetch_sub(1, Ordering::SeqCst);
@@ -312,20 +310,19 @@ pub(crate) fn park_waiting(timeout: Option<Duration>, round: u32) {
 const FIRST_NAP: Duration = Duration::from_micros(50);
 const MAX_NAP: Duration = Duration::from_millis(10);
 
-/// On a worker thread of `shared`, runs one call from `lane` inline (used while
-/// blocked on that full lane). Returns whether it ran one. Not for storage
-/// tiers: their calls run only on IO threads, which drain them anyway.
-pub(crate) fn help_lane(shared: &Arc<Shared>, lane: &super::Lane) -> bool {
+/// On a worker thread of `scheduler`, runs one call from `lane` inline (used
+/// while blocked on that full lane). Returns whether it ran one. Not for
+/// storage tiers: their calls run only on IO threads, which drain them anyway.
+pub(crate) fn help_lane(scheduler: &Scheduler, lane: &super::Lane) -> bool {
     let Some(ctx) = worker_context() else {
         return false;
     };
     let Some(index) = ctx.worker else {
         return false;
     };
-    if !Arc::ptr_eq(&ctx.shared, shared) || shared.scheduler.is_paused() {
+    if !std::ptr::eq(Arc::as_ptr(&ctx.scheduler), scheduler) || scheduler.is_paused() {
         return false;
     }
-    let scheduler = &shared.scheduler;
     let me = &scheduler.workers[index];
     match scheduler.pull_from(me, lane) {
         Some(job) => {

@@ -24,7 +24,11 @@ struct Stub(Arc<Recorder>);
 
 impl Owner for Stub {
     fn observe(&self, _: &Header, from: TokenState, to: TokenState, _: u64, held_slot: bool) {
-        self.0.transitions.lock().unwrap().push((from, to, held_slot));
+        self.0
+            .transitions
+            .lock()
+            .unwrap()
+            .push((from, to, held_slot));
     }
     fn body_returned(&self, _: &Header) {
         self.0.bodies_returned.fetch_add(1, Ordering::SeqCst);
@@ -64,7 +68,11 @@ fn transitions(recorder: &Recorder) -> Vec<(TokenState, TokenState, bool)> {
 
 /// Moves a fresh job to `Executing`, as admission and a worker would.
 fn start(job: &JobRef) {
-    for (from, to) in [(Created, Waiting), (Waiting, Admitted), (Admitted, Executing)] {
+    for (from, to) in [
+        (Created, Waiting),
+        (Waiting, Admitted),
+        (Admitted, Executing),
+    ] {
         assert!(job.transition(from, to), "{from} -> {to}");
     }
 }
@@ -130,7 +138,10 @@ fn a_kill_while_running_drops_the_late_value_and_reports_the_body() {
     job.run();
     assert!(token.wait().unwrap_err().is_killed());
     assert_eq!(recorder.bodies_returned.load(Ordering::SeqCst), 1);
-    assert_eq!(transitions(&recorder).last(), Some(&(Executing, Killed, false)));
+    assert_eq!(
+        transitions(&recorder).last(),
+        Some(&(Executing, Killed, false))
+    );
 }
 
 #[test]
@@ -138,7 +149,10 @@ fn a_panic_is_the_tokens_error() {
     let (_, token, job) = cell(|| -> u8 { panic!("on purpose") });
     start(&job);
     crate::unwind::silenced(|| job.run());
-    assert_eq!(token.wait().unwrap_err().panic_message(), Some("on purpose"));
+    assert_eq!(
+        token.wait().unwrap_err().panic_message(),
+        Some("on purpose")
+    );
 }
 
 #[test]
@@ -162,5 +176,10 @@ fn a_token_resolved_at_birth_has_no_owner() {
     let job: JobRef = cell.clone();
     assert!(job.owner().is_none());
     assert_eq!(job.header().state(), Killed);
-    assert!(TaskToken::from_cell(cell).wait().unwrap_err().is_no_coordinator());
+    assert!(
+        TaskToken::from_cell(cell)
+            .wait()
+            .unwrap_err()
+            .is_no_coordinator()
+    );
 }

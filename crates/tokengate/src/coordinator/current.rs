@@ -10,12 +10,12 @@
 //! [`enter`]: crate::OperationsCoordinator::enter
 //! [`run`]: crate::OperationsCoordinator::run
 
-use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use super::Shared;
+use super::context;
 use super::route::route_of;
 use crate::scheduler::with_current;
 
@@ -23,13 +23,6 @@ use crate::scheduler::with_current;
 static STARTED: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 /// Bumped on every start and stop, so threads can cache the default.
 static GENERATION: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    /// Coordinators entered on this thread, oldest first, each under the id of
-    /// its guard.
-    static ENTERED: RefCell<Entered> = const { RefCell::new(Entered { next: 0, stack: Vec::new() }) };
-    static DEFAULT: RefCell<(u64, Weak<Shared>)> = const { RefCell::new((0, Weak::new())) };
-}
 
 pub(crate) fn register(shared: &Arc<Shared>) {
     let mut started = STARTED.lock().unwrap_or_else(|p| p.into_inner());
@@ -50,12 +43,11 @@ pub(crate) fn resolve() -> Option<Arc<Shared>> {
     if let Some(shared) = with_current(|job| Some(route_of(job?)?.shared.clone())) {
         return Some(shared);
     }
-    if let Some((_, entered)) = ENTERED.with(|e| e.borrow().stack.last().cloned()) {
+    if let Some((_, entered)) = context::with_entered(|e| e.stack.last().cloned()).flatten() {
         return Some(entered);
     }
     let generation = GENERATION.load(Ordering::SeqCst);
-    DEFAULT.with(|cache| {
-        let mut cache = cache.borrow_mut();
+    context::with_default(|cache| {
         if cache.0 != generation {
             let started = STARTED.lock().unwrap_or_else(|p| p.into_inner());
             let default = started
@@ -68,14 +60,6 @@ pub(crate) fn resolve() -> Option<Arc<Shared>> {
         }
         cache.1.upgrade()
     })
-}
-
-/// The coordinators entered on one thread.
-struct Entered {
-    /// The id the next guard gets.
-    next: u64,
-    /// (guard id, coordinator), in the order they were entered.
-    stack: Vec<(u64, Arc<Shared>)>,
 }
 
 /// Binds guarded calls on this thread to a coordinator until dropped.
@@ -109,13 +93,13 @@ pub struct EnterGuard<'a> {
 }
 
 pub(crate) fn enter(shared: &Arc<Shared>) -> EnterGuard<'_> {
-    let id = ENTERED.with(|e| {
-        let mut entered = e.borrow_mut();
+    let id = context::with_entered(|entered| {
         let id = entered.next;
         entered.next += 1;
         entered.stack.push((id, shared.clone()));
         id
-    });
+    })
+    .expect("a thread that runs code has its context");
     EnterGuard {
         id,
         _coordinator: PhantomData,
@@ -125,10 +109,9 @@ pub(crate) fn enter(shared: &Arc<Shared>) -> EnterGuard<'_> {
 
 impl Drop for EnterGuard<'_> {
     fn drop(&mut self) {
-        // `try_with`: a guard held in another thread-local may be dropped
-        // after this one is gone, as the thread exits.
-        let _ = ENTERED.try_with(|e| {
-            let mut entered = e.borrow_mut();
+        // A guard held in another thread-local may be dropped after the
+        // context is gone, as the thread exits: then there is nothing to undo.
+        context::with_entered(|entered| {
             if let Some(at) = entered.stack.iter().rposition(|(id, _)| *id == self.id) {
                 entered.stack.remove(at);
             }

@@ -1,13 +1,19 @@
 //! [`OperationsCoordinator`]: owns the lanes and workers, and the admin surface.
 
+mod admin;
+mod admission;
 mod builder;
 mod call;
+mod context;
 mod current;
 mod lead;
 mod ops;
+mod registry;
 mod route;
 mod shared;
+mod shutdown;
 mod stats;
+mod timer;
 
 pub use builder::{CoordinatorBuilder, FullLanePolicy};
 pub(crate) use call::Call;

@@ -11,9 +11,9 @@
 //! whether it completed, failed, was killed or timed out (a killed body may run
 //! on; the worker is busy with it, so the next member still runs after it).
 
+use crate::sync::{Mutex, MutexGuard};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::{Mutex, MutexGuard};
 
 use super::DomainKey;
 use crate::fingerprint::FixedHasher;
@@ -62,7 +62,7 @@ pub(crate) struct Domains {
 impl Default for Domains {
     fn default() -> Self {
         Domains {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
         }
     }
 }

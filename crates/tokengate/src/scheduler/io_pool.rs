@@ -146,12 +146,12 @@ impl IoPool {
 
 fn io_main(scheduler: Arc<Scheduler>) {
     let _exit = scheduler.threads.exit_guard();
-    super::worker::enter_io_thread(scheduler.clone());
+    super::context::enter(scheduler.clone(), None);
     // Counted as "finishing" when spawned: the first look for work uncounts it.
     let mut after_call = true;
     while let Some((job, speed)) = scheduler.io.next(after_call) {
         super::worker::run_io(&scheduler, job, speed);
         after_call = true;
     }
-    super::worker::leave_thread();
+    super::context::leave();
 }

@@ -8,11 +8,11 @@
 //! room at once, and capacity is never leaked or counted twice.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use crate::sync::{AtomicUsize, Condvar, Mutex, MutexGuard};
 use crate::token::JobRef;
 use crate::{TokenState, Weight};
 
@@ -53,11 +53,11 @@ impl Lane {
         Lane {
             weight,
             capacity,
-            queue: Mutex::default(),
+            queue: Mutex::new(VecDeque::new()),
             entries: AtomicUsize::new(0),
             taken: AtomicUsize::new(0),
             room_waiters: AtomicUsize::new(0),
-            room: Mutex::default(),
+            room: Mutex::new(RoomWaiters::default()),
             room_freed: Condvar::new(),
         }
     }

@@ -2,36 +2,46 @@
 //! stealing and waiting. The design is described in `README.md` beside this file.
 #![doc = include_str!("README.md")]
 
+mod context;
 mod domain;
 mod io_pool;
 mod lane;
 #[cfg(all(test, loom))]
-mod loom_wakeup;
+mod loom;
 mod path;
+mod place;
+mod search;
+#[cfg(test)]
+mod testing;
+#[cfg(all(test, not(loom)))]
+mod tests;
 mod threads;
 mod tier;
 pub(crate) mod topology;
-pub(crate) mod worker;
+mod wait;
+mod worker;
 
+pub(crate) use context::{run_claimed, with_current, worker_context};
 pub(crate) use domain::{Dispatch, Domains};
 pub(crate) use io_pool::IoPool;
 pub(crate) use lane::Lane;
 pub(crate) use path::{DomainKey, Path};
+pub(crate) use place::Placement;
 pub(crate) use threads::ThreadConfig;
 pub(crate) use tier::Tier;
-pub(crate) use worker::{
-    WorkerSlot, claim, help_lane, park_waiting, run_claimed, with_current, worker_context,
-};
+pub(crate) use wait::{claim, help_lane, park_waiting};
+pub(crate) use worker::WorkerSlot;
 
-use std::cell::Cell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, unbounded};
 
+use place::from_last;
 use threads::Threads;
 
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize};
 use crate::token::JobRef;
 use crate::{StorageSpeed, TokenState, Weight};
 use worker::Msg;
@@ -44,16 +54,6 @@ pub(crate) fn held_back(job: &JobRef) -> bool {
 
 /// Extra mailbox room for the one `Nudge` that may be in flight.
 const NUDGE_SLACK: usize = 1;
-
-/// The outcome of trying to hand a `Waiting` call straight to a worker.
-pub(crate) enum Placement {
-    /// It is `Admitted`, in a worker's mailbox.
-    Placed,
-    /// It stopped being `Waiting` meanwhile (killed or timed out).
-    Gone,
-    /// No eligible worker had room: the call must wait in its lane.
-    NoRoom,
-}
 
 /// Lanes, workers and the routing tables between them.
 pub(crate) struct Scheduler {
@@ -94,20 +94,6 @@ impl std::fmt::Debug for Scheduler {
             .field("paused", &self.is_paused())
             .finish_non_exhaustive()
     }
-}
-
-thread_local! {
-    /// The worker this thread last handed a call to: it is likely still awake
-    /// (spinning), so a caller making calls one after another tries it first.
-    static LAST_WORKER: Cell<usize> = const { Cell::new(0) };
-}
-
-/// `candidates` in turn, starting at this thread's last worker if it is one
-/// of them: equal candidates are then tried in a stable, warm-first order.
-fn from_last(candidates: &[usize]) -> impl Iterator<Item = usize> + '_ {
-    let last = LAST_WORKER.with(Cell::get);
-    let start = candidates.iter().position(|&i| i == last).unwrap_or(0);
-    (0..candidates.len()).map(move |k| candidates[(start + k) % candidates.len()])
 }
 
 impl Scheduler {
@@ -229,17 +215,6 @@ impl Scheduler {
         }
     }
 
-    /// Wakes one idle worker of `group` (after a push to its group lane).
-    pub(crate) fn nudge_group(&self, group: usize) {
-        if let Some(slot) = self
-            .workers
-            .iter()
-            .find(|s| s.group == group && s.load.load(Ordering::SeqCst) == 0)
-        {
-            self.nudge(slot);
-        }
-    }
-
     pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
@@ -317,179 +292,6 @@ impl Scheduler {
         for group in 0..self.groups {
             self.nudge_group(group);
         }
-    }
-
-    /// Hands a `Waiting` call to a worker: an idle home worker, else an idle
-    /// roaming worker of another group, else the least-loaded home worker whose
-    /// mailbox has room.
-    pub(crate) fn place(&self, job: &JobRef) -> Placement {
-        let weight = job.header().weight;
-        let Some((index, roamed)) = self.reserve_worker(weight) else {
-            return Placement::NoRoom;
-        };
-        let slot = &self.workers[index];
-        if !job.transition(TokenState::Waiting, TokenState::Admitted) {
-            slot.load.fetch_sub(1, Ordering::SeqCst);
-            return Placement::Gone;
-        }
-        if roamed {
-            // Only this worker may run it: a reserved neighbour must never steal
-            // a foreign call.
-            if slot.pinned_tx.send(job.clone()).is_err() {
-                unreachable!("a worker's channels live as long as its scheduler");
-            }
-        } else if slot.tx.try_send(Msg::Run(job.clone())).is_err() {
-            // Runs in the mailbox never exceed `load`, which is below capacity,
-            // and at most one nudge is in flight: the slack covers it.
-            unreachable!("a mailbox had no room for a call counted in its load");
-        }
-        Placement::Placed
-    }
-
-    /// Picks a worker for `weight` and counts one more call in its `load`.
-    /// Returns the worker and whether it roams for this call.
-    fn reserve_worker(&self, weight: Weight) -> Option<(usize, bool)> {
-        let claim_idle = |candidates: &[usize]| {
-            let found = from_last(candidates).find(|&i| {
-                self.workers[i]
-                    .load
-                    .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
-                    .is_ok()
-            });
-            if let Some(i) = found {
-                LAST_WORKER.with(|l| l.set(i));
-            }
-            found
-        };
-        let home = &self.home[weight.index()];
-        // An idle worker first, home or roaming: work-conserving, and no call
-        // waits behind a busy worker while another one sleeps.
-        if let Some(i) = claim_idle(home) {
-            return Some((i, false));
-        }
-        if let Some(i) = claim_idle(&self.roamers[weight.index()]) {
-            return Some((i, true));
-        }
-        let (i, load) = from_last(home)
-            .map(|i| (i, self.workers[i].load.load(Ordering::SeqCst)))
-            .min_by_key(|&(_, load)| load)?;
-        if load < self.mailbox_capacity {
-            let slot = &self.workers[i];
-            if slot.load.fetch_add(1, Ordering::SeqCst) < self.mailbox_capacity {
-                return Some((i, false));
-            }
-            slot.load.fetch_sub(1, Ordering::SeqCst);
-        }
-        None
-    }
-
-    /// Sends `slot` a nudge unless one is already in flight.
-    fn nudge(&self, slot: &WorkerSlot) {
-        if slot
-            .nudged
-            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-            && slot.tx.try_send(Msg::Nudge).is_err()
-        {
-            slot.nudged.store(false, Ordering::SeqCst);
-        }
-    }
-
-    /// After a lane push: wake one idle worker that may serve `weight`.
-    ///
-    /// Together with workers re-checking lanes after going idle, this closes the
-    /// lost-wake-up window (see the design note).
-    pub(crate) fn nudge_idle(&self, weight: Weight) {
-        let candidates = self.home[weight.index()]
-            .iter()
-            .chain(self.roamers[weight.index()].iter());
-        for &i in candidates {
-            let slot = &self.workers[i];
-            if slot.load.load(Ordering::SeqCst) == 0 {
-                self.nudge(slot);
-                return;
-            }
-        }
-    }
-
-    pub(crate) fn nudge_all_idle(&self) {
-        for slot in self.workers.iter() {
-            if slot.load.load(Ordering::SeqCst) == 0 {
-                self.nudge(slot);
-            }
-        }
-    }
-
-    /// The next call for an idle worker, already `Admitted` and counted in its
-    /// load: a neighbour's queued call, its home lanes, then (if it roams)
-    /// other lanes and other groups' mailboxes.
-    pub(crate) fn find_work(&self, me: &WorkerSlot) -> Option<JobRef> {
-        // Children of a lead running in this group: the lead may be waiting.
-        if let Some(job) = self.pull_from(me, &self.group_lanes[me.group]) {
-            return Some(job);
-        }
-        if let Some(job) = self.steal(me, true) {
-            return Some(job);
-        }
-        if !self.is_paused() {
-            let turn = me.turn.fetch_add(1, Ordering::Relaxed);
-            for lanes in [&me.home_lanes, &me.foreign_lanes] {
-                for k in 0..lanes.len() {
-                    if let Some(job) = self.pull(me, lanes[(turn + k) % lanes.len()]) {
-                        return Some(job);
-                    }
-                }
-            }
-        }
-        if me.roams {
-            return self.steal(me, false);
-        }
-        None
-    }
-
-    /// Takes the oldest live call from `weight`'s lane for worker `me`.
-    pub(crate) fn pull(&self, me: &WorkerSlot, weight: Weight) -> Option<JobRef> {
-        self.pull_from(me, self.lane(weight))
-    }
-
-    /// Takes the oldest live call from `lane` for worker `me`, already
-    /// `Admitted` and counted in its load; calls of paused ops go to their hold
-    /// queue on the way.
-    pub(crate) fn pull_from(&self, me: &WorkerSlot, lane: &Lane) -> Option<JobRef> {
-        if self.is_paused() {
-            return None;
-        }
-        loop {
-            let job = lane.pop()?;
-            if held_back(&job) {
-                continue;
-            }
-            me.load.fetch_add(1, Ordering::SeqCst);
-            if job.transition(TokenState::Waiting, TokenState::Admitted) {
-                return Some(job);
-            }
-            me.load.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-
-    /// Takes a queued call from a busy neighbour's mailbox: one in `me`'s group
-    /// if `same_group`, else anywhere.
-    fn steal(&self, me: &WorkerSlot, same_group: bool) -> Option<JobRef> {
-        for victim in self.workers.iter() {
-            if victim.index == me.index
-                || (victim.group == me.group) != same_group
-                || victim.load.load(Ordering::SeqCst) < 2
-                || victim.rx.is_empty()
-            {
-                continue;
-            }
-            if let Ok(Msg::Run(job)) = victim.rx.try_recv() {
-                victim.load.fetch_sub(1, Ordering::SeqCst);
-                me.load.fetch_add(1, Ordering::SeqCst);
-                return Some(job);
-            }
-        }
-        None
     }
 
     /// Every call still in a mailbox (used at stop), leaving mailboxes empty.

@@ -1,15 +1,15 @@
 //! Worker threads: the loop that takes calls from mailboxes, lanes and busy
 //! neighbours, and the thread-local context guarded fns run in.
 
-use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
 
-use super::{Path, Scheduler};
-use crate::token::{Job, JobRef};
+use super::{Scheduler, context};
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize};
+use crate::token::JobRef;
 use crate::{StorageSpeed, TokenState, Weight};
 
 /// What a mailbox carries.
@@ -77,46 +77,12 @@ impl std::fmt::Debug for WorkerSlot {
     }
 }
 
-/// Where a guarded fn is running: which scheduler, and which worker (`None`
-/// on an IO thread).
-#[derive(Clone)]
-pub(crate) struct WorkerContext {
-    pub(crate) scheduler: Arc<Scheduler>,
-    pub(crate) worker: Option<usize>,
-}
-
-thread_local! {
-    /// Set for the life of a worker thread.
-    static WORKER: RefCell<Option<WorkerContext>> = const { RefCell::new(None) };
-    /// The call whose body this thread is running (innermost, for nested claims).
-    static CURRENT: RefCell<Option<JobRef>> = const { RefCell::new(None) };
-    /// On an IO thread, the storage tier of the call it runs.
-    static IO_TIER: std::cell::Cell<Option<StorageSpeed>> = const { std::cell::Cell::new(None) };
-}
-
-/// The worker context of the calling thread, if it is a worker.
-pub(crate) fn worker_context() -> Option<WorkerContext> {
-    WORKER.with(|w| w.borrow().clone())
-}
-
-/// Runs `f` with the innermost running call, if any.
-pub(crate) fn with_current<R>(f: impl FnOnce(Option<&dyn Job>) -> R) -> R {
-    CURRENT.with(|c| f(c.borrow().as_deref()))
-}
-
-/// Runs a call this thread moved to `Executing`, as the thread's current call.
-pub(crate) fn run_claimed(job: JobRef) {
-    let previous = CURRENT.with(|c| c.replace(Some(job.clone())));
-    job.run();
-    CURRENT.with(|c| *c.borrow_mut() = previous);
-}
-
-/// [`run_claimed`], counted in the stats of worker `me` (none on IO threads).
-fn run_counted(me: Option<&WorkerSlot>, job: JobRef) {
+/// [`context::run_claimed`], counted in the stats of worker `me` (none on IO threads).
+pub(super) fn run_counted(me: Option<&WorkerSlot>, job: JobRef) {
     if let Some(me) = me {
         me.running.fetch_add(1, Ordering::Relaxed);
     }
-    run_claimed(job);
+    context::run_claimed(job);
     if let Some(me) = me {
         me.running.fetch_sub(1, Ordering::Relaxed);
         me.completed.fetch_add(1, Ordering::Relaxed);
@@ -126,12 +92,7 @@ fn run_counted(me: Option<&WorkerSlot>, job: JobRef) {
 /// The body of a worker thread.
 pub(crate) fn worker_main(scheduler: Arc<Scheduler>, index: usize) {
     let _exit = scheduler.threads.exit_guard();
-    WORKER.with(|w| {
-        *w.borrow_mut() = Some(WorkerContext {
-            scheduler: scheduler.clone(),
-            worker: Some(index),
-        })
-    });
+    context::enter(scheduler.clone(), Some(index));
     let me = &scheduler.workers[index];
     while !scheduler.is_stopping() {
         if let Some(job) = next_job(&scheduler, me) {
@@ -144,7 +105,7 @@ pub(crate) fn worker_main(scheduler: Arc<Scheduler>, index: usize) {
         }
         park(me);
     }
-    leave_thread();
+    context::leave();
 }
 
 /// The next call for `me`: pinned, mailbox, then lanes and neighbours.
@@ -187,27 +148,11 @@ fn park(me: &WorkerSlot) {
     let _ = select.ready_timeout(IDLE_RECHECK);
 }
 
-pub(crate) fn leave_thread() {
-    WORKER.with(|w| w.borrow_mut().take());
-}
-
-/// Marks the calling thread as an IO thread of `scheduler`.
-pub(crate) fn enter_io_thread(scheduler: Arc<Scheduler>) {
-    WORKER.with(|w| {
-        *w.borrow_mut() = Some(WorkerContext {
-            scheduler,
-            worker: None,
-        })
-    });
-}
-
 /// Runs an admitted storage-tier call of tier `speed` on this IO thread, then
 /// lets its tier dispatch the next one.
 pub(crate) fn run_io(scheduler: &Arc<Scheduler>, job: JobRef, speed: StorageSpeed) {
     if job.transition(TokenState::Admitted, TokenState::Executing) {
-        IO_TIER.with(|tier| tier.set(Some(speed)));
-        run_claimed(job);
-        IO_TIER.with(|tier| tier.set(None));
+        context::run_io_claimed(job, speed);
     }
     // This thread takes the next call it dispatches, rather than a new thread.
     scheduler.io.finishing();
@@ -216,119 +161,10 @@ pub(crate) fn run_io(scheduler: &Arc<Scheduler>, job: JobRef, speed: StorageSpee
 }
 
 /// Runs an admitted call counted in `me.load`, then uncounts it.
-fn execute(me: &WorkerSlot, job: JobRef) {
+pub(super) fn execute(me: &WorkerSlot, job: JobRef) {
     if job.transition(TokenState::Admitted, TokenState::Executing) {
         run_counted(Some(me), job);
     }
     // A stale entry (killed while queued) is simply dropped.
     me.load.fetch_sub(1, Ordering::SeqCst);
-}
-
-/// On a thread of `sched` (a worker, or an IO thread), claims `job`, whose path
-/// is `path`, if it is still queued and may run here, and runs it inline. This
-/// is how waiting inside a guarded fn avoids deadlock. `admissible` says the
-/// job's owner would let it leave its queue now (no pause of its op).
-pub(crate) fn claim(sched: &Scheduler, job: &JobRef, path: Path, admissible: bool) -> bool {
-    let Some(ctx) = worker_context() else {
-        return false;
-    };
-    if !std::ptr::eq(Arc::as_ptr(&ctx.scheduler), sched) {
-        return false;
-    }
-    let header = job.header();
-    match path {
-        // Storage calls run only on IO threads, within their tier's cap. An IO
-        // thread whose call waits on a call of its own tier runs it inline,
-        // under the turn its blocked call already holds (else a full tier
-        // whose calls all wait on the tier would never move); other waiters
-        // block, and the IO threads make progress.
-        Path::Storage(speed) => {
-            let same_tier = ctx.worker.is_none() && IO_TIER.with(|tier| tier.get() == Some(speed));
-            if !same_tier {
-                return false;
-            }
-        }
-        // A domain's waiting members keep their order: none may run here.
-        Path::Sticky { .. } if header.state() == TokenState::Waiting => return false,
-        // The admitted member runs on the domain's worker: here only if that is
-        // us, or if that worker is itself blocked waiting (then it cannot run the
-        // call, and running it here is what keeps the wait from deadlocking) and
-        // no killed member's body still runs (which it would overlap).
-        Path::Sticky { key, worker } => {
-            let pinned = &sched.workers[worker];
-            if ctx.worker != Some(worker)
-                && (pinned.waiting.load(Ordering::SeqCst) == 0
-                    || !sched.domains.may_run_elsewhere(key))
-            {
-                return false;
-            }
-        }
-        _ => {}
-    }
-    let claimed = match header.state() {
-        // A pause holds back admission, so a waiting call stays put; an admitted
-        // call is past admission and may run here.
-        TokenState::Waiting => {
-            !sched.is_paused()
-                && admissible
-                && job.transition(TokenState::Waiting, TokenState::Admitted)
-                && job.transition(TokenState::Admitted, TokenState::Executing)
-        }
-        TokenState::Admitted => job.transition(TokenState::Admitted, TokenState::Executing),
-        _ => false,
-    };
-    if claimed {
-        let me = ctx.worker.map(|i| &sched.workers[i]);
-        run_counted(me, job.clone());
-    }
-    claimed
-}
-
-/// Parks the calling thread, which waits on a token, for at most `timeout`.
-/// A worker thread (of any coordinator) parks briefly instead, since the
-/// awaited call may become claimable (a pause ends, a neighbour's mailbox is
-/// stolen from), with naps doubling with `round`, and counts as blocked
-/// meanwhile: a sticky call pinned to it may then run on another worker (see
-/// [`claim`]).
-pub(crate) fn park_waiting(timeout: Option<Duration>, round: u32) {
-    let Some((ctx, me)) = worker_context().and_then(|ctx| Some((ctx.clone(), ctx.worker?))) else {
-        match timeout {
-            Some(timeout) => std::thread::park_timeout(timeout),
-            None => std::thread::park(),
-        }
-        return;
-    };
-    let nap = FIRST_NAP.saturating_mul(1 << round.min(16)).min(MAX_NAP);
-    let nap = timeout.map_or(nap, |timeout| timeout.min(nap));
-    let slot = &ctx.scheduler.workers[me];
-    slot.waiting.fetch_add(1, Ordering::SeqCst);
-    std::thread::park_timeout(nap);
-    slot.waiting.fetch_sub(1, Ordering::SeqCst);
-}
-
-/// Bounds of the naps of a worker waiting on a token it cannot claim yet.
-const FIRST_NAP: Duration = Duration::from_micros(50);
-const MAX_NAP: Duration = Duration::from_millis(10);
-
-/// On a worker thread of `scheduler`, runs one call from `lane` inline (used
-/// while blocked on that full lane). Returns whether it ran one. Not for
-/// storage tiers: their calls run only on IO threads, which drain them anyway.
-pub(crate) fn help_lane(scheduler: &Scheduler, lane: &super::Lane) -> bool {
-    let Some(ctx) = worker_context() else {
-        return false;
-    };
-    let Some(index) = ctx.worker else {
-        return false;
-    };
-    if !std::ptr::eq(Arc::as_ptr(&ctx.scheduler), scheduler) || scheduler.is_paused() {
-        return false;
-    }
-    let me = &scheduler.workers[index];
-    match scheduler.pull_from(me, lane) {
-        Some(job) => {
-            execute(me, job);
-            true
-        }
-        None => false,
-    }
 }

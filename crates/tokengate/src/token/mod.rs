@@ -57,11 +57,14 @@
 //! inline, so nested calls never deadlock, even with a single worker.
 
 mod cell;
+mod context;
 mod header;
 mod id;
+#[cfg(all(test, loom))]
+mod loom;
 mod owner;
 mod state_cell;
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;
 mod wait;
 

@@ -9,42 +9,17 @@
 //! thread parks, so a worker thread that may be able to help later parks
 //! briefly and retries.
 
-use std::sync::{Arc, OnceLock};
-use std::task::{Poll, Wake, Waker};
-use std::thread::{self, Thread};
+use std::sync::Arc;
+use std::task::Poll;
+use std::thread;
 use std::time::Instant;
 
 use super::Completion;
+use super::context::thread_waker;
 use crate::TaskError;
 
 /// Spin rounds before parking.
 const SPIN_ROUNDS: u32 = 64;
-
-/// Unparks the thread that waits on a token.
-struct ThreadWaker(Thread);
-
-impl Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
-    }
-}
-
-thread_local! {
-    /// This thread's waker, made once: the token layer's one piece of
-    /// per-thread state besides the id block (`id.rs`).
-    static WAKER: OnceLock<Waker> = const { OnceLock::new() };
-}
-
-fn thread_waker() -> Waker {
-    WAKER.with(|w| {
-        w.get_or_init(|| Waker::from(Arc::new(ThreadWaker(thread::current()))))
-            .clone()
-    })
-}
 
 /// Blocks the calling thread until `cell` resolves or `deadline` passes.
 pub(crate) fn wait_for<T>(

@@ -1,0 +1,233 @@
+//! Admission: making a call's token, choosing its path, and queueing it where
+//! it waits for its turn (or handing it straight to a worker).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::Call;
+use super::builder::FullLanePolicy;
+use super::lead::{self, LeadDomain};
+use super::route::{Route, route_of};
+use super::shared::Shared;
+use crate::error::ErrorKind;
+use crate::scheduler::{DomainKey, Path, Placement, help_lane, with_current, worker_context};
+use crate::token::{Cell, Header, JobRef, epoch, next_id, terminate_with};
+use crate::{TaskToken, TokenState};
+
+impl Shared {
+    /// Makes a token for `f` and admits it.
+    pub(crate) fn submit<T, F>(self: &Arc<Self>, call: Call, f: F) -> TaskToken<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let Call {
+            op,
+            weight,
+            timeout,
+            storage,
+            sticky,
+            lead,
+        } = call;
+        let entry = self.op_entry(op, weight);
+        entry.counters.local().create();
+        let id = next_id();
+        // Inside a lead (or one of its children), a call of a listed op joins
+        // the lead's domain and runs in the lead's worker group.
+        let (parent, group) = self.lead_context(op);
+        let path = if let Some(speed) = storage {
+            Path::Storage(speed)
+        } else if let Some((anchor, key)) = sticky {
+            let key = DomainKey { anchor, key };
+            let worker = self.scheduler.domains.join(key, weight, &*self.scheduler);
+            Path::Sticky { key, worker }
+        } else if let Some(group) = group {
+            Path::Group(group)
+        } else {
+            Path::Lane
+        };
+        let lead =
+            lead.map(|(calls, digest)| self.leads.join(lead::seed(id, calls, digest), calls));
+        let route = Route {
+            shared: self.clone(),
+            op: entry,
+            path,
+            lead,
+            parent,
+        };
+        let header = Header::new(id, op, weight, timeout);
+        let cell = Cell::new(header, Some(route), f);
+        let token = TaskToken::from_cell(cell.clone());
+        self.admit(cell);
+        token
+    }
+
+    fn admit(&self, job: JobRef) {
+        /// Counts this submission in `submitting` until it is queued or given
+        /// up, whichever way `admit` returns.
+        struct Submitting<'a>(&'a AtomicUsize);
+        impl Drop for Submitting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.submitting.fetch_add(1, Ordering::SeqCst);
+        let _submitting = Submitting(&self.submitting);
+        if !self.is_running() {
+            terminate_with(&*job, TokenState::Killed, ErrorKind::Shutdown);
+            return;
+        }
+        let header = job.header();
+        self.registry.insert(&job);
+        job.transition(TokenState::Created, TokenState::Waiting);
+        if let Some(timeout) = header.timeout {
+            let created = epoch() + Duration::from_nanos(header.created_ns());
+            // A deadline beyond the clock's range never passes.
+            if let Some(deadline) = created.checked_add(timeout) {
+                self.timer.schedule(&job, deadline, timeout);
+            }
+        }
+        self.route_new(job);
+    }
+
+    /// The lead domain a call of `op` made on this thread joins, if any, and the
+    /// worker group it runs in. Counts calls a lead makes to ops it does not list.
+    fn lead_context(&self, op: &'static str) -> (Option<Arc<LeadDomain>>, Option<usize>) {
+        let domain = with_current(|job| {
+            let route = route_of(job?)?;
+            if !std::ptr::eq(Arc::as_ptr(&route.shared), self) {
+                return None;
+            }
+            // A lead's own calls belong to its domain; a child's calls inherit
+            // its parent's.
+            route.lead.clone().or_else(|| route.parent.clone())
+        });
+        let Some(domain) = domain else {
+            return (None, None);
+        };
+        if !domain.calls.contains(&op) {
+            self.leads.unlisted.fetch_add(1, Ordering::Relaxed);
+            return (None, None);
+        }
+        domain.add_child();
+        let group = worker_context()
+            .and_then(|ctx| ctx.worker)
+            .map(|i| domain.group_or(self.scheduler.workers[i].group));
+        (Some(domain), group)
+    }
+
+    /// Hands a `Waiting` lane call straight to a worker when admission is open
+    /// and its lane is empty (so the lane stays FIFO). `Some(true)`: placed;
+    /// `Some(false)`: it finished meanwhile; `None`: it must wait in its lane.
+    fn place_now(&self, job: &JobRef) -> Option<bool> {
+        let header = job.header();
+        let route = route_of(&**job).expect("admitted tokens have a route");
+        let open = !self.scheduler.is_paused() && !route.op.is_paused();
+        if !matches!(route.path, Path::Lane)
+            || !open
+            || !self.scheduler.lane(header.weight).is_empty()
+        {
+            return None;
+        }
+        match self.scheduler.place(job) {
+            Placement::Placed => Some(true),
+            Placement::Gone => Some(false),
+            Placement::NoRoom => None,
+        }
+    }
+
+    /// Routes a fresh `Waiting` call that holds no lane slot.
+    fn route_new(&self, job: JobRef) {
+        let header = job.header();
+        let route = route_of(&*job).expect("admitted tokens have a route");
+        let lane = self.scheduler.slot_lane(route.path, header.weight);
+        if self.place_now(&job).is_some() {
+            return;
+        }
+        if !lane.try_reserve() {
+            match self.config.full_lane {
+                FullLanePolicy::Reject => {
+                    terminate_with(
+                        &*job,
+                        TokenState::Killed,
+                        ErrorKind::Rejected {
+                            weight: header.weight,
+                            capacity: lane.capacity,
+                        },
+                    );
+                    return;
+                }
+                FullLanePolicy::Wait => {
+                    if let Some(job) = crate::admit::defer(job.clone()) {
+                        // Not inside `admit`: wait here.
+                        let helps = !matches!(route.path, Path::Storage(_));
+                        let reserved = lane.reserve_blocking(
+                            || helps && help_lane(&self.scheduler, lane),
+                            || !self.is_running() || header.state() != TokenState::Waiting,
+                        );
+                        if !reserved {
+                            if !self.is_running() {
+                                terminate_with(&*job, TokenState::Killed, ErrorKind::Shutdown);
+                            }
+                            return;
+                        }
+                    } else {
+                        return; // `admit` will take a slot asynchronously.
+                    }
+                }
+            }
+        }
+        self.enqueue_with_slot(job);
+    }
+
+    /// Queues a `Waiting` call for which a lane slot was just taken.
+    pub(crate) fn enqueue_with_slot(&self, job: JobRef) {
+        let header = job.header();
+        if !header.arm_lane_slot() {
+            // Killed while we waited for the slot: we give it back (see `StateCell`).
+            let path = route_of(&*job).expect("routed").path;
+            self.scheduler.slot_lane(path, header.weight).release();
+            return;
+        }
+        self.enqueue_waiting(job);
+    }
+
+    /// Puts a `Waiting` call holding a slot where it waits for its turn: its
+    /// sticky domain, or its op's hold queue (if the op is paused), or its lane
+    /// (weight lane, storage tier or group lane); then wakes who serves it.
+    fn enqueue_waiting(&self, job: JobRef) {
+        let weight = job.header().weight;
+        let route = route_of(&*job).expect("admitted tokens have a route");
+        let (path, op) = (route.path, route.op.clone());
+        if let Path::Sticky { key, .. } = path {
+            // Domains hold paused members themselves, in order.
+            self.scheduler.domains.enqueue(key, job, &*self.scheduler);
+            return;
+        }
+        if op.hold_if_paused(&job) {
+            return;
+        }
+        self.scheduler.slot_lane(path, weight).push(job);
+        match path {
+            Path::Storage(speed) => self.scheduler.pump_tier(speed),
+            _ if self.scheduler.is_paused() => {}
+            Path::Group(group) => self.scheduler.nudge_group(group),
+            _ => self.scheduler.nudge_idle(weight),
+        }
+    }
+
+    /// Routes a call released from a hold queue (still `Waiting`, holding a
+    /// slot). Returns false if it had finished meanwhile (killed while held).
+    pub(super) fn route_held(&self, job: JobRef) -> bool {
+        let header = job.header();
+        if header.state() != TokenState::Waiting {
+            return false;
+        }
+        if let Some(placed) = self.place_now(&job) {
+            return placed;
+        }
+        self.enqueue_waiting(job);
+        true
+    }
+}

@@ -1,0 +1,85 @@
+//! Stopping a coordinator, as numbered steps.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::shared::{RUNNING, STOPPING, Shared};
+use crate::TokenState;
+use crate::error::ErrorKind;
+use crate::token::terminate_with;
+
+impl Shared {
+    /// Stops the coordinator, in steps:
+    ///
+    /// 1. Admission closes: `submit` fails calls from now on, and this waits
+    ///    for calls already past its check to be queued (or given up).
+    /// 2. Every queued call (created, waiting in any queue, or admitted to a
+    ///    mailbox) is resolved with a shutdown error; calls that already run
+    ///    may finish.
+    /// 3. The scheduler stops: workers exit after their current call, idle IO
+    ///    threads exit.
+    /// 4. Running calls get the stop timeout to finish (forever, if it is too
+    ///    large for the clock); a call that stops its own coordinator is not
+    ///    waited for.
+    /// 5. Calls still running then resolve with a shutdown error; their
+    ///    threads are left to finish the body on their own.
+    /// 6. Queues are cleared (breaking the reference cycles between queued
+    ///    calls and the coordinator), the timer stops, the worker processes
+    ///    are ended and reaped, and the threads that exited are joined.
+    ///
+    /// Returns false if the coordinator was already stopping.
+    pub(crate) fn stop(&self) -> bool {
+        // 1.
+        if self
+            .state
+            .compare_exchange(RUNNING, STOPPING, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return false;
+        }
+        super::current::unregister(self);
+        while self.submitting.load(Ordering::SeqCst) > 0 {
+            std::thread::yield_now();
+        }
+        // 2.
+        for job in self.registry.snapshot() {
+            for state in [
+                TokenState::Created,
+                TokenState::Waiting,
+                TokenState::Admitted,
+            ] {
+                if job.transition(state, TokenState::Killed) {
+                    job.resolve_error(job.header().error(ErrorKind::Shutdown));
+                    break;
+                }
+            }
+        }
+        // 3.
+        self.scheduler.begin_stop();
+        // 4.
+        let deadline = Instant::now().checked_add(self.config.stop_timeout);
+        let all_exited = self.scheduler.wait_threads(deadline);
+        // 5.
+        for job in self.registry.snapshot() {
+            terminate_with(&*job, TokenState::Killed, ErrorKind::Shutdown);
+        }
+        // 6.
+        for entry in self.op_entries() {
+            drop(entry.take_held());
+        }
+        self.timer.stop();
+        self.process.shutdown();
+        self.scheduler.clear_and_join(all_exited);
+        let timer = self
+            .timer_thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(timer) = timer
+            && timer.thread().id() != std::thread::current().id()
+        {
+            let _ = timer.join();
+        }
+        true
+    }
+}

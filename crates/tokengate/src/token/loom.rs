@@ -1,0 +1,143 @@
+//! loom models of the token cell: the real `Cell`, `Header` and `StateCell`,
+//! with a stub owner, over every interleaving of the threads that race on one
+//! token (run with `RUSTFLAGS="--cfg loom"`, see `.ci/run`).
+
+use std::any::Any;
+use std::sync::Arc as StdArc;
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::Duration;
+
+use ::loom::sync::Arc;
+use ::loom::sync::atomic::AtomicUsize;
+use ::loom::thread;
+
+use super::*;
+use crate::TokenState::{self, *};
+use crate::Weight;
+use crate::error::KillReason;
+
+/// Counts what a token tells its owner.
+#[derive(Default)]
+struct Counts {
+    terminal: AtomicUsize,
+    bodies_returned: AtomicUsize,
+}
+
+struct Stub(Arc<Counts>);
+
+impl Owner for Stub {
+    fn observe(&self, _: &Header, _: TokenState, to: TokenState, _: u64, _: bool) {
+        if to.is_terminal() {
+            self.0.terminal.fetch_add(1, SeqCst);
+        }
+    }
+    fn body_returned(&self, _: &Header) {
+        self.0.bodies_returned.fetch_add(1, SeqCst);
+    }
+    fn admissible(&self) -> bool {
+        true
+    }
+    fn hold_back(&self, _: &JobRef) -> bool {
+        false
+    }
+    fn help(&self, _: &JobRef) -> bool {
+        false
+    }
+    fn park(&self, _: Option<Duration>, _: u32) {}
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A queued token whose body counts its runs in `runs`.
+fn queued(counts: &Arc<Counts>, runs: &Arc<AtomicUsize>) -> (StdArc<dyn Completion<u8>>, JobRef) {
+    let runs = runs.clone();
+    let header = Header::new(next_id(), "op", Weight::Medium, None);
+    let cell = Cell::new(header, Some(Stub(counts.clone())), move || {
+        runs.fetch_add(1, SeqCst);
+        7u8
+    });
+    let job: JobRef = cell.clone();
+    assert!(job.transition(Created, Waiting));
+    (cell, job)
+}
+
+/// The result a resolved token holds, taken once.
+fn result(cell: &StdArc<dyn Completion<u8>>) -> Result<u8, crate::TaskError> {
+    match cell.poll_result(&futures_waker()) {
+        std::task::Poll::Ready(result) => result,
+        std::task::Poll::Pending => panic!("the token is not resolved"),
+    }
+}
+
+fn futures_waker() -> std::task::Waker {
+    std::task::Waker::noop().clone()
+}
+
+/// A kill races a worker that claims the queued call and runs it: the body
+/// runs at most once, the token reaches exactly one terminal state, its owner
+/// hears of it once, and a body killed while it ran is reported as returned.
+#[test]
+fn a_kill_racing_a_claim_resolves_the_token_once() {
+    ::loom::model(|| {
+        let counts = Arc::new(Counts::default());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (cell, job) = queued(&counts, &runs);
+        let worker = {
+            let job = job.clone();
+            thread::spawn(move || {
+                if job.transition(Waiting, Admitted) && job.transition(Admitted, Executing) {
+                    job.run();
+                }
+            })
+        };
+        let killed = kill(&*job, KillReason::Token);
+        worker.join().unwrap();
+
+        assert_eq!(counts.terminal.load(SeqCst), 1);
+        let runs = runs.load(SeqCst);
+        assert!(runs <= 1);
+        match result(&cell) {
+            Ok(value) => {
+                assert!(!killed);
+                assert_eq!((value, runs), (7, 1));
+            }
+            Err(err) => {
+                assert!(killed && err.is_killed());
+                // Killed while queued: never ran. Killed while running: the
+                // body ran to its end and was reported as returned.
+                assert_eq!(counts.bodies_returned.load(SeqCst), runs);
+            }
+        }
+    });
+}
+
+/// A kill races the running call's completion: exactly one of the value and
+/// the kill wins, the owner hears of exactly one terminal state, and of the
+/// body's return exactly when the kill won.
+#[test]
+fn a_kill_racing_completion_resolves_the_token_once() {
+    ::loom::model(|| {
+        let counts = Arc::new(Counts::default());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (cell, job) = queued(&counts, &runs);
+        assert!(job.transition(Waiting, Admitted) && job.transition(Admitted, Executing));
+        let worker = {
+            let job = job.clone();
+            thread::spawn(move || job.run())
+        };
+        let killed = kill(&*job, KillReason::Token);
+        worker.join().unwrap();
+
+        // A kill that lands before the body takes its closure ends it
+        // unstarted; either way the body is reported as returned.
+        assert!(runs.load(SeqCst) <= 1);
+        assert_eq!(counts.terminal.load(SeqCst), 1);
+        let returned = counts.bodies_returned.load(SeqCst);
+        match result(&cell) {
+            Ok(7) => assert!(!killed && returned == 0 && runs.load(SeqCst) == 1),
+            Err(err) => assert!(killed && err.is_killed() && returned == 1),
+            Ok(other) => panic!("unexpected value {other}"),
+        }
+    });
+}

@@ -360,8 +360,8 @@ fn kill_all_by_operation_kills_its_queued_and_running_calls() {
 }
 
 #[test]
-fn drain_pool_kills_calls_deferred_by_admit() {
-    // A lane of 2 and a blocked single worker: `admit` defers the 3rd call on.
+fn drain_pool_kills_calls_waiting_in_line() {
+    // A lane of 2 and a blocked single worker: the 3rd call on waits in line.
     let c = single_worker("drain-deferred")
         .mailbox_capacity(1)
         .lane_capacity(2)
@@ -370,18 +370,13 @@ fn drain_pool_kills_calls_deferred_by_admit() {
     let gate = Gate::new();
     let blocker = block_worker(&c, &gate);
     let log: Arc<Log<usize>> = Log::new();
-    let mut tokens: Vec<TaskToken<usize>> = Vec::new();
-    let admit =
-        c.run(|| tokengate::admit(|| tokens.extend((0..5).map(|i| logged("deferred", &log, i)))));
+    let tokens: Vec<TaskToken<usize>> =
+        c.run(|| (0..5).map(|i| logged("in_line", &log, i)).collect());
     assert_eq!(c.stats().tokens.waiting, 5, "all five calls are waiting");
-    assert_eq!(
-        c.drain_pool(),
-        5,
-        "drain_pool left the deferred calls alive"
-    );
+    assert_eq!(c.stats().lane(tokengate::Weight::Medium).in_line, 3);
+    assert_eq!(c.drain_pool(), 5, "drain_pool left the calls in line alive");
     gate.open();
     value(blocker);
-    tokengate_tests::block_on(admit);
     for t in tokens {
         assert!(error(t).is_killed());
     }

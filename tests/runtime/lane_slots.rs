@@ -4,7 +4,6 @@
 //! crowd out the live ones, however many pile up while the lane is paused.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use tokengate::{FullLanePolicy, OperationsCoordinator, Task, TaskToken, TokenState, Weight};
 use tokengate_tests::{Gate, Log, SplitMix64, error, eventually, single_worker, value};
@@ -66,7 +65,7 @@ fn fill(
 }
 
 #[test]
-fn a_call_takes_one_slot_while_the_lane_has_room_and_waits_for_one_when_it_is_full() {
+fn a_call_takes_one_slot_while_the_lane_has_room_and_waits_in_line_when_it_is_full() {
     let c = small_lane("slots-wait", FullLanePolicy::Wait);
     let log = Log::new();
     for round in 0..2u32 {
@@ -74,26 +73,14 @@ fn a_call_takes_one_slot_while_the_lane_has_room_and_waits_for_one_when_it_is_fu
         let blocker = block_worker(&c, &gate);
         let base = 10 * round;
         let queued = fill(&c, &log, base..base + CAPACITY as u32);
-        // The lane is full: the next call blocks its caller until a slot frees,
-        // which happens when the worker takes the first queued call.
-        let (next, returned_at) = std::thread::scope(|s| {
-            let submitter = s.spawn(|| {
-                let token = c.run(|| logged(&log, base + 9));
-                (token, Instant::now())
-            });
-            eventually("the blocked call is made", || {
-                c.stats().tokens.waiting == CAPACITY as u64 + 1
-            });
-            assert_eq!(depth(&c), CAPACITY, "a call took a slot of a full lane");
-            gate.open();
-            submitter.join().unwrap()
-        });
+        // The lane is full: the next call returns at once and waits in line,
+        // holding no slot, until the worker takes the first queued call.
+        let next = c.run(|| logged(&log, base + 9));
+        assert_eq!(next.state(), TokenState::Waiting);
+        assert_eq!(depth(&c), CAPACITY, "a call took a slot of a full lane");
+        assert_eq!(c.stats().lane(Weight::Medium).in_line, 1);
+        gate.open();
         value(blocker);
-        let freed_at = queued[0].admitted_at().expect("the first queued call ran");
-        assert!(
-            returned_at >= freed_at,
-            "the caller of a call to a full lane returned before a slot freed"
-        );
         let mut expected: Vec<u32> = (base..base + CAPACITY as u32).collect();
         expected.push(base + 9);
         for (token, label) in queued.into_iter().chain([next]).zip(&expected) {
@@ -101,6 +88,7 @@ fn a_call_takes_one_slot_while_the_lane_has_room_and_waits_for_one_when_it_is_fu
         }
         // Every slot came back: the next round fills the lane again.
         eventually("the lane is empty", || depth(&c) == 0);
+        assert_eq!(c.stats().lane(Weight::Medium).in_line, 0);
         let ran = log.items();
         assert_eq!(ran[ran.len() - expected.len()..], expected, "round {round}");
     }

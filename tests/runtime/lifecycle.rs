@@ -29,7 +29,7 @@ fn stop_resolves_queued_calls_as_shutdown_and_lets_running_ones_finish() {
         .unwrap();
     let gate = Gate::new();
     let runs = Arc::new(AtomicUsize::new(0));
-    let (running, mut queued, deferred, admit) = c.run(|| {
+    let (running, mut queued, in_line) = c.run(|| {
         let g = gate.clone();
         let running = Task::new("running").spawn(move || {
             assert!(g.wait());
@@ -39,16 +39,13 @@ fn stop_resolves_queued_calls_as_shutdown_and_lets_running_ones_finish() {
         c.pause_operation("held");
         let mut queued: Vec<TaskToken<()>> = (0..2).map(|_| flagged("held", &runs)).collect();
         queued.extend((0..6).map(|_| flagged("queued", &runs)));
-        let mut deferred = Vec::new();
-        let admit = tokengate::admit(|| {
-            deferred.extend((0..3).map(|_| flagged("deferred", &runs)));
-        });
-        (running, queued, deferred, admit)
+        let in_line: Vec<_> = (0..3).map(|_| flagged("in_line", &runs)).collect();
+        (running, queued, in_line)
     });
     assert_eq!(queued[2].state(), TokenState::Admitted);
     assert_eq!(queued[7].state(), TokenState::Waiting);
     assert_eq!(c.stats().tokens.waiting, 2 + 4 + 3);
-    queued.extend(deferred);
+    queued.extend(in_line);
 
     let stopper = std::thread::spawn(move || c.stop());
     // Every queued call resolves as shut down while the running one still runs.
@@ -58,8 +55,6 @@ fn stop_resolves_queued_calls_as_shutdown_and_lets_running_ones_finish() {
         assert!(err.to_string().contains("stopped"), "{err}");
     }
     assert!(!running.is_finished());
-    // The `admit` future has nothing left to wait for.
-    tokengate_tests::block_on(admit);
     gate.open();
     assert_eq!(
         value(running),
@@ -119,8 +114,8 @@ fn a_call_running_past_the_stop_timeout_resolves_as_shutdown() {
 }
 
 #[test]
-fn stop_releases_submitters_blocked_on_a_full_lane() {
-    let c = single_worker("stop-blocked")
+fn stop_releases_a_thread_dropping_a_call_in_line() {
+    let c = single_worker("stop-dropper")
         .mailbox_capacity(1)
         .lane_capacity(1)
         .start()
@@ -134,36 +129,25 @@ fn stop_releases_submitters_blocked_on_a_full_lane() {
     });
     let queued = c.run(|| flagged("queued", &runs));
 
-    // A submitter thread binds to the coordinator for the rest of its life
-    // (the guard is forgotten, so the thread gives its handle back), then
-    // blocks on the full lane.
-    let c = Arc::new(c);
-    let returned = Arc::new(AtomicBool::new(false));
-    let submitter = {
-        let (c, runs, returned) = (c.clone(), runs.clone(), returned.clone());
-        std::thread::spawn(move || {
-            std::mem::forget(c.enter());
-            drop(c);
-            let token = flagged("blocked", &runs);
-            returned.store(true, Ordering::SeqCst);
-            token
-        })
-    };
-    eventually("the submitter blocks with its call waiting", || {
-        Arc::strong_count(&c) == 1 && c.stats().tokens.waiting == 2
-    });
-    assert!(!returned.load(Ordering::SeqCst));
-    let c = Arc::try_unwrap(c).expect("the only handle");
+    // A thread makes a call, which waits in line (the lane is full), and
+    // drops its token: the drop waits until the call enters its lane, which
+    // cannot happen while the worker is blocked.
+    let in_line = c.run(|| flagged("in_line", &runs));
+    assert_eq!(c.stats().lane(tokengate::Weight::Medium).in_line, 1);
+    let dropper = std::thread::spawn(move || drop(in_line));
+    // Stopping resolves the call in line, which releases the dropping thread.
     let stopper = std::thread::spawn(move || c.stop());
-    let blocked = submitter.join().unwrap();
-    let err = error(blocked);
-    assert!(err.is_shutdown(), "{err}");
+    dropper.join().unwrap();
     assert!(error(queued).is_shutdown());
     assert!(!blocker.is_finished());
     gate.open();
     value(blocker);
     stopper.join().unwrap();
-    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        0,
+        "a queued call ran after stop"
+    );
 }
 
 #[test]

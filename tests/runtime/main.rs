@@ -13,7 +13,6 @@ mod coordinators;
 mod fingerprint;
 mod lane_slots;
 mod lanes;
-mod lanes_async;
 mod lead_group_lane;
 mod leads;
 mod lifecycle;

@@ -192,8 +192,9 @@ fn threads_named(prefix: &str) -> Vec<String> {
 #[test]
 #[cfg_attr(not(target_os = "linux"), ignore = "lists threads through /proc")]
 fn every_thread_of_a_coordinator_has_exited_when_stop_returns() {
-    // The kernel keeps 15 bytes of a thread's name: "tg-q7x-worker-1" and
-    // "tg-q7x-timer" fit, and no other test's threads start with "tg-q7x".
+    // The kernel keeps 15 bytes of a thread's name: "tg-q7x-worker-1",
+    // "tg-q7x-timer" and "tg-q7x-admit" fit, and no other test's threads start
+    // with "tg-q7x".
     let prefix = "tg-q7x";
     let c = tokengate_tests::builder("q7x")
         .core_groups(1)
@@ -204,7 +205,13 @@ fn every_thread_of_a_coordinator_has_exited_when_stop_returns() {
     eventually("the coordinator's threads are listed by name", || {
         let mut names = threads_named(prefix);
         names.sort();
-        names == ["tg-q7x-timer", "tg-q7x-worker-0", "tg-q7x-worker-1"]
+        names
+            == [
+                "tg-q7x-admit",
+                "tg-q7x-timer",
+                "tg-q7x-worker-0",
+                "tg-q7x-worker-1",
+            ]
     });
     // Every worker thread gets a probe that holds up its exit.
     let exited: Vec<Arc<AtomicBool>> = (0..2).map(|_| Arc::default()).collect();

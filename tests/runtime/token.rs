@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokengate::{
-    Admit, OperationsCoordinator, Stats, Task, TaskError, TaskToken, TokenState, Weight,
-    task_token_guard,
+    OperationsCoordinator, Stats, Task, TaskError, TaskToken, TokenState, Weight, task_token_guard,
 };
 use tokengate_tests::{
     EXPECTED_PANIC, Gate, PATIENCE, block_on, builder, error, eventually, quiet_expected_panics,
@@ -290,7 +289,6 @@ fn handles_are_send_sync_unpin() {
     fn error<E: std::error::Error + Send + Sync + Clone + 'static>() {}
     send_sync_unpin::<TaskToken<u32>>();
     send_sync_unpin::<TaskToken<Vec<String>>>();
-    send_sync_unpin::<Admit<Vec<TaskToken<u32>>>>();
     future::<TaskToken<u32>>();
     error::<TaskError>();
     error::<tokengate::Cancelled>();

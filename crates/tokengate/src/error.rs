@@ -76,8 +76,6 @@ pub(crate) enum KillReason {
     Operation,
     /// A drain of the pool or of one operation.
     Drain,
-    /// An awaitable submission was dropped before the call was admitted.
-    SubmissionDropped,
 }
 
 impl KillReason {
@@ -87,7 +85,6 @@ impl KillReason {
             KillReason::Admin => "by an admin kill",
             KillReason::Operation => "by a kill of its whole operation",
             KillReason::Drain => "by a drain while it was waiting",
-            KillReason::SubmissionDropped => "because its awaitable submission was dropped",
         }
     }
 }

@@ -190,7 +190,6 @@
 //! * [`CoordinatorBuilder`]: core groups, workers per core, lane and mailbox
 //!   capacities, [`FullLanePolicy`], stop timeout, worker processes.
 //! * [`map`] / [`a_map`]: one fn over many items, results in order.
-//! * [`admit`]: awaitable backpressure when lanes are full.
 //! * [`spawn`] / [`Task`]: guarded calls of closures, without the attribute.
 //! * [`is_cancelled`] / [`checkpoint`]: cooperative cancellation inside a call;
 //!   [`current_worker`] / [`current_token_id`]: where and which call runs.
@@ -215,7 +214,6 @@
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![doc(test(attr(deny(warnings))))]
 
-mod admit;
 mod cancel;
 mod coordinator;
 mod error;
@@ -237,7 +235,6 @@ mod weight;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use admit::{Admit, admit};
 pub use cancel::{WorkerInfo, checkpoint, current_token_id, current_worker, is_cancelled};
 pub use coordinator::{
     CoordinatorBuilder, EnterGuard, FullLanePolicy, LaneStats, LatencySummary, OpStats,

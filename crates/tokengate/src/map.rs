@@ -1,6 +1,6 @@
 //! The Concurrent construct: run one guarded fn over many items, results in order.
 
-use crate::{TaskError, TaskToken, admit};
+use crate::{TaskError, TaskToken};
 
 /// Runs `f` over `items` through the coordinator and returns the results in
 /// input order. Every call is made first (so they run in parallel), then each
@@ -33,7 +33,8 @@ where
 }
 
 /// The async form of [`map`]: same calls, same order, awaited instead of
-/// waited on; full lanes are awaited too (see [`admit`]), never blocked on.
+/// waited on. Making a call never blocks, so neither does this: calls whose
+/// lane is full wait in line (see [`FullLanePolicy`](crate::FullLanePolicy)).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -52,7 +53,7 @@ where
     I: IntoIterator,
     F: FnMut(I::Item) -> TaskToken<R>,
 {
-    let tokens: Vec<TaskToken<R>> = admit(|| items.into_iter().map(f).collect()).await;
+    let tokens: Vec<TaskToken<R>> = items.into_iter().map(f).collect();
     let mut results = Vec::with_capacity(tokens.len());
     for token in tokens {
         results.push(token.await);

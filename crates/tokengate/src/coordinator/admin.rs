@@ -49,8 +49,8 @@ impl Shared {
     }
 
     /// Kills every `Waiting` call (of `op`, if given) and returns how many:
-    /// wherever it waits (a lane, a hold queue, a full lane's blocked caller, an
-    /// `admit`), the registry knows it.
+    /// wherever it waits (a lane, a lane's line, a hold queue, a sticky
+    /// domain), the registry knows it.
     pub(crate) fn drain(&self, op: Option<&str>) -> usize {
         self.registry
             .snapshot()

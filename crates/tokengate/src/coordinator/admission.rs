@@ -11,7 +11,7 @@ use super::lead::{self, LeadDomain};
 use super::route::{Route, route_of};
 use super::shared::Shared;
 use crate::error::ErrorKind;
-use crate::scheduler::{DomainKey, Path, Placement, help_lane, with_current, worker_context};
+use crate::scheduler::{DomainKey, Path, Placement, with_current, worker_context};
 use crate::token::{Cell, Header, JobRef, epoch, next_id, terminate_with};
 use crate::{TaskToken, TokenState};
 
@@ -126,7 +126,7 @@ impl Shared {
         let open = !self.scheduler.is_paused() && !route.op.is_paused();
         if !matches!(route.path, Path::Lane)
             || !open
-            || !self.scheduler.lane(header.weight).is_empty()
+            || !self.scheduler.lane(header.weight).is_clear()
         {
             return None;
         }
@@ -137,7 +137,9 @@ impl Shared {
         }
     }
 
-    /// Routes a fresh `Waiting` call that holds no lane slot.
+    /// Routes a fresh `Waiting` call that holds no lane slot: straight to a
+    /// worker, or into its lane with a slot, or (its lane full) into the
+    /// lane's line, or rejected, per the full-lane policy. Never blocks.
     fn route_new(&self, job: JobRef) {
         let header = job.header();
         let route = route_of(&*job).expect("admitted tokens have a route");
@@ -145,49 +147,53 @@ impl Shared {
         if self.place_now(&job).is_some() {
             return;
         }
-        if !lane.try_reserve() {
-            match self.config.full_lane {
-                FullLanePolicy::Reject => {
-                    terminate_with(
-                        &*job,
-                        TokenState::Killed,
-                        ErrorKind::Rejected {
-                            weight: header.weight,
-                            capacity: lane.capacity,
-                        },
-                    );
-                    return;
-                }
-                FullLanePolicy::Wait => {
-                    if let Some(job) = crate::admit::defer(job.clone()) {
-                        // Not inside `admit`: wait here.
-                        let helps = !matches!(route.path, Path::Storage(_));
-                        let reserved = lane.reserve_blocking(
-                            || helps && help_lane(&self.scheduler, lane),
-                            || !self.is_running() || header.state() != TokenState::Waiting,
-                        );
-                        if !reserved {
-                            if !self.is_running() {
-                                terminate_with(&*job, TokenState::Killed, ErrorKind::Shutdown);
-                            }
-                            return;
-                        }
-                    } else {
-                        return; // `admit` will take a slot asynchronously.
-                    }
+        // Calls already in line go first: a new call joins behind them.
+        if lane.in_line() == 0 && lane.try_reserve() {
+            self.enqueue_with_slot(job);
+            return;
+        }
+        match self.config.full_lane {
+            FullLanePolicy::Reject => {
+                terminate_with(
+                    &*job,
+                    TokenState::Killed,
+                    ErrorKind::Rejected {
+                        weight: header.weight,
+                        capacity: lane.capacity,
+                    },
+                );
+            }
+            FullLanePolicy::Wait => {
+                if lane.line_push(job) {
+                    self.admitter.wake();
                 }
             }
         }
-        self.enqueue_with_slot(job);
+    }
+
+    /// Moves calls waiting in line into their lanes while the lanes have room
+    /// (the admission thread's work).
+    pub(super) fn move_lines(&self) {
+        for lane in self.scheduler.all_lanes() {
+            while lane.in_line() > 0 && lane.try_reserve() {
+                match lane.line_pop() {
+                    Some(job) if job.header().state() == TokenState::Waiting => {
+                        self.enqueue_with_slot(job);
+                    }
+                    // Killed while in line, or the line emptied meanwhile.
+                    _ => self.give_back(lane),
+                }
+            }
+        }
     }
 
     /// Queues a `Waiting` call for which a lane slot was just taken.
     pub(crate) fn enqueue_with_slot(&self, job: JobRef) {
         let header = job.header();
         if !header.arm_lane_slot() {
-            // Killed while we waited for the slot: we give it back (see `StateCell`).
+            // Killed meanwhile: we give the slot back (see `StateCell`).
             let path = route_of(&*job).expect("routed").path;
-            self.scheduler.slot_lane(path, header.weight).release();
+            self.give_back(self.scheduler.slot_lane(path, header.weight));
             return;
         }
         self.enqueue_waiting(job);

@@ -5,13 +5,21 @@ use std::time::Duration;
 use super::OperationsCoordinator;
 use crate::{BuildError, StorageSpeed};
 
-/// What a guarded call does when its weight lane is full.
+/// What a guarded call does when its lane is full.
+///
+/// Making a call never blocks the caller, so a call made on an async
+/// executor's thread is always safe. With [`Wait`](Self::Wait) a call whose
+/// lane is full waits *in line*: its token is returned at once, in
+/// [`Waiting`](crate::TokenState::Waiting), and the call enters its lane as
+/// room frees up, in the order calls were made. Awaiting or waiting on the
+/// token waits for that too. Dropping the token of a call still in line
+/// blocks until the call has entered its lane (on a worker thread, running
+/// calls of that lane meanwhile), so fire-and-forget calls made faster than
+/// they run are held back by the lane's bound rather than piling up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FullLanePolicy {
-    /// Wait for room: a sync caller blocks; async callers can use
-    /// [`admit`](crate::admit) to wait without blocking their executor. A caller
-    /// on a worker thread runs a queued call of that lane itself instead.
+    /// Wait in line for room (the default).
     #[default]
     Wait,
     /// Resolve the token at once with an error for which

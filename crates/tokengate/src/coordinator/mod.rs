@@ -2,6 +2,7 @@
 
 mod admin;
 mod admission;
+mod admitter;
 mod builder;
 mod call;
 mod context;
@@ -18,7 +19,6 @@ mod timer;
 pub use builder::{CoordinatorBuilder, FullLanePolicy};
 pub(crate) use call::Call;
 pub use current::EnterGuard;
-pub(crate) use route::route_of;
 pub(crate) use shared::Shared;
 pub use stats::{
     LaneStats, LatencySummary, OpStats, ProcessStats, StateCounts, Stats, StorageStats, WorkerStats,

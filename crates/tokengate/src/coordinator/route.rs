@@ -17,6 +17,10 @@ use crate::TokenState;
 use crate::scheduler::{self, Path};
 use crate::token::{Header, Job, JobRef, Owner};
 
+/// How often a thread waiting for a dropped call to leave its line checks
+/// whether the coordinator stopped; the line's moves wake it otherwise.
+const LINE_RECHECK: Duration = Duration::from_millis(20);
+
 /// Who owns a call (its coordinator and its operation's entry there) and how
 /// it is routed.
 pub(crate) struct Route {
@@ -61,6 +65,25 @@ impl Owner for Route {
 
     fn hold_back(&self, job: &JobRef) -> bool {
         self.op.hold_if_paused(job)
+    }
+
+    fn dropped_waiting(&self, job: &JobRef) {
+        let shared = &self.shared;
+        let lane = shared.scheduler.slot_lane(self.path, job.header().weight);
+        let in_line = || {
+            let header = job.header();
+            header.state() == TokenState::Waiting && !header.holds_slot()
+        };
+        // A worker thread runs calls of the full lane itself meanwhile, so
+        // that a guarded fn dropping its calls cannot deadlock its own
+        // coordinator; storage calls run only on IO threads.
+        let helps = !matches!(self.path, Path::Storage(_));
+        while in_line() && shared.is_running() {
+            if helps && scheduler::help_lane(&shared.scheduler, lane) {
+                continue;
+            }
+            lane.wait_line(LINE_RECHECK, in_line);
+        }
     }
 
     fn help(&self, job: &JobRef) -> bool {

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
+use super::admitter::Admitter;
 use super::builder::Config;
 use super::context::{self, OpKey};
 use super::lead::Leads;
@@ -46,8 +47,10 @@ pub(crate) struct Shared {
     /// Submissions between their running-check and their enqueue; `stop` waits
     /// for these to settle so no call slips into a queue after the final sweep.
     pub(super) submitting: AtomicUsize,
-    /// The timer thread, joined at stop.
-    pub(super) timer_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Moves calls waiting in line into their lanes.
+    pub(crate) admitter: Admitter,
+    /// The timer and admission threads, joined at stop.
+    pub(super) service_threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -88,7 +91,8 @@ impl Shared {
             shards,
             state: AtomicU8::new(RUNNING),
             submitting: AtomicUsize::new(0),
-            timer_thread: Mutex::default(),
+            admitter: Admitter::default(),
+            service_threads: Mutex::default(),
             config,
         }
     }
@@ -97,15 +101,32 @@ impl Shared {
         self.state.load(Ordering::SeqCst) == RUNNING
     }
 
-    /// Starts the worker threads and the timer thread.
+    /// Starts the worker threads, and the timer and admission threads.
     pub(crate) fn start_threads(self: &Arc<Self>) -> std::io::Result<()> {
         self.scheduler.start()?;
-        let shared = self.clone();
-        let timer = std::thread::Builder::new()
-            .name(format!("{}-timer", self.config.thread_name))
-            .spawn(move || shared.timer.run())?;
-        *self.timer_thread.lock().unwrap_or_else(|p| p.into_inner()) = Some(timer);
+        let spawn = |name: &str, body: fn(&Shared)| {
+            let shared = self.clone();
+            let handle = std::thread::Builder::new()
+                .name(format!("{}-{name}", self.config.thread_name))
+                .spawn(move || body(&shared))?;
+            self.service_threads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(handle);
+            std::io::Result::Ok(())
+        };
+        spawn("timer", |shared| shared.timer.run())?;
+        spawn("admit", |shared| {
+            shared.admitter.run(|| shared.move_lines())
+        })?;
         Ok(())
+    }
+
+    /// Gives back a slot of `lane`, and has the line moved if calls wait in it.
+    pub(crate) fn give_back(&self, lane: &crate::scheduler::Lane) {
+        if lane.release() {
+            self.admitter.wake();
+        }
     }
 
     /// The entry for `op` at `weight`, created on first use. A small per-thread
@@ -169,9 +190,7 @@ impl Shared {
         }
         route.op.counters.local().record(from, to);
         if held_slot {
-            self.scheduler
-                .slot_lane(route.path, header.weight)
-                .release();
+            self.give_back(self.scheduler.slot_lane(route.path, header.weight));
         }
         let shard = shard_index(self.shards);
         if to == TokenState::Executing {

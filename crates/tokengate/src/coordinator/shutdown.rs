@@ -23,9 +23,10 @@ impl Shared {
     ///    waited for.
     /// 5. Calls still running then resolve with a shutdown error; their
     ///    threads are left to finish the body on their own.
-    /// 6. Queues are cleared (breaking the reference cycles between queued
-    ///    calls and the coordinator), the timer stops, the worker processes
-    ///    are ended and reaped, and the threads that exited are joined.
+    /// 6. Queues and lines are cleared (breaking the reference cycles between
+    ///    queued calls and the coordinator), the timer and admission threads
+    ///    stop, the worker processes are ended and reaped, and the threads
+    ///    that exited are joined.
     ///
     /// Returns false if the coordinator was already stopping.
     pub(crate) fn stop(&self) -> bool {
@@ -68,17 +69,19 @@ impl Shared {
             drop(entry.take_held());
         }
         self.timer.stop();
+        self.admitter.stop();
         self.process.shutdown();
         self.scheduler.clear_and_join(all_exited);
-        let timer = self
-            .timer_thread
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(timer) = timer
-            && timer.thread().id() != std::thread::current().id()
-        {
-            let _ = timer.join();
+        let services = std::mem::take(
+            &mut *self
+                .service_threads
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        for handle in services {
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
         }
         true
     }

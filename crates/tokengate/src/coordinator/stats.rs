@@ -82,6 +82,9 @@ pub struct LaneStats {
     pub weight: Weight,
     /// Calls holding a slot of this lane (waiting or held), now.
     pub depth: usize,
+    /// Calls waiting in line for room (made while the lane was full), now;
+    /// calls killed in line may be counted until the line reaches them.
+    pub in_line: usize,
     /// The lane's capacity.
     pub capacity: usize,
     /// Tokens of this weight by state.
@@ -120,6 +123,9 @@ pub struct StorageStats {
     pub high_water: usize,
     /// Calls waiting for their turn, now.
     pub waiting: usize,
+    /// Calls waiting in line for room in the tier's queue (made while it was
+    /// full), now.
+    pub in_line: usize,
 }
 
 /// The worker processes of `process_pool` calls.
@@ -266,6 +272,7 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
             LaneStats {
                 weight: w,
                 depth: lane.taken(),
+                in_line: lane.in_line(),
                 capacity: lane.capacity,
                 counts: StateCounts::from_totals(&by_lane[w.index()]),
             }
@@ -337,8 +344,8 @@ impl fmt::Display for Stats {
         for lane in &self.lanes {
             writeln!(
                 f,
-                "lane {:<6} depth {:>6}/{:<6} completed {:>8}",
-                lane.weight, lane.depth, lane.capacity, lane.counts.completed
+                "lane {:<6} depth {:>6}/{:<6} in line {:>6} completed {:>8}",
+                lane.weight, lane.depth, lane.capacity, lane.in_line, lane.counts.completed
             )?;
         }
         for tier in self

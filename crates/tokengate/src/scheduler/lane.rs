@@ -1,4 +1,6 @@
-//! A weight lane: the bounded queue where calls wait for a worker.
+//! A lane: the bounded queue where calls wait for a worker (one per weight,
+//! per lead group and per storage tier), and the line of calls waiting for
+//! room in it.
 //!
 //! Capacity is counted in *slots*: a token takes a slot when it enters the lane
 //! (or is held there by a pause) and gives it back the moment it leaves
@@ -6,22 +8,23 @@
 //! claim). The queue itself may still hold the stale entry; it is skipped when
 //! popped and compacted away if stale entries pile up. So a killed token frees
 //! room at once, and capacity is never leaked or counted twice.
+//!
+//! A call made while the lane is full does not block its caller: it waits *in
+//! line*, `Waiting` and holding no slot, in call order. Whoever gives a slot
+//! back learns that the line is not empty ([`release`](Lane::release)
+//! returns true) and has the coordinator's admission thread move the head of
+//! the line in; a caller that joins the line learns whether there was room
+//! meanwhile ([`line_push`](Lane::line_push) returns true) and does the same.
+//! The two checks are ordered by a `SeqCst` fence on each side, so a call
+//! never stays in line while the lane has room.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::sync::{AtomicUsize, Condvar, Mutex, MutexGuard};
+use crate::sync::{AtomicUsize, Condvar, Mutex, MutexGuard, fence};
 use crate::token::JobRef;
 use crate::{TokenState, Weight};
-
-/// Tasks waiting for a free slot, each registered once under its own id.
-#[derive(Default)]
-struct RoomWaiters {
-    tasks: VecDeque<(u64, Waker)>,
-    next_id: u64,
-}
 
 pub(crate) struct Lane {
     pub(crate) weight: Weight,
@@ -32,10 +35,13 @@ pub(crate) struct Lane {
     entries: AtomicUsize,
     /// Slots taken: tokens waiting in this lane or held by a pause.
     taken: AtomicUsize,
-    /// How many callers wait for room (sync or async); skip notifying when 0.
-    room_waiters: AtomicUsize,
-    room: Mutex<RoomWaiters>,
-    room_freed: Condvar,
+    /// Calls waiting for room, in call order; possibly stale.
+    line: Mutex<VecDeque<JobRef>>,
+    /// `line.len()`, readable without the lock.
+    in_line: AtomicUsize,
+    /// Signalled when the line moves, for threads waiting until a call of
+    /// theirs has left it.
+    line_moved: Condvar,
 }
 
 impl std::fmt::Debug for Lane {
@@ -44,6 +50,7 @@ impl std::fmt::Debug for Lane {
             .field("weight", &self.weight)
             .field("capacity", &self.capacity)
             .field("taken", &self.taken.load(Ordering::Relaxed))
+            .field("in_line", &self.in_line.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -56,9 +63,9 @@ impl Lane {
             queue: Mutex::new(VecDeque::new()),
             entries: AtomicUsize::new(0),
             taken: AtomicUsize::new(0),
-            room_waiters: AtomicUsize::new(0),
-            room: Mutex::new(RoomWaiters::default()),
-            room_freed: Condvar::new(),
+            line: Mutex::new(VecDeque::new()),
+            in_line: AtomicUsize::new(0),
+            line_moved: Condvar::new(),
         }
     }
 
@@ -95,8 +102,20 @@ impl Lane {
         }
     }
 
-    /// Gives a slot back and wakes one caller waiting for room.
-    pub(crate) fn release(&self) {
+    /// Calls waiting in line now (stale entries included).
+    pub(crate) fn in_line(&self) -> usize {
+        self.in_line.load(Ordering::Relaxed)
+    }
+
+    /// Whether neither the queue nor the line holds any entry: a new call may
+    /// go past the lane (straight to a worker) and keep the lane FIFO.
+    pub(crate) fn is_clear(&self) -> bool {
+        self.is_empty() && self.in_line.load(Ordering::SeqCst) == 0
+    }
+
+    /// Gives a slot back. Returns true if calls wait in line for it: the
+    /// caller must then have the line moved ([`line_pop`](Self::line_pop)).
+    pub(crate) fn release(&self) -> bool {
         let taken = self.taken.fetch_sub(1, Ordering::SeqCst);
         // A slot given back twice would let the lane over-admit, then wrap the
         // count so that it looks full forever.
@@ -105,113 +124,51 @@ impl Lane {
             "a {} lane slot was given back twice",
             self.weight
         );
-        if self.room_waiters.load(Ordering::SeqCst) > 0 {
-            self.wake_one();
-        }
+        // Pairs with the fence in `line_push` (see the module doc).
+        fence(Ordering::SeqCst);
+        self.in_line.load(Ordering::SeqCst) > 0
     }
 
-    /// Wakes one parked caller and one registered task, if any.
-    pub(crate) fn wake_one(&self) {
-        let task = {
-            let mut room = self.room.lock().unwrap_or_else(|p| p.into_inner());
-            let task = room.tasks.pop_front();
-            if task.is_some() {
-                self.room_waiters.fetch_sub(1, Ordering::SeqCst);
-            }
-            task
-        };
-        self.room_freed.notify_one();
-        if let Some((_, waker)) = task {
-            waker.wake();
-        }
-    }
-
-    /// Blocks until a slot is taken, or until `give_up()` says to stop waiting
-    /// (returns false then). `help()` is tried before each sleep: a worker thread
-    /// uses it to run a queued call itself, which frees a slot.
-    pub(crate) fn reserve_blocking(
-        &self,
-        mut help: impl FnMut() -> bool,
-        mut give_up: impl FnMut() -> bool,
-    ) -> bool {
-        loop {
-            if self.try_reserve() {
-                return true;
-            }
-            if give_up() {
-                return false;
-            }
-            if help() {
-                continue;
-            }
-            self.room_waiters.fetch_add(1, Ordering::SeqCst);
-            let room = self.room.lock().unwrap_or_else(|p| p.into_inner());
-            if self.try_reserve() {
-                drop(room);
-                self.room_waiters.fetch_sub(1, Ordering::SeqCst);
-                return true;
-            }
-            // The timeout only bounds how often `give_up` is checked; wake-ups
-            // come from `release`.
-            let _ = self
-                .room_freed
-                .wait_timeout(room, Duration::from_millis(20))
-                .unwrap_or_else(|p| p.into_inner());
-            self.room_waiters.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-
-    /// The async form of [`reserve_blocking`](Self::reserve_blocking).
-    ///
-    /// `registration` is the task's place in the wait list: a task is listed at
-    /// most once (re-polling updates its waker), and is removed when it gets a
-    /// slot. A task that gives up must call [`cancel`](Self::cancel).
-    pub(crate) fn poll_reserve(
-        &self,
-        cx: &mut Context<'_>,
-        registration: &mut Option<u64>,
-    ) -> Poll<()> {
-        if self.try_reserve() {
-            self.cancel(registration);
-            return Poll::Ready(());
-        }
-        let mut room = self.room.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(id) = *registration
-            && let Some(entry) = room.tasks.iter_mut().find(|(i, _)| *i == id)
+    /// Puts a `Waiting` call that holds no slot at the end of the line.
+    /// Returns true if the lane had room meanwhile: the caller must then have
+    /// the line moved.
+    pub(crate) fn line_push(&self, job: JobRef) -> bool {
         {
-            entry.1.clone_from(cx.waker());
-        } else {
-            // Listed before the re-check, so a concurrent `release` either leaves
-            // us a free slot or sees us and wakes us.
-            let id = room.next_id;
-            room.next_id += 1;
-            room.tasks.push_back((id, cx.waker().clone()));
-            self.room_waiters.fetch_add(1, Ordering::SeqCst);
-            *registration = Some(id);
+            let mut line = self.line.lock().unwrap_or_else(|p| p.into_inner());
+            line.push_back(job);
+            // Calls killed in line are dropped when reached; while the lane
+            // stays full they could pile up, so compact now and then.
+            if line.len() > 64 && line.len().is_power_of_two() {
+                line.retain(|j| j.header().state() == TokenState::Waiting);
+            }
+            self.in_line.store(line.len(), Ordering::SeqCst);
         }
-        if self.try_reserve() {
-            drop(room);
-            self.cancel(registration);
-            return Poll::Ready(());
-        }
-        Poll::Pending
+        // Pairs with the fence in `release`.
+        fence(Ordering::SeqCst);
+        self.taken.load(Ordering::SeqCst) < self.capacity
     }
 
-    /// Removes a task's registration. If it was already woken (and so removed)
-    /// without taking a slot, passes the wake-up on to the next waiter.
-    pub(crate) fn cancel(&self, registration: &mut Option<u64>) {
-        let Some(id) = registration.take() else {
-            return;
+    /// Takes the head of the line (it may have been killed meanwhile), and
+    /// tells threads waiting on the line that it moved.
+    pub(crate) fn line_pop(&self) -> Option<JobRef> {
+        let job = {
+            let mut line = self.line.lock().unwrap_or_else(|p| p.into_inner());
+            let job = line.pop_front();
+            self.in_line.store(line.len(), Ordering::SeqCst);
+            job
         };
-        let mut room = self.room.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(at) = room.tasks.iter().position(|(i, _)| *i == id) {
-            room.tasks.remove(at);
-            self.room_waiters.fetch_sub(1, Ordering::SeqCst);
-        } else {
-            drop(room);
-            if self.taken.load(Ordering::SeqCst) < self.capacity {
-                self.wake_one();
-            }
+        self.line_moved.notify_all();
+        job
+    }
+
+    /// Blocks until the line moves or `timeout` passes, while `in_line` holds.
+    pub(crate) fn wait_line(&self, timeout: Duration, in_line: impl Fn() -> bool) {
+        let line = self.line.lock().unwrap_or_else(|p| p.into_inner());
+        if in_line() {
+            let _ = self
+                .line_moved
+                .wait_timeout(line, timeout)
+                .unwrap_or_else(|p| p.into_inner());
         }
     }
 
@@ -245,10 +202,17 @@ impl Lane {
         found
     }
 
-    /// Empties the queue (used at shutdown to break token → coordinator cycles).
+    /// Empties the queue and the line (used at shutdown to break token →
+    /// coordinator cycles).
     pub(crate) fn clear(&self) {
         let mut queue = self.lock();
         queue.clear();
         self.entries.store(0, Ordering::SeqCst);
+        drop(queue);
+        let mut line = self.line.lock().unwrap_or_else(|p| p.into_inner());
+        line.clear();
+        self.in_line.store(0, Ordering::SeqCst);
+        drop(line);
+        self.line_moved.notify_all();
     }
 }

@@ -244,19 +244,20 @@ impl Scheduler {
     /// calls' owners, and joins the worker threads that have exited (all of
     /// them if `all_exited`; the calling thread never).
     pub(crate) fn clear_and_join(&self, all_exited: bool) {
-        let tier_lanes = self.tiers.iter().map(|t| &t.lane);
-        for lane in self
-            .lanes
-            .iter()
-            .chain(&*self.group_lanes)
-            .chain(tier_lanes)
-        {
+        for lane in self.all_lanes() {
             lane.clear();
         }
         self.domains.clear();
         drop(self.io.stop());
         drop(self.drain_mailboxes());
         self.threads.join(all_exited);
+    }
+
+    /// Every lane: the weight lanes, the group lanes of lead children, and
+    /// the storage tiers' lanes.
+    pub(crate) fn all_lanes(&self) -> impl Iterator<Item = &Lane> {
+        let tiers = self.tiers.iter().map(|tier| &tier.lane);
+        self.lanes.iter().chain(&*self.group_lanes).chain(tiers)
     }
 
     /// Dispatches waiting calls of a storage tier to IO threads while it has

@@ -96,6 +96,7 @@ impl Tier {
             running: counts.running,
             high_water: counts.high_water,
             waiting: self.lane.taken(),
+            in_line: self.lane.in_line(),
         }
     }
 }

@@ -72,6 +72,12 @@ impl Header {
         self.state.arm_slot()
     }
 
+    /// Whether the token holds a lane slot: `Waiting` in its lane, as opposed
+    /// to `Waiting` in line for room.
+    pub(crate) fn holds_slot(&self) -> bool {
+        self.state.holds_slot()
+    }
+
     /// Moves `from → to` if the token is in `from` and stamps the time. On
     /// success returns whether the token held a lane slot (now given up) and
     /// the time stamped. The transition is not reported to anyone: see

@@ -40,6 +40,7 @@ impl Owner for Stub {
     fn hold_back(&self, _: &JobRef) -> bool {
         false
     }
+    fn dropped_waiting(&self, _: &JobRef) {}
     fn help(&self, _: &JobRef) -> bool {
         false
     }

@@ -237,6 +237,22 @@ fn span(from: u64, to: u64) -> Option<Duration> {
     (from != 0 && to != 0).then(|| Duration::from_nanos(to.saturating_sub(from)))
 }
 
+impl<T> Drop for TaskToken<T> {
+    /// Detaches the call. A call still waiting in line for room in its lane
+    /// (its lane was full when it was made) first waits until it has entered
+    /// the lane, so that calls made and dropped faster than they run feel the
+    /// lane's bound (see [`FullLanePolicy`](crate::FullLanePolicy)).
+    fn drop(&mut self) {
+        let header = self.cell.header();
+        if header.state() == TokenState::Waiting && !header.holds_slot() {
+            let job = self.cell.clone().job();
+            if let Some(owner) = job.owner() {
+                owner.dropped_waiting(&job);
+            }
+        }
+    }
+}
+
 impl<T> Future for TaskToken<T> {
     type Output = Result<T, TaskError>;
 

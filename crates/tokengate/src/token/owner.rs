@@ -35,6 +35,12 @@ pub(crate) trait Owner: Send + Sync + 'static {
     /// order, and returns true; the caller then drops its reference.
     fn hold_back(&self, job: &JobRef) -> bool;
 
+    /// The caller dropped the token of `job`, which waits for a lane slot
+    /// (`Waiting`, holding none): the owner may block here until it holds one,
+    /// so that calls made and dropped faster than they run still feel the
+    /// bound of their lane.
+    fn dropped_waiting(&self, job: &JobRef);
+
     /// A thread is about to block until `job` resolves: if the call is still
     /// queued and may run on this thread, run it here (so that nested waits
     /// never deadlock). Returns whether it ran it.

@@ -30,6 +30,11 @@ impl StateCell {
         TokenState::from_u8(self.0.load(Acquire) & !SLOT)
     }
 
+    /// Whether the token holds a lane slot (it is `Waiting` in its lane).
+    pub(crate) fn holds_slot(&self) -> bool {
+        self.0.load(Acquire) & SLOT != 0
+    }
+
     /// Moves `from → to` if the token is in `from`. On success returns whether
     /// the token held a lane slot, which the caller must now give back.
     pub(crate) fn transition(&self, from: TokenState, to: TokenState) -> Option<bool> {
@@ -102,8 +107,9 @@ mod loom_state_cell {
 
     /// A queuing caller arms the slot while a worker claims the token and runs
     /// it to completion (`Waiting → Admitted → Executing → Completed`), as a
-    /// worker waiting on a token handed back by `admit` does: the slot is given
-    /// back exactly once, whichever side wins.
+    /// worker waiting on a call that waits in line does while the admission
+    /// thread moves it into its lane: the slot is given back exactly once,
+    /// whichever side wins.
     #[test]
     fn slot_is_released_exactly_once_when_a_claim_races_the_arm() {
         loom::model(|| {

@@ -39,6 +39,7 @@ impl Owner for Stub {
     fn hold_back(&self, _: &JobRef) -> bool {
         self.0.held.load(Ordering::SeqCst)
     }
+    fn dropped_waiting(&self, _: &JobRef) {}
     fn help(&self, _: &JobRef) -> bool {
         false
     }

@@ -118,3 +118,24 @@ fn a_domain_hands_its_turn_on_once_while_the_next_member_is_killed() {
         assert_eq!(sched.pins.load(SeqCst), 0);
     });
 }
+
+/// A call that joins a full lane's line while the last slot is given back is
+/// never left in line with room free: either the releaser sees the line (and
+/// has it moved), or the caller sees the room (and does).
+#[test]
+fn a_call_joining_the_line_while_a_slot_frees_is_moved_in() {
+    ::loom::model(|| {
+        let lane = Arc::new(super::Lane::new(Weight::Medium, 1));
+        assert!(lane.try_reserve());
+        let releaser = {
+            let lane = lane.clone();
+            thread::spawn(move || lane.release())
+        };
+        let room_seen = lane.line_push(waiting(Weight::Medium, 1));
+        let line_seen = releaser.join().unwrap();
+        assert!(
+            room_seen || line_seen,
+            "the call was left in line with room free"
+        );
+    });
+}

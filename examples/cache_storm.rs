@@ -29,7 +29,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tokengate::{OperationsCoordinator, TaskToken, task_token_guard};
+use tokengate::{OperationsCoordinator, TaskToken, TokenId, task_token_guard};
 
 const KEYS: [u64; 4] = [101, 202, 303, 404];
 const STORM_WAVES: usize = 6;
@@ -41,7 +41,7 @@ const HOLD: Duration = Duration::from_millis(150);
 #[derive(Clone, Copy, Debug)]
 struct Run {
     key: u64,
-    id: u64,
+    id: TokenId,
     worker: usize,
     start: Instant,
     end: Instant,
@@ -118,7 +118,7 @@ fn main() {
 
     // Resolve every call, in submission order per key: anchors first.
     let submitted: Vec<(u64, TaskToken<u64>)> = anchors.into_iter().chain(storm).collect();
-    let mut submission_ids: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
+    let mut submission_ids: BTreeMap<u64, Vec<TokenId>> = BTreeMap::new();
     for (n, token) in &submitted {
         submission_ids.entry(*n).or_default().push(token.id());
     }
@@ -136,7 +136,7 @@ fn main() {
     for &n in &KEYS {
         let mine: Vec<&Run> = runs.iter().filter(|r| r.key == n).collect();
         let workers: BTreeSet<usize> = mine.iter().map(|r| r.worker).collect();
-        let executed: Vec<u64> = mine.iter().map(|r| r.id).collect();
+        let executed: Vec<TokenId> = mine.iter().map(|r| r.id).collect();
         assert_eq!(workers.len(), 1, "key {n} ran on workers {workers:?}");
         assert_eq!(
             executed, submission_ids[&n],

@@ -34,7 +34,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use tokengate::fingerprint::DigestPolicy;
-use tokengate::{OperationsCoordinator, TaskToken, WorkerInfo, task_token_guard};
+use tokengate::{OperationsCoordinator, TaskToken, TokenId, WorkerInfo, task_token_guard};
 
 const N_LEADS: u64 = 3;
 const CHILDREN_PER_LEAD: u64 = 4;
@@ -46,7 +46,7 @@ const EXTERNAL_CALLS: [&str; 1] = ["conductor_child"];
 /// A call, as it ran.
 #[derive(Clone, Copy, Debug)]
 struct Ran {
-    id: u64,
+    id: TokenId,
     worker: WorkerInfo,
 }
 
@@ -126,7 +126,7 @@ fn lead_domains_drained(coordinator: &OperationsCoordinator) -> usize {
 }
 
 /// Checks one lead's children against it and prints the line.
-fn check_lead(lead_n: u64, lead: Ran, lead_token_id: u64, children: &[Child]) {
+fn check_lead(lead_n: u64, lead: Ran, lead_token_id: TokenId, children: &[Child]) {
     assert_eq!(
         lead.id, lead_token_id,
         "current_token_id() is the token's id"
@@ -155,7 +155,7 @@ fn check_lead(lead_n: u64, lead: Ran, lead_token_id: u64, children: &[Child]) {
 /// The seed a lead with token id `id` gets under each digest policy: the digest
 /// of `"{id}:{calls:?}"` (the coordinator's formula; seeds are internal, so this
 /// shows their format rather than reading them back).
-fn print_seeds(ids: &[u64], used: DigestPolicy) {
+fn print_seeds(ids: &[TokenId], used: DigestPolicy) {
     println!(
         "  lead seeds = digest(\"<lead token id>:{EXTERNAL_CALLS:?}\"); this variant uses `{used}`:"
     );
@@ -196,7 +196,7 @@ fn main() {
     let started = Instant::now();
     let leads: Vec<(u64, TaskToken<_>)> =
         (1..=N_LEADS).map(|n| (n, conductor_lead_op(n))).collect();
-    let lead_ids: Vec<u64> = leads.iter().map(|(_, t)| t.id()).collect();
+    let lead_ids: Vec<TokenId> = leads.iter().map(|(_, t)| t.id()).collect();
     let mut returned = Vec::new();
     for (lead_n, token) in leads {
         let id = token.id();
@@ -239,7 +239,7 @@ fn main() {
     let leads: Vec<(u64, TaskToken<_>)> = (1..=N_LEADS)
         .map(|n| (n, conductor_lead_wait_op(n)))
         .collect();
-    let lead_ids: Vec<u64> = leads.iter().map(|(_, t)| t.id()).collect();
+    let lead_ids: Vec<TokenId> = leads.iter().map(|(_, t)| t.id()).collect();
     thread::sleep(CHILD_SLEEP / 2);
     let live_during = coordinator.stats().lead_domains;
     println!("  live lead domains while the children run: {live_during}");

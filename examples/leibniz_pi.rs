@@ -31,7 +31,7 @@ use std::f64::consts::PI;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tokengate::{OperationsCoordinator, TaskToken, task_token_guard};
+use tokengate::{OperationsCoordinator, TaskToken, TokenId, task_token_guard};
 
 const ROUNDS: [(u64, usize); 5] = [
     (100, 10),
@@ -116,7 +116,7 @@ struct Out<T> {
 }
 
 /// Which stage ran which token on which worker, in execution order.
-static EXECUTED: Mutex<Vec<(&'static str, u64, usize)>> = Mutex::new(Vec::new());
+static EXECUTED: Mutex<Vec<(&'static str, TokenId, usize)>> = Mutex::new(Vec::new());
 
 fn stage<T>(name: &'static str, f: impl FnOnce() -> T) -> Out<T> {
     let id = tokengate::current_token_id().expect("runs in a guarded call");
@@ -203,9 +203,9 @@ fn unify_chunks(chunks: TaskToken<Out<Vec<Chunk>>>) -> Out<Unified> {
 
 /// The token ids one round's three calls got, in stage order.
 struct RoundIds {
-    generate: u64,
-    build: u64,
-    unify: u64,
+    generate: TokenId,
+    build: TokenId,
+    unify: TokenId,
 }
 
 fn main() {
@@ -296,7 +296,7 @@ fn main() {
 
     // Where and in which order each stage's calls ran.
     let executed = EXECUTED.lock().unwrap().clone();
-    let per_stage = |name: &str| -> (Vec<u64>, Vec<usize>) {
+    let per_stage = |name: &str| -> (Vec<TokenId>, Vec<usize>) {
         let mine = executed.iter().filter(|(stage, _, _)| *stage == name);
         (
             mine.clone().map(|&(_, id, _)| id).collect(),
@@ -304,7 +304,7 @@ fn main() {
         )
     };
     let (order, workers) = per_stage("generate_terms");
-    let made: Vec<u64> = ids.iter().map(|r| r.generate).collect();
+    let made: Vec<TokenId> = ids.iter().map(|r| r.generate).collect();
     println!(
         "  generate_terms: 5 keys (5 domains, no order between them): ran as token ids {order:?} \
          (made as {made:?}) on workers {workers:?}"

@@ -37,6 +37,7 @@ fn assert_no_coordinator() {
     assert!(err.is_no_coordinator(), "{err}");
     assert!(!err.is_killed() && !err.is_shutdown());
     assert!(err.to_string().contains("no running coordinator"), "{err}");
+    assert_eq!(err.kind(), tokengate::ErrorKind::NoCoordinator);
     assert_eq!(err.token_id(), token.id());
 
     let err = Task::new("closure").spawn(|| 1).wait().unwrap_err();
@@ -97,4 +98,24 @@ fn calls_without_a_running_coordinator_fail_at_once() {
     assert_eq!(value(lonely(5)), 6);
     drop(dropped);
     assert_no_coordinator();
+    let err = lonely(6).wait().unwrap_err();
+    assert!(
+        !err.to_string().contains("dropped"),
+        "no coordinator was dropped unused yet: {err}"
+    );
+
+    // A coordinator dropped before any call reached it (`let _ = start()`):
+    // the error says so, and how to keep it.
+    let _ = OperationsCoordinator::builder()
+        .core_groups(1)
+        .workers_per_core(1)
+        .start()
+        .unwrap();
+    let err = lonely(7).wait().unwrap_err();
+    assert!(err.is_no_coordinator(), "{err}");
+    assert!(
+        err.to_string()
+            .contains("a coordinator was started and dropped before any call reached it"),
+        "{err}"
+    );
 }

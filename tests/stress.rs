@@ -485,7 +485,7 @@ fn hand_off(
     (input, token): (u64, TaskToken<u64>),
 ) {
     let slot = cursor.fetch_add(1, Ordering::Relaxed) % RING;
-    ring[slot].store(token.id(), Ordering::Relaxed);
+    ring[slot].store(token.id().as_u64(), Ordering::Relaxed);
     match rng.below(100) {
         0 => to_killer.send((input, token)).unwrap(),
         1 => {
@@ -536,7 +536,7 @@ fn killer(
         }
         for _ in 0..16 {
             let id = ring[rng.below(RING as u64) as usize].load(Ordering::Relaxed);
-            if id != 0 && c.kill_token(id) {
+            if id != 0 && c.kill_token(id.into()) {
                 tally.kills += 1;
             }
         }
@@ -796,7 +796,8 @@ fn small_lane_hand_off(
     rng: &mut SplitMix64,
     token: &TaskToken<u64>,
 ) -> bool {
-    ring[cursor.fetch_add(1, Ordering::Relaxed) % RING].store(token.id(), Ordering::Relaxed);
+    ring[cursor.fetch_add(1, Ordering::Relaxed) % RING]
+        .store(token.id().as_u64(), Ordering::Relaxed);
     rng.chance(1) && token.kill()
 }
 
@@ -864,7 +865,7 @@ fn small_lanes_with_sync_and_async_submitters_and_kills_run_each_call_at_most_on
             while !submitters_done.load(Ordering::SeqCst) {
                 for _ in 0..8 {
                     let id = ring[rng.below(RING as u64) as usize].load(Ordering::Relaxed);
-                    if id != 0 && c.kill_token(id) {
+                    if id != 0 && c.kill_token(id.into()) {
                         kills += 1;
                     }
                 }

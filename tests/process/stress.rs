@@ -45,7 +45,7 @@ fn every_process_call_resolves_once_under_kills_and_crashes() {
                     (!recent.is_empty()).then(|| recent[rng.below(recent.len() as u64) as usize])
                 };
                 if let Some(id) = id {
-                    kills += u32::from(coordinator.kill_token(id));
+                    kills += u32::from(coordinator.kill_token(id.into()));
                 }
                 let p = coordinator.stats().processes;
                 assert!(p.alive <= SIZE, "{p:?}");
@@ -79,7 +79,7 @@ fn every_process_call_resolves_once_under_kills_and_crashes() {
                     };
                     for list in &recent[..1 + usize::from(kind == "slow")] {
                         let mut list = list.lock().unwrap();
-                        list.push(token.id());
+                        list.push(token.id().as_u64());
                         if list.len() > 32 {
                             list.remove(0);
                         }

@@ -280,7 +280,7 @@ fn kill_token_kills_a_live_token_by_id() {
         !other.kill_token(queued.id()),
         "another coordinator does not know the id"
     );
-    assert!(!c.kill_token(u64::MAX), "an unknown id");
+    assert!(!c.kill_token(u64::MAX.into()), "an unknown id");
     let (running_id, queued_id) = (running.id(), queued.id());
     assert!(c.kill_token(queued_id));
     assert!(c.kill_token(running_id));

@@ -10,6 +10,7 @@ mod admin;
 mod backpressure;
 mod cancel;
 mod coordinators;
+mod errors;
 mod fingerprint;
 mod lane_slots;
 mod lanes;

@@ -58,7 +58,7 @@ impl Probe {
 
     /// The body of a call: logs its start and end, with the gate between.
     fn run(&self) -> usize {
-        let id = current_token_id().expect("inside a guarded call");
+        let id = current_token_id().expect("inside a guarded call").as_u64();
         let worker = current_worker()
             .expect("a sticky call runs on a CPU worker")
             .index;
@@ -194,7 +194,7 @@ fn equal_arguments_share_a_domain(name: &str, call: fn(Args, Probe) -> TaskToken
     assert_eq!(c.stats().sticky_domains, 1);
     let expected: Vec<u64> = std::iter::once(&first)
         .chain(&queued)
-        .map(TaskToken::id)
+        .map(|t| t.id().as_u64())
         .collect();
     gate.open();
     let workers: BTreeSet<usize> = std::iter::once(first).chain(queued).map(value).collect();

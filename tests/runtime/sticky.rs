@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 use tokengate::{
-    OperationsCoordinator, TaskToken, TokenState, current_token_id, current_worker,
+    OperationsCoordinator, TaskToken, TokenId, TokenState, current_token_id, current_worker,
     task_token_guard,
 };
 use tokengate_tests::{Gate, Log, SplitMix64, builder, error, eventually, value};
@@ -91,7 +91,7 @@ fn touch(key: u32, keys: Unkeyed<Arc<Keys>>) -> usize {
     s.executed[k]
         .lock()
         .unwrap()
-        .push(current_token_id().expect("inside a guarded call"));
+        .push(current_token_id().expect("inside a guarded call").as_u64());
     let worker = worker_index();
     s.workers[k].lock().unwrap().insert(worker);
     // Long enough for another body of the key to slip in, if one could.
@@ -125,7 +125,7 @@ fn calls_of_a_key_run_one_at_a_time_in_submission_order_on_one_worker() {
                         let key = rng.below(KEYS as u64) as u32;
                         let mut list = submitted[key as usize].lock().unwrap();
                         let token = touch(key, Unkeyed(keys.clone()));
-                        list.push(token.id());
+                        list.push(token.id().as_u64());
                         drop(list);
                         tokens.push((key, token));
                     }
@@ -234,7 +234,7 @@ impl Ctx {
 }
 
 fn step_body(ctx: &Ctx) -> usize {
-    let id = current_token_id().expect("inside a guarded call");
+    let id = current_token_id().expect("inside a guarded call").as_u64();
     let worker = worker_index();
     ctx.log.push(Step::Start(id, worker));
     if let Some(gate) = &ctx.gate {
@@ -315,7 +315,7 @@ fn a_killed_queued_call_leaves_its_domain_and_never_runs() {
     // The next in line, and one further back.
     assert!(c.kill_token(a.id()));
     assert!(d.kill());
-    let expected = [first.id(), b.id(), e.id()];
+    let expected = [first.id(), b.id(), e.id()].map(TokenId::as_u64);
     assert!(error(a).is_killed());
     assert!(error(d).is_killed());
     gate.open();
@@ -328,7 +328,7 @@ fn a_killed_queued_call_leaves_its_domain_and_never_runs() {
 
     // Later calls of the key still run, in order.
     let later: Vec<TaskToken<usize>> = (0..3).map(|_| step(1, Ctx::new(&log))).collect();
-    let later_ids: Vec<u64> = later.iter().map(TaskToken::id).collect();
+    let later_ids: Vec<u64> = later.iter().map(|t| t.id().as_u64()).collect();
     later.into_iter().for_each(|t| {
         value(t);
     });
@@ -452,7 +452,7 @@ fn held_while_paused(
     pause();
     let tokens: Vec<TaskToken<usize>> = (0..10).map(|_| step(4, Ctx::new(log))).collect();
     gate.open();
-    let mut ids = vec![running.id()];
+    let mut ids = vec![running.id().as_u64()];
     value(running);
     assert!(
         tokens.iter().all(|t| t.state() == TokenState::Waiting),
@@ -461,7 +461,7 @@ fn held_while_paused(
     assert_eq!(log.len(), before + 2, "a sticky call ran while paused");
     assert_eq!(c.stats().sticky_domains, 1);
     resume();
-    ids.extend(tokens.iter().map(TaskToken::id));
+    ids.extend(tokens.iter().map(|t| t.id().as_u64()));
     tokens.into_iter().for_each(|t| {
         value(t);
     });
@@ -627,7 +627,7 @@ fn hash_policy_none_puts_every_call_of_the_anchor_in_one_domain() {
         tokens[1..].iter().all(|t| t.state() == TokenState::Waiting),
         "another key of a `none` anchor was admitted alongside"
     );
-    let ids: Vec<u64> = tokens.iter().map(TaskToken::id).collect();
+    let ids: Vec<u64> = tokens.iter().map(|t| t.id().as_u64()).collect();
     gate.open();
     tokens.into_iter().for_each(|t| {
         value(t);
@@ -746,7 +746,7 @@ fn hash_policy_full_gives_each_op_its_own_domains_and_standard_does_not() {
         TokenState::Waiting,
         "calls of one standard domain ran at once"
     );
-    let ids = [a.id(), b.id()];
+    let ids = [a.id(), b.id()].map(TokenId::as_u64);
     gate.open();
     assert_eq!(value(a), value(b), "one domain, one worker");
     assert_eq!(serial(&log).0, ids);

@@ -35,7 +35,7 @@ impl Hash for Ctx {
 #[task_token_guard(op = "turn", sticky_anchor = "turn")]
 fn member(key: u32, ctx: Ctx) -> usize {
     let Ctx(log, gate) = ctx;
-    let id = current_token_id().expect("inside a guarded call");
+    let id = current_token_id().expect("inside a guarded call").as_u64();
     let worker = current_worker()
         .expect("a sticky call runs on a worker")
         .index;
@@ -82,9 +82,9 @@ fn members_left_behind_by_a_killed_running_member_run_after_its_body_returns() {
         first.state() == TokenState::Executing
     });
     let rest: Vec<TaskToken<usize>> = (0..3).map(|_| member(1, Ctx(log.clone(), None))).collect();
-    let ids: Vec<u64> = [first.id()]
+    let ids: Vec<u64> = [first.id().as_u64()]
         .into_iter()
-        .chain(rest.iter().map(TaskToken::id))
+        .chain(rest.iter().map(|t| t.id().as_u64()))
         .collect();
     assert!(first.kill());
     assert!(error(first).is_killed());
@@ -126,7 +126,7 @@ fn members_left_behind_by_a_killed_running_member_run_after_its_body_returns() {
 #[task_token_guard(op = "turn_heavy", weight = "heavy", sticky_anchor = "turn_heavy")]
 fn heavy_member(key: u32, log: Ctx) -> usize {
     let Ctx(log, _) = log;
-    let id = current_token_id().expect("inside a guarded call");
+    let id = current_token_id().expect("inside a guarded call").as_u64();
     let worker = current_worker()
         .expect("a sticky call runs on a worker")
         .index;

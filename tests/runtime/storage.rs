@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokengate::{
-    OperationsCoordinator, StorageSpeed, TaskToken, TokenState, WorkerInfo, current_token_id,
-    current_worker, task_token_guard,
+    OperationsCoordinator, StorageSpeed, TaskToken, TokenId, TokenState, WorkerInfo,
+    current_token_id, current_worker, task_token_guard,
 };
 use tokengate_tests::{Gate, Log, PATIENCE, builder, error, eventually, single_worker, value};
 
@@ -52,7 +52,7 @@ impl Tracker {
             self.watched.push(now);
         }
         self.ran
-            .push(current_token_id().expect("inside a guarded call"));
+            .push(current_token_id().expect("inside a guarded call").as_u64());
         now
     }
 
@@ -76,7 +76,7 @@ impl Tracker {
 
 /// Where an IO body ran: the worker it saw (`None` on an IO thread) and the
 /// token id it saw.
-type Place = (Option<WorkerInfo>, Option<u64>);
+type Place = (Option<WorkerInfo>, Option<TokenId>);
 
 /// The body every IO fn below runs: enter, wait for the gate, sleep, leave.
 fn io_body(t: &Tracker, gate: &Gate, sleep: Duration) -> Place {
@@ -158,7 +158,7 @@ fn done(token: TaskToken<Place>) {
 
 /// Asserts that an IO call's body ran on an IO thread, under its own token id.
 #[track_caller]
-fn assert_on_io_thread(id: u64, place: Place) {
+fn assert_on_io_thread(id: TokenId, place: Place) {
     let (worker, seen) = place;
     assert_eq!(worker, None, "IO call {id} ran on a CPU worker");
     assert_eq!(seen, Some(id), "IO call {id} saw another token id");
@@ -534,7 +534,7 @@ fn killed_queued_io_calls_never_run() {
     let ran = t.ran.items();
     assert_eq!(ran.len(), 3);
     assert!(
-        !ran.contains(&b_id) && !ran.contains(&d_id),
+        !ran.contains(&b_id.as_u64()) && !ran.contains(&d_id.as_u64()),
         "a killed queued IO call ran"
     );
     let s = c.stats();

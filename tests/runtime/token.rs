@@ -132,7 +132,7 @@ fn ids_are_unique_across_threads_and_never_zero() {
                         let tokens: Vec<TaskToken<()>> = (0..PER_THREAD)
                             .map(|_| Task::new("id").spawn(|| ()))
                             .collect();
-                        let ids: Vec<u64> = tokens.iter().map(TaskToken::id).collect();
+                        let ids: Vec<u64> = tokens.iter().map(|t| t.id().as_u64()).collect();
                         for t in tokens {
                             value(t);
                         }
@@ -155,7 +155,7 @@ fn ids_are_unique_across_threads_and_never_zero() {
     quiet_expected_panics();
     let token = c.run(|| Task::new("id").spawn(|| -> u8 { panic!("{EXPECTED_PANIC}: id") }));
     let id = token.id();
-    assert!(!unique.contains(&id));
+    assert!(!unique.contains(&id.as_u64()));
     let err = error(token);
     assert_eq!(err.token_id(), id);
     assert_eq!(err.op(), "id");

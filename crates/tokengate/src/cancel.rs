@@ -1,7 +1,7 @@
 //! Cooperative cancellation and introspection from inside a guarded fn.
 
-use crate::Cancelled;
 use crate::scheduler::{with_current, worker_context};
+use crate::{Cancelled, TokenId};
 
 /// Whether the guarded call running on this thread was killed or timed out.
 ///
@@ -54,8 +54,8 @@ pub fn checkpoint() -> Result<(), Cancelled> {
 /// nested calls run inline), or `None` outside a guarded call.
 ///
 /// It equals [`TaskToken::id`](crate::TaskToken::id) of that call's token.
-pub fn current_token_id() -> Option<u64> {
-    with_current(|job| job.map(|j| j.header().id))
+pub fn current_token_id() -> Option<TokenId> {
+    with_current(|job| job.map(|j| TokenId(j.header().id)))
 }
 
 /// Where the calling code runs, if on a coordinator worker thread.

@@ -1,18 +1,22 @@
 //! Errors: why a token did not produce a value, why a coordinator did not start,
 //! and the cooperative-cancellation signal.
 
+use std::any::Any;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::Weight;
 
 /// Why a guarded call produced no value.
 ///
-/// `TaskError` is opaque: ask it what happened with the `is_*` predicates.
-/// Its `Display` text is lowercase and says what to do about it.
+/// Ask it what happened with [`kind`](Self::kind) (to `match` on) or the
+/// `is_*` predicates; [`kill_reason`](Self::kill_reason) says who killed a
+/// killed call, and [`into_panic`](Self::into_panic) hands back a panic's
+/// payload. Its `Display` text is lowercase and says what to do about it.
 ///
 /// ```
-/// # use tokengate::{OperationsCoordinator, TaskError};
+/// # use tokengate::{ErrorKind, OperationsCoordinator, TaskError};
 /// #[tokengate::task_token_guard(op = "boom")]
 /// fn boom() -> u32 {
 ///     panic!("disk on fire")
@@ -20,22 +24,111 @@ use crate::Weight;
 ///
 /// let coordinator = OperationsCoordinator::start();
 /// let err: TaskError = boom().wait().unwrap_err();
-/// assert!(err.is_panic());
+/// assert_eq!(err.kind(), ErrorKind::Panic);
 /// assert_eq!(err.panic_message(), Some("disk on fire"));
+/// let payload = err.into_panic();
+/// assert_eq!(payload.downcast_ref::<&str>(), Some(&"disk on fire"));
 /// coordinator.stop();
 /// ```
 #[derive(Clone)]
 pub struct TaskError {
     op: &'static str,
     id: u64,
-    kind: ErrorKind,
+    reason: Reason,
 }
 
-/// The private reason behind a [`TaskError`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum ErrorKind {
-    /// The body panicked with this message.
-    Panic(String),
+/// What kind of failure a [`TaskError`] is; see [`TaskError::kind`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The body panicked.
+    Panic,
+    /// The call was killed; [`TaskError::kill_reason`] says by whom.
+    Killed,
+    /// The call's timeout passed before it completed.
+    TimedOut,
+    /// Its lane was full and the coordinator rejects instead of waiting.
+    Rejected,
+    /// Its coordinator stopped before it completed.
+    Shutdown,
+    /// No coordinator was running when the call was made.
+    NoCoordinator,
+    /// A `process_pool` call could not be carried out (no worker process
+    /// could start, or a value could not cross the process boundary).
+    Process,
+    /// The worker process running a `process_pool` call died.
+    WorkerLost,
+}
+
+/// Who killed a call; see [`TaskError::kill_reason`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KillReason {
+    /// [`TaskToken::kill`](crate::TaskToken::kill).
+    Token,
+    /// [`OperationsCoordinator::kill_token`](crate::OperationsCoordinator::kill_token),
+    /// by its id.
+    Admin,
+    /// [`OperationsCoordinator::kill_all_by_operation`](crate::OperationsCoordinator::kill_all_by_operation).
+    Operation,
+    /// A drain of the pool or of one operation, while it was waiting.
+    Drain,
+}
+
+impl KillReason {
+    fn describe(self) -> &'static str {
+        match self {
+            KillReason::Token => "by its token",
+            KillReason::Admin => "by an admin kill of its id",
+            KillReason::Operation => "by a kill of its whole operation",
+            KillReason::Drain => "by a drain while it was waiting",
+        }
+    }
+}
+
+/// The panic payload a body fails with to give its token `reason` instead of a
+/// panic error (a process-pool call that lost its worker, say). Raised with
+/// `resume_unwind`, which skips the panic hook: nothing is printed.
+pub(crate) struct Failure(pub(crate) Reason);
+
+impl Failure {
+    /// Ends the running body with `reason`.
+    pub(crate) fn raise(reason: Reason) -> ! {
+        std::panic::resume_unwind(Box::new(Failure(reason)))
+    }
+}
+
+/// A panic's payload, kept for [`TaskError::into_panic`]: the first taker gets
+/// it (a `TaskError` may be cloned, the payload may not). One that nobody
+/// takes is dropped with the last clone of the error, without letting a panic
+/// in its `Drop` escape (it may be any value: `panic_any` takes one).
+#[derive(Clone)]
+pub(crate) struct Payload(Arc<Mutex<Kept>>);
+
+/// The payload itself, dropped quietly.
+struct Kept(Option<Box<dyn Any + Send>>);
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        crate::unwind::drop_quietly(self.0.take());
+    }
+}
+
+impl Payload {
+    pub(crate) fn new(payload: Box<dyn Any + Send>) -> Payload {
+        Payload(Arc::new(Mutex::new(Kept(Some(payload)))))
+    }
+
+    fn take(&self) -> Option<Box<dyn Any + Send>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).0.take()
+    }
+}
+
+/// The private reason behind a [`TaskError`], with what each kind carries.
+#[derive(Clone)]
+pub(crate) enum Reason {
+    /// The body panicked with this message (and payload, when it is kept).
+    Panic(String, Option<Payload>),
     /// Killed by a caller or an admin action.
     Killed(KillReason),
     /// The timeout passed.
@@ -44,8 +137,10 @@ pub(crate) enum ErrorKind {
     Rejected { weight: Weight, capacity: usize },
     /// The coordinator stopped before the call completed.
     Shutdown,
-    /// No coordinator was running when the call was made.
-    NoCoordinator,
+    /// No coordinator was running when the call was made; `dropped_unused`
+    /// says a coordinator was dropped unused before (likely `let _ =
+    /// OperationsCoordinator::start();`).
+    NoCoordinator { dropped_unused: bool },
     /// A process-pool call could not be carried out: a worker process could
     /// not start, or a value could not cross the process boundary.
     Process(String),
@@ -53,45 +148,60 @@ pub(crate) enum ErrorKind {
     WorkerLost { pid: u32, status: String },
 }
 
-/// The panic payload a body fails with to give its token `kind` instead of a
-/// panic error (a process-pool call that lost its worker, say). Raised with
-/// `resume_unwind`, which skips the panic hook: nothing is printed.
-pub(crate) struct Failure(pub(crate) ErrorKind);
+impl Reason {
+    /// A panic with `message` and no payload to hand back.
+    pub(crate) fn panic(message: impl Into<String>) -> Reason {
+        Reason::Panic(message.into(), None)
+    }
 
-impl Failure {
-    /// Ends the running body with `kind`.
-    pub(crate) fn raise(kind: ErrorKind) -> ! {
-        std::panic::resume_unwind(Box::new(Failure(kind)))
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Reason::Panic(..) => ErrorKind::Panic,
+            Reason::Killed(_) => ErrorKind::Killed,
+            Reason::TimedOut(_) => ErrorKind::TimedOut,
+            Reason::Rejected { .. } => ErrorKind::Rejected,
+            Reason::Shutdown => ErrorKind::Shutdown,
+            Reason::NoCoordinator { .. } => ErrorKind::NoCoordinator,
+            Reason::Process(_) => ErrorKind::Process,
+            Reason::WorkerLost { .. } => ErrorKind::WorkerLost,
+        }
     }
 }
 
-/// Who killed a token.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum KillReason {
-    /// [`TaskToken::kill`](crate::TaskToken::kill).
-    Token,
-    /// [`OperationsCoordinator::kill_token`](crate::OperationsCoordinator::kill_token).
-    Admin,
-    /// [`OperationsCoordinator::kill_all_by_operation`](crate::OperationsCoordinator::kill_all_by_operation).
-    Operation,
-    /// A drain of the pool or of one operation.
-    Drain,
-}
-
-impl KillReason {
-    fn describe(self) -> &'static str {
+impl fmt::Debug for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KillReason::Token => "by its token",
-            KillReason::Admin => "by an admin kill",
-            KillReason::Operation => "by a kill of its whole operation",
-            KillReason::Drain => "by a drain while it was waiting",
+            // The payload is the user's value: shown only as present.
+            Reason::Panic(message, payload) => f
+                .debug_struct("Panic")
+                .field("message", message)
+                .field("payload", &payload.as_ref().map(|_| ..))
+                .finish(),
+            Reason::Killed(reason) => f.debug_tuple("Killed").field(reason).finish(),
+            Reason::TimedOut(after) => f.debug_tuple("TimedOut").field(after).finish(),
+            Reason::Rejected { weight, capacity } => f
+                .debug_struct("Rejected")
+                .field("weight", weight)
+                .field("capacity", capacity)
+                .finish(),
+            Reason::Shutdown => f.write_str("Shutdown"),
+            Reason::NoCoordinator { dropped_unused } => f
+                .debug_struct("NoCoordinator")
+                .field("dropped_unused", dropped_unused)
+                .finish(),
+            Reason::Process(message) => f.debug_tuple("Process").field(message).finish(),
+            Reason::WorkerLost { pid, status } => f
+                .debug_struct("WorkerLost")
+                .field("pid", pid)
+                .field("status", status)
+                .finish(),
         }
     }
 }
 
 impl TaskError {
-    pub(crate) fn new(op: &'static str, id: u64, kind: ErrorKind) -> Self {
-        TaskError { op, id, kind }
+    pub(crate) fn new(op: &'static str, id: u64, reason: Reason) -> Self {
+        TaskError { op, id, reason }
     }
 
     /// The operation name of the failed call.
@@ -100,74 +210,120 @@ impl TaskError {
     }
 
     /// The id of the failed call's token.
-    pub fn token_id(&self) -> u64 {
-        self.id
+    pub fn token_id(&self) -> TokenId {
+        TokenId(self.id)
+    }
+
+    /// What kind of failure this is, to `match` on.
+    ///
+    /// ```
+    /// # use tokengate::{ErrorKind, TaskError};
+    /// fn retry_worth_it(err: &TaskError) -> bool {
+    ///     matches!(err.kind(), ErrorKind::TimedOut | ErrorKind::WorkerLost | ErrorKind::Rejected)
+    /// }
+    /// # let _ = retry_worth_it;
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        self.reason.kind()
+    }
+
+    /// Who killed the call, when it was killed.
+    pub fn kill_reason(&self) -> Option<KillReason> {
+        match self.reason {
+            Reason::Killed(reason) => Some(reason),
+            _ => None,
+        }
     }
 
     /// The body panicked. [`panic_message`](Self::panic_message) has the message.
     pub fn is_panic(&self) -> bool {
-        matches!(self.kind, ErrorKind::Panic(_))
+        self.kind() == ErrorKind::Panic
     }
 
     /// The panic message, when the body panicked with a string payload
     /// (`panic!("...")` and friends); `"<non-string panic payload>"` otherwise.
     pub fn panic_message(&self) -> Option<&str> {
-        match &self.kind {
-            ErrorKind::Panic(msg) => Some(msg),
+        match &self.reason {
+            Reason::Panic(message, _) => Some(message),
             _ => None,
         }
     }
 
-    /// The call was killed: by its token, an admin kill, a kill of its operation,
-    /// a drain, or a dropped awaitable submission.
+    /// The panic's payload, as `std::panic::catch_unwind` would have returned
+    /// it, to inspect or to re-raise with `std::panic::resume_unwind`.
+    ///
+    /// For a `process_pool` call, or when the payload was already taken (from
+    /// a clone of this error), it is the panic message, a `String`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the call did not panic; see [`try_into_panic`](Self::try_into_panic).
+    #[track_caller]
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic().unwrap_or_else(|err| {
+            panic!("`TaskError::into_panic` on an error that is not a panic: {err}")
+        })
+    }
+
+    /// [`into_panic`](Self::into_panic), or the error back if the call did not
+    /// panic.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
+        match &self.reason {
+            Reason::Panic(message, payload) => Ok(payload
+                .as_ref()
+                .and_then(Payload::take)
+                .unwrap_or_else(|| Box::new(message.clone()))),
+            _ => Err(self),
+        }
+    }
+
+    /// The call was killed: by its token, an admin kill, a kill of its
+    /// operation, or a drain ([`kill_reason`](Self::kill_reason) says which).
     pub fn is_killed(&self) -> bool {
-        matches!(self.kind, ErrorKind::Killed(_))
+        self.kind() == ErrorKind::Killed
     }
 
     /// The call's timeout passed before it completed.
     pub fn is_timeout(&self) -> bool {
-        matches!(self.kind, ErrorKind::TimedOut(_))
+        self.kind() == ErrorKind::TimedOut
     }
 
     /// The call's lane was full and the coordinator is configured to reject.
     pub fn is_rejected(&self) -> bool {
-        matches!(self.kind, ErrorKind::Rejected { .. })
+        self.kind() == ErrorKind::Rejected
     }
 
     /// The coordinator stopped before the call completed.
     pub fn is_shutdown(&self) -> bool {
-        matches!(self.kind, ErrorKind::Shutdown)
+        self.kind() == ErrorKind::Shutdown
     }
 
     /// No coordinator was running when the call was made.
     pub fn is_no_coordinator(&self) -> bool {
-        matches!(self.kind, ErrorKind::NoCoordinator)
+        self.kind() == ErrorKind::NoCoordinator
     }
 
     /// The worker process running this `process_pool` call died (it aborted,
     /// crashed, exited or was killed from outside). The pool has replaced it;
     /// the call was not retried.
     pub fn is_worker_lost(&self) -> bool {
-        matches!(self.kind, ErrorKind::WorkerLost { .. })
+        self.kind() == ErrorKind::WorkerLost
     }
 
     /// This `process_pool` call could not be carried out: no worker process
-    /// could be started, or a value could not cross the process boundary
-    /// (a `Serialize` or `Deserialize` impl reported an error, or the bytes
-    /// did not match the type). The `Display` text says which; for a value,
-    /// it names the step and the side (encoding the arguments in the caller,
-    /// decoding them in worker process `pid`, encoding the value there,
-    /// decoding it in the caller) and quotes the impl's own message. No
-    /// worker process died: one that served the call serves the next.
+    /// could be started, or a value could not be encoded or decoded on its
+    /// way across (a `Serialize` or `Deserialize` impl failed, or the bytes
+    /// did not fit the type). The `Display` text says which step failed, in
+    /// which process, and keeps the impl's own message.
     pub fn is_process_failure(&self) -> bool {
-        matches!(self.kind, ErrorKind::Process(_))
+        self.kind() == ErrorKind::Process
     }
 
     /// The pid of the worker process that died, when
     /// [`is_worker_lost`](Self::is_worker_lost).
     pub fn lost_worker_pid(&self) -> Option<u32> {
-        match self.kind {
-            ErrorKind::WorkerLost { pid, .. } => Some(pid),
+        match self.reason {
+            Reason::WorkerLost { pid, .. } => Some(pid),
             _ => None,
         }
     }
@@ -178,7 +334,7 @@ impl fmt::Debug for TaskError {
         f.debug_struct("TaskError")
             .field("op", &self.op)
             .field("token_id", &self.id)
-            .field("kind", &self.kind)
+            .field("reason", &self.reason)
             .finish()
     }
 }
@@ -186,36 +342,47 @@ impl fmt::Debug for TaskError {
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let op = self.op;
-        match &self.kind {
-            ErrorKind::Panic(msg) => write!(f, "guarded call `{op}` panicked: {msg}"),
-            ErrorKind::Killed(reason) => write!(
+        match &self.reason {
+            Reason::Panic(msg, _) => write!(f, "guarded call `{op}` panicked: {msg}"),
+            Reason::Killed(reason) => write!(
                 f,
                 "guarded call `{op}` was killed {}; it produced no value",
                 reason.describe()
             ),
-            ErrorKind::TimedOut(after) => write!(
+            Reason::TimedOut(after) => write!(
                 f,
                 "guarded call `{op}` timed out after {after:?}; raise its `timeout`, \
                  or have the fn return early when `tokengate::is_cancelled()` is true \
                  (a `process_pool` call's worker process is killed instead)"
             ),
-            ErrorKind::Rejected { weight, capacity } => write!(
+            Reason::Rejected { weight, capacity } => write!(
                 f,
                 "guarded call `{op}` was rejected: the {weight} lane is full ({capacity} waiting); \
                  retry later, raise `lane_capacity`, or use `FullLanePolicy::Wait`"
             ),
-            ErrorKind::Shutdown => write!(
+            Reason::Shutdown => write!(
                 f,
                 "guarded call `{op}` did not complete because its coordinator stopped; \
                  await tokens before calling `stop()`"
             ),
-            ErrorKind::NoCoordinator => write!(
-                f,
-                "guarded call `{op}` found no running coordinator; start one with \
-                 `OperationsCoordinator::start()` before making guarded calls"
-            ),
-            ErrorKind::Process(msg) => write!(f, "process-pool call `{op}` failed: {msg}"),
-            ErrorKind::WorkerLost { pid, status } => write!(
+            Reason::NoCoordinator { dropped_unused } => {
+                write!(
+                    f,
+                    "guarded call `{op}` found no running coordinator; start one with \
+                     `OperationsCoordinator::start()` before making guarded calls"
+                )?;
+                if *dropped_unused {
+                    f.write_str(
+                        ", and keep it for as long as calls are made: a coordinator was \
+                         started and dropped before any call reached it (`let _ = \
+                         OperationsCoordinator::start();` stops it at once; bind it to a \
+                         named variable)",
+                    )?;
+                }
+                Ok(())
+            }
+            Reason::Process(msg) => write!(f, "process-pool call `{op}` failed: {msg}"),
+            Reason::WorkerLost { pid, status } => write!(
                 f,
                 "process-pool call `{op}` lost its worker process {pid} ({status}); the \
                  worker was replaced and the call was not retried: call again if it is \
@@ -226,6 +393,57 @@ impl fmt::Display for TaskError {
 }
 
 impl std::error::Error for TaskError {}
+
+/// A token's id: unique in the process, never reused.
+///
+/// Read it from [`TaskToken::id`](crate::TaskToken::id) (or
+/// [`current_token_id`](crate::current_token_id) inside the call) to kill the
+/// call later by id ([`OperationsCoordinator::kill_token`](crate::OperationsCoordinator::kill_token)),
+/// or to log it. It prints as its number, and converts to and from a `u64`
+/// (for an admin endpoint that receives ids as text, say).
+///
+/// ```
+/// use tokengate::TokenId;
+///
+/// let id: TokenId = "42".parse().unwrap();
+/// assert_eq!(u64::from(id), 42);
+/// assert_eq!(id.to_string(), "42");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenId(pub(crate) u64);
+
+impl TokenId {
+    /// The id as a number.
+    pub const fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl From<u64> for TokenId {
+    fn from(id: u64) -> TokenId {
+        TokenId(id)
+    }
+}
+
+impl From<TokenId> for u64 {
+    fn from(id: TokenId) -> u64 {
+        id.0
+    }
+}
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::str::FromStr for TokenId {
+    type Err = std::num::ParseIntError;
+
+    fn from_str(s: &str) -> Result<TokenId, Self::Err> {
+        s.parse().map(TokenId)
+    }
+}
 
 /// Returned by [`checkpoint`](crate::checkpoint) when the running call was
 /// killed or timed out.

@@ -124,9 +124,9 @@
 //!
 //! ```
 //! use std::sync::Mutex;
-//! use tokengate::{task_token_guard, OperationsCoordinator};
+//! use tokengate::{task_token_guard, OperationsCoordinator, TokenId};
 //!
-//! static RAN: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+//! static RAN: Mutex<Vec<TokenId>> = Mutex::new(Vec::new());
 //!
 //! #[task_token_guard(op = "settle", sticky_anchor = "account")]
 //! fn settle(account: u64) {
@@ -136,7 +136,7 @@
 //!
 //! let coordinator = OperationsCoordinator::start();
 //! let tokens: Vec<_> = (0..20).map(|_| settle(7)).collect();
-//! let made: Vec<u64> = tokens.iter().map(|t| t.id()).collect();
+//! let made: Vec<TokenId> = tokens.iter().map(|t| t.id()).collect();
 //! for t in tokens {
 //!     t.wait().unwrap();
 //! }
@@ -240,7 +240,7 @@ pub use coordinator::{
     CoordinatorBuilder, EnterGuard, FullLanePolicy, LaneStats, LatencySummary, OpStats,
     OperationsCoordinator, ProcessStats, StateCounts, Stats, StorageStats, WorkerStats,
 };
-pub use error::{BuildError, Cancelled, TaskError};
+pub use error::{BuildError, Cancelled, ErrorKind, KillReason, TaskError, TokenId};
 pub use map::{a_map, map};
 pub use name::ParseNameError;
 pub use spawn::{Task, spawn};

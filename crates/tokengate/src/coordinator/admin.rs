@@ -3,7 +3,7 @@
 
 use super::shared::Shared;
 use crate::TokenState;
-use crate::error::{ErrorKind, KillReason};
+use crate::error::{KillReason, Reason};
 use crate::token::kill;
 
 impl Shared {
@@ -58,7 +58,7 @@ impl Shared {
             .filter(|job| op.is_none_or(|op| job.header().op == op))
             .filter(|job| {
                 job.transition(TokenState::Waiting, TokenState::Killed) && {
-                    job.resolve_error(job.header().error(ErrorKind::Killed(KillReason::Drain)));
+                    job.resolve_error(job.header().error(Reason::Killed(KillReason::Drain)));
                     true
                 }
             })

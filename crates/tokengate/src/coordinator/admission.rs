@@ -10,7 +10,7 @@ use super::builder::FullLanePolicy;
 use super::lead::{self, LeadDomain};
 use super::route::{Route, route_of};
 use super::shared::Shared;
-use crate::error::ErrorKind;
+use crate::error::Reason;
 use crate::scheduler::{DomainKey, Path, Placement, with_current, worker_context};
 use crate::token::{Cell, Header, JobRef, epoch, next_id, terminate_with};
 use crate::{TaskToken, TokenState};
@@ -75,7 +75,7 @@ impl Shared {
         self.submitting.fetch_add(1, Ordering::SeqCst);
         let _submitting = Submitting(&self.submitting);
         if !self.is_running() {
-            terminate_with(&*job, TokenState::Killed, ErrorKind::Shutdown);
+            terminate_with(&*job, TokenState::Killed, Reason::Shutdown);
             return;
         }
         let header = job.header();
@@ -157,7 +157,7 @@ impl Shared {
                 terminate_with(
                     &*job,
                     TokenState::Killed,
-                    ErrorKind::Rejected {
+                    Reason::Rejected {
                         weight: header.weight,
                         capacity: lane.capacity,
                     },

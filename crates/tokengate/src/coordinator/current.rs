@@ -11,7 +11,7 @@
 //! [`run`]: crate::OperationsCoordinator::run
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use super::Shared;
@@ -23,6 +23,19 @@ use crate::scheduler::with_current;
 static STARTED: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 /// Bumped on every start and stop, so threads can cache the default.
 static GENERATION: AtomicU64 = AtomicU64::new(1);
+/// Set when a coordinator was dropped before any call reached it: the likely
+/// cause of a later "no coordinator" error (`let _ = ...start();`).
+static DROPPED_UNUSED: AtomicBool = AtomicBool::new(false);
+
+/// Notes that a coordinator was dropped before any call reached it.
+pub(crate) fn note_dropped_unused() {
+    DROPPED_UNUSED.store(true, Ordering::Relaxed);
+}
+
+/// Whether a coordinator was ever dropped before any call reached it.
+pub(crate) fn dropped_unused() -> bool {
+    DROPPED_UNUSED.load(Ordering::Relaxed)
+}
 
 pub(crate) fn register(shared: &Arc<Shared>) {
     let mut started = STARTED.lock().unwrap_or_else(|p| p.into_inner());

@@ -27,10 +27,10 @@ pub use stats::{
 use std::fmt;
 use std::sync::Arc;
 
-use crate::error::ErrorKind;
+use crate::error::Reason;
 use crate::process::ProcessPool;
 use crate::token::{Cell, Header, next_id};
-use crate::{BuildError, StorageSpeed, TaskToken, TokenState};
+use crate::{BuildError, StorageSpeed, TaskToken, TokenId, TokenState};
 use builder::Config;
 use route::Route;
 
@@ -82,7 +82,9 @@ where
             let header = Header::new(next_id(), call.op, call.weight, call.timeout);
             TaskToken::from_cell(Cell::<T, F, Route>::failed(
                 header,
-                ErrorKind::NoCoordinator,
+                Reason::NoCoordinator {
+                    dropped_unused: current::dropped_unused(),
+                },
             ))
         }
     }
@@ -161,6 +163,8 @@ impl OperationsCoordinator {
     ///
     /// Panics if a worker thread cannot be spawned; use
     /// [`builder`](Self::builder)`().start()` to handle that error.
+    #[must_use = "a coordinator stops when it is dropped: keep it in a named variable for as \
+                  long as guarded calls are made (`let _ = ...` drops it at once)"]
     pub fn start() -> OperationsCoordinator {
         match CoordinatorBuilder::new().start() {
             Ok(coordinator) => coordinator,
@@ -250,9 +254,13 @@ impl OperationsCoordinator {
         self.shared.registry.len()
     }
 
-    /// Kills the live token with this id. Returns whether it took effect.
-    pub fn kill_token(&self, id: u64) -> bool {
-        self.shared.kill_token(id)
+    /// Kills the live token with this id ([`TaskToken::id`], or
+    /// [`current_token_id`](crate::current_token_id) inside the call, or
+    /// [`TaskError::token_id`](crate::TaskError::token_id)), as
+    /// [`TaskToken::kill`] does. Returns whether it took effect: false if the
+    /// call already finished, or no call of this coordinator has that id.
+    pub fn kill_token(&self, id: TokenId) -> bool {
+        self.shared.kill_token(id.as_u64())
     }
 
     /// Kills every live token of `op`, queued or running. Returns how many.
@@ -311,7 +319,13 @@ impl OperationsCoordinator {
 
 impl Drop for OperationsCoordinator {
     fn drop(&mut self) {
-        self.shared.stop();
+        // Dropped while running, before any call reached it: most likely
+        // `let _ = OperationsCoordinator::start();`, which the "no coordinator"
+        // error then points out.
+        let unused = self.shared.op_entries().is_empty();
+        if self.shared.stop() && unused {
+            current::note_dropped_unused();
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::shared::{RUNNING, STOPPING, Shared};
 use crate::TokenState;
-use crate::error::ErrorKind;
+use crate::error::Reason;
 use crate::token::terminate_with;
 
 impl Shared {
@@ -50,7 +50,7 @@ impl Shared {
                 TokenState::Admitted,
             ] {
                 if job.transition(state, TokenState::Killed) {
-                    job.resolve_error(job.header().error(ErrorKind::Shutdown));
+                    job.resolve_error(job.header().error(Reason::Shutdown));
                     break;
                 }
             }
@@ -62,7 +62,7 @@ impl Shared {
         let all_exited = self.scheduler.wait_threads(deadline);
         // 5.
         for job in self.registry.snapshot() {
-            terminate_with(&*job, TokenState::Killed, ErrorKind::Shutdown);
+            terminate_with(&*job, TokenState::Killed, Reason::Shutdown);
         }
         // 6.
         for entry in self.op_entries() {

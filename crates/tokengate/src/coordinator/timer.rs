@@ -8,7 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use crate::TokenState;
-use crate::error::ErrorKind;
+use crate::error::Reason;
 use crate::token::{Job, JobRef, terminate_with};
 
 struct Entry {
@@ -122,7 +122,7 @@ impl Timer {
                         terminate_with(
                             &*job,
                             TokenState::TimedOut,
-                            ErrorKind::TimedOut(entry.timeout),
+                            Reason::TimedOut(entry.timeout),
                         );
                     }
                     state = self.lock();

@@ -109,7 +109,7 @@ pub(crate) mod registry;
 use std::cell::Cell;
 use std::sync::Arc;
 
-use crate::error::{ErrorKind, Failure};
+use crate::error::{Failure, Reason};
 
 use codec::Side;
 pub use entry::is_worker_process;
@@ -141,12 +141,12 @@ pub(crate) fn dispatch<T>(
                         .map_err(|err| codec::locate(&err, Side::Worker(std::process::id())))
                 })
                 .map(|()| reply)
-                .map_err(ErrorKind::Process)
+                .map_err(Reason::Process)
         }
     };
     match reply {
         Ok(reply) => decode(&reply).unwrap_or_else(|err| {
-            Failure::raise(ErrorKind::Process(codec::locate(&err, Side::Caller)))
+            Failure::raise(Reason::Process(codec::locate(&err, Side::Caller)))
         }),
         Err(kind) => Failure::raise(kind),
     }
@@ -157,7 +157,7 @@ fn send(
     pool: &Arc<ProcessPool>,
     entry: &'static ProcessFn,
     encode_args: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
-) -> Result<Vec<u8>, ErrorKind> {
+) -> Result<Vec<u8>, Reason> {
     thread_local! {
         /// The last request's allocation, reused: a worker thread sending
         /// large arguments does not fault in a fresh buffer for each call.
@@ -165,10 +165,10 @@ fn send(
     }
     let mut request = frame::FrameBuf::call(REQUEST.take(), entry.op);
     encode_args(request.body())
-        .map_err(|err| ErrorKind::Process(codec::locate(&err, Side::Caller)))?;
+        .map_err(|err| Reason::Process(codec::locate(&err, Side::Caller)))?;
     let request = request
         .finish()
-        .map_err(|err| ErrorKind::Process(err.to_string()))?;
+        .map_err(|err| Reason::Process(err.to_string()))?;
     let reply = pool.call(&request, &crate::is_cancelled);
     if request.capacity() <= 64 << 20 {
         REQUEST.set(request);

@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use super::entry::{self, ENV};
 use super::frame::{self, FrameReader, PANIC, READY, ReadError, VALUE};
 use crate::ProcessStats;
-use crate::error::{ErrorKind, KillReason};
+use crate::error::{KillReason, Reason};
 
 /// How often a thread waiting on a worker process checks for cancellation.
 const POLL: Duration = Duration::from_millis(5);
@@ -156,7 +156,7 @@ impl ProcessPool {
         self: &Arc<Self>,
         request: &[u8],
         cancelled: &dyn Fn() -> bool,
-    ) -> Result<Vec<u8>, ErrorKind> {
+    ) -> Result<Vec<u8>, Reason> {
         loop {
             let worker = self.checkout(cancelled)?;
             if let Some(result) = self.call_on(worker, request, cancelled) {
@@ -173,7 +173,7 @@ impl ProcessPool {
         mut worker: Worker,
         request: &[u8],
         cancelled: &dyn Fn() -> bool,
-    ) -> Option<Result<Vec<u8>, ErrorKind>> {
+    ) -> Option<Result<Vec<u8>, Reason>> {
         let pid = worker.pid;
         let mut polls = 0u32;
         // Every POLL: cancelled? Every 20 POLLs: still alive? (Its socket
@@ -195,20 +195,16 @@ impl ProcessPool {
             }
             Outcome::Reply(PANIC, body) => {
                 self.checkin(worker);
-                Err(ErrorKind::Panic(
-                    String::from_utf8_lossy(&body).into_owned(),
-                ))
+                Err(Reason::panic(String::from_utf8_lossy(&body)))
             }
             Outcome::Reply(frame::ERROR, body) => {
                 self.checkin(worker);
-                Err(ErrorKind::Process(
-                    String::from_utf8_lossy(&body).into_owned(),
-                ))
+                Err(Reason::Process(String::from_utf8_lossy(&body).into_owned()))
             }
             Outcome::Reply(kind, _) => {
                 let status = self.retire(worker, false);
                 self.lost.fetch_add(1, Ordering::Relaxed);
-                Err(ErrorKind::Process(format!(
+                Err(Reason::Process(format!(
                     "worker process {pid} sent an unknown frame kind {kind} and was \
                      replaced ({status})"
                 )))
@@ -221,23 +217,23 @@ impl ProcessPool {
             Outcome::Lost => {
                 let status = self.retire(worker, false);
                 self.lost.fetch_add(1, Ordering::Relaxed);
-                Err(ErrorKind::WorkerLost { pid, status })
+                Err(Reason::WorkerLost { pid, status })
             }
             Outcome::Killed => {
                 self.retire(worker, true);
                 self.killed.fetch_add(1, Ordering::Relaxed);
-                Err(ErrorKind::Killed(KillReason::Token))
+                Err(Reason::Killed(KillReason::Token))
             }
         };
         Some(result)
     }
 
     /// An idle worker, a new one if the pool has room, or the next one freed.
-    fn checkout(self: &Arc<Self>, cancelled: &dyn Fn() -> bool) -> Result<Worker, ErrorKind> {
+    fn checkout(self: &Arc<Self>, cancelled: &dyn Fn() -> bool) -> Result<Worker, Reason> {
         let mut state = self.lock();
         loop {
             if state.closed {
-                return Err(ErrorKind::Shutdown);
+                return Err(Reason::Shutdown);
             }
             if let Some(worker) = state.idle.pop() {
                 // A worker that died while idle has not seen this call: it
@@ -256,7 +252,7 @@ impl ProcessPool {
                 return self.adopt(self.spawn());
             }
             if cancelled() {
-                return Err(ErrorKind::Killed(KillReason::Token));
+                return Err(Reason::Killed(KillReason::Token));
             }
             state = self
                 .freed
@@ -330,7 +326,7 @@ impl ProcessPool {
     /// Takes a worker started for a slot reserved in `starting` into the
     /// pool, or ends it if the pool closed meanwhile. Either way the slot is
     /// settled and a waiting checkout is told.
-    fn adopt(&self, started: io::Result<(Worker, Child)>) -> Result<Worker, ErrorKind> {
+    fn adopt(&self, started: io::Result<(Worker, Child)>) -> Result<Worker, Reason> {
         let mut state = self.lock();
         let adopted = match started {
             Ok((worker, child)) if !state.closed => {
@@ -343,13 +339,13 @@ impl ProcessPool {
                 drop(state);
                 end(child, Duration::ZERO);
                 state = self.lock();
-                Err(ErrorKind::Shutdown)
+                Err(Reason::Shutdown)
             }
             Err(err) if state.closed => {
                 drop(err);
-                Err(ErrorKind::Shutdown)
+                Err(Reason::Shutdown)
             }
-            Err(err) => Err(ErrorKind::Process(format!(
+            Err(err) => Err(Reason::Process(format!(
                 "could not start a worker process: {err}"
             ))),
         };

@@ -14,7 +14,7 @@ use std::task::{Poll, Waker};
 
 use super::{Header, Owner};
 use crate::TokenState;
-use crate::error::{ErrorKind, Failure, KillReason, TaskError};
+use crate::error::{Failure, KillReason, Payload, Reason, TaskError};
 use crate::unwind::{drop_quietly, panic_message};
 
 /// A type-erased, runnable view of a token, as queues and workers hold it.
@@ -84,12 +84,12 @@ pub(crate) trait Completion<T>: Send + Sync {
 
 /// Kills `job` for `reason`; true if this call did it.
 pub(crate) fn kill(job: &dyn Job, reason: KillReason) -> bool {
-    terminate_with(job, TokenState::Killed, ErrorKind::Killed(reason))
+    terminate_with(job, TokenState::Killed, Reason::Killed(reason))
 }
 
 /// Moves `job` to the terminal `state` (Killed or TimedOut) and resolves it with
 /// an error of `kind`; true if this call did it.
-pub(crate) fn terminate_with(job: &dyn Job, state: TokenState, kind: ErrorKind) -> bool {
+pub(crate) fn terminate_with(job: &dyn Job, state: TokenState, kind: Reason) -> bool {
     if job.terminate(state).is_some() {
         job.resolve_error(job.header().error(kind));
         true
@@ -142,7 +142,7 @@ where
 
     /// A cell that is already resolved with `err` (moved to `Killed`), with no
     /// owner: nothing runs it and nobody is told.
-    pub(crate) fn failed(header: Header, err_kind: ErrorKind) -> Arc<Self> {
+    pub(crate) fn failed(header: Header, err_kind: Reason) -> Arc<Self> {
         let left = header.advance(TokenState::Created, TokenState::Killed);
         debug_assert!(left.is_some());
         let err = header.error(err_kind);
@@ -233,8 +233,10 @@ where
                     Ok(failure) => failure.0,
                     Err(payload) => {
                         let message = panic_message(&*payload);
-                        drop_quietly(payload);
-                        ErrorKind::Panic(message)
+                        // Kept for `TaskError::into_panic`; if nobody takes
+                        // it, it is dropped with the error, quietly if the
+                        // runtime drops it (see `Drop for Cell`).
+                        Reason::Panic(message, Some(Payload::new(payload)))
                     }
                 };
                 (TokenState::Failed, Err(self.header.error(kind)))

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::state_cell::StateCell;
-use crate::error::{ErrorKind, TaskError};
+use crate::error::{Reason, TaskError};
 use crate::{TokenState, Weight};
 
 /// Identity, state and timestamps of one call, whatever its closure and
@@ -121,7 +121,7 @@ impl Header {
         matches!(self.state(), TokenState::Killed | TokenState::TimedOut)
     }
 
-    pub(crate) fn error(&self, kind: ErrorKind) -> TaskError {
+    pub(crate) fn error(&self, kind: Reason) -> TaskError {
         TaskError::new(self.op, self.id, kind)
     }
 }

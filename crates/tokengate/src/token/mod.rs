@@ -80,7 +80,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::error::KillReason;
+use crate::error::{KillReason, TokenId};
 use crate::{TaskError, TokenState, Weight};
 
 /// The handle a guarded call returns at once; resolves to the call's result.
@@ -162,8 +162,8 @@ impl<T> TaskToken<T> {
     }
 
     /// The token's id: unique in the process, never reused.
-    pub fn id(&self) -> u64 {
-        self.header().id
+    pub fn id(&self) -> TokenId {
+        TokenId(self.header().id)
     }
 
     /// The operation name (`op = "..."` on the attribute).

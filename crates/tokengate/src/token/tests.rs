@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::TokenState::{self, *};
-use crate::error::{ErrorKind, KillReason};
+use crate::error::{KillReason, Reason};
 use crate::{TaskToken, Weight};
 
 /// Records transitions and returned bodies; holds nothing back.
@@ -135,7 +135,7 @@ fn a_kill_while_running_drops_the_late_value_and_reports_the_body() {
     let (recorder, token, job) = cell(|| String::from("late"));
     start(&job);
     assert_eq!(job.terminate(Killed), Some(Executing));
-    job.resolve_error(job.header().error(ErrorKind::Killed(KillReason::Token)));
+    job.resolve_error(job.header().error(Reason::Killed(KillReason::Token)));
     job.run();
     assert!(token.wait().unwrap_err().is_killed());
     assert_eq!(recorder.bodies_returned.load(Ordering::SeqCst), 1);
@@ -173,7 +173,12 @@ fn wait_blocks_until_another_thread_resolves_the_token() {
 #[test]
 fn a_token_resolved_at_birth_has_no_owner() {
     let header = Header::new(next_id(), "op", Weight::Light, None);
-    let cell = Cell::<u8, fn() -> u8, Stub>::failed(header, ErrorKind::NoCoordinator);
+    let cell = Cell::<u8, fn() -> u8, Stub>::failed(
+        header,
+        Reason::NoCoordinator {
+            dropped_unused: false,
+        },
+    );
     let job: JobRef = cell.clone();
     assert!(job.owner().is_none());
     assert_eq!(job.header().state(), Killed);

@@ -24,6 +24,7 @@ fn thread_name() -> String {
 }
 
 fn assert_no_coordinator() {
+    assert!(tokengate::Handle::try_current().is_none());
     let mut token = lonely(1);
     // Failed at birth: already finished, without any waiting.
     assert!(token.is_finished());

@@ -102,3 +102,58 @@ fn a_nested_call_goes_to_the_coordinator_running_its_caller() {
     home.stop();
     Arc::try_unwrap(elsewhere).expect("no other handle").stop();
 }
+
+#[test]
+fn a_handle_administers_and_watches_its_coordinator_from_anywhere() {
+    let c = builder("handle").start().unwrap();
+    let handle = c.handle();
+    // From another thread: pause an op, see it in the stats.
+    let remote = handle.clone();
+    std::thread::spawn(move || remote.pause_operation("held"))
+        .join()
+        .unwrap();
+    let held = c.run(|| tokengate::Task::new("held").spawn(|| 7));
+    assert_eq!(handle.stats().op("held").unwrap().held, 1);
+    assert_eq!(handle.resume_operation("held"), 1);
+    assert_eq!(value(held), 7);
+    // `enter` binds calls to it, as the coordinator's own does.
+    let ran = handle.run(|| tokengate::spawn(|| 1));
+    assert_eq!(value(ran), 1);
+    assert_eq!(c.stats().tokens.completed, 2);
+    // After stop, the handle still answers.
+    assert!(handle.is_running());
+    c.stop();
+    assert!(!handle.is_running());
+    assert_eq!(handle.stats().tokens.completed, 2);
+    assert_eq!(handle.drain_pool(), 0);
+}
+
+#[test]
+fn handle_current_is_where_calls_go() {
+    let a = builder("current-a").start().unwrap();
+    let b = builder("current-b").start().unwrap();
+    let id = |h: &tokengate::Handle| h.stats().tokens.submitted;
+    {
+        let _in_b = b.enter();
+        // In an entered scope: the entered coordinator.
+        let before = id(&b);
+        tokengate::Handle::current().run(|| value(tokengate::spawn(|| ())));
+        assert_eq!(id(&b), before + 1);
+    }
+    // Inside a call: the coordinator running it, whatever is entered.
+    let _in_b = b.enter();
+    let inside = a.run(|| {
+        tokengate::spawn(|| {
+            let handle = tokengate::Handle::current();
+            handle.stats().tokens.executing
+        })
+    });
+    assert_eq!(
+        value(inside),
+        1,
+        "the handle of the coordinator running the call"
+    );
+    drop(_in_b);
+    a.stop();
+    b.stop();
+}

@@ -237,7 +237,7 @@ pub mod __private;
 
 pub use cancel::{WorkerInfo, checkpoint, current_token_id, current_worker, is_cancelled};
 pub use coordinator::{
-    CoordinatorBuilder, EnterGuard, FullLanePolicy, LaneStats, LatencySummary, OpStats,
+    CoordinatorBuilder, EnterGuard, FullLanePolicy, Handle, LaneStats, LatencySummary, OpStats,
     OperationsCoordinator, ProcessStats, StateCounts, Stats, StorageStats, WorkerStats,
 };
 pub use error::{BuildError, Cancelled, ErrorKind, KillReason, TaskError, TokenId};

@@ -7,6 +7,7 @@ mod builder;
 mod call;
 mod context;
 mod current;
+mod handle;
 mod lead;
 mod ops;
 mod registry;
@@ -19,6 +20,7 @@ mod timer;
 pub use builder::{CoordinatorBuilder, FullLanePolicy};
 pub(crate) use call::Call;
 pub use current::EnterGuard;
+pub use handle::Handle;
 pub(crate) use shared::Shared;
 pub use stats::{
     LaneStats, LatencySummary, OpStats, ProcessStats, StateCounts, Stats, StorageStats, WorkerStats,
@@ -30,7 +32,7 @@ use std::sync::Arc;
 use crate::error::Reason;
 use crate::process::ProcessPool;
 use crate::token::{Cell, Header, next_id};
-use crate::{BuildError, StorageSpeed, TaskToken, TokenId, TokenState};
+use crate::{BuildError, TaskToken, TokenState};
 use builder::Config;
 use route::Route;
 
@@ -152,7 +154,7 @@ where
 /// coordinator.stop();
 /// ```
 pub struct OperationsCoordinator {
-    shared: Arc<Shared>,
+    handle: Handle,
 }
 
 impl OperationsCoordinator {
@@ -181,7 +183,9 @@ impl OperationsCoordinator {
         let shared = Arc::new(Shared::new(config));
         // Build the handle first: if a spawn fails, dropping it stops what started.
         let coordinator = OperationsCoordinator {
-            shared: shared.clone(),
+            handle: Handle {
+                shared: shared.clone(),
+            },
         };
         shared.start_threads().map_err(BuildError::spawn)?;
         if shared.config.prestart_processes {
@@ -194,126 +198,26 @@ impl OperationsCoordinator {
         Ok(coordinator)
     }
 
-    /// The pids of this coordinator's worker processes alive now (`process_pool`
-    /// calls), sorted. Empty until a process-pool call first needs one, unless
-    /// [`prestart_processes`](CoordinatorBuilder::prestart_processes) is set.
-    pub fn worker_processes(&self) -> Vec<u32> {
-        self.shared.process.pids()
-    }
-
     /// Stops the coordinator (see [Stopping](Self#stopping)). Dropping it does the same.
     pub fn stop(self) {
-        self.shared.stop();
+        self.handle.shared.stop();
     }
 
-    /// Binds guarded calls made on this thread to this coordinator until the
-    /// guard drops.
-    ///
-    /// ```
-    /// use tokengate::OperationsCoordinator;
-    ///
-    /// let a = OperationsCoordinator::start();
-    /// let b = OperationsCoordinator::start();
-    /// {
-    ///     let _bound = a.enter();
-    ///     let token = tokengate::spawn(|| 1 + 1);
-    ///     assert_eq!(token.wait().unwrap(), 2);
-    /// }
-    /// assert_eq!(a.stats().tokens.completed, 1);
-    /// assert_eq!(b.stats().tokens.completed, 0);
-    /// # a.stop(); b.stop();
-    /// ```
-    pub fn enter(&self) -> EnterGuard<'_> {
-        current::enter(&self.shared)
+    /// A cheap, cloneable [`Handle`] to this coordinator, for code that
+    /// administers or watches it but does not own it (an admin endpoint, a
+    /// dashboard). Every method of `Handle` is also available on the
+    /// coordinator itself.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
     }
+}
 
-    /// Runs `f` with guarded calls on this thread bound to this coordinator.
-    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _bound = self.enter();
-        f()
-    }
+impl std::ops::Deref for OperationsCoordinator {
+    type Target = Handle;
 
-    /// How many worker threads it runs.
-    pub fn worker_count(&self) -> usize {
-        self.shared.scheduler.workers.len()
-    }
-
-    /// How many core groups it has.
-    pub fn core_groups(&self) -> usize {
-        self.shared.scheduler.groups
-    }
-
-    /// A snapshot of counts, queue depths and latencies. Its cost does not grow
-    /// with the number of calls ever made.
-    pub fn stats(&self) -> Stats {
-        stats::collect(&self.shared)
-    }
-
-    /// Live (unfinished) tokens, from the registry.
-    pub fn live_tokens(&self) -> usize {
-        self.shared.registry.len()
-    }
-
-    /// Kills the live token with this id ([`TaskToken::id`], or
-    /// [`current_token_id`](crate::current_token_id) inside the call, or
-    /// [`TaskError::token_id`](crate::TaskError::token_id)), as
-    /// [`TaskToken::kill`] does. Returns whether it took effect: false if the
-    /// call already finished, or no call of this coordinator has that id.
-    pub fn kill_token(&self, id: TokenId) -> bool {
-        self.shared.kill_token(id.as_u64())
-    }
-
-    /// Kills every live token of `op`, queued or running. Returns how many.
-    pub fn kill_all_by_operation(&self, op: &str) -> usize {
-        self.shared.kill_all_by_operation(op)
-    }
-
-    /// Holds new calls in their lanes (`Waiting`); admitted calls keep running.
-    pub fn pause_admission(&self) {
-        self.shared.scheduler.set_paused(true);
-    }
-
-    /// Releases held calls, in lane order.
-    pub fn resume_admission(&self) {
-        self.shared.resume_admission();
-    }
-
-    /// Changes how many calls of storage tier `speed` may run at once. Running
-    /// calls keep their turn (none is lost or counted twice): raising the cap
-    /// starts waiting calls now; lowering it holds new ones until the running
-    /// count is under the new cap. 0 holds the whole tier.
-    pub fn set_storage_cap(&self, speed: StorageSpeed, cap: usize) {
-        self.shared.scheduler.set_storage_cap(speed, cap);
-    }
-
-    /// The current cap of storage tier `speed`.
-    pub fn storage_cap(&self, speed: StorageSpeed) -> usize {
-        self.shared.scheduler.tiers[speed.index()].cap()
-    }
-
-    /// Whether admission is paused globally.
-    pub fn is_paused(&self) -> bool {
-        self.shared.scheduler.is_paused()
-    }
-
-    /// Kills every waiting call (not admitted or running ones). Returns how many.
-    pub fn drain_pool(&self) -> usize {
-        self.shared.drain(None)
-    }
-
-    /// Holds calls of `op` as `Waiting` until [`resume_operation`](Self::resume_operation).
-    pub fn pause_operation(&self, op: &str) {
-        self.shared.pause_operation(op);
-    }
-
-    /// Releases the held calls of `op` in call order. Returns how many.
-    pub fn resume_operation(&self, op: &str) -> usize {
-        self.shared.resume_operation(op)
-    }
-
-    /// Kills the waiting calls of `op`. Returns how many.
-    pub fn drain_operation(&self, op: &str) -> usize {
-        self.shared.drain(Some(op))
+    /// The coordinator's [`Handle`]: its admin and telemetry surface.
+    fn deref(&self) -> &Handle {
+        &self.handle
     }
 }
 
@@ -322,8 +226,9 @@ impl Drop for OperationsCoordinator {
         // Dropped while running, before any call reached it: most likely
         // `let _ = OperationsCoordinator::start();`, which the "no coordinator"
         // error then points out.
-        let unused = self.shared.op_entries().is_empty();
-        if self.shared.stop() && unused {
+        let shared = &self.handle.shared;
+        let unused = shared.op_entries().is_empty();
+        if shared.stop() && unused {
             current::note_dropped_unused();
         }
     }
@@ -334,7 +239,7 @@ impl fmt::Debug for OperationsCoordinator {
         f.debug_struct("OperationsCoordinator")
             .field("core_groups", &self.core_groups())
             .field("workers", &self.worker_count())
-            .field("running", &self.shared.is_running())
+            .field("running", &self.is_running())
             .finish()
     }
 }

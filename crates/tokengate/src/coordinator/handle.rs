@@ -1,0 +1,199 @@
+//! [`Handle`]: a cheap, cloneable reference to a running coordinator, with its
+//! admin and telemetry surface.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::current::{self, EnterGuard};
+use super::shared::Shared;
+use super::stats::{self, Stats};
+use crate::{StorageSpeed, TokenId};
+
+/// A cheap, cloneable reference to a coordinator: administer it, watch it, and
+/// bind calls to it, from anywhere.
+///
+/// The [`OperationsCoordinator`](crate::OperationsCoordinator) owns the
+/// coordinator and stops it; a `Handle` only observes and administers (as
+/// tokio separates `Runtime` and `Handle`). Hand one to an admin endpoint or a
+/// dashboard; every method here is also available on the coordinator itself.
+/// Once the coordinator has stopped, a handle still answers: stats are its
+/// last state, and admin calls find nothing to act on.
+///
+/// ```
+/// use tokengate::{Handle, OperationsCoordinator};
+///
+/// let coordinator = OperationsCoordinator::start();
+/// let handle = coordinator.handle();
+/// let admin = std::thread::spawn(move || {
+///     handle.pause_operation("reports");
+///     handle.is_running()
+/// });
+/// assert!(admin.join().unwrap());
+/// assert!(coordinator.stats().op("reports").is_none()); // no call made yet
+///
+/// // Inside a call, or where calls would go: the coordinator they go to.
+/// let inside = tokengate::spawn(|| Handle::current().worker_count());
+/// assert_eq!(inside.wait().unwrap(), coordinator.worker_count());
+/// coordinator.stop();
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    pub(super) shared: Arc<Shared>,
+}
+
+impl Handle {
+    /// The coordinator a guarded call made here would go to: inside a guarded
+    /// fn, the coordinator running it; else the most recently entered one on
+    /// this thread; else the process default (see
+    /// [Which coordinator a call goes to](crate::OperationsCoordinator#which-coordinator-a-call-goes-to)).
+    ///
+    /// # Panics
+    ///
+    /// Panics if no coordinator is running; see [`try_current`](Self::try_current).
+    #[track_caller]
+    pub fn current() -> Handle {
+        Handle::try_current().unwrap_or_else(|| {
+            panic!(
+                "`Handle::current()` found no running coordinator; start one with \
+                 `OperationsCoordinator::start()`, or use `Handle::try_current()`"
+            )
+        })
+    }
+
+    /// [`current`](Self::current), or `None` if no coordinator is running.
+    pub fn try_current() -> Option<Handle> {
+        current::resolve().map(|shared| Handle { shared })
+    }
+
+    /// Whether the coordinator still runs (it has not begun to stop).
+    pub fn is_running(&self) -> bool {
+        self.shared.is_running()
+    }
+
+    /// The pids of this coordinator's worker processes alive now (`process_pool`
+    /// calls), sorted. Empty until a process-pool call first needs one, unless
+    /// [`prestart_processes`](crate::CoordinatorBuilder::prestart_processes) is set.
+    pub fn worker_processes(&self) -> Vec<u32> {
+        self.shared.process.pids()
+    }
+
+    /// Binds guarded calls made on this thread to this coordinator until the
+    /// guard drops.
+    ///
+    /// ```
+    /// use tokengate::OperationsCoordinator;
+    ///
+    /// let a = OperationsCoordinator::start();
+    /// let b = OperationsCoordinator::start();
+    /// {
+    ///     let _bound = a.enter();
+    ///     let token = tokengate::spawn(|| 1 + 1);
+    ///     assert_eq!(token.wait().unwrap(), 2);
+    /// }
+    /// assert_eq!(a.stats().tokens.completed, 1);
+    /// assert_eq!(b.stats().tokens.completed, 0);
+    /// # a.stop(); b.stop();
+    /// ```
+    pub fn enter(&self) -> EnterGuard<'_> {
+        current::enter(&self.shared)
+    }
+
+    /// Runs `f` with guarded calls on this thread bound to this coordinator.
+    pub fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _bound = self.enter();
+        f()
+    }
+
+    /// How many worker threads it runs.
+    pub fn worker_count(&self) -> usize {
+        self.shared.scheduler.workers.len()
+    }
+
+    /// How many core groups it has.
+    pub fn core_groups(&self) -> usize {
+        self.shared.scheduler.groups
+    }
+
+    /// A snapshot of counts, queue depths and latencies. Its cost does not grow
+    /// with the number of calls ever made.
+    pub fn stats(&self) -> Stats {
+        stats::collect(&self.shared)
+    }
+
+    /// Live (unfinished) tokens, from the registry.
+    pub fn live_tokens(&self) -> usize {
+        self.shared.registry.len()
+    }
+
+    /// Kills the live token with this id ([`TaskToken::id`], or
+    /// [`current_token_id`](crate::current_token_id) inside the call, or
+    /// [`TaskError::token_id`](crate::TaskError::token_id)), as
+    /// [`TaskToken::kill`] does. Returns whether it took effect: false if the
+    /// call already finished, or no call of this coordinator has that id.
+    pub fn kill_token(&self, id: TokenId) -> bool {
+        self.shared.kill_token(id.as_u64())
+    }
+
+    /// Kills every live token of `op`, queued or running. Returns how many.
+    pub fn kill_all_by_operation(&self, op: &str) -> usize {
+        self.shared.kill_all_by_operation(op)
+    }
+
+    /// Holds new calls in their lanes (`Waiting`); admitted calls keep running.
+    pub fn pause_admission(&self) {
+        self.shared.scheduler.set_paused(true);
+    }
+
+    /// Releases held calls, in lane order.
+    pub fn resume_admission(&self) {
+        self.shared.resume_admission();
+    }
+
+    /// Changes how many calls of storage tier `speed` may run at once. Running
+    /// calls keep their turn (none is lost or counted twice): raising the cap
+    /// starts waiting calls now; lowering it holds new ones until the running
+    /// count is under the new cap. 0 holds the whole tier.
+    pub fn set_storage_cap(&self, speed: StorageSpeed, cap: usize) {
+        self.shared.scheduler.set_storage_cap(speed, cap);
+    }
+
+    /// The current cap of storage tier `speed`.
+    pub fn storage_cap(&self, speed: StorageSpeed) -> usize {
+        self.shared.scheduler.tiers[speed.index()].cap()
+    }
+
+    /// Whether admission is paused globally.
+    pub fn is_paused(&self) -> bool {
+        self.shared.scheduler.is_paused()
+    }
+
+    /// Kills every waiting call (not admitted or running ones). Returns how many.
+    pub fn drain_pool(&self) -> usize {
+        self.shared.drain(None)
+    }
+
+    /// Holds calls of `op` as `Waiting` until [`resume_operation`](Self::resume_operation).
+    pub fn pause_operation(&self, op: &str) {
+        self.shared.pause_operation(op);
+    }
+
+    /// Releases the held calls of `op` in call order. Returns how many.
+    pub fn resume_operation(&self, op: &str) -> usize {
+        self.shared.resume_operation(op)
+    }
+
+    /// Kills the waiting calls of `op`. Returns how many.
+    pub fn drain_operation(&self, op: &str) -> usize {
+        self.shared.drain(Some(op))
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("core_groups", &self.core_groups())
+            .field("workers", &self.worker_count())
+            .field("running", &self.is_running())
+            .finish()
+    }
+}

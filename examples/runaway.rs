@@ -16,7 +16,8 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tokengate::{OperationsCoordinator, ProcessStats, task_token_guard};
+use tokengate::stats::ProcessStats;
+use tokengate::{OperationsCoordinator, task_token_guard};
 
 /// Writes this process's pid to `pid_file`, then spins forever.
 #[task_token_guard(op = "runaway", process_pool = true, timeout = "500ms")]

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokengate::{StateCounts, Task, TaskToken, TokenState, Weight};
+use tokengate::stats::StateCounts;
+use tokengate::{Task, TaskToken, TokenState, Weight};
 use tokengate_tests::{
     EXPECTED_PANIC, Gate, Outcomes, builder, eventually, quiet_expected_panics, resolve,
     single_worker, value,
@@ -217,5 +218,62 @@ fn the_registry_forgets_finished_tokens() {
     }
     assert_eq!(c.stats().tokens.completed, 12_500);
     drop(_g);
+    c.stop();
+}
+
+#[test]
+fn latencies_are_kept_per_operation_and_printed_to_their_precision() {
+    let c = builder("per-op-latency").start().unwrap();
+    let bound = c.enter();
+    let slow = Task::new("slow").spawn(|| std::thread::sleep(std::time::Duration::from_millis(20)));
+    let fast: Vec<_> = (0..10).map(|_| Task::new("fast").spawn(|| ())).collect();
+    value(slow);
+    fast.into_iter().for_each(value);
+    let stats = c.stats();
+    let (slow, fast) = (stats.op("slow").unwrap(), stats.op("fast").unwrap());
+    assert_eq!((slow.run_time.count, fast.run_time.count), (1, 10));
+    assert_eq!(fast.queue_wait.count, 10);
+    // Bucket floors are within 12.5 % below the value: 20 ms slept is at
+    // least 17.5 ms.
+    assert!(slow.run_time.p50 >= std::time::Duration::from_micros(17_500));
+    assert!(fast.run_time.max < slow.run_time.p50);
+    assert_eq!(
+        stats.run_time.count, 11,
+        "the whole summary merges every op"
+    );
+    // Three significant digits: no nanosecond digits of a bucket bound.
+    let line = stats.to_string();
+    let slow_line = line.lines().find(|l| l.contains("op slow")).unwrap();
+    let p50 = slow_line
+        .split("run p50 ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    assert!(p50.ends_with("ms"), "{slow_line}");
+    let digits = p50.trim_end_matches("ms").replace('.', "");
+    assert!(
+        digits.len() <= 3,
+        "{p50} has more digits than its precision"
+    );
+    drop(bound);
+    c.stop();
+}
+
+#[test]
+fn stats_serialize_with_names_and_seconds() {
+    let c = builder("stats-json").start().unwrap();
+    value(c.run(|| Task::new("json").weight(Weight::Heavy).spawn(|| ())));
+    let json = serde_json::to_value(c.stats()).expect("stats serialize");
+    assert_eq!(json["tokens"]["completed"], 1);
+    let op = &json["ops"][0];
+    assert_eq!(op["op"], "json");
+    assert!(
+        op["run_time"]["max"].as_f64().unwrap() < 60.0,
+        "seconds: {op}"
+    );
+    assert_eq!(json["lanes"][2]["weight"], "heavy");
+    assert_eq!(json["storage"][2]["speed"], "FAST");
     c.stop();
 }

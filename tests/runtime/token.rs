@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokengate::{
-    OperationsCoordinator, Stats, Task, TaskError, TaskToken, TokenState, Weight, task_token_guard,
+    OperationsCoordinator, Task, TaskError, TaskToken, TokenState, Weight, stats::Stats,
+    task_token_guard,
 };
 use tokengate_tests::{
     EXPECTED_PANIC, Gate, PATIENCE, block_on, builder, error, eventually, quiet_expected_panics,

@@ -62,7 +62,7 @@ pub fn current_token_id() -> Option<TokenId> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct WorkerInfo {
-    /// The worker's index in its coordinator (see [`Stats::workers`](crate::Stats::workers)).
+    /// The worker's index in its coordinator (see [`Stats::workers`](crate::stats::Stats::workers)).
     pub index: usize,
     /// The worker's core group (0-based).
     pub group: usize,

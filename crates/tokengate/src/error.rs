@@ -66,10 +66,10 @@ pub enum ErrorKind {
 pub enum KillReason {
     /// [`TaskToken::kill`](crate::TaskToken::kill).
     Token,
-    /// [`OperationsCoordinator::kill_token`](crate::OperationsCoordinator::kill_token),
+    /// [`Handle::kill_token`](crate::Handle::kill_token),
     /// by its id.
     Admin,
-    /// [`OperationsCoordinator::kill_all_by_operation`](crate::OperationsCoordinator::kill_all_by_operation).
+    /// [`Handle::kill_all_by_operation`](crate::Handle::kill_all_by_operation).
     Operation,
     /// A drain of the pool or of one operation, while it was waiting.
     Drain,
@@ -398,7 +398,7 @@ impl std::error::Error for TaskError {}
 ///
 /// Read it from [`TaskToken::id`](crate::TaskToken::id) (or
 /// [`current_token_id`](crate::current_token_id) inside the call) to kill the
-/// call later by id ([`OperationsCoordinator::kill_token`](crate::OperationsCoordinator::kill_token)),
+/// call later by id ([`Handle::kill_token`](crate::Handle::kill_token)),
 /// or to log it. It prints as its number, and converts to and from a `u64`
 /// (for an admin endpoint that receives ids as text, say).
 ///

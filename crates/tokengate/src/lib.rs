@@ -184,9 +184,10 @@
 //!   `digest_policy`, `process_pool`.
 //! * [`TaskToken`]: await it, [`wait`](TaskToken::wait) on it,
 //!   [`kill`](TaskToken::kill) it, read its [`state`](TaskToken::state) and timings.
-//! * [`OperationsCoordinator`]: start, stop, bind ([`enter`](OperationsCoordinator::enter)),
+//! * [`OperationsCoordinator`]: start, stop, bind ([`enter`](Handle::enter)),
 //!   admin (kill, pause, resume, drain, globally or per operation) and
-//!   [`stats`](OperationsCoordinator::stats).
+//!   [`stats`](Handle::stats); a cloneable [`Handle`] does the same from
+//!   anywhere.
 //! * [`CoordinatorBuilder`]: core groups, workers per core, lane and mailbox
 //!   capacities, [`FullLanePolicy`], stop timeout, worker processes.
 //! * [`map`] / [`a_map`]: one fn over many items, results in order.
@@ -225,6 +226,7 @@ pub mod process;
 mod scheduler;
 mod spawn;
 mod state;
+pub mod stats;
 mod storage;
 mod sync;
 mod token;
@@ -237,8 +239,7 @@ pub mod __private;
 
 pub use cancel::{WorkerInfo, checkpoint, current_token_id, current_worker, is_cancelled};
 pub use coordinator::{
-    CoordinatorBuilder, EnterGuard, FullLanePolicy, Handle, LaneStats, LatencySummary, OpStats,
-    OperationsCoordinator, ProcessStats, StateCounts, Stats, StorageStats, WorkerStats,
+    CoordinatorBuilder, EnterGuard, FullLanePolicy, Handle, OperationsCoordinator,
 };
 pub use error::{BuildError, Cancelled, ErrorKind, KillReason, TaskError, TokenId};
 pub use map::{a_map, map};

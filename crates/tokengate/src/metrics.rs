@@ -144,7 +144,10 @@ impl ShardedStates {
 const LINEAR: u64 = 8;
 const SUB_BITS: u32 = 3;
 const SUB: usize = 1 << SUB_BITS;
-const BUCKETS: usize = LINEAR as usize + (64 - SUB_BITS as usize) * SUB;
+/// Powers of two covered: up to 2^43 ns (2.4 hours); longer durations share
+/// the last bucket (their maximum is still exact).
+const TOP_EXP: usize = 43;
+const BUCKETS: usize = LINEAR as usize + (TOP_EXP + 1 - SUB_BITS as usize) * SUB;
 
 /// A lock-free log-linear histogram of nanosecond durations.
 #[derive(Debug)]
@@ -170,7 +173,7 @@ fn bucket_of(v: u64) -> usize {
     }
     let exp = 63 - v.leading_zeros(); // >= SUB_BITS
     let mantissa = ((v >> (exp - SUB_BITS)) as usize) & (SUB - 1);
-    LINEAR as usize + (exp - SUB_BITS) as usize * SUB + mantissa
+    (LINEAR as usize + (exp - SUB_BITS) as usize * SUB + mantissa).min(BUCKETS - 1)
 }
 
 /// The smallest value that falls in bucket `i` (a lower bound for reporting).
@@ -194,6 +197,30 @@ impl Histogram {
         if nanos > self.max.load(Ordering::Relaxed) {
             self.max.store(nanos, Ordering::Relaxed);
         }
+    }
+}
+
+/// A histogram sharded per writing thread, so writers on different threads
+/// do not contend on its cache lines.
+#[derive(Debug)]
+pub(crate) struct ShardedHistogram {
+    shards: Box<[Padded<Histogram>]>,
+}
+
+impl ShardedHistogram {
+    pub(crate) fn new(shards: usize) -> Self {
+        ShardedHistogram {
+            shards: (0..shards.max(1)).map(|_| Padded::default()).collect(),
+        }
+    }
+
+    pub(crate) fn record(&self, nanos: u64) {
+        self.shards[shard_index(self.shards.len())].0.record(nanos);
+    }
+
+    /// Every shard, for merging into a snapshot.
+    pub(crate) fn shards(&self) -> impl Iterator<Item = &Histogram> {
+        self.shards.iter().map(|shard| &shard.0)
     }
 }
 
@@ -264,8 +291,8 @@ mod tests {
             let b = bucket_of(v);
             assert!(b >= last || v < 10_000, "bucket went backwards at {v}");
             assert!(bucket_floor(b) <= v);
-            if v >= LINEAR {
-                // relative error under 1/SUB
+            if (LINEAR..1 << (TOP_EXP + 1)).contains(&v) {
+                // relative error under 1/SUB, within the covered range
                 assert!((v - bucket_floor(b)) as f64 / v as f64 <= 1.0 / SUB as f64);
             }
             last = b;

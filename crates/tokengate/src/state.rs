@@ -124,6 +124,14 @@ impl fmt::Display for TokenState {
     }
 }
 
+/// With the `serde` feature: serializes as [`as_str`](TokenState::as_str).
+#[cfg(feature = "serde")]
+impl serde::Serialize for TokenState {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::TokenState::{self, *};

@@ -15,7 +15,7 @@
 ///
 /// Caps are set per coordinator with
 /// [`CoordinatorBuilder::storage_cap`](crate::CoordinatorBuilder::storage_cap) and changed
-/// at run time with [`OperationsCoordinator::set_storage_cap`](crate::OperationsCoordinator::set_storage_cap).
+/// at run time with [`Handle::set_storage_cap`](crate::Handle::set_storage_cap).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum StorageSpeed {
@@ -64,3 +64,11 @@ impl StorageSpeed {
 }
 
 crate::name::names!(StorageSpeed, "storage speed");
+
+/// With the `serde` feature: serializes as [`as_str`](StorageSpeed::as_str).
+#[cfg(feature = "serde")]
+impl serde::Serialize for StorageSpeed {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}

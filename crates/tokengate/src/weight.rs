@@ -58,3 +58,11 @@ impl Weight {
 }
 
 crate::name::names!(Weight, "weight");
+
+/// With the `serde` feature: serializes as [`as_str`](Weight::as_str).
+#[cfg(feature = "serde")]
+impl serde::Serialize for Weight {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}

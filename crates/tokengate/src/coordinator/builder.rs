@@ -196,7 +196,7 @@ impl CoordinatorBuilder {
 
     /// How many calls of storage tier `speed` may run at once (defaults: SLOW 10,
     /// MODERATE 25, FAST 50, INSANE 70). 0 holds the tier's calls until the cap
-    /// is raised with [`set_storage_cap`](OperationsCoordinator::set_storage_cap).
+    /// is raised with [`set_storage_cap`](crate::Handle::set_storage_cap).
     pub fn storage_cap(mut self, speed: StorageSpeed, cap: usize) -> Self {
         self.config.storage_caps[speed.index()] = cap;
         self

@@ -7,8 +7,8 @@
 //! 3. otherwise the process default: the most recently started coordinator that
 //!    is still running.
 //!
-//! [`enter`]: crate::OperationsCoordinator::enter
-//! [`run`]: crate::OperationsCoordinator::run
+//! [`enter`]: crate::Handle::enter
+//! [`run`]: crate::Handle::run
 
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -77,7 +77,7 @@ pub(crate) fn resolve() -> Option<Arc<Shared>> {
 
 /// Binds guarded calls on this thread to a coordinator until dropped.
 ///
-/// Made by [`OperationsCoordinator::enter`](crate::OperationsCoordinator::enter).
+/// Made by [`Handle::enter`](crate::Handle::enter).
 /// Guards nest: calls go to the coordinator of the most recently made guard
 /// still alive. Guards may be dropped in any order: dropping one ends its own
 /// binding and no other, so after

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use super::current::{self, EnterGuard};
 use super::shared::Shared;
-use super::stats::{self, Stats};
+use super::stats;
+use crate::stats::Stats;
 use crate::{StorageSpeed, TokenId};
 
 /// A cheap, cloneable reference to a coordinator: administer it, watch it, and
@@ -125,10 +126,10 @@ impl Handle {
         self.shared.registry.len()
     }
 
-    /// Kills the live token with this id ([`TaskToken::id`], or
+    /// Kills the live token with this id ([`TaskToken::id`](crate::TaskToken::id), or
     /// [`current_token_id`](crate::current_token_id) inside the call, or
     /// [`TaskError::token_id`](crate::TaskError::token_id)), as
-    /// [`TaskToken::kill`] does. Returns whether it took effect: false if the
+    /// [`TaskToken::kill`](crate::TaskToken::kill) does. Returns whether it took effect: false if the
     /// call already finished, or no call of this coordinator has that id.
     pub fn kill_token(&self, id: TokenId) -> bool {
         self.shared.kill_token(id.as_u64())

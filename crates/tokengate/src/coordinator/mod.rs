@@ -22,9 +22,6 @@ pub(crate) use call::Call;
 pub use current::EnterGuard;
 pub use handle::Handle;
 pub(crate) use shared::Shared;
-pub use stats::{
-    LaneStats, LatencySummary, OpStats, ProcessStats, StateCounts, Stats, StorageStats, WorkerStats,
-};
 
 use std::fmt;
 use std::sync::Arc;
@@ -124,7 +121,7 @@ where
 /// guarded call goes to, in order:
 ///
 /// 1. the coordinator running the calling guarded fn, for nested calls;
-/// 2. the one most recently [`enter`](Self::enter)ed on the calling thread
+/// 2. the one most recently [`enter`](Handle::enter)ed on the calling thread
 ///    whose guard is still alive;
 /// 3. the process default: the most recently started coordinator still running.
 ///

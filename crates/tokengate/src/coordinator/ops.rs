@@ -6,8 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::Weight;
-use crate::metrics::ShardedStates;
+use crate::metrics::{ShardedHistogram, ShardedStates};
 use crate::token::JobRef;
+
+/// Shards of an op's latency histograms.
+const HISTOGRAM_SHARDS: usize = 4;
 
 /// One operation name at one weight (an op is almost always used at one weight).
 pub(crate) struct OpEntry {
@@ -15,6 +18,9 @@ pub(crate) struct OpEntry {
     pub(crate) weight: Weight,
     /// Transitions of this op's tokens, sharded per thread.
     pub(crate) counters: ShardedStates,
+    /// Time from the call to the start of the body, and time the body ran.
+    pub(crate) queue_wait: ShardedHistogram,
+    pub(crate) run_time: ShardedHistogram,
     paused: AtomicBool,
     /// `Waiting` calls held back by a pause of this op, in call order.
     held: Mutex<VecDeque<JobRef>>,
@@ -36,6 +42,9 @@ impl OpEntry {
             name,
             weight,
             counters: ShardedStates::new(shards),
+            // Fewer shards than the counters: a histogram is 2.6 KiB.
+            queue_wait: ShardedHistogram::new(shards.min(HISTOGRAM_SHARDS)),
+            run_time: ShardedHistogram::new(shards.min(HISTOGRAM_SHARDS)),
             paused: AtomicBool::new(paused),
             held: Mutex::default(),
         }

@@ -13,7 +13,6 @@ use super::ops::OpEntry;
 use super::registry::Registry;
 use super::route::Route;
 use super::timer::Timer;
-use crate::metrics::{Histogram, Padded, shard_index};
 use crate::process::ProcessPool;
 use crate::scheduler::{Path, Scheduler, ThreadConfig};
 use crate::token::Header;
@@ -39,9 +38,6 @@ pub(crate) struct Shared {
     ops: RwLock<HashMap<(&'static str, Weight), Arc<OpEntry>>>,
     /// Op names paused now (new entries of those names start paused).
     paused_ops: Mutex<HashSet<String>>,
-    /// Sharded latency histograms: queue wait (call → start) and run time.
-    pub(crate) queue_wait: Box<[Padded<Histogram>]>,
-    pub(crate) run_time: Box<[Padded<Histogram>]>,
     shards: usize,
     pub(super) state: AtomicU8,
     /// Submissions between their running-check and their enqueue; `stop` waits
@@ -86,8 +82,6 @@ impl Shared {
             process: Arc::new(ProcessPool::new(config.process_workers)),
             ops: RwLock::default(),
             paused_ops: Mutex::default(),
-            queue_wait: (0..shards).map(|_| Padded::default()).collect(),
-            run_time: (0..shards).map(|_| Padded::default()).collect(),
             shards,
             state: AtomicU8::new(RUNNING),
             submitting: AtomicUsize::new(0),
@@ -192,15 +186,16 @@ impl Shared {
         if held_slot {
             self.give_back(self.scheduler.slot_lane(route.path, header.weight));
         }
-        let shard = shard_index(self.shards);
         if to == TokenState::Executing {
-            self.queue_wait[shard]
-                .0
+            route
+                .op
+                .queue_wait
                 .record(now.saturating_sub(header.created_ns()));
         } else if to.is_terminal() {
             if from == TokenState::Executing {
-                self.run_time[shard]
-                    .0
+                route
+                    .op
+                    .run_time
                     .record(now.saturating_sub(header.started_ns()));
             }
             // Leave domains, exactly once each (joined in `submit`).

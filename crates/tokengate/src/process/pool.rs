@@ -38,8 +38,8 @@ use std::time::{Duration, Instant};
 
 use super::entry::{self, ENV};
 use super::frame::{self, FrameReader, PANIC, READY, ReadError, VALUE};
-use crate::ProcessStats;
 use crate::error::{KillReason, Reason};
+use crate::stats::ProcessStats;
 
 /// How often a thread waiting on a worker process checks for cancellation.
 const POLL: Duration = Duration::from_millis(5);

@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use super::Lane;
+use crate::StorageSpeed;
+use crate::stats::StorageStats;
 use crate::token::JobRef;
-use crate::{StorageSpeed, StorageStats};
 
 #[derive(Debug, Default)]
 struct Counts {

@@ -1,0 +1,397 @@
+//! The snapshot [`stats`](crate::Handle::stats) returns: counts by state, per
+//! operation, per lane, per worker, per storage tier, and latencies.
+//!
+//! Taking a snapshot costs the same whether a hundred or a billion calls were
+//! ever made: counters are sums over per-thread shards, queue depths are atomic
+//! gauges, and latencies come from fixed-size histograms (per operation, with
+//! a relative error of at most 12.5 %; see [`LatencySummary`]).
+//!
+//! With the `serde` feature, every type here is `serde::Serialize`: names as
+//! strings, durations as seconds (`f64`), for JSON endpoints and dashboards.
+//!
+//! ```
+//! # let coordinator = tokengate::OperationsCoordinator::start();
+//! # tokengate::spawn(|| ()).wait().unwrap();
+//! let stats: tokengate::stats::Stats = coordinator.stats();
+//! assert_eq!(stats.tokens.completed, 1);
+//! let spawn = stats.op("spawn").expect("calls of `spawn` were made");
+//! assert_eq!(spawn.run_time.count, 1);
+//! println!("{stats}"); // a readable table
+//! # coordinator.stop();
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::metrics::{HistogramSnapshot, StateTotals};
+use crate::{StorageSpeed, TokenState, Weight};
+
+#[cfg(feature = "serde")]
+use serde::Serialize;
+
+/// Serializes a duration as seconds, the unit metrics use.
+#[cfg(feature = "serde")]
+fn seconds<S: serde::Serializer>(d: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_f64(d.as_secs_f64())
+}
+
+/// How many tokens are in each state: live states are counted now, terminal
+/// states since the coordinator started.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct StateCounts {
+    /// Calls made (tokens created) since start.
+    pub submitted: u64,
+    /// Tokens waiting in a lane, in line for one, or held by a pause, now.
+    pub waiting: u64,
+    /// Tokens in a worker's mailbox, now.
+    pub admitted: u64,
+    /// Bodies running, now.
+    pub executing: u64,
+    /// Calls that returned a value, since start.
+    pub completed: u64,
+    /// Calls that panicked, since start.
+    pub failed: u64,
+    /// Calls killed, drained, rejected or shut down, since start.
+    pub killed: u64,
+    /// Calls that timed out, since start.
+    pub timed_out: u64,
+}
+
+impl StateCounts {
+    pub(crate) fn from_totals(t: &StateTotals) -> Self {
+        StateCounts {
+            submitted: t.entered[TokenState::Created.to_u8() as usize],
+            waiting: t.count(TokenState::Waiting),
+            admitted: t.count(TokenState::Admitted),
+            executing: t.count(TokenState::Executing),
+            completed: t.count(TokenState::Completed),
+            failed: t.count(TokenState::Failed),
+            killed: t.count(TokenState::Killed),
+            timed_out: t.count(TokenState::TimedOut),
+        }
+    }
+
+    /// Tokens that reached a terminal state.
+    pub fn finished(&self) -> u64 {
+        self.completed + self.failed + self.killed + self.timed_out
+    }
+
+    /// Tokens not finished yet (`submitted - finished`).
+    pub fn in_flight(&self) -> u64 {
+        self.submitted.saturating_sub(self.finished())
+    }
+}
+
+/// A latency distribution, from a log-linear histogram: each percentile is
+/// the lower bound of its bucket, within 12.5 % below the true value (never
+/// above the largest sample). `Display` rounds to that precision.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct LatencySummary {
+    /// Samples recorded.
+    pub count: u64,
+    /// Mean.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
+    pub mean: Duration,
+    /// Median.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
+    pub p50: Duration,
+    /// 95th percentile.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
+    pub p95: Duration,
+    /// 99th percentile.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
+    pub p99: Duration,
+    /// Largest sample.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
+    pub max: Duration,
+}
+
+impl LatencySummary {
+    pub(crate) fn from_snapshot(s: &HistogramSnapshot) -> Self {
+        LatencySummary {
+            count: s.count(),
+            mean: s.mean(),
+            p50: s.quantile(0.50),
+            p95: s.quantile(0.95),
+            p99: s.quantile(0.99),
+            max: s.max(),
+        }
+    }
+}
+
+impl fmt::Display for LatencySummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "p50 {} p95 {} p99 {} max {} ({} samples)",
+            Rounded(self.p50),
+            Rounded(self.p95),
+            Rounded(self.p99),
+            Rounded(self.max),
+            self.count
+        )
+    }
+}
+
+/// A duration printed to three significant digits in a fitting unit
+/// (`872ms`, `1.23s`, `45.6µs`): the precision latency histograms have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Rounded(pub(crate) Duration);
+
+impl fmt::Display for Rounded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let nanos = self.0.as_nanos() as f64;
+        let (value, unit) = if nanos < 1e3 {
+            (nanos, "ns")
+        } else if nanos < 1e6 {
+            (nanos / 1e3, "µs")
+        } else if nanos < 1e9 {
+            (nanos / 1e6, "ms")
+        } else {
+            (nanos / 1e9, "s")
+        };
+        let decimals = if value >= 100.0 {
+            0
+        } else if value >= 10.0 {
+            1
+        } else {
+            2
+        };
+        write!(f, "{value:.decimals$}{unit}")
+    }
+}
+
+/// Counts and latencies for one operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct OpStats {
+    /// The operation name.
+    pub op: &'static str,
+    /// Its tokens by state (summed over the weights it was called with).
+    pub counts: StateCounts,
+    /// Whether the operation is paused.
+    pub paused: bool,
+    /// Calls held back by its pause, now.
+    pub held: usize,
+    /// Time from the call to the start of its body.
+    pub queue_wait: LatencySummary,
+    /// Time its bodies ran (to their result, or to a kill or timeout).
+    pub run_time: LatencySummary,
+}
+
+/// One weight lane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct LaneStats {
+    /// The lane's weight.
+    pub weight: Weight,
+    /// Calls holding a slot of this lane (waiting or held), now.
+    pub depth: usize,
+    /// Calls waiting in line for room (made while the lane was full), now;
+    /// calls killed in line may be counted until the line reaches them.
+    pub in_line: usize,
+    /// The lane's capacity.
+    pub capacity: usize,
+    /// Tokens of this weight by state.
+    pub counts: StateCounts,
+}
+
+/// One worker thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct WorkerStats {
+    /// The worker's index.
+    pub index: usize,
+    /// Its core group (0-based).
+    pub group: usize,
+    /// Whether it serves weights whose home is another group.
+    pub roams: bool,
+    /// Calls in its mailbox, now.
+    pub queued: usize,
+    /// Whether it runs a call now.
+    pub busy: bool,
+    /// Calls it ran, since start.
+    pub ran: u64,
+}
+
+/// One storage tier (`storage_speed`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct StorageStats {
+    /// The tier.
+    pub speed: StorageSpeed,
+    /// How many of its calls may run at once.
+    pub cap: usize,
+    /// How many run now.
+    pub running: usize,
+    /// The most that ever ran at once.
+    pub high_water: usize,
+    /// Calls waiting for their turn, now.
+    pub waiting: usize,
+    /// Calls waiting in line for room in the tier's queue (made while it was
+    /// full), now.
+    pub in_line: usize,
+}
+
+/// The worker processes of `process_pool` calls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct ProcessStats {
+    /// How many may run at once ([`process_workers`](crate::CoordinatorBuilder::process_workers)).
+    pub size: usize,
+    /// Worker processes alive now, idle or busy.
+    pub alive: usize,
+    /// Of those, how many wait for a call.
+    pub idle: usize,
+    /// Worker processes started, since start (replacements included).
+    pub spawned: u64,
+    /// Worker processes that died while running a call (abort, crash, exit,
+    /// outside kill), since start. Each failed its call with
+    /// [`is_worker_lost`](crate::TaskError::is_worker_lost).
+    pub lost: u64,
+    /// Worker processes found dead before a call reached them (they died while
+    /// idle, for example to the OOM killer), since start. The call went on to
+    /// another worker, so none of these failed a call.
+    pub died_idle: u64,
+    /// Worker processes killed because their call was killed, timed out or
+    /// shut down, since start.
+    pub killed: u64,
+}
+
+/// A snapshot of a coordinator: see [`Handle::stats`](crate::Handle::stats).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct Stats {
+    /// All tokens by state.
+    pub tokens: StateCounts,
+    /// Live tokens (not finished): queued, held or running.
+    pub in_flight: u64,
+    /// Per operation, sorted by name.
+    pub ops: Vec<OpStats>,
+    /// Per lane, lightest first.
+    pub lanes: Vec<LaneStats>,
+    /// Per worker, by index.
+    pub workers: Vec<WorkerStats>,
+    /// Per storage tier, slowest first.
+    pub storage: Vec<StorageStats>,
+    /// IO threads alive (they serve storage tiers and exit when idle).
+    pub io_threads: usize,
+    /// Live sticky domains: pins held by queued or running calls.
+    pub sticky_domains: usize,
+    /// Live lead domains: leads or children not finished yet.
+    pub lead_domains: usize,
+    /// Calls made inside a lead to ops its `external_calls` does not list
+    /// (routed freely), since start.
+    pub lead_unlisted_calls: u64,
+    /// Time from the call to the start of its body, all operations.
+    pub queue_wait: LatencySummary,
+    /// Time bodies ran (to their result, or to a kill or timeout), all
+    /// operations.
+    pub run_time: LatencySummary,
+    /// Whether admission is paused globally.
+    pub paused: bool,
+    /// The worker processes of `process_pool` calls.
+    pub processes: ProcessStats,
+}
+
+impl Stats {
+    /// The entry for `op`, if calls of it were made.
+    pub fn op(&self, op: &str) -> Option<&OpStats> {
+        self.ops.iter().find(|o| o.op == op)
+    }
+
+    /// The entry for the `weight` lane.
+    pub fn lane(&self, weight: Weight) -> &LaneStats {
+        &self.lanes[weight.index()]
+    }
+
+    /// The entry for storage tier `speed`.
+    pub fn storage(&self, speed: StorageSpeed) -> &StorageStats {
+        &self.storage[speed.index()]
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.tokens;
+        writeln!(
+            f,
+            "tokens: {} submitted, {} waiting, {} admitted, {} executing, {} completed, \
+             {} failed, {} killed, {} timed out{}",
+            t.submitted,
+            t.waiting,
+            t.admitted,
+            t.executing,
+            t.completed,
+            t.failed,
+            t.killed,
+            t.timed_out,
+            if self.paused {
+                " (admission paused)"
+            } else {
+                ""
+            }
+        )?;
+        for lane in &self.lanes {
+            writeln!(
+                f,
+                "lane {:<6} depth {:>6}/{:<6} in line {:>6} completed {:>8}",
+                lane.weight, lane.depth, lane.capacity, lane.in_line, lane.counts.completed
+            )?;
+        }
+        for tier in self
+            .storage
+            .iter()
+            .filter(|t| t.high_water > 0 || t.waiting > 0)
+        {
+            writeln!(
+                f,
+                "storage {:<8} running {:>3}/{:<3} high water {:>3} waiting {:>6}",
+                tier.speed, tier.running, tier.cap, tier.high_water, tier.waiting
+            )?;
+        }
+        if self.sticky_domains + self.lead_domains > 0 {
+            writeln!(
+                f,
+                "domains: {} sticky, {} lead",
+                self.sticky_domains, self.lead_domains
+            )?;
+        }
+        let p = &self.processes;
+        if p.spawned > 0 {
+            writeln!(
+                f,
+                "processes: {} alive ({} idle) of {}, {} started, {} lost, {} died idle, {} killed",
+                p.alive, p.idle, p.size, p.spawned, p.lost, p.died_idle, p.killed
+            )?;
+        }
+        for op in &self.ops {
+            writeln!(
+                f,
+                "op {:<20} submitted {:>8} completed {:>8} failed {:>5} killed {:>5} timed out {:>5} \
+                 run p50 {} p99 {}{}",
+                op.op,
+                op.counts.submitted,
+                op.counts.completed,
+                op.counts.failed,
+                op.counts.killed,
+                op.counts.timed_out,
+                Rounded(op.run_time.p50),
+                Rounded(op.run_time.p99),
+                if op.paused { " (paused)" } else { "" }
+            )?;
+        }
+        writeln!(f, "queue wait {}", self.queue_wait)?;
+        writeln!(f, "run time   {}", self.run_time)
+    }
+}

@@ -5,7 +5,8 @@
 //! shown. The examples in that documentation are this crate's doctests: they
 //! run against tokengate, a dev-dependency, as a user's code would. The
 //! expansion names `::tokengate::…` paths, so the crate that uses the attribute
-//! must depend on `tokengate` itself.
+//! must depend on `tokengate` itself, unless `crate = "…"` names another path
+//! to it (see `runtime_path`).
 //!
 //! # How it is built
 //!
@@ -32,6 +33,7 @@ mod args;
 mod errors;
 mod expand;
 mod item;
+mod runtime_path;
 mod timeout;
 mod validate;
 
@@ -75,6 +77,7 @@ use proc_macro::TokenStream;
 /// | `hash_policy`    | `"none"`, `"fast"`, `"standard"` or `"full"`           | `"standard"`   | how a sticky call's key is made from its arguments (below) |
 /// | `digest_policy`  | `"full"` (SHA-256), `"short"` (SHA-256, 8 bytes), `"fast"` (BLAKE2s, 8 bytes) or `"minimal"` (SHA-256, 4 bytes) | `"full"` | how a stable sticky key, or a lead's seed, is digested |
 /// | `process_pool`   | `true` or `false`, unquoted                            | `false`        | `true` runs the call in a warm worker process instead of on a thread, so that a crash, a leak or a runaway loop takes only that process; the arguments and the return value must be serde types (see [`tokengate::process`](https://docs.rs/tokengate/latest/tokengate/process/index.html)) |
+/// | `crate`          | a path to tokengate, such as `"my_reexport::tokengate"` | `"::tokengate"` | the path the expansion names tokengate by, for code that reaches it through a re-export (see [below](#through-a-re-export)) |
 ///
 /// A timeout must be greater than zero, a whole number of nanoseconds, and at
 /// most `u64::MAX` nanoseconds (about 584 years).
@@ -95,6 +98,42 @@ use proc_macro::TokenStream;
 ///   `sticky_anchor` or `external_calls`; elsewhere they would have no effect.
 ///
 /// Of two keys that exclude each other, the one written later is the error.
+///
+/// ## Through a re-export
+///
+/// The expansion names the runtime by absolute paths, `::tokengate::TaskToken`
+/// and the like, so by default the crate that uses the attribute depends on
+/// tokengate itself. Code that reaches tokengate through another crate, one
+/// that re-exports it, gives that path with `crate`: under
+/// `crate = "my_reexport::tokengate"` the expansion names
+/// `::my_reexport::tokengate::TaskToken`, and every other runtime item
+/// likewise, the process-pool registration included. A path that starts with
+/// a name is taken from the extern prelude, as `::tokengate` is, so that no
+/// local module of that name can hide it; one that starts with `::`, `crate`,
+/// `self` or `super` is used as written. A path that does not lead to
+/// tokengate is reported once, on the string.
+///
+/// ```standalone_crate
+/// # // Its own crate: `crate::…` must name this example's crate root, which a
+/// # // merged doctest would wrap in a module.
+/// mod my_reexport {
+///     // What a crate that re-exports tokengate writes at its root.
+///     pub use ::tokengate;
+/// }
+///
+/// use my_reexport::tokengate::{OperationsCoordinator, task_token_guard};
+///
+/// #[task_token_guard(crate = "crate::my_reexport::tokengate", op = "double")]
+/// fn double(n: u64) -> u64 {
+///     n * 2
+/// }
+///
+/// fn main() {
+///     let coordinator = OperationsCoordinator::start();
+///     assert_eq!(double(21).wait().unwrap(), 42);
+///     coordinator.stop();
+/// }
+/// ```
 ///
 /// ## Sticky keys
 ///
@@ -168,7 +207,8 @@ use proc_macro::TokenStream;
 ///
 /// # Equivalent code
 ///
-/// The attribute rewrites `is_prime`, from the first example, to:
+/// The attribute rewrites `is_prime`, from the first example, to the code
+/// below (under `crate = "…"`, each `::tokengate` is that path instead):
 ///
 /// ```
 /// # mod guarded {
@@ -384,15 +424,15 @@ use proc_macro::TokenStream;
 ///
 /// Mistakes are compile errors on the offending token: an unknown or duplicate
 /// key, an unknown weight, storage speed or policy, an unparseable timeout, a
-/// bad `external_calls` list (not a list, empty, an empty or repeated op), keys
-/// that exclude each other or would have no effect, an `async fn`, a borrowed
-/// `self` or argument, a `!` return type, an argument or return type that is
-/// not `Send + 'static`, an argument type that the sticky key cannot
-/// fingerprint, and for a `process_pool = true` fn a type without serde, a
-/// `self`, type or const parameters, `impl Trait` or `Self` in the signature.
-/// The fn is still emitted with its token return type (with `()` for each
-/// `impl Trait` in it, and `Infallible` for `!`), so that callers type-check
-/// while the error is fixed.
+/// `crate` that is not a path, a bad `external_calls` list (not a list, empty,
+/// an empty or repeated op), keys that exclude each other or would have no
+/// effect, an `async fn`, a borrowed `self` or argument, a `!` return type, an
+/// argument or return type that is not `Send + 'static`, an argument type that
+/// the sticky key cannot fingerprint, and for a `process_pool = true` fn a type
+/// without serde, a `self`, type or const parameters, `impl Trait` or `Self` in
+/// the signature. The fn is still emitted with its token return type (with `()`
+/// for each `impl Trait` in it, and `Infallible` for `!`), so that callers
+/// type-check while the error is fixed.
 #[proc_macro_attribute]
 pub fn task_token_guard(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::guard(args.into(), item.into()).into()

@@ -1,6 +1,6 @@
 //! Parsing the attribute's arguments: `op = "…", weight = "…", timeout = "…",
 //! storage_speed = "…", sticky_anchor = "…", external_calls = ["…", …],
-//! hash_policy = "…", digest_policy = "…", process_pool = true`.
+//! hash_policy = "…", digest_policy = "…", process_pool = true, crate = "…"`.
 //!
 //! Parsing has three layers. The *syntax* is a comma-separated list of
 //! `key = value` pairs ([`Entry`]); a syntax error stops the list there. Each
@@ -21,17 +21,18 @@
 //!    in `GuardArgs::clear`;
 //! 3. if it excludes or needs other keys, a row in [`EXCLUSIVE`] or a check in
 //!    `GuardArgs::check_combinations`;
-//! 4. its `Site` setter in `expand.rs`.
+//! 4. its effect in `expand.rs`: for most keys, a `Site` setter.
 
 mod choice;
 
 use proc_macro2::TokenStream;
 use syn::ext::IdentExt as _;
 use syn::parse::{Parse, ParseStream, Parser as _};
-use syn::{Expr, Ident, Lit, LitBool, LitStr, Token};
+use syn::{Expr, Ident, Lit, LitBool, LitStr, Path, Token};
 
 pub(crate) use self::choice::{Choice, DigestPolicy, HashPolicy, StorageSpeed, Weight};
 use crate::errors::Errors;
+use crate::runtime_path::RuntimePath;
 use crate::timeout;
 
 /// How the attribute is named in messages.
@@ -58,11 +59,13 @@ pub(crate) enum Key {
     DigestPolicy,
     /// `process_pool = true | false`: the call runs in a worker process.
     ProcessPool,
+    /// `crate = "path"`: the path the expansion names tokengate by.
+    Crate,
 }
 
 impl Key {
     /// Every key, in the order messages list them.
-    const ALL: [Key; 9] = [
+    const ALL: [Key; 10] = [
         Key::Op,
         Key::Weight,
         Key::Timeout,
@@ -72,6 +75,7 @@ impl Key {
         Key::HashPolicy,
         Key::DigestPolicy,
         Key::ProcessPool,
+        Key::Crate,
     ];
 
     /// The key as written in the attribute.
@@ -86,6 +90,7 @@ impl Key {
             Key::HashPolicy => "hash_policy",
             Key::DigestPolicy => "digest_policy",
             Key::ProcessPool => "process_pool",
+            Key::Crate => "crate",
         }
     }
 
@@ -102,6 +107,7 @@ impl Key {
             Key::HashPolicy => "fast",
             Key::DigestPolicy => "short",
             Key::ProcessPool => "true",
+            Key::Crate => "my_reexport::tokengate",
         }
     }
 
@@ -176,6 +182,9 @@ pub(crate) struct GuardArgs {
     /// `process_pool = true`: the call runs in a worker process. `false` when
     /// the key was not given, was `false`, or was refused.
     pub(crate) process_pool: bool,
+    /// `crate = "…"`, as written; the expansion falls back to `::tokengate`
+    /// (see `RuntimePath`).
+    pub(crate) crate_path: Option<Path>,
     /// Keys written with the value that switches them off (`process_pool =
     /// false`): they are as good as absent, so they exclude no other key.
     switched_off: Vec<Key>,
@@ -215,6 +224,12 @@ impl GuardArgs {
         self.sticky_anchor
             .as_ref()
             .map(|_| self.hash_policy.unwrap_or(HashPolicy::Standard))
+    }
+
+    /// The path the expansion names tokengate by: `crate = "…"`, else
+    /// `::tokengate`.
+    pub(crate) fn runtime(&self) -> RuntimePath {
+        RuntimePath::new(self.crate_path.as_ref())
     }
 
     /// Applies one `key = value` entry.
@@ -259,6 +274,7 @@ impl GuardArgs {
                     self.switched_off.push(key);
                 }
             }
+            Key::Crate => self.crate_path = Some(crate_path(&value)?),
         }
         Ok(())
     }
@@ -275,6 +291,7 @@ impl GuardArgs {
             Key::HashPolicy => self.hash_policy = None,
             Key::DigestPolicy => self.digest_policy = None,
             Key::ProcessPool => self.process_pool = false,
+            Key::Crate => self.crate_path = None,
         }
     }
 
@@ -503,6 +520,41 @@ fn external_calls(value: &Expr) -> syn::Result<Vec<LitStr>> {
         }
     }
     errors.finish().map(|()| calls)
+}
+
+/// `crate = "path"`: the path tokengate is reached by, parsed from the string
+/// (its tokens spanned on it), without generic arguments. The error is on the
+/// literal.
+fn crate_path(value: &Expr) -> syn::Result<Path> {
+    let key = Key::Crate;
+    let lit = expect_str(key, value)?;
+    let text = lit.value();
+    if text.trim().is_empty() {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`crate` must not be empty; name the path tokengate is reached by, such as \
+                 `crate = \"{}\"`, or leave `crate` out to use `::tokengate`",
+                key.example()
+            ),
+        ));
+    }
+    lit.parse_with(Path::parse_mod_style).map_err(|_| {
+        // `a::b<T>` is a path, but not one to a crate or module.
+        let what = if lit.parse::<Path>().is_ok() {
+            "has generic arguments"
+        } else {
+            "is not a path"
+        };
+        syn::Error::new(
+            lit.span(),
+            format!(
+                "`{text}` {what}; `crate` takes the path tokengate is reached by, such as \
+                 `crate = \"{}\"`",
+                key.example()
+            ),
+        )
+    })
 }
 
 /// `value` without the invisible groups that `macro_rules!` fragments arrive in.

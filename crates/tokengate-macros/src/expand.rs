@@ -24,7 +24,8 @@
 //! `.sticky_anchor("user")`, `.external_calls(&["child_op"])`,
 //! `.hash_policy(::tokengate::fingerprint::HashPolicy::Fast)`,
 //! `.digest_policy(::tokengate::fingerprint::DigestPolicy::Short)` and
-//! `.process_pool()`.
+//! `.process_pool()`, except `crate = "…"`: it replaces `::tokengate`, here
+//! and in every output below, with the path given (see `runtime_path`).
 //!
 //! # Names
 //!
@@ -219,6 +220,7 @@ use self::process_pool::ProcessCall;
 use crate::args::{self, ATTRIBUTE, Choice as _, GuardArgs, HashPolicy};
 use crate::errors::Errors;
 use crate::item::GuardedFn;
+use crate::runtime_path::RuntimePath;
 use crate::validate;
 
 /// Expands `#[task_token_guard(args)] item`.
@@ -245,7 +247,7 @@ pub(crate) fn guard(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(()) => submitting_fn(&func, &args),
         Err(error) => {
             errors.push(error);
-            rejected_fn(&func)
+            rejected_fn(&func, &args.runtime())
         }
     };
     let errors = errors.to_compile_error();
@@ -263,8 +265,9 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
         body,
     } = func;
 
+    let runtime = args.runtime();
     let return_type = return_type(&sig.output);
-    let arg_checks = sig.inputs.iter().filter_map(arg_check);
+    let arg_checks = sig.inputs.iter().filter_map(|arg| arg_check(arg, &runtime));
     // An `impl Trait` return type cannot be named in a turbofish or on a closure:
     // it gets no check, and the closure's return type is inferred from the body.
     // Otherwise, naming it in `submit::<R, _>` too puts `submit`'s own
@@ -274,16 +277,18 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
     let (return_check, submit_generics, closure_output) = if contains_impl_trait(&return_type) {
         (None, None, None)
     } else {
+        let span = return_type.span();
+        let runtime = runtime.at(span);
         (
-            Some(quote_spanned! {return_type.span()=>
-                ::tokengate::__private::assert_return::<#return_type>();
+            Some(quote_spanned! {span=>
+                #runtime::__private::assert_return::<#return_type>();
             }),
             Some(quote!(::<#return_type, _>)),
             Some(quote!(-> #return_type)),
         )
     };
     let op = op(args, sig);
-    let site = site(args, &op);
+    let site = site(args, &op, &runtime);
 
     // A process-pool fn encodes its arguments by name, and a sticky fn's key
     // borrows them by name: either may rename some.
@@ -293,7 +298,7 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
     }
     let key = args
         .sticky_key()
-        .and_then(|policy| domain_key(policy, &mut sig));
+        .and_then(|policy| domain_key(policy, &mut sig, &runtime));
     let submit_fn = match key {
         Some(_) => quote!(submit_keyed),
         None => quote!(submit),
@@ -312,13 +317,13 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
             helpers,
             entry,
             submit,
-        } = process_pool::process_call(func, &sig, &op, &return_type, key_expr);
+        } = process_pool::process_call(func, &sig, &op, &return_type, key_expr, &runtime);
         (Some(checks), Some(helpers), Some(entry), submit)
     } else {
         let key_arg = key_expr.map(|key| quote!(#key,));
         let closure_body = braced(brace, quote!(#(#unpack)* #body));
         let submit = quote! {
-            ::tokengate::__private::#submit_fn #submit_generics (
+            #runtime::__private::#submit_fn #submit_generics (
                 #site_ref,
                 #key_arg
                 move || #closure_output #closure_body,
@@ -327,7 +332,7 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
         (None, None, None, submit)
     };
     let helpers = helpers(quote!(#key_helpers #process_helpers));
-    let sig = token_signature(&sig, &return_type);
+    let sig = token_signature(&sig, &return_type, &runtime);
 
     let fn_body = braced(
         brace,
@@ -340,8 +345,8 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
             #process_checks
             #(#key_checks)*
             #return_check
-            let #site_ref: &'static ::tokengate::__private::Site = {
-                static __TOKENGATE_SITE: ::tokengate::__private::Site = #site;
+            let #site_ref: &'static #runtime::__private::Site = {
+                static __TOKENGATE_SITE: #runtime::__private::Site = #site;
                 &__TOKENGATE_SITE
             };
             #process_entry
@@ -394,7 +399,7 @@ fn helpers(fns: TokenStream) -> TokenStream {
 /// The fn emitted in place of one whose signature was refused: same name and
 /// parameters, token return type (of [`stand_in_type`]), a body that never
 /// runs. Callers keep type-checking while the error is reported.
-fn rejected_fn(func: &GuardedFn) -> TokenStream {
+fn rejected_fn(func: &GuardedFn, runtime: &RuntimePath) -> TokenStream {
     let GuardedFn {
         attrs,
         vis,
@@ -409,14 +414,14 @@ fn rejected_fn(func: &GuardedFn) -> TokenStream {
     sig.abi = None;
     sig.variadic = None;
     let return_type = stand_in_type(return_type(&sig.output));
-    let sig = token_signature(&sig, &return_type);
+    let sig = token_signature(&sig, &return_type, runtime);
     let stand_in = if validate::borrows(&return_type) {
         // `rejected` needs a `'static` value type; a borrowing one would add a
         // lifetime error to the one already reported. The body never runs: the
         // crate does not build.
         quote!(::core::unreachable!("rejected by #[task_token_guard]"))
     } else {
-        quote!(::tokengate::__private::rejected())
+        quote!(#runtime::__private::rejected())
     };
     let fn_body = braced(brace, stand_in);
     quote! {
@@ -473,22 +478,24 @@ fn return_type(output: &ReturnType) -> Type {
 }
 
 /// `sig` with the return type `::tokengate::TaskToken<R>`, spanned on `R`.
-fn token_signature(sig: &Signature, return_type: &Type) -> Signature {
+fn token_signature(sig: &Signature, return_type: &Type, runtime: &RuntimePath) -> Signature {
     let mut sig = sig.clone();
     let span = match &sig.output {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => sig.ident.span(),
     };
-    let token = quote_spanned!(span=> ::tokengate::TaskToken<#return_type>);
+    let runtime = runtime.at(span);
+    let token = quote_spanned!(span=> #runtime::TaskToken<#return_type>);
     sig.output = ReturnType::Type(syn::Token![->](span), Box::new(Type::Verbatim(token)));
     sig
 }
 
 /// The check that one argument can move to a worker, spanned on its type.
-fn arg_check(arg: &FnArg) -> Option<TokenStream> {
+fn arg_check(arg: &FnArg, runtime: &RuntimePath) -> Option<TokenStream> {
     let (ty, span) = arg_type(arg)?;
+    let runtime = runtime.at(span);
     Some(quote_spanned! {span=>
-        ::tokengate::__private::assert_arg::<#ty>();
+        #runtime::__private::assert_arg::<#ty>();
     })
 }
 
@@ -514,17 +521,17 @@ fn op(args: &GuardArgs, sig: &Signature) -> LitStr {
 }
 
 /// The `Site` of the fn: `Site::new(op)`, then one setter per key that was given.
-fn site(args: &GuardArgs, op: &LitStr) -> TokenStream {
-    let mut site = quote!(::tokengate::__private::Site::new(#op));
+fn site(args: &GuardArgs, op: &LitStr, runtime: &RuntimePath) -> TokenStream {
+    let mut site = quote!(#runtime::__private::Site::new(#op));
     if let Some(weight) = args.weight {
-        let weight = weight.path();
+        let weight = weight.path(runtime);
         site.extend(quote!(.weight(#weight)));
     }
     if let Some(nanos) = args.timeout_nanos {
         site.extend(quote!(.timeout_nanos(#nanos)));
     }
     if let Some(speed) = args.storage_speed {
-        let speed = speed.path();
+        let speed = speed.path(runtime);
         site.extend(quote!(.storage_speed(#speed)));
     }
     if let Some(anchor) = &args.sticky_anchor {
@@ -534,11 +541,11 @@ fn site(args: &GuardArgs, op: &LitStr) -> TokenStream {
         site.extend(quote!(.external_calls(&[#(#calls),*])));
     }
     if let Some(policy) = args.hash_policy {
-        let policy = policy.path();
+        let policy = policy.path(runtime);
         site.extend(quote!(.hash_policy(#policy)));
     }
     if let Some(policy) = args.digest_policy {
-        let policy = policy.path();
+        let policy = policy.path(runtime);
         site.extend(quote!(.digest_policy(#policy)));
     }
     if args.process_pool {
@@ -582,7 +589,7 @@ struct DomainKey {
 /// separately, with its own bound (`Hash`, or `Serialize` as re-exported by
 /// `__private`, since the user's crate need not depend on serde), and passes
 /// the tuple on.
-fn domain_key(policy: HashPolicy, sig: &mut Signature) -> Option<DomainKey> {
+fn domain_key(policy: HashPolicy, sig: &mut Signature, runtime: &RuntimePath) -> Option<DomainKey> {
     let assert = match policy {
         HashPolicy::None => return None,
         HashPolicy::Fast => quote!(assert_hash_key),
@@ -597,8 +604,9 @@ fn domain_key(policy: HashPolicy, sig: &mut Signature) -> Option<DomainKey> {
     let mut unpack = Vec::new();
     for (index, input) in sig.inputs.iter_mut().enumerate() {
         if let Some((ty, span)) = arg_type(input) {
+            let runtime = runtime.at(span);
             checks.push(quote_spanned! {span=>
-                ::tokengate::__private::#assert::<#ty>();
+                #runtime::__private::#assert::<#ty>();
             });
         }
         let (first, last) = type_bounds(input);
@@ -633,20 +641,20 @@ fn domain_key(policy: HashPolicy, sig: &mut Signature) -> Option<DomainKey> {
         let helpers = quote! {
             fn fast_key<
                 #(#params: ?::core::marker::Sized + ::core::hash::Hash),*
-            >(#(#names: &#params),*) -> ::tokengate::__private::RouteKey {
-                ::tokengate::__private::fast_key(&#args)
+            >(#(#names: &#params),*) -> #runtime::__private::RouteKey {
+                #runtime::__private::fast_key(&#args)
             }
         };
         (helpers, quote!(__Tokengate::fast_key(#(#arg_refs),*)))
     } else {
         let helpers = quote! {
             fn stable_key<
-                #(#params: ?::core::marker::Sized + ::tokengate::__private::Serialize),*
+                #(#params: ?::core::marker::Sized + #runtime::__private::Serialize),*
             >(
-                site: &'static ::tokengate::__private::Site,
+                site: &'static #runtime::__private::Site,
                 #(#names: &#params),*
-            ) -> ::tokengate::__private::RouteKey {
-                ::tokengate::__private::stable_key(site, &#args)
+            ) -> #runtime::__private::RouteKey {
+                #runtime::__private::stable_key(site, &#args)
             }
         };
         let site = site_ref();

@@ -1,9 +1,12 @@
 //! The `#[task_token_guard]` attribute for [tokengate].
 //!
 //! This crate is an implementation detail of tokengate: use the attribute through
-//! its re-export, `tokengate::task_token_guard`, which is where the documentation
-//! and the runnable examples live. The expansion names `::tokengate::…` paths, so
-//! the crate that uses the attribute must depend on `tokengate` itself.
+//! its re-export, `tokengate::task_token_guard`, where its documentation is
+//! shown. The examples in that documentation are this crate's doctests: they
+//! run against tokengate, a dev-dependency, as a user's code would. The
+//! expansion names `::tokengate::…` paths, so the crate that uses the attribute
+//! must depend on `tokengate` itself, unless `crate = "…"` names another path
+//! to it (see `runtime_path`).
 //!
 //! # How it is built
 //!
@@ -24,11 +27,13 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+#![doc(test(attr(deny(warnings))))]
 
 mod args;
 mod errors;
 mod expand;
 mod item;
+mod runtime_path;
 mod timeout;
 mod validate;
 
@@ -38,17 +43,20 @@ use proc_macro::TokenStream;
 /// [`TaskToken`](https://docs.rs/tokengate/latest/tokengate/struct.TaskToken.html)
 /// at once, and the body runs later on a worker thread of the coordinator.
 ///
-/// ```ignore
-/// use tokengate::task_token_guard;
+/// ```
+/// use tokengate::{OperationsCoordinator, task_token_guard};
 ///
-/// #[task_token_guard(op = "prime_check", weight = "heavy", timeout = "250ms")]
+/// #[task_token_guard(op = "prime_check", weight = "heavy", timeout = "10s")]
 /// pub fn is_prime(n: u64) -> bool {
 ///     n >= 2 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0)
 /// }
 ///
+/// let coordinator = OperationsCoordinator::start();
 /// // Returns at once; `.wait()` blocks, `.await` suspends.
 /// let token: tokengate::TaskToken<bool> = is_prime(97);
 /// assert!(token.wait()?);
+/// coordinator.stop();
+/// # Ok::<(), tokengate::TaskError>(())
 /// ```
 ///
 /// # Keys
@@ -69,6 +77,7 @@ use proc_macro::TokenStream;
 /// | `hash_policy`    | `"none"`, `"fast"`, `"standard"` or `"full"`           | `"standard"`   | how a sticky call's key is made from its arguments (below) |
 /// | `digest_policy`  | `"full"` (SHA-256), `"short"` (SHA-256, 8 bytes), `"fast"` (BLAKE2s, 8 bytes) or `"minimal"` (SHA-256, 4 bytes) | `"full"` | how a stable sticky key, or a lead's seed, is digested |
 /// | `process_pool`   | `true` or `false`, unquoted                            | `false`        | `true` runs the call in a warm worker process instead of on a thread, so that a crash, a leak or a runaway loop takes only that process; the arguments and the return value must be serde types (see [`tokengate::process`](https://docs.rs/tokengate/latest/tokengate/process/index.html)) |
+/// | `crate`          | a path to tokengate, such as `"my_reexport::tokengate"` | `"::tokengate"` | the path the expansion names tokengate by, for code that reaches it through a re-export (see [below](#through-a-re-export)) |
 ///
 /// A timeout must be greater than zero, a whole number of nanoseconds, and at
 /// most `u64::MAX` nanoseconds (about 584 years).
@@ -89,6 +98,42 @@ use proc_macro::TokenStream;
 ///   `sticky_anchor` or `external_calls`; elsewhere they would have no effect.
 ///
 /// Of two keys that exclude each other, the one written later is the error.
+///
+/// ## Through a re-export
+///
+/// The expansion names the runtime by absolute paths, `::tokengate::TaskToken`
+/// and the like, so by default the crate that uses the attribute depends on
+/// tokengate itself. Code that reaches tokengate through another crate, one
+/// that re-exports it, gives that path with `crate`: under
+/// `crate = "my_reexport::tokengate"` the expansion names
+/// `::my_reexport::tokengate::TaskToken`, and every other runtime item
+/// likewise, the process-pool registration included. A path that starts with
+/// a name is taken from the extern prelude, as `::tokengate` is, so that no
+/// local module of that name can hide it; one that starts with `::`, `crate`,
+/// `self` or `super` is used as written. A path that does not lead to
+/// tokengate is reported once, on the string.
+///
+/// ```standalone_crate
+/// # // Its own crate: `crate::…` must name this example's crate root, which a
+/// # // merged doctest would wrap in a module.
+/// mod my_reexport {
+///     // What a crate that re-exports tokengate writes at its root.
+///     pub use ::tokengate;
+/// }
+///
+/// use my_reexport::tokengate::{OperationsCoordinator, task_token_guard};
+///
+/// #[task_token_guard(crate = "crate::my_reexport::tokengate", op = "double")]
+/// fn double(n: u64) -> u64 {
+///     n * 2
+/// }
+///
+/// fn main() {
+///     let coordinator = OperationsCoordinator::start();
+///     assert_eq!(double(21).wait().unwrap(), 42);
+///     coordinator.stop();
+/// }
+/// ```
 ///
 /// ## Sticky keys
 ///
@@ -162,9 +207,16 @@ use proc_macro::TokenStream;
 ///
 /// # Equivalent code
 ///
-/// The attribute rewrites the fn above to:
+/// The attribute rewrites `is_prime`, from the first example, to the code
+/// below (under `crate = "…"`, each `::tokengate` is that path instead):
 ///
-/// ```ignore
+/// ```
+/// # mod guarded {
+/// #     #[tokengate::task_token_guard(op = "prime_check", weight = "heavy", timeout = "10s")]
+/// #     pub fn is_prime(n: u64) -> bool {
+/// #         n >= 2 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0)
+/// #     }
+/// # }
 /// pub fn is_prime(n: u64) -> ::tokengate::TaskToken<bool> {
 ///     // One check per argument, pointing at its type when it is not `Send + 'static`.
 ///     ::tokengate::__private::assert_arg::<u64>();
@@ -175,7 +227,7 @@ use proc_macro::TokenStream;
 ///         static __TOKENGATE_SITE: ::tokengate::__private::Site =
 ///             ::tokengate::__private::Site::new("prime_check")
 ///                 .weight(::tokengate::Weight::Heavy)
-///                 .timeout_nanos(250_000_000);
+///                 .timeout_nanos(10_000_000_000);
 ///         &__TOKENGATE_SITE
 ///     };
 ///     // The body becomes a closure that owns the arguments. Naming the return
@@ -184,6 +236,15 @@ use proc_macro::TokenStream;
 ///         n >= 2 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0)
 ///     })
 /// }
+/// # // The rewritten fn and the guarded one make the same calls.
+/// # let coordinator = tokengate::OperationsCoordinator::start();
+/// # for n in [0, 1, 2, 91, 97] {
+/// #     let (written, guarded) = (is_prime(n), guarded::is_prime(n));
+/// #     assert_eq!(written.op(), guarded.op());
+/// #     assert_eq!(written.weight(), guarded.weight());
+/// #     assert_eq!(written.wait().unwrap(), guarded.wait().unwrap());
+/// # }
+/// # coordinator.stop();
 /// ```
 ///
 /// A fn with no return type returns `TaskToken<()>`. A by-value `self` is checked
@@ -203,14 +264,28 @@ use proc_macro::TokenStream;
 /// a helper that takes each argument separately, so that an argument type that
 /// the key cannot use is reported once, on that type:
 ///
-/// ```ignore
+/// ```
+/// use tokengate::task_token_guard;
+///
 /// #[task_token_guard(sticky_anchor = "account")]
 /// fn deposit(account: String, (cents, memo): (u64, String)) -> u64 {
 ///     cents + memo.len() as u64
 /// }
+/// # let coordinator = tokengate::OperationsCoordinator::start();
+/// # assert_eq!(deposit("alice".to_owned(), (5, "rent".to_owned())).wait().unwrap(), 9);
+/// # coordinator.stop();
+/// ```
 ///
-/// // becomes
+/// becomes:
 ///
+/// ```
+/// # use tokengate::__private::Serialize;
+/// # mod guarded {
+/// #     #[tokengate::task_token_guard(sticky_anchor = "account")]
+/// #     pub fn deposit(account: String, (cents, memo): (u64, String)) -> u64 {
+/// #         cents + memo.len() as u64
+/// #     }
+/// # }
 /// fn deposit(account: String, __tg_arg1: (u64, String)) -> ::tokengate::TaskToken<u64> {
 ///     enum __Tokengate {}
 ///     impl __Tokengate {
@@ -242,6 +317,15 @@ use proc_macro::TokenStream;
 ///         },
 ///     )
 /// }
+/// # // The rewritten fn and the guarded one make the same calls.
+/// # let coordinator = tokengate::OperationsCoordinator::start();
+/// # for (account, entry) in [("alice", (5, "rent")), ("bob", (0, ""))] {
+/// #     let written = deposit(account.to_owned(), (entry.0, entry.1.to_owned()));
+/// #     let guarded = guarded::deposit(account.to_owned(), (entry.0, entry.1.to_owned()));
+/// #     assert_eq!(written.op(), guarded.op());
+/// #     assert_eq!(written.wait().unwrap(), guarded.wait().unwrap());
+/// # }
+/// # coordinator.stop();
 /// ```
 ///
 /// (`Serialize` is `::tokengate::__private::Serialize`, so that the crate need
@@ -254,24 +338,42 @@ use proc_macro::TokenStream;
 /// A `process_pool = true` fn keeps its body as a nested fn, registers a
 /// wrapper for the worker processes, and submits its encoded arguments:
 ///
-/// ```ignore
+/// ```standalone_crate
+/// # // Its own executable: the rewritten `total` below registers the same op,
+/// # // and in one executable (merged doctests share one) that would stop every
+/// # // coordinator from starting.
+/// use tokengate::task_token_guard;
+///
 /// #[task_token_guard(process_pool = true)]
 /// fn total(cents: Vec<u64>) -> u64 {
 ///     cents.iter().sum()
 /// }
+/// # let coordinator = tokengate::OperationsCoordinator::start();
+/// # assert_eq!(total(vec![1, 2, 3]).wait().unwrap(), 6);
+/// # coordinator.stop();
+/// ```
 ///
-/// // becomes (paths shortened)
+/// becomes, with paths shortened:
 ///
+/// ```
+/// # use tokengate::__private::linkme::distributed_slice;
+/// # use tokengate::__private::{
+/// #     DeserializeOwned, PROCESS_FNS, ProcessFn, Serialize, Site, assert_arg,
+/// #     assert_cross_process, assert_return, decode, encode, submit_process,
+/// # };
 /// fn total(cents: Vec<u64>) -> ::tokengate::TaskToken<u64> {
 ///     enum __Tokengate {}
 ///     impl __Tokengate {
 ///         // Encodes the borrowed arguments as one tuple; one type parameter each.
 ///         fn encode_args<A0: ?Sized + Serialize>(a0: &A0, out: &mut Vec<u8>)
 ///             -> Result<(), String>
-///         { /* … */ }
+///         {
+///             encode(&(a0,), out)
+///         }
 ///         // Decodes them in a worker process, the same way.
-///         fn decode_args<A0: DeserializeOwned>(input: &[u8]) -> Result<(A0,), String>
-///         { /* … */ }
+///         fn decode_args<A0: DeserializeOwned>(input: &[u8]) -> Result<(A0,), String> {
+///             decode(input)
+///         }
 ///     }
 ///     assert_arg::<Vec<u64>>();
 ///     assert_cross_process::<Vec<u64>>(); // each argument type, then the return type
@@ -289,10 +391,17 @@ use proc_macro::TokenStream;
 ///             // Registered under the op name, for the worker processes: decodes
 ///             // the arguments, calls `__tokengate_body`, encodes its value.
 ///             #[distributed_slice(PROCESS_FNS)]
+///             #[linkme(crate = tokengate::__private::linkme)]
 ///             static __TOKENGATE_PROCESS_FN: ProcessFn = ProcessFn::new(
 ///                 "total",
 ///                 concat!(module_path!(), "::", "total"),
-///                 |input, output| { /* … */ },
+///                 |input: &[u8], output: &mut Vec<u8>| -> Result<(), String> {
+///                     assert_cross_process::<Vec<u64>>(); // the checks again, for this body
+///                     assert_cross_process::<u64>();
+///                     let (a0,) = __Tokengate::decode_args::<Vec<u64>>(input)?;
+///                     let value = __tokengate_body(a0);
+///                     encode::<u64>(&value, output)
+///                 },
 ///             );
 ///             &__TOKENGATE_PROCESS_FN
 ///         }
@@ -305,21 +414,25 @@ use proc_macro::TokenStream;
 ///         |bytes| decode::<u64>(bytes),
 ///     )
 /// }
+/// # let coordinator = tokengate::OperationsCoordinator::start();
+/// # let (value, empty) = (total(vec![1, 2, 3]), total(Vec::new()));
+/// # assert_eq!((value.wait().unwrap(), empty.wait().unwrap()), (6, 0));
+/// # coordinator.stop();
 /// ```
 ///
 /// # Errors
 ///
 /// Mistakes are compile errors on the offending token: an unknown or duplicate
 /// key, an unknown weight, storage speed or policy, an unparseable timeout, a
-/// bad `external_calls` list (not a list, empty, an empty or repeated op), keys
-/// that exclude each other or would have no effect, an `async fn`, a borrowed
-/// `self` or argument, a `!` return type, an argument or return type that is
-/// not `Send + 'static`, an argument type that the sticky key cannot
-/// fingerprint, and for a `process_pool = true` fn a type without serde, a
-/// `self`, type or const parameters, `impl Trait` or `Self` in the signature.
-/// The fn is still emitted with its token return type (with `()` for each
-/// `impl Trait` in it, and `Infallible` for `!`), so that callers type-check
-/// while the error is fixed.
+/// `crate` that is not a path, a bad `external_calls` list (not a list, empty,
+/// an empty or repeated op), keys that exclude each other or would have no
+/// effect, an `async fn`, a borrowed `self` or argument, a `!` return type, an
+/// argument or return type that is not `Send + 'static`, an argument type that
+/// the sticky key cannot fingerprint, and for a `process_pool = true` fn a type
+/// without serde, a `self`, type or const parameters, `impl Trait` or `Self` in
+/// the signature. The fn is still emitted with its token return type (with `()`
+/// for each `impl Trait` in it, and `Infallible` for `!`), so that callers
+/// type-check while the error is fixed.
 #[proc_macro_attribute]
 pub fn task_token_guard(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::guard(args.into(), item.into()).into()

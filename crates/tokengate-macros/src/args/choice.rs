@@ -2,15 +2,16 @@
 //! `storage_speed`, `hash_policy` and `digest_policy`.
 //!
 //! Each set is one `choices!` table, which writes the enum (mirroring the
-//! runtime's), the names as written in the attribute and the runtime path the
-//! expansion names. Parsing ignores ASCII case and refuses anything else with
-//! one error on the literal that lists every valid name.
+//! runtime's), the names as written in the attribute and the path, within the
+//! runtime, that the expansion names. Parsing ignores ASCII case and refuses
+//! anything else with one error on the literal that lists every valid name.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::LitStr;
 
 use super::backticked;
+use crate::runtime_path::RuntimePath;
 
 /// One set of names; see `choices!`.
 pub(crate) trait Choice: Copy + Sized + 'static {
@@ -22,8 +23,8 @@ pub(crate) trait Choice: Copy + Sized + 'static {
     /// The value as written in the attribute.
     fn name(self) -> &'static str;
 
-    /// The runtime value, as an absolute path: `::tokengate::Weight::Heavy`.
-    fn path(self) -> TokenStream;
+    /// The runtime value, as a path from `runtime`: `::tokengate::Weight::Heavy`.
+    fn path(self, runtime: &RuntimePath) -> TokenStream;
 
     /// Parses a value, ignoring ASCII case; the error is on the literal.
     fn from_lit(lit: &LitStr) -> syn::Result<Self> {
@@ -45,12 +46,13 @@ pub(crate) trait Choice: Copy + Sized + 'static {
     }
 }
 
-/// Writes an enum that mirrors a runtime enum, and its [`Choice`] impl.
+/// Writes an enum that mirrors the runtime enum named after `=>` (a path from
+/// the runtime's root), and its [`Choice`] impl.
 ///
 /// ```text
 /// choices! {
 ///     /// Doc.
-///     enum Weight: "weight" => ::tokengate::Weight {
+///     enum Weight: "weight" => Weight {
 ///         /// `"light"`.
 ///         Light = "light",
 ///         …
@@ -60,7 +62,7 @@ pub(crate) trait Choice: Copy + Sized + 'static {
 macro_rules! choices {
     ($(
         $(#[$meta:meta])*
-        enum $name:ident: $kind:literal => $($runtime:ident)::+ {
+        enum $name:ident: $kind:literal => $($within:ident)::+ {
             $( $(#[$variant_meta:meta])* $variant:ident = $text:literal, )+
         }
     )+) => {$(
@@ -80,12 +82,12 @@ macro_rules! choices {
                 }
             }
 
-            fn path(self) -> TokenStream {
+            fn path(self, runtime: &RuntimePath) -> TokenStream {
                 let variant = match self {
                     $($name::$variant => stringify!($variant),)+
                 };
                 let variant = format_ident!("{}", variant, span = Span::call_site());
-                quote!($(::$runtime)+::#variant)
+                quote!(#runtime $(::$within)+::#variant)
             }
         }
     )+};
@@ -94,7 +96,7 @@ macro_rules! choices {
 choices! {
     /// `weight = "…"`; mirrors `::tokengate::Weight`. The runtime's default is
     /// medium.
-    enum Weight: "weight" => tokengate::Weight {
+    enum Weight: "weight" => Weight {
         /// `"light"`.
         Light = "light",
         /// `"medium"`.
@@ -105,7 +107,7 @@ choices! {
 
     /// `storage_speed = "…"`; mirrors `::tokengate::StorageSpeed`. Spelled in
     /// uppercase, as the runtime spells the tiers.
-    enum StorageSpeed: "storage speed" => tokengate::StorageSpeed {
+    enum StorageSpeed: "storage speed" => StorageSpeed {
         /// `"SLOW"`.
         Slow = "SLOW",
         /// `"MODERATE"`.
@@ -118,7 +120,7 @@ choices! {
 
     /// `hash_policy = "…"`; mirrors `::tokengate::fingerprint::HashPolicy`. The
     /// runtime's default is standard.
-    enum HashPolicy: "hash policy" => tokengate::fingerprint::HashPolicy {
+    enum HashPolicy: "hash policy" => fingerprint::HashPolicy {
         /// `"none"`: the anchor alone.
         None = "none",
         /// `"fast"`: the arguments' `Hash`.
@@ -131,7 +133,7 @@ choices! {
 
     /// `digest_policy = "…"`; mirrors `::tokengate::fingerprint::DigestPolicy`.
     /// The runtime's default is full.
-    enum DigestPolicy: "digest policy" => tokengate::fingerprint::DigestPolicy {
+    enum DigestPolicy: "digest policy" => fingerprint::DigestPolicy {
         /// `"full"`: SHA-256.
         Full = "full",
         /// `"short"`: SHA-256, first 8 bytes.

@@ -36,6 +36,7 @@ fn no_arguments_means_defaults() {
     assert_eq!(args.hash_policy, None);
     assert_eq!(args.digest_policy, None);
     assert!(!args.process_pool);
+    assert!(args.crate_path.is_none());
     assert_eq!(args.sticky_key(), None);
 }
 
@@ -77,7 +78,7 @@ fn unknown_key_lists_the_valid_keys() {
         [
             "unknown key `foo` in `#[task_token_guard]`; expected one of `op`, `weight`, \
              `timeout`, `storage_speed`, `sticky_anchor`, `external_calls`, `hash_policy`, \
-             `digest_policy`, `process_pool`"
+             `digest_policy`, `process_pool`, `crate`"
         ]
     );
     // A keyword is an unknown key too, not a syntax error.
@@ -568,4 +569,87 @@ fn process_pool_goes_with_sticky_and_lead() {
     let args = parse_ok(quote!(process_pool = true, external_calls = ["child_op"]));
     assert!(args.process_pool);
     assert_eq!(calls(&args).unwrap(), ["child_op"]);
+}
+
+/// The `crate = "…"` path, as text.
+fn crate_path(args: &GuardArgs) -> Option<String> {
+    args.crate_path
+        .as_ref()
+        .map(|path| quote!(#path).to_string())
+}
+
+#[test]
+fn crate_takes_a_path_as_written() {
+    for text in [
+        "my_reexport::tokengate",
+        "renamed",
+        "::tg",
+        "crate::reexport::tg",
+        "super::tg",
+    ] {
+        let args = parse_ok(quote!(crate = #text, op = "x"));
+        let path = syn::parse_str::<syn::Path>(text).unwrap();
+        assert_eq!(crate_path(&args), Some(quote!(#path).to_string()));
+        // The other keys still count.
+        assert_eq!(args.op.unwrap().value(), "x");
+    }
+}
+
+const CRATE_EXAMPLE: &str = "such as `crate = \"my_reexport::tokengate\"`";
+
+#[test]
+fn crate_refuses_anything_but_a_path() {
+    for (text, what) in [
+        ("not a path", "is not a path"),
+        ("tokengate::", "is not a path"),
+        ("a::b()", "is not a path"),
+        ("1up", "is not a path"),
+        ("a::b<T>", "has generic arguments"),
+        ("a::<T>::b", "has generic arguments"),
+    ] {
+        let (args, messages) = parse(quote!(crate = #text));
+        assert_eq!(
+            messages,
+            [format!(
+                "`{text}` {what}; `crate` takes the path tokengate is reached by, \
+                 {CRATE_EXAMPLE}"
+            )]
+        );
+        assert!(args.crate_path.is_none());
+    }
+    for text in ["", "  "] {
+        let (_, messages) = parse(quote!(crate = #text));
+        assert_eq!(
+            messages,
+            [format!(
+                "`crate` must not be empty; name the path tokengate is reached by, \
+                 {CRATE_EXAMPLE}, or leave `crate` out to use `::tokengate`"
+            )]
+        );
+    }
+}
+
+#[test]
+fn crate_takes_a_string_literal() {
+    let (args, messages) = parse(quote!(crate = reexport::tg));
+    assert_eq!(
+        messages,
+        [format!(
+            "expected a string literal for `crate`, {CRATE_EXAMPLE}"
+        )]
+    );
+    assert!(args.crate_path.is_none());
+    // A single word is suggested back, quoted.
+    let (_, messages) = parse(quote!(crate = renamed));
+    assert_eq!(
+        messages,
+        ["expected a string literal for `crate`, such as `crate = \"renamed\"`"]
+    );
+}
+
+#[test]
+fn crate_is_set_once() {
+    let (args, messages) = parse(quote!(crate = "first", crate = "second"));
+    assert_eq!(messages, ["duplicate key `crate` in `#[task_token_guard]`"]);
+    assert_eq!(crate_path(&args).as_deref(), Some("first"));
 }

@@ -37,6 +37,7 @@ use syn::{FnArg, GenericArgument, Ident, LitStr, Pat, PathArguments, Signature, 
 
 use super::{braced, plain_binding, tuple};
 use crate::item::GuardedFn;
+use crate::runtime_path::RuntimePath;
 
 /// What a process-pool fn adds to the guarded fn's body.
 pub(super) struct ProcessCall {
@@ -58,26 +59,31 @@ pub(super) struct ProcessCall {
 ///
 /// `outer` is the guarded fn's signature once [`plain_names`] has run, whose
 /// arguments the caller's side encodes by name; `key` is the sticky domain
-/// key, computed from those names, if the fn has one.
+/// key, computed from those names, if the fn has one. Every runtime item is
+/// named from `runtime`.
 pub(super) fn process_call(
     func: &GuardedFn,
     outer: &Signature,
     op: &LitStr,
     return_type: &Type,
     key: Option<TokenStream>,
+    runtime: &RuntimePath,
 ) -> ProcessCall {
     let args: Vec<Arg> = outer.inputs.iter().filter_map(Arg::new).collect();
     let value = Wire::of(return_type);
 
     let mut checks: Vec<TokenStream> = args
         .iter()
-        .map(|arg| cross_process_check(&arg.ty))
+        .map(|arg| cross_process_check(&arg.ty, runtime))
         .collect();
-    checks.push(cross_process_check(return_type));
+    checks.push(cross_process_check(return_type, runtime));
     let checks = quote!(#(#checks)*);
 
-    let helpers = [encode_args_fn(args.len()), decode_args_fn(args.len())];
-    let entry = entry(func, op, &args, &value, &checks);
+    let helpers = [
+        encode_args_fn(args.len(), runtime),
+        decode_args_fn(args.len(), runtime),
+    ];
+    let entry = entry(func, op, &args, &value, &checks, runtime);
 
     let key = match key {
         Some(key) => quote!(::core::option::Option::Some(#key)),
@@ -85,13 +91,13 @@ pub(super) fn process_call(
     };
     let out = Ident::new("__tg_out", Span::mixed_site());
     let bytes = Ident::new("__tg_bytes", Span::mixed_site());
-    let wire_types = args.iter().map(|arg| arg.wire.encode_as());
-    let borrowed = args.iter().map(|arg| arg.wire.borrow(&arg.name));
-    let decode_value = value.decode(&bytes);
+    let wire_types = args.iter().map(|arg| arg.wire.encode_as(runtime));
+    let borrowed = args.iter().map(|arg| arg.wire.borrow(&arg.name, runtime));
+    let decode_value = value.decode(&bytes, runtime);
     let site = super::site_ref();
     let process_fn = process_fn_ref();
     let submit = quote! {
-        ::tokengate::__private::submit_process::<#return_type, _>(
+        #runtime::__private::submit_process::<#return_type, _>(
             #site,
             #key,
             #process_fn,
@@ -152,33 +158,33 @@ fn body_fn(func: &GuardedFn) -> TokenStream {
 
 /// `fn encode_args`: encodes `count` borrowed arguments as one tuple (grouped
 /// past 12, see `tuple`), each a parameter of its own (see the module doc).
-fn encode_args_fn(count: usize) -> TokenStream {
+fn encode_args_fn(count: usize, runtime: &RuntimePath) -> TokenStream {
     let (params, names) = helper_params(count);
     let args = tuple(&names);
     quote! {
         fn encode_args<
-            #(#params: ?::core::marker::Sized + ::tokengate::__private::Serialize),*
+            #(#params: ?::core::marker::Sized + #runtime::__private::Serialize),*
         >(
             #(#names: &#params,)*
             out: &mut ::std::vec::Vec<::core::primitive::u8>,
         ) -> ::core::result::Result<(), ::std::string::String> {
-            ::tokengate::__private::encode(&#args, out)
+            #runtime::__private::encode(&#args, out)
         }
     }
 }
 
 /// `fn decode_args`: decodes `count` arguments from one tuple, grouped as the
 /// encoder groups them, each a parameter of its own (see the module doc).
-fn decode_args_fn(count: usize) -> TokenStream {
+fn decode_args_fn(count: usize, runtime: &RuntimePath) -> TokenStream {
     let (params, _) = helper_params(count);
     let args = tuple(&params);
     quote! {
         fn decode_args<
-            #(#params: ::tokengate::__private::DeserializeOwned),*
+            #(#params: #runtime::__private::DeserializeOwned),*
         >(
             input: &[::core::primitive::u8],
         ) -> ::core::result::Result<#args, ::std::string::String> {
-            ::tokengate::__private::decode(input)
+            #runtime::__private::decode(input)
         }
     }
 }
@@ -204,6 +210,7 @@ fn entry(
     args: &[Arg],
     value: &Wire,
     checks: &TokenStream,
+    runtime: &RuntimePath,
 ) -> TokenStream {
     let name = LitStr::new(&func.sig.ident.unraw().to_string(), func.sig.ident.span());
     let input = Ident::new("__tg_input", Span::mixed_site());
@@ -213,22 +220,22 @@ fn entry(
         .map(|i| format_ident!("__tg_arg{}", i, span = Span::mixed_site()))
         .collect();
     let decoded = tuple(&hidden);
-    let wire_types = args.iter().map(|arg| arg.wire.decode_as());
+    let wire_types = args.iter().map(|arg| arg.wire.decode_as(runtime));
     let body_args = args
         .iter()
         .zip(&hidden)
-        .map(|(arg, name)| arg.wire.unwrap(name));
-    let encode_value = value.encode(&result, &output);
+        .map(|(arg, name)| arg.wire.unwrap(name, runtime));
+    let encode_value = value.encode(&result, &output, runtime);
     let body_fn = body_fn(func);
     let process_fn = process_fn_ref();
     quote! {
-        let #process_fn: &'static ::tokengate::__private::ProcessFn = {
+        let #process_fn: &'static #runtime::__private::ProcessFn = {
             #body_fn
             {
-                #[::tokengate::__private::linkme::distributed_slice(::tokengate::__private::PROCESS_FNS)]
-                #[linkme(crate = ::tokengate::__private::linkme)]
-                static __TOKENGATE_PROCESS_FN: ::tokengate::__private::ProcessFn =
-                    ::tokengate::__private::ProcessFn::new(
+                #[#runtime::__private::linkme::distributed_slice(#runtime::__private::PROCESS_FNS)]
+                #[linkme(crate = #runtime::__private::linkme)]
+                static __TOKENGATE_PROCESS_FN: #runtime::__private::ProcessFn =
+                    #runtime::__private::ProcessFn::new(
                         #op,
                         ::core::concat!(::core::module_path!(), "::", #name),
                         |#input: &[::core::primitive::u8],
@@ -295,63 +302,65 @@ impl Wire {
     }
 
     /// The type the caller encodes: the type itself, or `Bytes`.
-    fn encode_as(&self) -> TokenStream {
+    fn encode_as(&self, runtime: &RuntimePath) -> TokenStream {
         match self {
             Wire::Serde(ty) => ty.to_token_stream(),
-            Wire::Bytes => quote!(::tokengate::__private::Bytes),
+            Wire::Bytes => quote!(#runtime::__private::Bytes),
         }
     }
 
     /// The type the worker decodes: the type itself, or `ByteBuf`.
-    fn decode_as(&self) -> TokenStream {
+    fn decode_as(&self, runtime: &RuntimePath) -> TokenStream {
         match self {
             Wire::Serde(ty) => ty.to_token_stream(),
-            Wire::Bytes => quote!(::tokengate::__private::ByteBuf),
+            Wire::Bytes => quote!(#runtime::__private::ByteBuf),
         }
     }
 
     /// The value `name` borrowed as [`encode_as`](Self::encode_as).
-    fn borrow(&self, name: &Ident) -> TokenStream {
+    fn borrow(&self, name: &Ident, runtime: &RuntimePath) -> TokenStream {
         match self {
             Wire::Serde(_) => quote!(&#name),
-            Wire::Bytes => quote!(::tokengate::__private::Bytes::new(&#name)),
+            Wire::Bytes => quote!(#runtime::__private::Bytes::new(&#name)),
         }
     }
 
     /// The decoded value `name` as the body takes it.
-    fn unwrap(&self, name: &Ident) -> TokenStream {
+    fn unwrap(&self, name: &Ident, runtime: &RuntimePath) -> TokenStream {
         match self {
             Wire::Serde(_) => name.to_token_stream(),
-            Wire::Bytes => quote!(::tokengate::__private::ByteBuf::into_vec(#name)),
+            Wire::Bytes => quote!(#runtime::__private::ByteBuf::into_vec(#name)),
         }
     }
 
     /// Encoding the body's value `value` onto `output`, as the worker returns.
-    fn encode(&self, value: &Ident, output: &Ident) -> TokenStream {
+    fn encode(&self, value: &Ident, output: &Ident, runtime: &RuntimePath) -> TokenStream {
         match self {
-            Wire::Serde(ty) => quote!(::tokengate::__private::encode::<#ty>(&#value, #output)),
+            Wire::Serde(ty) => quote!(#runtime::__private::encode::<#ty>(&#value, #output)),
             Wire::Bytes => quote! {
-                ::tokengate::__private::encode(::tokengate::__private::Bytes::new(&#value), #output)
+                #runtime::__private::encode(#runtime::__private::Bytes::new(&#value), #output)
             },
         }
     }
 
     /// Decoding the value from `bytes`, as the caller receives it.
-    fn decode(&self, bytes: &Ident) -> TokenStream {
+    fn decode(&self, bytes: &Ident, runtime: &RuntimePath) -> TokenStream {
         match self {
-            Wire::Serde(ty) => quote!(::tokengate::__private::decode::<#ty>(#bytes)),
+            Wire::Serde(ty) => quote!(#runtime::__private::decode::<#ty>(#bytes)),
             Wire::Bytes => quote! {
-                ::tokengate::__private::decode::<::tokengate::__private::ByteBuf>(#bytes)
-                    .map(::tokengate::__private::ByteBuf::into_vec)
+                #runtime::__private::decode::<#runtime::__private::ByteBuf>(#bytes)
+                    .map(#runtime::__private::ByteBuf::into_vec)
             },
         }
     }
 }
 
 /// `assert_cross_process::<T>()`, spanned on `ty`.
-fn cross_process_check(ty: &Type) -> TokenStream {
-    quote_spanned! {ty.span()=>
-        ::tokengate::__private::assert_cross_process::<#ty>();
+fn cross_process_check(ty: &Type, runtime: &RuntimePath) -> TokenStream {
+    let span = ty.span();
+    let runtime = runtime.at(span);
+    quote_spanned! {span=>
+        #runtime::__private::assert_cross_process::<#ty>();
     }
 }
 

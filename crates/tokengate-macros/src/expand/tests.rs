@@ -483,3 +483,164 @@ fn a_stand_in_returns_unit_for_each_impl_trait() {
     assert_eq!(out.matches("compile_error").count(), 1, "{out}");
     assert!(out.contains("cannot return `impl Trait`"), "{out}");
 }
+
+#[test]
+fn a_renamed_crate_names_the_runtime() {
+    assert_expands(
+        quote!(
+            crate = "my_reexport::tokengate",
+            op = "prime_check",
+            weight = "heavy"
+        ),
+        quote! {
+            pub fn prime_operation(n: u64) -> bool { n > 1 }
+        },
+        quote! {
+            pub fn prime_operation(n: u64) -> ::my_reexport::tokengate::TaskToken<bool> {
+                ::my_reexport::tokengate::__private::assert_arg::<u64>();
+                ::my_reexport::tokengate::__private::assert_return::<bool>();
+                let __tg_site: &'static ::my_reexport::tokengate::__private::Site = {
+                    static __TOKENGATE_SITE: ::my_reexport::tokengate::__private::Site =
+                        ::my_reexport::tokengate::__private::Site::new("prime_check")
+                            .weight(::my_reexport::tokengate::Weight::Heavy);
+                    &__TOKENGATE_SITE
+                };
+                ::my_reexport::tokengate::__private::submit::<bool, _>(
+                    __tg_site,
+                    move || -> bool { n > 1 },
+                )
+            }
+        },
+    );
+}
+
+#[test]
+fn a_renamed_crate_replaces_every_runtime_path() {
+    // Each kind of expansion: plain, every site setter, sticky under each
+    // hash policy, process pool (`Vec<u8>` included), sticky process pool, and
+    // a refused signature's stand-in.
+    let cases = [
+        (
+            quote!(weight = "light", timeout = "1s", storage_speed = "FAST"),
+            quote!(
+                fn f(x: u8) -> u8 {
+                    x
+                }
+            ),
+        ),
+        (
+            quote!(external_calls = ["child"], digest_policy = "short"),
+            quote!(
+                fn f(x: u8) {}
+            ),
+        ),
+        (
+            quote!(sticky_anchor = "a"),
+            quote!(
+                fn f((a, b): (u8, u8)) {}
+            ),
+        ),
+        (
+            quote!(sticky_anchor = "a", hash_policy = "full"),
+            quote!(
+                fn f(x: u8) {}
+            ),
+        ),
+        (
+            quote!(sticky_anchor = "a", hash_policy = "fast"),
+            quote!(
+                fn f(x: u8) {}
+            ),
+        ),
+        (
+            quote!(sticky_anchor = "a", hash_policy = "none"),
+            quote!(
+                fn f(x: u8) {}
+            ),
+        ),
+        (
+            quote!(process_pool = true),
+            quote!(
+                fn f(n: u64, data: Vec<u8>) -> Vec<u8> {
+                    data
+                }
+            ),
+        ),
+        (
+            quote!(sticky_anchor = "a", process_pool = true),
+            quote!(
+                fn f(n: u64) -> u64 {
+                    n
+                }
+            ),
+        ),
+        (
+            quote!(),
+            quote!(
+                async fn f(n: u64) -> u64 {
+                    n
+                }
+            ),
+        ),
+    ];
+    for (args, item) in cases {
+        let default = guard(args.clone(), item.clone()).to_string();
+        assert!(default.contains(":: tokengate ::"), "{default}");
+
+        // A path from the extern prelude gets a leading `::`, as the default has.
+        let out = guard(
+            quote!(crate = "my_reexport::tokengate", #args),
+            item.clone(),
+        )
+        .to_string();
+        assert_eq!(
+            out,
+            default.replace(":: tokengate ::", ":: my_reexport :: tokengate ::")
+        );
+
+        // A path that says where it starts is used as written.
+        let out = guard(quote!(crate = "crate::reexport::tg", #args), item).to_string();
+        assert_eq!(
+            out,
+            default.replace(":: tokengate ::", "crate :: reexport :: tg ::")
+        );
+        assert!(!out.contains("tokengate ::"), "{out}");
+    }
+}
+
+#[test]
+fn a_renamed_crate_names_the_process_pool_registration() {
+    let out = guard(
+        quote!(process_pool = true, crate = "renamed"),
+        quote!(
+            fn f(n: u64) -> u64 {
+                n
+            }
+        ),
+    )
+    .to_string();
+    let registration = quote! {
+        #[::renamed::__private::linkme::distributed_slice(::renamed::__private::PROCESS_FNS)]
+        #[linkme(crate = ::renamed::__private::linkme)]
+        static __TOKENGATE_PROCESS_FN: ::renamed::__private::ProcessFn =
+            ::renamed::__private::ProcessFn::new
+    }
+    .to_string();
+    assert!(out.contains(&format!("{registration} (")), "{out}");
+}
+
+#[test]
+fn a_malformed_crate_path_still_expands_with_the_default() {
+    let out = guard(
+        quote!(crate = "not a path"),
+        quote!(
+            fn f() {}
+        ),
+    )
+    .to_string();
+    assert!(
+        out.starts_with("fn f () -> :: tokengate :: TaskToken < () >"),
+        "{out}"
+    );
+    assert!(out.contains("`not a path` is not a path"), "{out}");
+}

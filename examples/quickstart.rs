@@ -3,7 +3,9 @@
 //! Shows, in order:
 //! 1. `#[task_token_guard]` on a sync fn; 1,000 calls return tokens at once,
 //!    `join_all` awaits them (168 primes below 1,000), with timings and stats;
-//! 2. a kill, a timeout and a panic, each resolving to an error, nothing hanging;
+//! 2. a kill, a timeout and a panic, each resolving to an error, nothing hanging
+//!    (the coordinator's panic handler reports the panic in one line, instead
+//!    of the default hook's message and backtrace note on stderr);
 //! 3. the same from sync code, where `.wait()` blocks instead of awaiting.
 //!
 //! Run it with `cargo run --release --example quickstart`.
@@ -47,7 +49,10 @@ fn faulty(x: u32) -> u32 {
 
 #[tokio::main]
 async fn main() {
-    let coordinator = OperationsCoordinator::start();
+    let coordinator = OperationsCoordinator::builder()
+        .panic_handler(|report| println!("  (panic handler) {report}"))
+        .start()
+        .expect("a coordinator starts");
     println!(
         "coordinator: {} core groups, {} workers",
         coordinator.core_groups(),
@@ -82,7 +87,6 @@ async fn main() {
     assert!(err.is_timeout());
     println!("  timeout: {err}");
 
-    eprintln!("  (the panic line below comes from Rust's default panic hook)");
     let err = faulty(13).await.unwrap_err();
     assert!(err.is_panic());
     assert_eq!(err.panic_message(), Some("unlucky number 13"));

@@ -239,7 +239,7 @@ pub mod __private;
 
 pub use cancel::{WorkerInfo, checkpoint, current_token_id, current_worker, is_cancelled};
 pub use coordinator::{
-    CoordinatorBuilder, EnterGuard, FullLanePolicy, Handle, OperationsCoordinator,
+    CoordinatorBuilder, EnterGuard, FullLanePolicy, Handle, OperationsCoordinator, PanicReport,
 };
 pub use error::{BuildError, Cancelled, ErrorKind, KillReason, TaskError, TokenId};
 pub use map::{a_map, map};

@@ -120,7 +120,7 @@ impl TokenState {
 
 impl fmt::Display for TokenState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::OperationsCoordinator;
+use super::panics::{PanicHandler, PanicReport};
 use crate::{BuildError, StorageSpeed};
 
 /// What a guarded call does when its lane is full.
@@ -45,6 +46,8 @@ pub(crate) struct Config {
     pub(crate) process_workers: usize,
     /// Start them all with the coordinator rather than on first use.
     pub(crate) prestart_processes: bool,
+    /// Where panics in calls are reported, instead of the panic hook.
+    pub(crate) panic_handler: Option<PanicHandler>,
 }
 
 /// The most worker threads a coordinator runs (`core_groups × workers_per_core`).
@@ -148,6 +151,7 @@ impl CoordinatorBuilder {
                 storage_caps: StorageSpeed::ALL.map(StorageSpeed::default_cap),
                 process_workers: num_cpus::get().max(1),
                 prestart_processes: false,
+                panic_handler: None,
             },
         }
     }
@@ -241,6 +245,46 @@ impl CoordinatorBuilder {
     /// to start one from [`start`](Self::start).
     pub fn prestart_processes(mut self, prestart: bool) -> Self {
         self.config.prestart_processes = prestart;
+        self
+    }
+
+    /// Reports panics in this coordinator's calls to `handler` instead of the
+    /// panic hook (which prints them to stderr), as rayon's `panic_handler`
+    /// does: route them to your logger, or count them. A panicking call still
+    /// fails its token with [`is_panic`](crate::TaskError::is_panic) whatever
+    /// the handler does; a panic in the handler itself is contained.
+    ///
+    /// The panic hook is process-wide: the first coordinator started with a
+    /// handler installs a hook (once) that hands panics in calls of such
+    /// coordinators to their handler and every other panic to the hook that
+    /// was in place before. A hook set after that replaces it. Panics in
+    /// `process_pool` calls are not printed by their worker process; the
+    /// handler gets their message when the result comes back.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use tokengate::OperationsCoordinator;
+    ///
+    /// let panics = Arc::new(AtomicUsize::new(0));
+    /// let seen = panics.clone();
+    /// let coordinator = OperationsCoordinator::builder()
+    ///     .panic_handler(move |report| {
+    ///         assert_eq!(report.message, "expected");
+    ///         seen.fetch_add(1, Ordering::SeqCst);
+    ///     })
+    ///     .start()
+    ///     .unwrap();
+    /// let err = coordinator.run(|| tokengate::spawn(|| -> u8 { panic!("expected") }));
+    /// assert!(err.wait().unwrap_err().is_panic());
+    /// assert_eq!(panics.load(Ordering::SeqCst), 1); // and nothing was printed
+    /// coordinator.stop();
+    /// ```
+    pub fn panic_handler<F>(mut self, handler: F) -> Self
+    where
+        F: Fn(&PanicReport<'_>) + Send + Sync + 'static,
+    {
+        self.config.panic_handler = Some(PanicHandler::new(handler));
         self
     }
 

@@ -10,6 +10,7 @@ mod current;
 mod handle;
 mod lead;
 mod ops;
+mod panics;
 mod registry;
 mod route;
 mod shared;
@@ -21,6 +22,7 @@ pub use builder::{CoordinatorBuilder, FullLanePolicy};
 pub(crate) use call::Call;
 pub use current::EnterGuard;
 pub use handle::Handle;
+pub use panics::PanicReport;
 pub(crate) use shared::Shared;
 
 use std::fmt;
@@ -177,6 +179,9 @@ impl OperationsCoordinator {
     }
 
     pub(crate) fn from_config(config: Config) -> Result<OperationsCoordinator, BuildError> {
+        if config.panic_handler.is_some() {
+            panics::install_hook();
+        }
         let shared = Arc::new(Shared::new(config));
         // Build the handle first: if a spawn fails, dropping it stops what started.
         let coordinator = OperationsCoordinator {

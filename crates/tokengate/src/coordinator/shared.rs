@@ -79,7 +79,13 @@ impl Shared {
             registry: Registry::new(shards * 4),
             timer: Timer::default(),
             leads: Leads::default(),
-            process: Arc::new(ProcessPool::new(config.process_workers)),
+            process: Arc::new(ProcessPool::new(
+                config.process_workers,
+                config.panic_handler.clone().map(|handler| {
+                    Box::new(move |message: &str, pid| handler.report_process(message, pid))
+                        as crate::process::OnPanic
+                }),
+            )),
             ops: RwLock::default(),
             paused_ops: Mutex::default(),
             shards,

@@ -33,6 +33,10 @@ use super::registry;
 /// Set, to the parent's pid, in a worker process's environment.
 pub(crate) const ENV: &str = "TOKENGATE_WORKER";
 
+/// Set in a worker process's environment when its parent reports panics
+/// itself (a coordinator with a panic handler): the worker prints none.
+pub(crate) const QUIET_PANICS: &str = "TOKENGATE_QUIET_PANICS";
+
 /// How often a worker checks that its parent is still alive.
 const WATCH: Duration = Duration::from_millis(50);
 
@@ -110,6 +114,11 @@ extern "C" fn worker_entry() {
 /// Serves calls on the socket at stdin until it closes; the exit code.
 fn serve() -> i32 {
     IN_WORKER.store(true, Ordering::Relaxed);
+    if std::env::var_os(QUIET_PANICS).is_some() {
+        // The parent hands the message, sent back with the call's result, to
+        // its panic handler.
+        std::panic::set_hook(Box::new(|_| {}));
+    }
     let Ok(fd) = io::stdin().as_fd().try_clone_to_owned() else {
         return 71;
     };

@@ -113,7 +113,7 @@ use crate::error::{Failure, Reason};
 
 use codec::Side;
 pub use entry::is_worker_process;
-pub(crate) use pool::ProcessPool;
+pub(crate) use pool::{OnPanic, ProcessPool};
 use registry::ProcessFn;
 
 /// The body of a process-pool call, run on the worker thread the call was

@@ -50,10 +50,15 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a stopping pool lets idle workers exit by themselves.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
+/// Called with a panic's message and the worker's pid when a call panics in
+/// a worker process, in place of the worker printing it.
+pub(crate) type OnPanic = Box<dyn Fn(&str, u32) + Send + Sync>;
+
 /// The worker processes of one coordinator.
-#[derive(Debug)]
 pub(crate) struct ProcessPool {
     size: usize,
+    /// Set: workers keep their panics quiet, and they are reported here.
+    on_panic: Option<OnPanic>,
     state: Mutex<PoolState>,
     /// Signalled when a worker is checked in, or a slot frees up.
     freed: Condvar,
@@ -103,10 +108,20 @@ enum Outcome {
     Killed,
 }
 
+impl std::fmt::Debug for ProcessPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessPool")
+            .field("size", &self.size)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ProcessPool {
-    pub(crate) fn new(size: usize) -> ProcessPool {
+    pub(crate) fn new(size: usize, on_panic: Option<OnPanic>) -> ProcessPool {
         ProcessPool {
             size,
+            on_panic,
             state: Mutex::new(PoolState::default()),
             freed: Condvar::new(),
             spawned: AtomicU64::new(0),
@@ -195,7 +210,11 @@ impl ProcessPool {
             }
             Outcome::Reply(PANIC, body) => {
                 self.checkin(worker);
-                Err(Reason::panic(String::from_utf8_lossy(&body)))
+                let message = String::from_utf8_lossy(&body);
+                if let Some(on_panic) = &self.on_panic {
+                    on_panic(&message, pid);
+                }
+                Err(Reason::panic(message))
             }
             Outcome::Reply(frame::ERROR, body) => {
                 self.checkin(worker);
@@ -378,6 +397,9 @@ impl ProcessPool {
             command
                 .env(ENV, std::process::id().to_string())
                 .stdin(Stdio::from(OwnedFd::from(theirs)));
+            if self.on_panic.is_some() {
+                command.env(entry::QUIET_PANICS, "1");
+            }
             command.spawn()?
         };
         let pid = child.id();

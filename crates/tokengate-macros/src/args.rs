@@ -267,11 +267,24 @@ impl GuardArgs {
             }
             Key::ExternalCalls => self.external_calls = Some(external_calls(&value)?),
             Key::HashPolicy => self.hash_policy = Some(choice(key, &value)?),
-            Key::DigestPolicy => self.digest_policy = Some(choice(key, &value)?),
+            Key::DigestPolicy => {
+                let policy = choice(key, &value)?;
+                if policy == DigestPolicy::Fast && !cfg!(feature = "blake2") {
+                    return Err(missing_feature(
+                        &value,
+                        "`digest_policy = \"fast\"`",
+                        "blake2",
+                    ));
+                }
+                self.digest_policy = Some(policy);
+            }
             Key::ProcessPool => {
                 self.process_pool = expect_bool(key, &value)?;
                 if !self.process_pool {
                     self.switched_off.push(key);
+                } else if !cfg!(feature = "process") {
+                    self.process_pool = false;
+                    return Err(missing_feature(&value, "`process_pool = true`", "process"));
                 }
             }
             Key::Crate => self.crate_path = Some(crate_path(&value)?),
@@ -615,3 +628,16 @@ fn backticked(names: impl Iterator<Item = &'static str>) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The error for a key whose `value` needs a cargo feature of tokengate that
+/// the build disabled.
+fn missing_feature(value: &Expr, what: &str, feature: &str) -> syn::Error {
+    syn::Error::new_spanned(
+        value,
+        format!(
+            "{what} needs tokengate's `{feature}` feature, which this build disables; enable \
+             it (it is on by default), for example with `features = [\"{feature}\"]` on the \
+             `tokengate` dependency in Cargo.toml"
+        ),
+    )
+}

@@ -93,6 +93,7 @@ pub(crate) struct Failure(pub(crate) Reason);
 
 impl Failure {
     /// Ends the running body with `reason`.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn raise(reason: Reason) -> ! {
         std::panic::resume_unwind(Box::new(Failure(reason)))
     }
@@ -143,13 +144,16 @@ pub(crate) enum Reason {
     NoCoordinator { dropped_unused: bool },
     /// A process-pool call could not be carried out: a worker process could
     /// not start, or a value could not cross the process boundary.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     Process(String),
     /// The worker process running a process-pool call died.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     WorkerLost { pid: u32, status: String },
 }
 
 impl Reason {
     /// A panic with `message` and no payload to hand back.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn panic(message: impl Into<String>) -> Reason {
         Reason::Panic(message.into(), None)
     }
@@ -477,7 +481,9 @@ enum BuildErrorKind {
     },
     NulInThreadName,
     Spawn(std::io::Error),
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     ProcessStart(std::io::Error),
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     DuplicateOp {
         op: &'static str,
         first: &'static str,
@@ -510,12 +516,14 @@ impl BuildError {
         }
     }
 
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn process_start(err: std::io::Error) -> Self {
         BuildError {
             kind: BuildErrorKind::ProcessStart(err),
         }
     }
 
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn duplicate_op(
         op: &'static str,
         first: &'static str,

@@ -222,6 +222,8 @@ pub mod fingerprint;
 mod map;
 mod metrics;
 mod name;
+#[cfg(feature = "process")]
+#[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub mod process;
 mod scheduler;
 mod spawn;

@@ -4,21 +4,11 @@
 use std::hash::Hash;
 use std::time::Duration;
 
+#[cfg(feature = "process")]
+pub use process::*;
 /// Named by the expansion of sticky fns, so the user's crate needs no direct
 /// dependency on serde to be checked against it.
 pub use serde::Serialize;
-/// Named by the expansion of `process_pool` fns, for the same reason.
-pub use serde::de::DeserializeOwned;
-/// `Vec<u8>` arguments and results of `process_pool` fns travel as one block.
-pub use serde_bytes::{ByteBuf, Bytes};
-
-/// The wire encoding of `process_pool` arguments and values.
-pub use crate::process::codec::{decode, encode};
-/// The registry `process_pool` fns add themselves to, and its crate, named by
-/// the expansion so the user's crate needs no direct dependency on linkme.
-pub use crate::process::registry::{PROCESS_FNS, ProcessFn};
-#[doc(hidden)]
-pub use linkme;
 
 use crate::fingerprint::{self, DigestPolicy, HashPolicy, KeyId};
 use crate::{StorageSpeed, TaskToken, Weight};
@@ -151,41 +141,6 @@ where
     crate::coordinator::submit(crate::coordinator::Call::from_site(site, Some(key.0)), f)
 }
 
-/// Submits one call of a `process_pool` fn: its body sends the arguments,
-/// encoded by `encode_args`, to the worker process that runs `entry`, and
-/// decodes the reply with `decode`. `key` is the sticky domain key, if any.
-pub fn submit_process<T, E>(
-    site: &'static Site,
-    key: Option<RouteKey>,
-    entry: &'static ProcessFn,
-    encode_args: E,
-    decode: fn(&[u8]) -> Result<T, String>,
-) -> TaskToken<T>
-where
-    T: Send + 'static,
-    E: FnOnce(&mut Vec<u8>) -> Result<(), String> + Send + 'static,
-{
-    debug_assert!(site.process_pool && site.op == entry.op);
-    let call = crate::coordinator::Call::from_site(site, key.map(|key| key.0));
-    crate::coordinator::submit_process(call, entry, encode_args, decode)
-}
-
-/// Implemented for every type a `process_pool` fn can take or return.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot cross into a tokengate worker process",
-    label = "this type does not implement `serde::Serialize` and `serde::Deserialize`",
-    note = "a `process_pool = true` call sends its arguments to a worker process and its \
-            value back, encoded with serde: derive `Serialize` and `Deserialize` for this \
-            type (owned: `String`, not `&str`), or drop `process_pool` to run it on a thread"
-)]
-pub trait CrossProcess {}
-
-impl<T: Serialize + DeserializeOwned> CrossProcess for T {}
-
-/// Compile-time check for an argument or the return type of a `process_pool`
-/// fn, spanned on it.
-pub const fn assert_cross_process<T: CrossProcess>() {}
-
 /// Implemented for every type a guarded call can move to a worker thread.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be moved to a tokengate worker thread",
@@ -253,4 +208,60 @@ pub fn rejected<T: Send + 'static>() -> TaskToken<T> {
     submit(&REJECTED, || -> T {
         panic!("this fn was rejected by #[task_token_guard] at compile time")
     })
+}
+
+/// What the expansion of `process_pool` fns names, with the `process` feature.
+#[cfg(feature = "process")]
+mod process {
+    /// Named by the expansion of `process_pool` fns, so the user's crate needs
+    /// no direct dependency on serde.
+    pub use serde::de::DeserializeOwned;
+    /// `Vec<u8>` arguments and results of `process_pool` fns travel as one block.
+    pub use serde_bytes::{ByteBuf, Bytes};
+
+    /// The wire encoding of `process_pool` arguments and values.
+    pub use crate::process::codec::{decode, encode};
+    /// The registry `process_pool` fns add themselves to, and its crate, named by
+    /// the expansion so the user's crate needs no direct dependency on linkme.
+    pub use crate::process::registry::{PROCESS_FNS, ProcessFn};
+    #[doc(hidden)]
+    pub use linkme;
+
+    use super::{RouteKey, Serialize, Site};
+    use crate::TaskToken;
+
+    /// Submits one call of a `process_pool` fn: its body sends the arguments,
+    /// encoded by `encode_args`, to the worker process that runs `entry`, and
+    /// decodes the reply with `decode`. `key` is the sticky domain key, if any.
+    pub fn submit_process<T, E>(
+        site: &'static Site,
+        key: Option<RouteKey>,
+        entry: &'static ProcessFn,
+        encode_args: E,
+        decode: fn(&[u8]) -> Result<T, String>,
+    ) -> TaskToken<T>
+    where
+        T: Send + 'static,
+        E: FnOnce(&mut Vec<u8>) -> Result<(), String> + Send + 'static,
+    {
+        debug_assert!(site.process_pool && site.op == entry.op);
+        let call = crate::coordinator::Call::from_site(site, key.map(|key| key.0));
+        crate::coordinator::submit_process(call, entry, encode_args, decode)
+    }
+
+    /// Implemented for every type a `process_pool` fn can take or return.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot cross into a tokengate worker process",
+        label = "this type does not implement `serde::Serialize` and `serde::Deserialize`",
+        note = "a `process_pool = true` call sends its arguments to a worker process and its \
+                value back, encoded with serde: derive `Serialize` and `Deserialize` for this \
+                type (owned: `String`, not `&str`), or drop `process_pool` to run it on a thread"
+    )]
+    pub trait CrossProcess {}
+
+    impl<T: Serialize + DeserializeOwned> CrossProcess for T {}
+
+    /// Compile-time check for an argument or the return type of a `process_pool`
+    /// fn, spanned on it.
+    pub const fn assert_cross_process<T: CrossProcess>() {}
 }

@@ -43,8 +43,10 @@ pub(crate) struct Config {
     /// Per storage tier: how many of its calls may run at once.
     pub(crate) storage_caps: [usize; 4],
     /// How many worker processes `process_pool` calls may use.
+    #[cfg(feature = "process")]
     pub(crate) process_workers: usize,
     /// Start them all with the coordinator rather than on first use.
+    #[cfg(feature = "process")]
     pub(crate) prestart_processes: bool,
     /// Where panics in calls are reported, instead of the panic hook.
     pub(crate) panic_handler: Option<PanicHandler>,
@@ -56,6 +58,7 @@ const MAX_WORKERS: usize = 1 << 16;
 /// starts.
 const MAX_MAILBOX: usize = 1 << 16;
 /// The most worker processes a coordinator starts.
+#[cfg(feature = "process")]
 const MAX_PROCESSES: usize = 4096;
 
 impl Config {
@@ -67,6 +70,7 @@ impl Config {
             (self.workers_per_core, "workers_per_core"),
             (self.lane_capacity, "lane_capacity"),
             (self.mailbox_capacity, "mailbox_capacity"),
+            #[cfg(feature = "process")]
             (self.process_workers, "process_workers"),
         ] {
             if value == 0 {
@@ -89,6 +93,7 @@ impl Config {
                  (`lane_capacity` has no such limit)",
             ));
         }
+        #[cfg(feature = "process")]
         if self.process_workers > MAX_PROCESSES {
             return Err(BuildError::too_large(
                 "process_workers",
@@ -149,7 +154,9 @@ impl CoordinatorBuilder {
                 thread_name: "tokengate".to_owned(),
                 stack_size: None,
                 storage_caps: StorageSpeed::ALL.map(StorageSpeed::default_cap),
+                #[cfg(feature = "process")]
                 process_workers: num_cpus::get().max(1),
+                #[cfg(feature = "process")]
                 prestart_processes: false,
                 panic_handler: None,
             },
@@ -232,6 +239,8 @@ impl CoordinatorBuilder {
     /// logical CPUs). Each process-pool call also occupies the worker thread it
     /// was placed on while it runs, so more processes than worker threads
     /// (`core_groups × workers_per_core`) are never all busy.
+    #[cfg(feature = "process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
     pub fn process_workers(mut self, processes: usize) -> Self {
         self.config.process_workers = processes;
         self
@@ -243,6 +252,8 @@ impl CoordinatorBuilder {
     /// call start no processes). Prestarting moves the start-up cost (about a
     /// millisecond per process) out of the first calls, and reports a failure
     /// to start one from [`start`](Self::start).
+    #[cfg(feature = "process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
     pub fn prestart_processes(mut self, prestart: bool) -> Self {
         self.config.prestart_processes = prestart;
         self
@@ -299,6 +310,7 @@ impl CoordinatorBuilder {
     /// name, or if prestarted worker processes cannot be started.
     pub fn start(self) -> Result<OperationsCoordinator, BuildError> {
         self.config.check()?;
+        #[cfg(feature = "process")]
         if let Some((first, second)) = crate::process::registry::duplicate() {
             return Err(BuildError::duplicate_op(first.op, first.path, second.path));
         }

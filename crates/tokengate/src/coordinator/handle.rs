@@ -74,6 +74,8 @@ impl Handle {
     /// The pids of this coordinator's worker processes alive now (`process_pool`
     /// calls), sorted. Empty until a process-pool call first needs one, unless
     /// [`prestart_processes`](crate::CoordinatorBuilder::prestart_processes) is set.
+    #[cfg(feature = "process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
     pub fn worker_processes(&self) -> Vec<u32> {
         self.shared.process.pids()
     }

@@ -29,7 +29,6 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::error::Reason;
-use crate::process::ProcessPool;
 use crate::token::{Cell, Header, next_id};
 use crate::{BuildError, TaskToken, TokenState};
 use builder::Config;
@@ -48,6 +47,7 @@ where
 /// [`submit`] for a `process_pool` call: its body sends the call to a worker
 /// process of the coordinator it goes to, or runs it inline inside a worker
 /// process (see the [`process`](crate::process) docs).
+#[cfg(feature = "process")]
 pub(crate) fn submit_process<T, E>(
     call: Call,
     entry: &'static crate::process::registry::ProcessFn,
@@ -58,27 +58,35 @@ where
     T: Send + 'static,
     E: FnOnce(&mut Vec<u8>) -> Result<(), String> + Send + 'static,
 {
-    submit_with(call, move |pool| {
-        let pool = pool
+    submit_with(call, move |shared| {
+        let pool = shared
             .filter(|_| !crate::process::is_worker_process())
-            .cloned();
+            .map(|shared| shared.process.clone());
         move || crate::process::dispatch(pool.as_ref(), entry, encode_args, decode)
     })
 }
 
-/// Submits the body `make` builds, given the process pool of the coordinator
-/// the call goes to.
-fn submit_with<T, F>(call: Call, make: impl FnOnce(Option<&Arc<ProcessPool>>) -> F) -> TaskToken<T>
+/// Whether this process is a tokengate worker process (where calls run inline).
+fn in_worker_process() -> bool {
+    #[cfg(feature = "process")]
+    return crate::process::is_worker_process();
+    #[cfg(not(feature = "process"))]
+    false
+}
+
+/// Submits the body `make` builds, given the coordinator the call goes to
+/// (`None` inside a worker process with no coordinator of its own).
+fn submit_with<T, F>(call: Call, make: impl FnOnce(Option<&Arc<Shared>>) -> F) -> TaskToken<T>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
     match current::resolve() {
         Some(shared) => {
-            let f = make(Some(&shared.process));
+            let f = make(Some(&shared));
             shared.submit(call, f)
         }
-        None if crate::process::is_worker_process() => inline(call, make(None)),
+        None if in_worker_process() => inline(call, make(None)),
         None => {
             let header = Header::new(next_id(), call.op, call.weight, call.timeout);
             TaskToken::from_cell(Cell::<T, F, Route>::failed(
@@ -190,6 +198,7 @@ impl OperationsCoordinator {
             },
         };
         shared.start_threads().map_err(BuildError::spawn)?;
+        #[cfg(feature = "process")]
         if shared.config.prestart_processes {
             shared
                 .process

@@ -65,6 +65,7 @@ impl PanicHandler {
 
     /// Reports a panic in a worker process (`pid`) of the call running on this
     /// thread.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn report_process(&self, message: &str, pid: u32) {
         let Some((op, id)) = with_current(|job| job.map(|job| (job.header().op, job.header().id)))
         else {

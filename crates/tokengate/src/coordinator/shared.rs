@@ -13,6 +13,7 @@ use super::ops::OpEntry;
 use super::registry::Registry;
 use super::route::Route;
 use super::timer::Timer;
+#[cfg(feature = "process")]
 use crate::process::ProcessPool;
 use crate::scheduler::{Path, Scheduler, ThreadConfig};
 use crate::token::Header;
@@ -33,6 +34,7 @@ pub(crate) struct Shared {
     /// Live lead domains (`external_calls`).
     pub(crate) leads: Leads,
     /// The worker processes of `process_pool` calls.
+    #[cfg(feature = "process")]
     pub(crate) process: Arc<ProcessPool>,
     /// One entry per (op name, weight) ever submitted here; never removed.
     ops: RwLock<HashMap<(&'static str, Weight), Arc<OpEntry>>>,
@@ -79,6 +81,7 @@ impl Shared {
             registry: Registry::new(shards * 4),
             timer: Timer::default(),
             leads: Leads::default(),
+            #[cfg(feature = "process")]
             process: Arc::new(ProcessPool::new(
                 config.process_workers,
                 config.panic_handler.clone().map(|handler| {

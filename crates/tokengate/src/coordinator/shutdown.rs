@@ -70,6 +70,7 @@ impl Shared {
         }
         self.timer.stop();
         self.admitter.stop();
+        #[cfg(feature = "process")]
         self.process.shutdown();
         self.scheduler.clear_and_join(all_exited);
         let services = std::mem::take(

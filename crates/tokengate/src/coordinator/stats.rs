@@ -96,6 +96,9 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
         queue_wait: latency(|entry| &entry.queue_wait, &all_entries),
         run_time: latency(|entry| &entry.run_time, &all_entries),
         paused: scheduler.is_paused(),
+        #[cfg(feature = "process")]
         processes: shared.process.stats(),
+        #[cfg(not(feature = "process"))]
+        processes: Default::default(),
     }
 }

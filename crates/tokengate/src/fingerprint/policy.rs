@@ -2,7 +2,9 @@
 
 use std::fmt;
 
+#[cfg(feature = "blake2")]
 use blake2::Blake2sVar;
+#[cfg(feature = "blake2")]
 use blake2::digest::{Update, VariableOutput};
 use sha2::{Digest, Sha256};
 
@@ -37,7 +39,7 @@ pub enum HashPolicy {
 /// |-----------|---------------------------------|-----------|
 /// | `Full`    | SHA-256 (the default)           | 64        |
 /// | `Short`   | SHA-256, first 8 bytes          | 16        |
-/// | `Fast`    | BLAKE2s with an 8-byte output   | 16        |
+/// | `Fast`    | BLAKE2s with an 8-byte output (the `blake2` feature) | 16 |
 /// | `Minimal` | SHA-256, first 4 bytes          | 8         |
 ///
 /// Shorter digests collide sooner; a collision only merges two domains (they
@@ -49,6 +51,7 @@ pub enum HashPolicy {
 /// let hex = DigestPolicy::Full.hex(b"abc");
 /// assert_eq!(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 /// assert_eq!(DigestPolicy::Minimal.hex(b"abc"), "ba7816bf");
+/// # #[cfg(feature = "blake2")]
 /// assert_eq!(DigestPolicy::Fast.hex(b"abc").len(), 16);
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -59,7 +62,10 @@ pub enum DigestPolicy {
     Full,
     /// SHA-256 truncated to 16 hex chars.
     Short,
-    /// BLAKE2s with an 8-byte output, 16 hex chars.
+    /// BLAKE2s with an 8-byte output, 16 hex chars (with the `blake2` feature,
+    /// on by default).
+    #[cfg(feature = "blake2")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "blake2")))]
     Fast,
     /// SHA-256 truncated to 8 hex chars.
     Minimal,
@@ -110,10 +116,19 @@ impl fmt::Debug for Fingerprint {
 
 impl DigestPolicy {
     /// Every digest policy.
+    #[cfg(feature = "blake2")]
     pub const ALL: [DigestPolicy; 4] = [
         DigestPolicy::Full,
         DigestPolicy::Short,
         DigestPolicy::Fast,
+        DigestPolicy::Minimal,
+    ];
+
+    /// Every digest policy (`fast` needs the `blake2` feature).
+    #[cfg(not(feature = "blake2"))]
+    pub const ALL: [DigestPolicy; 3] = [
+        DigestPolicy::Full,
+        DigestPolicy::Short,
         DigestPolicy::Minimal,
     ];
 
@@ -122,6 +137,7 @@ impl DigestPolicy {
         match self {
             DigestPolicy::Full => "full",
             DigestPolicy::Short => "short",
+            #[cfg(feature = "blake2")]
             DigestPolicy::Fast => "fast",
             DigestPolicy::Minimal => "minimal",
         }
@@ -130,6 +146,7 @@ impl DigestPolicy {
     /// The digest of `bytes` under this policy.
     pub fn digest(self, bytes: &[u8]) -> Fingerprint {
         match self {
+            #[cfg(feature = "blake2")]
             DigestPolicy::Fast => {
                 let mut hasher = Blake2sVar::new(8).expect("8 is a valid BLAKE2s output size");
                 hasher.update(bytes);

@@ -453,7 +453,9 @@ impl std::str::FromStr for TokenId {
 /// killed or timed out.
 ///
 /// Use it with `?` in a guarded fn that returns a `Result` whose error type
-/// converts from `Cancelled` (`Box<dyn Error>`, `anyhow::Error`, or your own).
+/// converts from `Cancelled`: `Box<dyn Error + Send + Sync>`, `anyhow::Error`,
+/// or your own (a guarded fn's value moves between threads, so its error type
+/// must be `Send`: a plain `Box<dyn Error>` is not).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Cancelled;
 

@@ -18,7 +18,7 @@
 //!
 //! let coordinator = OperationsCoordinator::start();
 //! let tokens: Vec<_> = (0..1_000).map(is_prime).collect(); // returns at once
-//! let primes = tokens.into_iter().filter(|_| true).map(|t| t.wait().unwrap()).filter(|&p| p).count();
+//! let primes = tokens.into_iter().map(|t| t.wait().unwrap()).filter(|&p| p).count();
 //! assert_eq!(primes, 168);
 //! coordinator.stop();
 //! ```
@@ -181,7 +181,7 @@
 //!
 //! * [`task_token_guard`]: the attribute; keys `op`, `weight`, `timeout`,
 //!   `storage_speed`, `sticky_anchor`, `external_calls`, `hash_policy`,
-//!   `digest_policy`, `process_pool`.
+//!   `digest_policy`, `process_pool`, `crate` (for re-exports of tokengate).
 //! * [`TaskToken`]: await it, [`wait`](TaskToken::wait) on it,
 //!   [`kill`](TaskToken::kill) it, read its [`state`](TaskToken::state) and timings.
 //! * [`OperationsCoordinator`]: start, stop, bind ([`enter`](Handle::enter)),

@@ -48,7 +48,7 @@ impl StorageSpeed {
         }
     }
 
-    /// The tier's name as the attribute spells it (uppercase, as in the original).
+    /// The tier's name as the attribute spells it (uppercase).
     pub const fn as_str(self) -> &'static str {
         match self {
             StorageSpeed::Slow => "SLOW",

@@ -1,7 +1,7 @@
 //! The live-token registry: id → token, for `kill_token`, operation-wide kills
 //! and shutdown. A token is inserted when submitted and removed when it reaches a
-//! terminal state, so the registry holds only live tokens (the original's grew
-//! forever). Entries are weak: the registry never keeps a token alive.
+//! terminal state, so the registry holds only live tokens, and its size follows
+//! the calls in flight, not the calls ever made. Entries are weak: the registry never keeps a token alive.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};

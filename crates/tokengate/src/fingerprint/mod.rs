@@ -124,7 +124,7 @@ mod tests {
 
     /// Known-answer vectors: FIPS 180-2 for SHA-256; BLAKE2s with an 8-byte
     /// output as computed by the reference implementation (Python's
-    /// `hashlib.blake2s(data, digest_size=8)`, which the original used).
+    /// `hashlib.blake2s(data, digest_size=8)`).
     #[test]
     fn digests_match_reference_vectors() {
         let sha_abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";

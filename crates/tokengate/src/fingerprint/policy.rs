@@ -33,7 +33,7 @@ pub enum HashPolicy {
     Full,
 }
 
-/// How key material is digested, as in the original.
+/// How key material is digested.
 ///
 /// | policy    | digest                          | hex chars |
 /// |-----------|---------------------------------|-----------|

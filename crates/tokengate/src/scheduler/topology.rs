@@ -4,7 +4,7 @@ use crate::Weight;
 
 /// The home core groups (0-based) of `weight` with `groups` core groups.
 ///
-/// As in the original: heavy from group 1, medium from group 2, light from
+/// Heavy from group 1, medium from group 2, light from
 /// group 3 on (1-based); with fewer groups each weight falls back to the highest
 /// group that exists, so every weight always has at least one home group.
 pub(crate) fn home_groups(weight: Weight, groups: usize) -> std::ops::Range<usize> {
@@ -33,7 +33,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn homes_follow_the_original_with_fallbacks() {
+    fn homes_follow_the_weights_with_fallbacks() {
         assert_eq!(home_groups(Weight::Heavy, 1), 0..1);
         assert_eq!(home_groups(Weight::Medium, 1), 0..1);
         assert_eq!(home_groups(Weight::Light, 1), 0..1);

@@ -43,7 +43,7 @@ fn assert_no_coordinator() {
 
     let err = Task::new("closure").spawn(|| 1).wait().unwrap_err();
     assert!(err.is_no_coordinator());
-    let err = tokengate::spawn(|| 1).wait().unwrap_err();
+    let err = tokengate::spawn("spawn", || 1).wait().unwrap_err();
     assert!(err.is_no_coordinator());
     let err = futures::executor::block_on(lonely(2)).unwrap_err();
     assert!(err.is_no_coordinator());

@@ -85,7 +85,10 @@ fn panics_in_calls_go_to_the_handler_and_others_to_the_previous_hook() {
         "the previous hook still gets every other panic"
     );
     // The handled calls' workers live on.
-    assert_eq!(value(with_handler.run(|| tokengate::spawn(|| 1))), 1);
+    assert_eq!(
+        value(with_handler.run(|| tokengate::spawn("spawn", || 1))),
+        1
+    );
     with_handler.stop();
     without.stop();
 }

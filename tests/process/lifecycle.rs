@@ -66,6 +66,28 @@ fn stop_kills_a_call_that_outlasts_the_stop_timeout() {
     wait_exited(pid);
 }
 
+#[test]
+fn stop_now_kills_a_running_call_s_worker_process() {
+    let dir = scratch_dir("stop-now");
+    // A stop timeout that would keep `stop` waiting: `stop_now` does not.
+    let coordinator = builder("p-stop-now")
+        .process_workers(1)
+        .stop_timeout(Duration::from_secs(3600))
+        .start()
+        .unwrap();
+    let pid_file = dir.join("pid");
+    let token = coordinator.run(|| fns::spin(pid_file.display().to_string(), 3600));
+    let pid: u32 = read_when_written(&pid_file).parse().unwrap();
+    coordinator.stop_now();
+    let err = resolve(token).unwrap_err();
+    assert_eq!(
+        err.kill_reason(),
+        Some(tokengate::KillReason::StopNow),
+        "{err}"
+    );
+    wait_exited(pid);
+}
+
 const ORPHAN_CHILD: &str = "lifecycle::orphan_parent";
 const ORPHAN_ENV: &str = "TOKENGATE_TEST_ORPHAN_DIR";
 

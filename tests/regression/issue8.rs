@@ -37,7 +37,7 @@ impl Drop for PanickingPayload {
 /// A call that proves the (single) worker still serves calls.
 fn still_serves() {
     assert_eq!(
-        value(tokengate::spawn(|| 41 + 1)),
+        value(tokengate::spawn("spawn", || 41 + 1)),
         42,
         "the worker lives on"
     );
@@ -50,7 +50,7 @@ fn a_panic_payload_that_panics_when_dropped_leaves_the_worker_alive() {
     quiet_expected_panics();
     let coordinator = single_worker("payload-drop").start().unwrap();
     let bound = coordinator.enter();
-    let err = error(tokengate::spawn(|| -> u8 {
+    let err = error(tokengate::spawn("spawn", || -> u8 {
         std::panic::panic_any(PanickingPayload)
     }));
     assert!(err.is_panic(), "{err}");
@@ -65,7 +65,7 @@ fn returning_after(gate: &Arc<Gate>) -> TaskToken<PanicOnDrop> {
     let started = Arc::new(AtomicBool::new(false));
     let token = {
         let (gate, started) = (gate.clone(), started.clone());
-        tokengate::spawn(move || {
+        tokengate::spawn("spawn", move || {
             started.store(true, Ordering::SeqCst);
             gate.wait();
             PanicOnDrop
@@ -122,7 +122,7 @@ fn enter_guards_dropped_out_of_order_keep_the_live_binding() {
     let guard_a = a.enter();
     let guard_b = b.enter();
     drop(guard_a);
-    value(tokengate::spawn(|| ()));
+    value(tokengate::spawn("spawn", || ()));
     assert_eq!(b.stats().tokens.completed, 1, "b is still entered");
     assert_eq!(a.stats().tokens.submitted, 0, "a's guard was dropped");
     drop(guard_b);
@@ -135,7 +135,7 @@ fn running_until(gate: &Arc<Gate>) -> TaskToken<bool> {
     let started = Arc::new(AtomicBool::new(false));
     let token = {
         let (gate, started) = (gate.clone(), started.clone());
-        tokengate::spawn(move || {
+        tokengate::spawn("spawn", move || {
             started.store(true, Ordering::SeqCst);
             gate.wait()
         })
@@ -149,7 +149,7 @@ fn running_until(gate: &Arc<Gate>) -> TaskToken<bool> {
 fn queued_behind(gate: &Arc<Gate>) -> (TaskToken<bool>, TaskToken<u8>) {
     let running = running_until(gate);
     let argument = PanicOnDrop;
-    let queued = tokengate::spawn(move || {
+    let queued = tokengate::spawn("spawn", move || {
         let _keep = &argument;
         1u8
     });
@@ -182,7 +182,7 @@ fn admin_calls_and_stop_survive_arguments_that_panic_when_dropped() {
     assert_eq!(coordinator.drain_operation("drained"), 1);
     assert!(error(queued).is_killed());
     let argument = PanicOnDrop;
-    let queued = tokengate::spawn(move || {
+    let queued = tokengate::spawn("spawn", move || {
         let _keep = &argument;
     });
     assert_eq!(coordinator.drain_pool(), 1);
@@ -207,7 +207,7 @@ fn admin_calls_and_stop_survive_arguments_that_panic_when_dropped() {
     let ran_after_stop = Arc::new(AtomicBool::new(false));
     let later = {
         let ran = ran_after_stop.clone();
-        tokengate::spawn(move || ran.store(true, Ordering::SeqCst))
+        tokengate::spawn("spawn", move || ran.store(true, Ordering::SeqCst))
     };
     drop(bound);
     let opener = {
@@ -287,7 +287,7 @@ fn stack_size_lets_deep_recursion_run_on_a_worker() {
         .start()
         .unwrap();
     // Over 8 MiB of frames: far past the default 2 MiB.
-    let sum = value(coordinator.run(|| tokengate::spawn(|| depth(8_000))));
+    let sum = value(coordinator.run(|| tokengate::spawn("spawn", || depth(8_000))));
     assert_eq!(sum, 4_000);
     coordinator.stop();
 }
@@ -340,7 +340,9 @@ fn lane_slots_are_given_back_once_when_a_waiting_worker_claims_a_deferred_call()
         coordinator.stats().lanes.iter().all(|lane| lane.depth == 0)
     });
     // The lane still admits: it does not look full.
-    let tokens: Vec<_> = (0..8).map(|i| tokengate::spawn(move || i)).collect();
+    let tokens: Vec<_> = (0..8)
+        .map(|i| tokengate::spawn("spawn", move || i))
+        .collect();
     assert_eq!(tokens.into_iter().map(value).sum::<i32>(), 28);
     drop(bound);
     coordinator.stop();

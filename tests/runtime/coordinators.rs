@@ -117,7 +117,7 @@ fn a_handle_administers_and_watches_its_coordinator_from_anywhere() {
     assert_eq!(handle.resume_operation("held"), 1);
     assert_eq!(value(held), 7);
     // `enter` binds calls to it, as the coordinator's own does.
-    let ran = handle.run(|| tokengate::spawn(|| 1));
+    let ran = handle.run(|| tokengate::spawn("spawn", || 1));
     assert_eq!(value(ran), 1);
     assert_eq!(c.stats().tokens.completed, 2);
     // After stop, the handle still answers.
@@ -137,13 +137,13 @@ fn handle_current_is_where_calls_go() {
         let _in_b = b.enter();
         // In an entered scope: the entered coordinator.
         let before = id(&b);
-        tokengate::Handle::current().run(|| value(tokengate::spawn(|| ())));
+        tokengate::Handle::current().run(|| value(tokengate::spawn("spawn", || ())));
         assert_eq!(id(&b), before + 1);
     }
     // Inside a call: the coordinator running it, whatever is entered.
     let _in_b = b.enter();
     let inside = a.run(|| {
-        tokengate::spawn(|| {
+        tokengate::spawn("spawn", || {
             let handle = tokengate::Handle::current();
             handle.stats().tokens.executing
         })

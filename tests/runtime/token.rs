@@ -180,7 +180,7 @@ fn op_weight_and_state_are_reported() {
     let t = Task::new("task-heavy").weight(Weight::Heavy).spawn(|| 1);
     assert_eq!((t.op(), t.weight()), ("task-heavy", Weight::Heavy));
     value(t);
-    let t = tokengate::spawn(|| 2);
+    let t = tokengate::spawn("spawn", || 2);
     assert_eq!((t.op(), t.weight()), ("spawn", Weight::Medium));
     value(t);
 

@@ -58,6 +58,9 @@ pub enum ErrorKind {
     Process,
     /// The worker process running a `process_pool` call died.
     WorkerLost,
+    /// The call names a limit its coordinator has no size for (no cap and no
+    /// rate): a configuration error, reported at once.
+    UnsizedLimit,
 }
 
 /// Who killed a call; see [`TaskError::kill_reason`].
@@ -73,6 +76,8 @@ pub enum KillReason {
     Operation,
     /// A drain of the pool or of one operation, while it was waiting.
     Drain,
+    /// [`OperationsCoordinator::stop_now`](crate::OperationsCoordinator::stop_now).
+    StopNow,
 }
 
 impl KillReason {
@@ -82,6 +87,7 @@ impl KillReason {
             KillReason::Admin => "by an admin kill of its id",
             KillReason::Operation => "by a kill of its whole operation",
             KillReason::Drain => "by a drain while it was waiting",
+            KillReason::StopNow => "by `stop_now()` of its coordinator",
         }
     }
 }
@@ -136,6 +142,11 @@ pub(crate) enum Reason {
     TimedOut(Duration),
     /// The lane was full and the coordinator rejects instead of waiting.
     Rejected { weight: Weight, capacity: usize },
+    /// The limit's gate was full and the coordinator rejects instead of
+    /// waiting.
+    LimitFull { name: String, waiting: usize },
+    /// The call names a limit with no size.
+    UnsizedLimit { name: &'static str },
     /// The coordinator stopped before the call completed.
     Shutdown,
     /// No coordinator was running when the call was made; `dropped_unused`
@@ -163,7 +174,8 @@ impl Reason {
             Reason::Panic(..) => ErrorKind::Panic,
             Reason::Killed(_) => ErrorKind::Killed,
             Reason::TimedOut(_) => ErrorKind::TimedOut,
-            Reason::Rejected { .. } => ErrorKind::Rejected,
+            Reason::Rejected { .. } | Reason::LimitFull { .. } => ErrorKind::Rejected,
+            Reason::UnsizedLimit { .. } => ErrorKind::UnsizedLimit,
             Reason::Shutdown => ErrorKind::Shutdown,
             Reason::NoCoordinator { .. } => ErrorKind::NoCoordinator,
             Reason::Process(_) => ErrorKind::Process,
@@ -188,6 +200,14 @@ impl fmt::Debug for Reason {
                 .field("weight", weight)
                 .field("capacity", capacity)
                 .finish(),
+            Reason::LimitFull { name, waiting } => f
+                .debug_struct("LimitFull")
+                .field("name", name)
+                .field("waiting", waiting)
+                .finish(),
+            Reason::UnsizedLimit { name } => {
+                f.debug_struct("UnsizedLimit").field("name", name).finish()
+            }
             Reason::Shutdown => f.write_str("Shutdown"),
             Reason::NoCoordinator { dropped_unused } => f
                 .debug_struct("NoCoordinator")
@@ -292,7 +312,8 @@ impl TaskError {
         self.kind() == ErrorKind::TimedOut
     }
 
-    /// The call's lane was full and the coordinator is configured to reject.
+    /// The call's lane (or its limit's gate) was full and the coordinator is
+    /// configured to reject.
     pub fn is_rejected(&self) -> bool {
         self.kind() == ErrorKind::Rejected
     }
@@ -363,6 +384,18 @@ impl fmt::Display for TaskError {
                 f,
                 "guarded call `{op}` was rejected: the {weight} lane is full ({capacity} waiting); \
                  retry later, raise `lane_capacity`, or use `FullLanePolicy::Wait`"
+            ),
+            Reason::LimitFull { name, waiting } => write!(
+                f,
+                "guarded call `{op}` was rejected: {waiting} calls already wait for limit \
+                 `{name}`; retry later, raise the limit with `Handle::set_limit`, or use \
+                 `FullLanePolicy::Wait`"
+            ),
+            Reason::UnsizedLimit { name } => write!(
+                f,
+                "guarded call `{op}` names limit `{name}`, which this coordinator has no size \
+                 for; give it one with `CoordinatorBuilder::limit(\"{name}\", n)` (or `.rate(..)`) \
+                 before `start()`, or with `Handle::set_limit` at run time"
             ),
             Reason::Shutdown => write!(
                 f,
@@ -482,6 +515,11 @@ enum BuildErrorKind {
         why: &'static str,
     },
     NulInThreadName,
+    /// A limit's name or rate is unusable.
+    BadLimit {
+        name: String,
+        why: &'static str,
+    },
     Spawn(std::io::Error),
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     ProcessStart(std::io::Error),
@@ -509,6 +547,15 @@ impl BuildError {
     pub(crate) fn nul_in_thread_name() -> Self {
         BuildError {
             kind: BuildErrorKind::NulInThreadName,
+        }
+    }
+
+    pub(crate) fn bad_limit(name: &str, why: &'static str) -> Self {
+        BuildError {
+            kind: BuildErrorKind::BadLimit {
+                name: name.to_owned(),
+                why,
+            },
         }
     }
 
@@ -553,6 +600,7 @@ impl fmt::Display for BuildError {
                 "`thread_name` must not contain a NUL byte: thread names are C strings; \
                  remove it from the prefix",
             ),
+            BuildErrorKind::BadLimit { name, why } => write!(f, "limit `{name}`: {why}"),
             BuildErrorKind::Spawn(err) => write!(
                 f,
                 "could not start a coordinator thread ({err}); lower `workers_per_core` \
@@ -579,6 +627,7 @@ impl std::error::Error for BuildError {
             BuildErrorKind::Zero(_)
             | BuildErrorKind::TooLarge { .. }
             | BuildErrorKind::NulInThreadName
+            | BuildErrorKind::BadLimit { .. }
             | BuildErrorKind::DuplicateOp { .. } => None,
         }
     }

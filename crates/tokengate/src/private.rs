@@ -28,6 +28,7 @@ pub struct Site {
     pub(crate) hash_policy: HashPolicy,
     pub(crate) digest_policy: DigestPolicy,
     pub(crate) process_pool: bool,
+    pub(crate) limit: Option<&'static str>,
 }
 
 impl Site {
@@ -43,6 +44,7 @@ impl Site {
             hash_policy: HashPolicy::Standard,
             digest_policy: DigestPolicy::Full,
             process_pool: false,
+            limit: None,
         }
     }
 
@@ -85,6 +87,12 @@ impl Site {
     /// `digest_policy = "..."`.
     pub const fn digest_policy(mut self, policy: DigestPolicy) -> Site {
         self.digest_policy = policy;
+        self
+    }
+
+    /// `limit = "..."`.
+    pub const fn limit(mut self, name: &'static str) -> Site {
+        self.limit = Some(name);
         self
     }
 

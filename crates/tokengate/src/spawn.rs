@@ -1,29 +1,35 @@
 //! Guarded calls without the attribute: [`spawn`] and the [`Task`] builder.
 
+use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{TaskToken, Weight};
+use crate::coordinator::Call;
+use crate::fingerprint::{self, KeyId};
+use crate::{StorageSpeed, TaskToken, Weight};
 
-/// Runs a closure through the coordinator as a medium call of operation
-/// `"spawn"`, like a guarded fn would.
+/// Runs a closure through the coordinator as a medium call of operation `op`,
+/// like a guarded fn would. The op names the call in stats and admin calls
+/// (pause, kill and drain by operation); for other settings use [`Task`].
 ///
 /// ```
 /// let coordinator = tokengate::OperationsCoordinator::start();
-/// let token = tokengate::spawn(|| (1..=10u32).product::<u32>());
+/// let token = tokengate::spawn("factorial", || (1..=10u32).product::<u32>());
 /// assert_eq!(token.wait().unwrap(), 3_628_800);
+/// assert_eq!(coordinator.stats().op("factorial").unwrap().counts.completed, 1);
 /// coordinator.stop();
 /// ```
-pub fn spawn<T, F>(f: F) -> TaskToken<T>
+pub fn spawn<T, F>(op: &'static str, f: F) -> TaskToken<T>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    Task::new("spawn").spawn(f)
+    Task::new(op).spawn(f)
 }
 
-/// The attribute's settings as a value: op name, weight and timeout, for
-/// closures and for fns you cannot annotate.
+/// The attribute's settings as a value, for closures and for fns you cannot
+/// annotate: op name, `weight`, `timeout`, `storage_speed`, `limit`, and a
+/// sticky key given explicitly.
 ///
 /// ```
 /// use tokengate::{Task, Weight};
@@ -41,15 +47,21 @@ pub struct Task {
     op: &'static str,
     weight: Weight,
     timeout: Option<Duration>,
+    storage: Option<StorageSpeed>,
+    limit: Option<&'static str>,
+    sticky: Option<(&'static str, KeyId)>,
 }
 
 impl Task {
-    /// Settings for `op`: medium weight, no timeout.
+    /// Settings for `op`: medium weight, no timeout, no tags.
     pub const fn new(op: &'static str) -> Task {
         Task {
             op,
             weight: Weight::Medium,
             timeout: None,
+            storage: None,
+            limit: None,
+            sticky: None,
         }
     }
 
@@ -65,16 +77,57 @@ impl Task {
         self
     }
 
+    /// Makes the calls IO calls of storage tier `speed`, as `storage_speed`
+    /// does on the attribute.
+    pub const fn storage_speed(mut self, speed: StorageSpeed) -> Task {
+        self.storage = Some(speed);
+        self
+    }
+
+    /// Has the calls pass the named limit `name`, as `limit = "name"` does on
+    /// the attribute (size it with
+    /// [`CoordinatorBuilder::limit`](crate::CoordinatorBuilder::limit)).
+    pub const fn limit(mut self, name: &'static str) -> Task {
+        self.limit = Some(name);
+        self
+    }
+
+    /// Makes the calls sticky, as `sticky_anchor` does on the attribute: calls
+    /// with equal `anchor` and `key` run one at a time, in call order, on one
+    /// worker. The key is hashed with `Hash` (the attribute's
+    /// `hash_policy = "fast"`).
+    ///
+    /// ```
+    /// use tokengate::Task;
+    ///
+    /// let coordinator = tokengate::OperationsCoordinator::start();
+    /// let account = 42_u64;
+    /// let settle = Task::new("settle").sticky("accounts", &account);
+    /// let tokens: Vec<_> = (0..5).map(|i| settle.spawn(move || i)).collect();
+    /// let order: Vec<i32> = tokens.into_iter().map(|t| t.wait().unwrap()).collect();
+    /// assert_eq!(order, [0, 1, 2, 3, 4]);
+    /// coordinator.stop();
+    /// ```
+    pub fn sticky<K: Hash + ?Sized>(mut self, anchor: &'static str, key: &K) -> Task {
+        self.sticky = Some((anchor, KeyId::Fast(fingerprint::fast_key(key))));
+        self
+    }
+
+    fn call(&self) -> Call {
+        let mut call = Call::plain(self.op, self.weight, self.timeout);
+        call.storage = self.storage;
+        call.limit = self.limit;
+        call.sticky = self.sticky;
+        call
+    }
+
     /// Runs `f` as one call with these settings.
     pub fn spawn<T, F>(&self, f: F) -> TaskToken<T>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        crate::coordinator::submit(
-            crate::coordinator::Call::plain(self.op, self.weight, self.timeout),
-            f,
-        )
+        crate::coordinator::submit(self.call(), f)
     }
 
     /// Turns a plain closure into a guarded one: each call of the result runs

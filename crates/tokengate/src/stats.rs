@@ -11,11 +11,11 @@
 //!
 //! ```
 //! # let coordinator = tokengate::OperationsCoordinator::start();
-//! # tokengate::spawn(|| ()).wait().unwrap();
+//! # tokengate::spawn("resize", || ()).wait().unwrap();
 //! let stats: tokengate::stats::Stats = coordinator.stats();
 //! assert_eq!(stats.tokens.completed, 1);
-//! let spawn = stats.op("spawn").expect("calls of `spawn` were made");
-//! assert_eq!(spawn.run_time.count, 1);
+//! let resize = stats.op("resize").expect("calls of `resize` were made");
+//! assert_eq!(resize.run_time.count, 1);
 //! println!("{stats}"); // a readable table
 //! # coordinator.stop();
 //! ```
@@ -241,6 +241,41 @@ pub struct StorageStats {
     pub in_line: usize,
 }
 
+/// One named limit (`limit = "..."`; see
+/// [`CoordinatorBuilder::limit`](crate::CoordinatorBuilder::limit)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct LimitStats {
+    /// The limit's name.
+    pub name: String,
+    /// How many of its calls may run at once; `None` if only its rate binds.
+    pub cap: Option<usize>,
+    /// How many of its calls may start per period, if it has a rate.
+    pub rate: Option<RateStats>,
+    /// How many hold a permit now (passed the gate and not finished).
+    pub running: usize,
+    /// How many wait at the gate now.
+    pub waiting: usize,
+    /// The most that ever held a permit at once.
+    pub high_water: usize,
+    /// Calls let through the gate, since start.
+    pub started: u64,
+}
+
+/// A limit's rate: at most `calls` starts per `per`, in bursts of up to
+/// `calls`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct RateStats {
+    /// Starts per period.
+    pub calls: u32,
+    /// The period.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
+    pub per: Duration,
+}
+
 /// The worker processes of `process_pool` calls.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize))]
@@ -284,6 +319,8 @@ pub struct Stats {
     pub workers: Vec<WorkerStats>,
     /// Per storage tier, slowest first.
     pub storage: Vec<StorageStats>,
+    /// Per named limit, by name.
+    pub limits: Vec<LimitStats>,
     /// IO threads alive (they serve storage tiers and exit when idle).
     pub io_threads: usize,
     /// Live sticky domains: pins held by queued or running calls.
@@ -318,6 +355,11 @@ impl Stats {
     /// The entry for storage tier `speed`.
     pub fn storage(&self, speed: StorageSpeed) -> &StorageStats {
         &self.storage[speed.index()]
+    }
+
+    /// The entry for limit `name`, if the coordinator has it.
+    pub fn limit(&self, name: &str) -> Option<&LimitStats> {
+        self.limits.iter().find(|l| l.name == name)
     }
 }
 
@@ -359,6 +401,18 @@ impl fmt::Display for Stats {
                 "storage {:<8} running {:>3}/{:<3} high water {:>3} waiting {:>6}",
                 tier.speed, tier.running, tier.cap, tier.high_water, tier.waiting
             )?;
+        }
+        for limit in &self.limits {
+            let cap = limit.cap.map_or("-".to_owned(), |cap| cap.to_string());
+            write!(
+                f,
+                "limit {:<14} running {:>3}/{:<3} high water {:>3} waiting {:>6} started {:>8}",
+                limit.name, limit.running, cap, limit.high_water, limit.waiting, limit.started
+            )?;
+            match &limit.rate {
+                Some(rate) => writeln!(f, " rate {}/{}", rate.calls, Rounded(rate.per))?,
+                None => writeln!(f)?,
+            }
         }
         if self.sticky_domains + self.lead_domains > 0 {
             writeln!(

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::Call;
 use super::builder::FullLanePolicy;
 use super::lead::{self, LeadDomain};
+use super::limit::GateBits;
 use super::route::{Route, route_of};
 use super::shared::Shared;
 use crate::error::Reason;
@@ -29,8 +30,16 @@ impl Shared {
             storage,
             sticky,
             lead,
+            limit,
         } = call;
         let entry = self.op_entry(op, weight);
+        let (limit, unsized_limit) = match limit {
+            Some(name) => match self.limits.get(name) {
+                Some(limit) => (Some(limit), None),
+                None => (None, Some(name)),
+            },
+            None => (None, None),
+        };
         entry.counters.local().create();
         let id = next_id();
         // Inside a lead (or one of its children), a call of a listed op joins
@@ -55,11 +64,18 @@ impl Shared {
             path,
             lead,
             parent,
+            limit,
+            gate: GateBits::default(),
         };
         let header = Header::new(id, op, weight, timeout);
         let cell = Cell::new(header, Some(route), f);
         let token = TaskToken::from_cell(cell.clone());
-        self.admit(cell);
+        match unsized_limit {
+            None => self.admit(cell),
+            Some(name) => {
+                terminate_with(&*cell, TokenState::Killed, Reason::UnsizedLimit { name });
+            }
+        }
         token
     }
 
@@ -87,6 +103,12 @@ impl Shared {
             if let Some(deadline) = created.checked_add(timeout) {
                 self.timer.schedule(&job, deadline, timeout);
             }
+        }
+        let route = route_of(&*job).expect("admitted tokens have a route");
+        if let Some(limit) = &route.limit
+            && !self.pass_gate(&job, route, limit)
+        {
+            return;
         }
         self.route_new(job);
     }
@@ -140,7 +162,7 @@ impl Shared {
     /// Routes a fresh `Waiting` call that holds no lane slot: straight to a
     /// worker, or into its lane with a slot, or (its lane full) into the
     /// lane's line, or rejected, per the full-lane policy. Never blocks.
-    fn route_new(&self, job: JobRef) {
+    pub(super) fn route_new(&self, job: JobRef) {
         let header = job.header();
         let route = route_of(&*job).expect("admitted tokens have a route");
         let lane = self.scheduler.slot_lane(route.path, header.weight);
@@ -229,6 +251,12 @@ impl Shared {
         let header = job.header();
         if header.state() != TokenState::Waiting {
             return false;
+        }
+        let route = route_of(&*job).expect("admitted tokens have a route");
+        if route.before_gate() {
+            // Held before its gate: it holds no slot, and passes the gate now.
+            self.reenter_gate(job);
+            return true;
         }
         if let Some(placed) = self.place_now(&job) {
             return placed;

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::OperationsCoordinator;
+use super::limit::{LimitSpec, RateSpec};
 use super::panics::{PanicHandler, PanicReport};
 use crate::{BuildError, StorageSpeed};
 
@@ -50,6 +51,8 @@ pub(crate) struct Config {
     pub(crate) prestart_processes: bool,
     /// Where panics in calls are reported, instead of the panic hook.
     pub(crate) panic_handler: Option<PanicHandler>,
+    /// Named limits, in the order they were first configured.
+    pub(crate) limits: Vec<LimitSpec>,
 }
 
 /// The most worker threads a coordinator runs (`core_groups × workers_per_core`).
@@ -103,6 +106,24 @@ impl Config {
         }
         if self.thread_name.contains('\0') {
             return Err(BuildError::nul_in_thread_name());
+        }
+        for limit in &self.limits {
+            check_limit_name(&limit.name)?;
+            if let Some(rate) = limit.rate {
+                if rate.calls == 0 {
+                    return Err(BuildError::bad_limit(
+                        &limit.name,
+                        "a rate of 0 calls would hold every call forever; pass at least 1 \
+                         (or pause the operation instead)",
+                    ));
+                }
+                if rate.per.is_zero() {
+                    return Err(BuildError::bad_limit(
+                        &limit.name,
+                        "a rate's period must be longer than zero; pass a positive `Duration`",
+                    ));
+                }
+            }
         }
         Ok(())
     }
@@ -159,6 +180,7 @@ impl CoordinatorBuilder {
                 #[cfg(feature = "process")]
                 prestart_processes: false,
                 panic_handler: None,
+                limits: Vec::new(),
             },
         }
     }
@@ -203,6 +225,80 @@ impl CoordinatorBuilder {
     pub fn stop_timeout(mut self, timeout: Duration) -> Self {
         self.config.stop_timeout = timeout;
         self
+    }
+
+    /// Sizes the named limit `name`: every call naming it (`limit = "name"` on
+    /// the attribute, or [`Task::limit`](crate::Task::limit)), of any fn, runs
+    /// only while fewer than `cap` of them run. Calls over the cap wait, in
+    /// call order and off the worker threads, and count as
+    /// [`Waiting`](crate::TokenState::Waiting); kills, timeouts, pauses and
+    /// drains apply to them as to any waiting call. 0 holds every such call
+    /// until the cap is raised with [`Handle::set_limit`](crate::Handle::set_limit).
+    ///
+    /// A call that names a limit with no size (neither `limit` nor
+    /// [`rate`](Self::rate) here, nor `set_limit` since) fails at once with
+    /// [`ErrorKind::UnsizedLimit`](crate::ErrorKind::UnsizedLimit).
+    ///
+    /// ```
+    /// use tokengate::{OperationsCoordinator, Task};
+    ///
+    /// const FETCH: Task = Task::new("fetch").limit("github_api");
+    ///
+    /// let coordinator = OperationsCoordinator::builder()
+    ///     .limit("github_api", 5)
+    ///     .start()
+    ///     .unwrap();
+    /// // An HTTP request, say.
+    /// let pages: Vec<_> = (0..20u32).map(|page| FETCH.spawn(move || page)).collect();
+    /// for (i, page) in pages.into_iter().enumerate() {
+    ///     assert_eq!(page.wait().unwrap(), i as u32);
+    /// }
+    /// assert!(coordinator.stats().limit("github_api").unwrap().high_water <= 5);
+    /// coordinator.stop();
+    /// ```
+    pub fn limit(mut self, name: impl Into<String>, cap: usize) -> Self {
+        self.limit_spec(name.into()).cap = Some(cap);
+        self
+    }
+
+    /// Gives the named limit `name` a rate: at most `calls` of its calls start
+    /// per `per`, in bursts of up to `calls` (a token bucket, full at start).
+    /// With [`limit`](Self::limit) too, both bind. Calls the rate holds back
+    /// wait as calls over the cap do.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokengate::{OperationsCoordinator, Task};
+    ///
+    /// const PING: Task = Task::new("ping").limit("pings");
+    ///
+    /// let coordinator = OperationsCoordinator::builder()
+    ///     .rate("pings", 100, Duration::from_secs(1))
+    ///     .start()
+    ///     .unwrap();
+    /// let answers = tokengate::map(PING.func(|n: u32| n + 1), 0..10);
+    /// assert!(answers.into_iter().all(|a| a.is_ok()));
+    /// coordinator.stop();
+    /// ```
+    pub fn rate(mut self, name: impl Into<String>, calls: u32, per: Duration) -> Self {
+        self.limit_spec(name.into()).rate = Some(RateSpec { calls, per });
+        self
+    }
+
+    fn limit_spec(&mut self, name: String) -> &mut LimitSpec {
+        let limits = &mut self.config.limits;
+        let at = match limits.iter().position(|spec| spec.name == name) {
+            Some(at) => at,
+            None => {
+                limits.push(LimitSpec {
+                    name,
+                    cap: None,
+                    rate: None,
+                });
+                limits.len() - 1
+            }
+        };
+        &mut limits[at]
     }
 
     /// How many calls of storage tier `speed` may run at once (defaults: SLOW 10,
@@ -286,7 +382,7 @@ impl CoordinatorBuilder {
     ///     })
     ///     .start()
     ///     .unwrap();
-    /// let err = coordinator.run(|| tokengate::spawn(|| -> u8 { panic!("expected") }));
+    /// let err = coordinator.run(|| tokengate::spawn("fails", || -> u8 { panic!("expected") }));
     /// assert!(err.wait().unwrap_err().is_panic());
     /// assert_eq!(panics.load(Ordering::SeqCst), 1); // and nothing was printed
     /// coordinator.stop();
@@ -316,4 +412,21 @@ impl CoordinatorBuilder {
         }
         OperationsCoordinator::from_config(self.config)
     }
+}
+
+/// A limit name must be one a call can give: not empty, no control characters.
+fn check_limit_name(name: &str) -> Result<(), BuildError> {
+    if name.is_empty() {
+        return Err(BuildError::bad_limit(
+            name,
+            "a limit needs a name; pass the name its calls give in `limit = \"...\"`",
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(BuildError::bad_limit(
+            name,
+            "a limit name must not contain control characters; use the name its calls give",
+        ));
+    }
+    Ok(())
 }

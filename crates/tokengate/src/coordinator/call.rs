@@ -19,6 +19,8 @@ pub(crate) struct Call {
     pub(crate) sticky: Option<(&'static str, KeyId)>,
     /// `external_calls` (and the digest for the seed): this call is a lead.
     pub(crate) lead: Option<(&'static [&'static str], DigestPolicy)>,
+    /// `limit`: the named limit the call passes before it is routed.
+    pub(crate) limit: Option<&'static str>,
 }
 
 impl Call {
@@ -30,6 +32,7 @@ impl Call {
             storage: None,
             sticky: None,
             lead: None,
+            limit: None,
         }
     }
 
@@ -43,6 +46,7 @@ impl Call {
                 .sticky_anchor
                 .map(|anchor| (anchor, key.unwrap_or(KeyId::Anchor))),
             lead: site.external_calls.map(|calls| (calls, site.digest_policy)),
+            limit: site.limit,
         }
     }
 }

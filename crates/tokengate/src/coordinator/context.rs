@@ -2,10 +2,11 @@
 //! on this thread, the cached process default, and the operation entries this
 //! thread submitted to last.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Weak};
 
 use super::ops::OpEntry;
+use super::overrides::Override;
 use super::shared::Shared;
 use crate::Weight;
 
@@ -32,6 +33,8 @@ struct Context {
     default: RefCell<(u64, Weak<Shared>)>,
     /// The op entries this thread used last, most recent first.
     ops: RefCell<OpCache>,
+    /// The [`Override`] in force for calls made on this thread.
+    overrides: Cell<Override>,
 }
 
 thread_local! {
@@ -40,6 +43,7 @@ thread_local! {
             entered: RefCell::new(Entered { next: 0, stack: Vec::new() }),
             default: RefCell::new((0, Weak::new())),
             ops: RefCell::new([None, None, None, None]),
+            overrides: Cell::new(Override::new()),
         }
     };
 }
@@ -74,4 +78,17 @@ pub(super) fn cache_op(key: OpKey, entry: Arc<OpEntry>) {
         ops.rotate_right(1);
         ops[0] = Some((key, entry));
     });
+}
+
+/// The override in force for calls made on this thread (none while the thread
+/// is exiting).
+pub(super) fn current_override() -> Override {
+    CONTEXT
+        .try_with(|c| c.overrides.get())
+        .unwrap_or_default()
+}
+
+/// Puts `now` in force for calls made on this thread.
+pub(super) fn set_override(now: Override) {
+    let _ = CONTEXT.try_with(|c| c.overrides.set(now));
 }

@@ -88,7 +88,7 @@ pub(crate) fn resolve() -> Option<Arc<Shared>> {
 /// let guard_b = b.enter();
 /// drop(guard_a);
 /// // calls made here still go to `b`
-/// # assert_eq!(tokengate::spawn(|| 1).wait().unwrap(), 1);
+/// # assert_eq!(tokengate::spawn("one", || 1).wait().unwrap(), 1);
 /// # assert_eq!(b.stats().tokens.completed, 1);
 /// # drop(guard_b);
 /// # a.stop(); b.stop();

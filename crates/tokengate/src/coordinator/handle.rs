@@ -33,7 +33,7 @@ use crate::{StorageSpeed, TokenId};
 /// assert!(coordinator.stats().op("reports").is_none()); // no call made yet
 ///
 /// // Inside a call, or where calls would go: the coordinator they go to.
-/// let inside = tokengate::spawn(|| Handle::current().worker_count());
+/// let inside = tokengate::spawn("workers", || Handle::current().worker_count());
 /// assert_eq!(inside.wait().unwrap(), coordinator.worker_count());
 /// coordinator.stop();
 /// ```
@@ -90,7 +90,7 @@ impl Handle {
     /// let b = OperationsCoordinator::start();
     /// {
     ///     let _bound = a.enter();
-    ///     let token = tokengate::spawn(|| 1 + 1);
+    ///     let token = tokengate::spawn("sum", || 1 + 1);
     ///     assert_eq!(token.wait().unwrap(), 2);
     /// }
     /// assert_eq!(a.stats().tokens.completed, 1);
@@ -163,6 +163,48 @@ impl Handle {
     /// The current cap of storage tier `speed`.
     pub fn storage_cap(&self, speed: StorageSpeed) -> usize {
         self.shared.scheduler.tiers[speed.index()].cap()
+    }
+
+    /// Sets the cap of named limit `name` (making it if the coordinator has
+    /// none of that name). Calls holding a permit keep it (none is lost or
+    /// counted twice): raising the cap lets waiting calls through now;
+    /// lowering it holds new ones until fewer than the new cap run. 0 holds
+    /// every call of the limit.
+    ///
+    /// ```
+    /// let coordinator = tokengate::OperationsCoordinator::builder()
+    ///     .limit("db", 8)
+    ///     .start()
+    ///     .unwrap();
+    /// coordinator.set_limit("db", 2);
+    /// assert_eq!(coordinator.stats().limit("db").unwrap().cap, Some(2));
+    /// coordinator.stop();
+    /// ```
+    pub fn set_limit(&self, name: &str, cap: usize) {
+        if self.shared.limits.set_cap(name, cap) {
+            self.shared.admitter.wake();
+        }
+    }
+
+    /// Sets the rate of named limit `name` (making it if needed): at most
+    /// `calls` starts per `per`, in bursts of up to `calls`; the bucket starts
+    /// full.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `calls` is 0 or `per` is zero (as
+    /// [`CoordinatorBuilder::rate`](crate::CoordinatorBuilder::rate) rejects
+    /// them).
+    pub fn set_rate(&self, name: &str, calls: u32, per: std::time::Duration) {
+        assert!(
+            calls > 0 && !per.is_zero(),
+            "`set_rate(\"{name}\", {calls}, {per:?})`: a rate needs at least 1 call per a \
+             positive period; pause the operation to hold its calls instead"
+        );
+        let rate = super::limit::RateSpec { calls, per };
+        if self.shared.limits.set_rate(name, rate) {
+            self.shared.admitter.wake();
+        }
     }
 
     /// Whether admission is paused globally.

@@ -7,9 +7,12 @@ mod builder;
 mod call;
 mod context;
 mod current;
+mod gate;
 mod handle;
 mod lead;
+mod limit;
 mod ops;
+mod overrides;
 mod panics;
 mod registry;
 mod route;
@@ -22,6 +25,7 @@ pub use builder::{CoordinatorBuilder, FullLanePolicy};
 pub(crate) use call::Call;
 pub use current::EnterGuard;
 pub use handle::Handle;
+pub use overrides::Override;
 pub use panics::PanicReport;
 pub(crate) use shared::Shared;
 
@@ -33,6 +37,7 @@ use crate::token::{Cell, Header, next_id};
 use crate::{BuildError, TaskToken, TokenState};
 use builder::Config;
 use route::Route;
+use shutdown::Stop;
 
 /// Submits a call to the coordinator this thread is bound to (see
 /// [`OperationsCoordinator`] for which one), or fails it at once if none runs.
@@ -76,11 +81,12 @@ fn in_worker_process() -> bool {
 
 /// Submits the body `make` builds, given the coordinator the call goes to
 /// (`None` inside a worker process with no coordinator of its own).
-fn submit_with<T, F>(call: Call, make: impl FnOnce(Option<&Arc<Shared>>) -> F) -> TaskToken<T>
+fn submit_with<T, F>(mut call: Call, make: impl FnOnce(Option<&Arc<Shared>>) -> F) -> TaskToken<T>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
+    Override::apply(&mut call);
     match current::resolve() {
         Some(shared) => {
             let f = make(Some(&shared));
@@ -211,7 +217,40 @@ impl OperationsCoordinator {
 
     /// Stops the coordinator (see [Stopping](Self#stopping)). Dropping it does the same.
     pub fn stop(self) {
-        self.handle.shared.stop();
+        self.handle.shared.stop(Stop::Graceful);
+    }
+
+    /// Kills every call at once, queued and running, then stops: running
+    /// bodies see [`is_cancelled`](crate::is_cancelled) (and should return
+    /// early), `process_pool` calls lose their worker process, and every
+    /// token resolves with a [`Killed`](crate::ErrorKind::Killed) error whose
+    /// [`kill_reason`](crate::TaskError::kill_reason) is
+    /// [`StopNow`](crate::KillReason::StopNow) (calls that finished first keep
+    /// their result). Returns when the coordinator has stopped: every token is
+    /// resolved, and bodies that ignore cancellation were given the stop
+    /// timeout to return, as with [`stop`](Self::stop).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokengate::{task_token_guard, KillReason, OperationsCoordinator};
+    ///
+    /// #[task_token_guard(op = "poll_forever")]
+    /// fn poll_forever() {
+    ///     while !tokengate::is_cancelled() {
+    ///         std::thread::sleep(Duration::from_millis(1));
+    ///     }
+    /// }
+    ///
+    /// let coordinator = OperationsCoordinator::start();
+    /// let tokens: Vec<_> = (0..100).map(|_| poll_forever()).collect();
+    /// coordinator.stop_now();
+    /// for token in tokens {
+    ///     let err = token.wait().unwrap_err();
+    ///     assert_eq!(err.kill_reason(), Some(KillReason::StopNow));
+    /// }
+    /// ```
+    pub fn stop_now(self) {
+        self.handle.shared.stop(Stop::Now);
     }
 
     /// A cheap, cloneable [`Handle`] to this coordinator, for code that
@@ -239,7 +278,7 @@ impl Drop for OperationsCoordinator {
         // error then points out.
         let shared = &self.handle.shared;
         let unused = shared.op_entries().is_empty();
-        if shared.stop() && unused {
+        if shared.stop(Stop::Graceful) && unused {
             current::note_dropped_unused();
         }
     }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::lead::LeadDomain;
+use super::limit::{GateBits, Limit};
 use super::ops::OpEntry;
 use super::shared::Shared;
 use crate::TokenState;
@@ -31,6 +32,18 @@ pub(crate) struct Route {
     pub(crate) lead: Option<Arc<LeadDomain>>,
     /// The lead domain this call is a child of.
     pub(crate) parent: Option<Arc<LeadDomain>>,
+    /// The named limit the call passes before it is routed.
+    pub(crate) limit: Option<Arc<Limit>>,
+    /// Where the call stands at its limit's gate.
+    pub(crate) gate: GateBits,
+}
+
+impl Route {
+    /// Whether the call is limited and has not passed its gate yet: it may
+    /// not run, however it is waited on.
+    pub(crate) fn before_gate(&self) -> bool {
+        self.limit.is_some() && self.gate.needs_pass()
+    }
 }
 
 /// The route of `job`, if a coordinator made it.
@@ -51,6 +64,9 @@ impl Owner for Route {
     }
 
     fn body_returned(&self, header: &Header) {
+        if let Some(limit) = &self.limit {
+            self.shared.end_gate(limit, self);
+        }
         if let Path::Sticky { key, .. } = self.path {
             let scheduler = &self.shared.scheduler;
             scheduler
@@ -68,6 +84,12 @@ impl Owner for Route {
     }
 
     fn dropped_waiting(&self, job: &JobRef) {
+        // A call waiting at its limit's gate holds no lane room, and waiting
+        // for the limit could deadlock a body that holds the limit's last
+        // permit: dropping its token detaches it.
+        if self.before_gate() {
+            return;
+        }
         let shared = &self.shared;
         let lane = shared.scheduler.slot_lane(self.path, job.header().weight);
         let in_line = || {
@@ -87,14 +109,23 @@ impl Owner for Route {
     }
 
     fn help(&self, job: &JobRef) -> bool {
-        matches!(
-            job.header().state(),
-            TokenState::Waiting | TokenState::Admitted
-        ) && scheduler::claim(&self.shared.scheduler, job, self.path, self.admissible())
+        !self.before_gate()
+            && matches!(
+                job.header().state(),
+                TokenState::Waiting | TokenState::Admitted
+            )
+            && scheduler::claim(&self.shared.scheduler, job, self.path, self.admissible())
     }
 
     fn park(&self, timeout: Option<Duration>, round: u32) {
         scheduler::park_waiting(timeout, round);
+    }
+
+    fn time_out_after(&self, job: &JobRef, timeout: Duration) {
+        // A deadline beyond the clock's range never passes.
+        if let Some(deadline) = std::time::Instant::now().checked_add(timeout) {
+            self.shared.timer.schedule(job, deadline, timeout);
+        }
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -9,6 +9,7 @@ use super::admitter::Admitter;
 use super::builder::Config;
 use super::context::{self, OpKey};
 use super::lead::Leads;
+use super::limit::Limits;
 use super::ops::OpEntry;
 use super::registry::Registry;
 use super::route::Route;
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) timer: Timer,
     /// Live lead domains (`external_calls`).
     pub(crate) leads: Leads,
+    /// Named limits (`limit = "..."`).
+    pub(crate) limits: Limits,
     /// The worker processes of `process_pool` calls.
     #[cfg(feature = "process")]
     pub(crate) process: Arc<ProcessPool>,
@@ -81,6 +84,7 @@ impl Shared {
             registry: Registry::new(shards * 4),
             timer: Timer::default(),
             leads: Leads::default(),
+            limits: Limits::new(&config.limits),
             #[cfg(feature = "process")]
             process: Arc::new(ProcessPool::new(
                 config.process_workers,
@@ -120,7 +124,10 @@ impl Shared {
         };
         spawn("timer", |shared| shared.timer.run())?;
         spawn("admit", |shared| {
-            shared.admitter.run(|| shared.move_lines())
+            shared.admitter.run(|| {
+                shared.move_gates();
+                shared.move_lines();
+            })
         })?;
         Ok(())
     }
@@ -207,17 +214,20 @@ impl Shared {
                     .run_time
                     .record(now.saturating_sub(header.started_ns()));
             }
+            // A body killed while running still runs: it leaves its domain and
+            // gives its limit's permit back when it returns (`body_returned`).
+            let body_runs = from == TokenState::Executing
+                && matches!(to, TokenState::Killed | TokenState::TimedOut);
             // Leave domains, exactly once each (joined in `submit`).
             if let Path::Sticky { key, .. } = route.path {
-                // A body killed while running still runs: it leaves its domain
-                // when it returns (`body_returned`), keeping the domain's pin.
-                let body_runs = from == TokenState::Executing
-                    && matches!(to, TokenState::Killed | TokenState::TimedOut);
                 let domains = &self.scheduler.domains;
                 domains.finish(key, header.id, !body_runs, &*self.scheduler);
             }
             for domain in [&route.lead, &route.parent].into_iter().flatten() {
                 self.leads.finish(domain);
+            }
+            if let Some(limit) = route.limit.as_ref().filter(|_| !body_runs) {
+                self.end_gate(limit, route);
             }
         }
     }

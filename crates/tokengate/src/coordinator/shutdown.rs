@@ -5,8 +5,17 @@ use std::time::Instant;
 
 use super::shared::{RUNNING, STOPPING, Shared};
 use crate::TokenState;
-use crate::error::Reason;
-use crate::token::terminate_with;
+use crate::error::{KillReason, Reason};
+use crate::token::{kill, terminate_with};
+
+/// How a stop treats calls already made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// Queued calls fail with a shutdown error; running ones may finish.
+    Graceful,
+    /// Every call is killed at once, running ones too (`stop_now`).
+    Now,
+}
 
 impl Shared {
     /// Stops the coordinator, in steps:
@@ -15,7 +24,9 @@ impl Shared {
     ///    for calls already past its check to be queued (or given up).
     /// 2. Every queued call (created, waiting in any queue, or admitted to a
     ///    mailbox) is resolved with a shutdown error; calls that already run
-    ///    may finish.
+    ///    may finish. With [`Stop::Now`], every call, running ones too, is
+    ///    killed instead (running bodies see `is_cancelled()`, process calls
+    ///    lose their worker process): from here on no token is pending.
     /// 3. The scheduler stops: workers exit after their current call, idle IO
     ///    threads exit.
     /// 4. Running calls get the stop timeout to finish (forever, if it is too
@@ -29,7 +40,7 @@ impl Shared {
     ///    that exited are joined.
     ///
     /// Returns false if the coordinator was already stopping.
-    pub(crate) fn stop(&self) -> bool {
+    pub(crate) fn stop(&self, how: Stop) -> bool {
         // 1.
         if self
             .state
@@ -44,6 +55,10 @@ impl Shared {
         }
         // 2.
         for job in self.registry.snapshot() {
+            if how == Stop::Now {
+                kill(&*job, KillReason::StopNow);
+                continue;
+            }
             for state in [
                 TokenState::Created,
                 TokenState::Waiting,
@@ -68,6 +83,7 @@ impl Shared {
         for entry in self.op_entries() {
             drop(entry.take_held());
         }
+        self.limits.clear();
         self.timer.stop();
         self.admitter.stop();
         #[cfg(feature = "process")]

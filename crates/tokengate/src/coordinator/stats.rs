@@ -89,6 +89,7 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
         lanes,
         workers,
         storage,
+        limits: shared.limits.snapshot(),
         io_threads: scheduler.io.threads(),
         sticky_domains: scheduler.domains.len(),
         lead_domains: shared.leads.len(),

@@ -29,6 +29,7 @@ impl Owner for Stub {
     fn park(&self, timeout: Option<Duration>, _: u32) {
         std::thread::park_timeout(timeout.unwrap_or(Duration::from_millis(1)));
     }
+    fn time_out_after(&self, _: &JobRef, _: Duration) {}
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -45,6 +45,7 @@ impl Owner for Stub {
         false
     }
     fn park(&self, _: Option<Duration>, _: u32) {}
+    fn time_out_after(&self, _: &JobRef, _: Duration) {}
     fn as_any(&self) -> &dyn Any {
         self
     }

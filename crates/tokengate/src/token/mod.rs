@@ -196,6 +196,42 @@ impl<T> TaskToken<T> {
         kill(self.cell.as_job(), KillReason::Token)
     }
 
+    /// Gives this call a deadline `timeout` from now: if it has not finished
+    /// by then, it is timed out exactly as the attribute's `timeout` would
+    /// (queued, it never runs; running, it resolves
+    /// [`TimedOut`](crate::ErrorKind::TimedOut) at once and its body sees
+    /// [`is_cancelled`](crate::is_cancelled); a `process_pool` call loses its
+    /// worker process). With a `timeout` on the fn too, the earlier deadline
+    /// wins. The deadline belongs to the call, not to this token value: it
+    /// holds whether the token is awaited, waited on or dropped.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokengate::{task_token_guard, ErrorKind, OperationsCoordinator};
+    ///
+    /// #[task_token_guard(op = "slow_lookup")]
+    /// fn slow_lookup(key: u32) -> u32 {
+    ///     while !tokengate::is_cancelled() {
+    ///         std::thread::sleep(Duration::from_millis(1));
+    ///     }
+    ///     key
+    /// }
+    ///
+    /// let coordinator = OperationsCoordinator::start();
+    /// let err = slow_lookup(7).timeout(Duration::from_millis(20)).wait().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::TimedOut);
+    /// coordinator.stop();
+    /// ```
+    pub fn timeout(self, timeout: Duration) -> Self {
+        if !self.is_finished() {
+            let job = self.cell.clone().job();
+            if let Some(owner) = job.owner() {
+                owner.time_out_after(&job, timeout);
+            }
+        }
+        self
+    }
+
     /// When the call was made.
     pub fn created_at(&self) -> Instant {
         instant(self.header().created_ns()).unwrap_or_else(epoch)

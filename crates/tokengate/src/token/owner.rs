@@ -51,6 +51,10 @@ pub(crate) trait Owner: Send + Sync + 'static {
     /// parks so far. A thread that may be able to help later parks briefly.
     fn park(&self, timeout: Option<Duration>, round: u32);
 
+    /// Times `job` out `timeout` from now, if it has not finished by then
+    /// (as the attribute's `timeout` does; the earliest deadline wins).
+    fn time_out_after(&self, job: &JobRef, timeout: Duration);
+
     /// The owner as `Any`, so the layer that made it can recover its type.
     fn as_any(&self) -> &dyn Any;
 }

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
-use async_nats::{Client, ConnectOptions};
+use async_nats::{Client, ConnectOptions, Event};
+use tokio::sync::watch;
 
 use crate::error::Error;
 use crate::names::{JOBS_STREAM, JOBS_SUBJECTS, RESULTS_STREAM, RESULTS_SUBJECTS};
@@ -57,14 +58,28 @@ impl BrokerSettings {
     }
 }
 
+/// A connection to the broker.
+pub(crate) struct Connection {
+    pub(crate) client: Client,
+    pub(crate) js: jetstream::Context,
+    /// Counts the times the client (re)connected: what was set up on the
+    /// server for an earlier connection (pull requests, ephemeral consumers)
+    /// may be gone after a change.
+    pub(crate) connects: watch::Receiver<u64>,
+}
+
 /// Connects, with reconnection for ever: a broker that restarts is found
 /// again within a second of coming back.
-pub(crate) async fn connect(
-    settings: &BrokerSettings,
-    name: &str,
-) -> Result<(Client, jetstream::Context), Error> {
+pub(crate) async fn connect(settings: &BrokerSettings, name: &str) -> Result<Connection, Error> {
+    let (connected, connects) = watch::channel(0_u64);
     let client = ConnectOptions::new()
         .name(name)
+        .event_callback(move |event| {
+            if matches!(event, Event::Connected) {
+                connected.send_modify(|count| *count += 1);
+            }
+            std::future::ready(())
+        })
         .connection_timeout(settings.connect_timeout)
         .max_reconnects(None)
         .reconnect_delay_callback(|attempts| {
@@ -80,7 +95,11 @@ pub(crate) async fn connect(
             ))
         })?;
     let js = jetstream::new(client.clone());
-    Ok((client, js))
+    Ok(Connection {
+        client,
+        js,
+        connects,
+    })
 }
 
 /// The jobs and results streams, created if missing.

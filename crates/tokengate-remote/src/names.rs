@@ -185,7 +185,11 @@ mod tests {
         assert!(check_job_id("c1a2.17").is_ok());
         assert!(check_job_id("a b").is_err());
         assert!(check_job_id("").is_err());
-        assert!(check_job_id("line\nbreak").unwrap_err().contains("line\\nbreak"));
+        assert!(
+            check_job_id("line\nbreak")
+                .unwrap_err()
+                .contains("line\\nbreak")
+        );
     }
 
     #[test]
@@ -198,9 +202,18 @@ mod tests {
             job_subject("p", Route::Partition(3), "a.b *>"),
             "tg.jobs.p.sticky.p3.a_b___"
         );
-        assert_eq!(job_subject("p", Route::Weight("light"), ""), "tg.jobs.p.light._");
-        assert_eq!(consumer_filter("p", Route::Weight("light")), "tg.jobs.p.light.>");
-        assert_eq!(consumer_filter("p", Route::Partition(0)), "tg.jobs.p.sticky.p0.>");
+        assert_eq!(
+            job_subject("p", Route::Weight("light"), ""),
+            "tg.jobs.p.light._"
+        );
+        assert_eq!(
+            consumer_filter("p", Route::Weight("light")),
+            "tg.jobs.p.light.>"
+        );
+        assert_eq!(
+            consumer_filter("p", Route::Partition(0)),
+            "tg.jobs.p.sticky.p0.>"
+        );
         assert_eq!(consumer_name("p", Route::Partition(0)), "tg_p_sticky_p0");
     }
 

@@ -8,10 +8,14 @@
 //!
 //! Ops: `echo` returns its arguments; `sleep` sleeps for the little-endian
 //! `u64` of milliseconds in its arguments (stopping early when cancelled) and
-//! returns them; `abort` aborts the process. Each call appends
+//! returns them; `crash` ends the process at once. Each call appends
 //! `<op> <pid>` to the log file when it starts. With `--crash-after-result`
-//! the process aborts after its first result is stored and before that job is
+//! the process ends after its first result is stored and before that job is
 //! acknowledged. It prints `ready` on stdout once it serves.
+//!
+//! A crash is `exit(3)` from the calling thread: the process is gone
+//! without acknowledging anything, as after an abort, but leaves no core
+//! file behind.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,7 +34,10 @@ fn main() {
     let mut crash_after_result = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = || args.next().unwrap_or_else(|| usage(&format!("`{arg}` needs a value")));
+        let mut value = || {
+            args.next()
+                .unwrap_or_else(|| usage(&format!("`{arg}` needs a value")))
+        };
         match arg.as_str() {
             "--url" => url = Some(value()),
             "--pool" => pool = Some(value()),
@@ -56,16 +63,17 @@ fn main() {
         match op {
             "echo" => Ok(args.to_vec()),
             "sleep" => {
-                let ms = u64::from_le_bytes(args.try_into().map_err(|_| {
-                    Failure::Error("`sleep` takes a little-endian u64".to_owned())
-                })?);
+                let ms =
+                    u64::from_le_bytes(args.try_into().map_err(|_| {
+                        Failure::Error("`sleep` takes a little-endian u64".to_owned())
+                    })?);
                 let until = Instant::now() + Duration::from_millis(ms);
                 while Instant::now() < until && !cancel.is_cancelled() {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 Ok(args.to_vec())
             }
-            "abort" => std::process::abort(),
+            "crash" => crash(),
             other => Err(Failure::Error(format!("unknown op `{other}`"))),
         }
     };
@@ -79,7 +87,7 @@ fn main() {
         config = config.pool(pool);
     }
     if crash_after_result {
-        config = config.on_result_stored(|_, _| std::process::abort());
+        config = config.on_result_stored(|_, _| crash());
     }
     let _worker = Worker::start(config).unwrap_or_else(|err| {
         eprintln!("error: {err}");
@@ -91,6 +99,11 @@ fn main() {
     loop {
         std::thread::park();
     }
+}
+
+/// Ends the process at once, as a crash would.
+fn crash() -> ! {
+    std::process::exit(3)
 }
 
 fn number<T: std::str::FromStr>(text: &str) -> T {

@@ -27,7 +27,7 @@ use async_nats::jetstream::context::{PublishAckFuture, PublishError, PublishErro
 use async_nats::jetstream::{self, message::PublishMessage, stream};
 use bytes::Bytes;
 use futures::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::caller::ledger::{Ledger, Stored};
 use crate::job::Outcome;
@@ -70,6 +70,8 @@ pub(crate) struct Io {
     /// The results stream's last sequence when the caller connected: this
     /// caller's results all come after it.
     pub(crate) results_start: u64,
+    /// Changes when the client reconnects.
+    pub(crate) connects: watch::Receiver<u64>,
     pub(crate) url: String,
     pub(crate) publish_attempts: u32,
     pub(crate) publish_timeout: Duration,
@@ -178,7 +180,10 @@ async fn confirm(io: Arc<Io>, job: Outgoing, first: Result<PublishAckFuture, Pub
 /// Tells the pool's workers to stop job `id`, and deletes it from the queue
 /// if it is still there. Both are best effort: the job already resolved.
 async fn kill(io: &Arc<Io>, id: String, pool: String, seq: Option<u64>) {
-    let _ = io.client.publish(kill_subject(&pool), Bytes::from(id)).await;
+    let _ = io
+        .client
+        .publish(kill_subject(&pool), Bytes::from(id))
+        .await;
     if let Some(seq) = seq {
         let io = io.clone();
         tokio::spawn(async move {
@@ -190,9 +195,15 @@ async fn kill(io: &Arc<Io>, id: String, pool: String, seq: Option<u64>) {
 
 /// Follows this caller's results in the results stream for ever, from the
 /// first one after `last_read`.
+///
+/// The ordered consumer is ephemeral: a broker restart loses it. It would
+/// notice by itself after a few missed heartbeats; a reconnect says so
+/// sooner, and a new consumer then starts after the last result read.
 async fn read_results(io: Arc<Io>, last_read: Arc<AtomicU64>) {
+    let mut connects = io.connects.clone();
     let mut generation = 0_u64;
     loop {
+        connects.borrow_and_update();
         generation += 1;
         let config = OrderedConfig {
             name: Some(format!("tg_res_{}_{generation}", io.caller_id)),
@@ -208,15 +219,23 @@ async fn read_results(io: Arc<Io>, last_read: Arc<AtomicU64>) {
         if let Ok(consumer) = io.results.create_consumer(config).await
             && let Ok(mut messages) = consumer.messages().await
         {
-            while let Some(Ok(message)) = messages.next().await {
-                if let Ok(info) = message.info() {
-                    last_read.store(info.stream_sequence, Relaxed);
+            loop {
+                tokio::select! {
+                    message = messages.next() => match message {
+                        Some(Ok(message)) => {
+                            if let Ok(info) = message.info() {
+                                last_read.store(info.stream_sequence, Relaxed);
+                            }
+                            deliver(&io.ledger, &message);
+                        }
+                        _ => break,
+                    },
+                    _ = connects.changed() => break,
                 }
-                deliver(&io.ledger, &message);
             }
         }
-        // The broker is away or the consumer is lost: open a new one soon.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The broker is away, or the consumer was lost: a new one soon.
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -140,19 +140,26 @@ impl Ledger {
     /// Resolves `id` with `outcome` if it is still pending; the publish of it
     /// is over either way. Returns whether it was pending.
     pub(crate) fn resolve(&self, id: &str, outcome: Outcome) -> bool {
-        let entry = {
-            let mut jobs = self.lock();
-            jobs.killed_unqueued.remove(id);
-            jobs.pending.remove(id)
-        };
-        match entry {
+        match self.take(id) {
             Some(entry) => {
-                self.window.release();
-                self.finish(entry.on_done, outcome);
+                self.complete(entry, outcome);
                 true
             }
             None => false,
         }
+    }
+
+    /// Removes `id` from the jobs in flight.
+    fn take(&self, id: &str) -> Option<Entry> {
+        let mut jobs = self.lock();
+        jobs.killed_unqueued.remove(id);
+        jobs.pending.remove(id)
+    }
+
+    /// Gives a resolved job's room back and runs its callback.
+    fn complete(&self, entry: Entry, outcome: Outcome) {
+        self.window.release();
+        self.finish(entry.on_done, outcome);
     }
 
     /// A result arrived from a worker.
@@ -162,19 +169,21 @@ impl Ledger {
             delivered,
             outcome,
         } = body;
-        let poison = matches!(outcome, WireOutcome::WorkerLost(_));
-        if self.resolve(&job, outcome.into()) {
-            if delivered > 1 {
-                self.counters.redelivered.fetch_add(1, Relaxed);
-            }
-            if poison {
-                self.counters.poison.fetch_add(1, Relaxed);
-            }
-        } else {
+        let Some(entry) = self.take(&job) else {
             // A late result of a killed job, or a second result of a job that
             // ran twice (its worker died between publishing and acking).
             self.counters.duplicates.fetch_add(1, Relaxed);
+            return;
+        };
+        // Counted before the callback runs, so that whoever it wakes sees
+        // the counts that include it.
+        if delivered > 1 {
+            self.counters.redelivered.fetch_add(1, Relaxed);
         }
+        if matches!(outcome, WireOutcome::WorkerLost(_)) {
+            self.counters.poison.fetch_add(1, Relaxed);
+        }
+        self.complete(entry, outcome.into());
     }
 
     /// Kills `id`: resolves it as cancelled now. Returns its pool and where

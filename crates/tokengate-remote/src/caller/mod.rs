@@ -332,8 +332,11 @@ async fn open(
     reply: String,
 ) -> Result<Io, Error> {
     let name = format!("tokengate-remote caller {caller_id}");
-    let (client, js) = broker::connect(&config.broker, &name).await?;
-    let mut js = js;
+    let broker::Connection {
+        client,
+        mut js,
+        connects,
+    } = broker::connect(&config.broker, &name).await?;
     js.set_timeout(config.publish_timeout);
     let (jobs, mut results) = broker::streams(&js, &config.broker).await?;
     let results_start = results
@@ -356,6 +359,7 @@ async fn open(
         reply,
         caller_id,
         results_start,
+        connects,
         url: config.broker.url,
         publish_attempts: config.publish_attempts,
         publish_timeout: config.publish_timeout,

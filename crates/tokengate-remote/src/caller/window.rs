@@ -216,7 +216,8 @@ mod tests {
         let permit = window.try_reserve().unwrap();
         assert!(window.reserve_timeout(Duration::from_millis(10)).is_none());
         let w = window.clone();
-        let waiter = std::thread::spawn(move || w.reserve_timeout(Duration::from_secs(20)).is_some());
+        let waiter =
+            std::thread::spawn(move || w.reserve_timeout(Duration::from_secs(20)).is_some());
         drop(permit);
         assert!(waiter.join().unwrap());
     }

@@ -88,10 +88,7 @@ impl WorkerConfig {
     /// | [`stop_timeout`](Self::stop_timeout) | 30 s |
     pub fn new(
         url: impl Into<String>,
-        executor: impl Fn(&str, &[u8], &CancelFlag) -> Result<Vec<u8>, Failure>
-        + Send
-        + Sync
-        + 'static,
+        executor: impl Fn(&str, &[u8], &CancelFlag) -> Result<Vec<u8>, Failure> + Send + Sync + 'static,
     ) -> WorkerConfig {
         WorkerConfig {
             broker: BrokerSettings::new(url),
@@ -196,7 +193,10 @@ impl WorkerConfig {
     /// worker's I/O thread (keep it short). A worker that dies in between
     /// leaves a job that runs again; its second result is dropped by the
     /// caller.
-    pub fn on_result_stored(mut self, hook: impl Fn(&str, &str) + Send + Sync + 'static) -> WorkerConfig {
+    pub fn on_result_stored(
+        mut self,
+        hook: impl Fn(&str, &str) + Send + Sync + 'static,
+    ) -> WorkerConfig {
         self.on_result_stored = Some(Arc::new(hook));
         self
     }
@@ -305,7 +305,10 @@ impl fmt::Debug for WorkerConfig {
             .field("progress_interval", progress_interval)
             .field("poll_interval", poll_interval)
             .field("stop_timeout", stop_timeout)
-            .field("on_result_stored", &on_result_stored.as_ref().map(|_| "<fn>"))
+            .field(
+                "on_result_stored",
+                &on_result_stored.as_ref().map(|_| "<fn>"),
+            )
             .finish()
     }
 }
@@ -328,7 +331,13 @@ mod tests {
             "unknown weight `huge`; expected one of `light`, `medium`, `heavy`"
         );
         assert!(base().weights(Vec::<String>::new()).check().is_err());
-        assert!(base().weights(Vec::<String>::new()).sticky(true).check().is_ok());
+        assert!(
+            base()
+                .weights(Vec::<String>::new())
+                .sticky(true)
+                .check()
+                .is_ok()
+        );
         assert!(base().pool("a b").check().is_err());
         assert!(base().slots(0).check().is_err());
         assert!(base().max_deliver(1).check().is_err());

@@ -61,7 +61,11 @@ impl Jobs {
     /// delivery of the same job may have replaced it).
     pub(crate) fn finish(&self, id: &str, running: &Arc<Running>) {
         let mut state = self.lock();
-        if state.running.get(id).is_some_and(|r| Arc::ptr_eq(r, running)) {
+        if state
+            .running
+            .get(id)
+            .is_some_and(|r| Arc::ptr_eq(r, running))
+        {
             state.running.remove(id);
         }
     }

@@ -48,6 +48,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Counters,
     pub(crate) on_result_stored: Option<ResultHook>,
     pub(crate) poll_interval: Duration,
+    /// The consumer loops waiting for a slot.
+    pub(crate) waiting: pull::Waiting,
 }
 
 /// A running worker: serves its pool's jobs until [`stop`](Self::stop)ped.
@@ -149,9 +151,7 @@ impl Worker {
 
     /// The worker's counters now.
     pub fn stats(&self) -> WorkerStats {
-        self.shared
-            .counters
-            .read(ConnectionState::of(&self.client))
+        self.shared.counters.read(ConnectionState::of(&self.client))
     }
 
     /// Stops the worker: no more jobs are taken; running ones may finish and
@@ -226,7 +226,7 @@ struct Opened {
 /// Connects, and finds or creates the streams and consumers.
 async fn open(config: WorkerConfig) -> Result<Opened, Error> {
     let name = format!("tokengate-remote worker ({} pool)", config.pool);
-    let (client, js) = broker::connect(&config.broker, &name).await?;
+    let broker::Connection { client, js, .. } = broker::connect(&config.broker, &name).await?;
     let (jobs, _results) = broker::streams(&js, &config.broker).await?;
     let mut routes: Vec<Route<'_>> = config.weights.iter().map(|w| Route::Weight(w)).collect();
     if config.sticky {
@@ -253,6 +253,7 @@ async fn open(config: WorkerConfig) -> Result<Opened, Error> {
         counters: Counters::default(),
         on_result_stored: config.on_result_stored,
         poll_interval: config.poll_interval,
+        waiting: pull::Waiting::default(),
     });
     Ok(Opened {
         shared,
@@ -286,16 +287,16 @@ async fn bind(
         },
         ..Default::default()
     };
-    let consumer: PullConsumer = jobs
-        .get_or_create_consumer(&name, wanted)
-        .await
-        .map_err(|err| {
-            Error::broker(format!(
-                "could not create or open the consumer `{name}` of the jobs stream on the NATS \
+    let consumer: PullConsumer =
+        jobs.get_or_create_consumer(&name, wanted)
+            .await
+            .map_err(|err| {
+                Error::broker(format!(
+                    "could not create or open the consumer `{name}` of the jobs stream on the NATS \
                  server at `{}`: {err}",
-                config.broker.url
-            ))
-        })?;
+                    config.broker.url
+                ))
+            })?;
     let held = &consumer.cached_info().config;
     let ack_wait = held.ack_wait;
     let limits = Limits {

@@ -4,26 +4,87 @@
 //! in-progress ack covers it; if the worker died, it would wait out
 //! `ack_wait` and might run twice, while other workers were idle. So every
 //! job a pull request may bring has a slot reserved before the request is
-//! sent:
+//! sent, and a worker's consumers share its slots:
 //!
-//! 1. take one slot (waiting, first come first served among the consumers),
-//! 2. ask for one job, waiting up to `poll_interval` for it,
-//! 3. when one comes, take every other free slot at once and ask for that
-//!    many more without waiting (a consumer with a backlog fills the worker
-//!    in one round trip); slots no job came for are given back.
+//! 1. A consumer's loop takes one slot (first come, first served).
+//! 2. It asks for one job, in one of three ways:
+//!    - it knows it has a backlog (the last job it got said how many are
+//!      left), or another consumer with a backlog waits for a slot: it asks
+//!      without waiting, and gives the slot back at once if nothing came;
+//!    - other consumers wait, none with a backlog: it waits for a job for a
+//!      short turn ([`TURN`]), so that idle consumers take turns quickly
+//!      when there are fewer slots than consumers;
+//!    - nobody waits: it waits for a job up to `poll_interval`.
+//! 3. When a job comes, it takes every other free slot at once and asks for
+//!    that many more without waiting (a backlog fills the worker in one round
+//!    trip); slots no job came for are given back.
 //!
-//! An idle consumer thus holds one slot while its request waits; with fewer
-//! slots than consumers, they take turns.
+//! A consumer with nothing queued thus never keeps a slot from one with a
+//! backlog for longer than one poll, and probes for new jobs between the
+//! backlog's jobs, so no weight starves another.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
+use async_nats::jetstream::{self};
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 
 use crate::worker::Shared;
 use crate::worker::run::{self, Limits};
+
+/// How long a consumer with nothing queued waits for a job while other
+/// consumers wait for a slot.
+const TURN: Duration = Duration::from_millis(100);
+
+/// How long a consumer that found nothing, while one with a backlog was
+/// waiting, stays out of the queue for slots.
+const PROBE_PAUSE: Duration = Duration::from_millis(20);
+
+/// Consumers waiting for a slot, shared by a worker's consumer loops.
+#[derive(Default)]
+pub(crate) struct Waiting {
+    /// All of them.
+    all: AtomicUsize,
+    /// Those that know they have a backlog.
+    busy: AtomicUsize,
+}
+
+/// Counts its consumer as waiting while it lives.
+struct InLine<'a> {
+    waiting: &'a Waiting,
+    busy: bool,
+}
+
+impl<'a> InLine<'a> {
+    fn new(waiting: &'a Waiting, busy: bool) -> InLine<'a> {
+        waiting.all.fetch_add(1, Relaxed);
+        if busy {
+            waiting.busy.fetch_add(1, Relaxed);
+        }
+        InLine { waiting, busy }
+    }
+}
+
+impl Drop for InLine<'_> {
+    fn drop(&mut self) {
+        self.waiting.all.fetch_sub(1, Relaxed);
+        if self.busy {
+            self.waiting.busy.fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+/// How one request asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ask {
+    /// Without waiting.
+    Now,
+    /// Waiting up to this long.
+    Wait(Duration),
+}
 
 /// Pulls from `consumer` until `stop` turns true.
 pub(crate) async fn serve(
@@ -32,70 +93,136 @@ pub(crate) async fn serve(
     limits: Limits,
     mut stop: watch::Receiver<bool>,
 ) {
+    // Jobs left in the consumer after the last one delivered to us.
+    let mut backlog = 0_u64;
     loop {
-        let slot = tokio::select! {
-            biased;
-            _ = stop.wait_for(|stop| *stop) => return,
-            slot = shared.slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => return,
-            },
+        let slot = {
+            let _in_line = InLine::new(&shared.waiting, backlog > 0);
+            tokio::select! {
+                biased;
+                _ = stop.wait_for(|stop| *stop) => return,
+                slot = shared.slots.clone().acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => return,
+                },
+            }
         };
-        let request = consumer
-            .batch()
-            .max_messages(1)
-            .expires(shared.poll_interval)
-            .messages();
-        // The broker answers an expired request; a request lost with the
-        // connection gets no answer, hence the timeout of our own.
-        let patience = shared.poll_interval + Duration::from_millis(500);
+        let others_busy = shared.waiting.busy.load(Relaxed) > 0;
+        let ask = if backlog > 0 || others_busy {
+            Ask::Now
+        } else if shared.waiting.all.load(Relaxed) > 0 {
+            Ask::Wait(TURN.min(shared.poll_interval))
+        } else {
+            Ask::Wait(shared.poll_interval)
+        };
         let first = tokio::select! {
             biased;
             _ = stop.wait_for(|stop| *stop) => return,
-            first = tokio::time::timeout(patience, async {
-                match request.await {
-                    Ok(mut batch) => batch.next().await,
-                    Err(err) => Some(Err(err.into())),
-                }
-            }) => first,
+            first = request(&consumer, ask) => first,
         };
         match first {
-            Ok(Some(Ok(message))) => {
+            Some(Ok(message)) => {
+                backlog = pending(&message);
                 tokio::spawn(run::job(shared.clone(), message, slot, limits));
-                take_more(&shared, &consumer, limits).await;
+                if backlog > 0 {
+                    backlog = take_more(&shared, &consumer, limits, backlog).await;
+                }
             }
-            Ok(Some(Err(_))) => {
+            Some(Err(())) => {
                 // The broker is away, or refused the request: try again soon.
                 drop(slot);
+                backlog = 0;
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            Ok(None) | Err(_) => drop(slot),
+            None => {
+                drop(slot);
+                backlog = 0;
+                if ask == Ask::Now && others_busy {
+                    // Let the consumer with a backlog have the slots for a
+                    // moment before asking again.
+                    tokio::time::sleep(PROBE_PAUSE).await;
+                }
+            }
         }
     }
 }
 
-/// Takes every free slot and fills them with jobs the consumer has ready now.
-async fn take_more(shared: &Arc<Shared>, consumer: &PullConsumer, limits: Limits) {
-    let free = shared.slots.available_permits();
+/// Asks `consumer` for one job. `None` if none came; `Some(Err(()))` if the
+/// request failed.
+async fn request(consumer: &PullConsumer, ask: Ask) -> Option<Result<jetstream::Message, ()>> {
+    match ask {
+        Ask::Now => {
+            let mut batch = consumer.fetch().max_messages(1).messages().await.ok()?;
+            batch.next().await.map(|m| m.map_err(drop))
+        }
+        Ask::Wait(expires) => {
+            let request = async {
+                match consumer
+                    .batch()
+                    .max_messages(1)
+                    .expires(expires)
+                    .messages()
+                    .await
+                {
+                    Ok(mut batch) => batch.next().await.map(|m| m.map_err(drop)),
+                    Err(_) => Some(Err(())),
+                }
+            };
+            // The broker answers an expired request; a request lost with the
+            // connection (a broker restart) gets no answer, hence a timeout
+            // of our own.
+            let patience = expires + Duration::from_millis(500);
+            tokio::time::timeout(patience, request)
+                .await
+                .unwrap_or(None)
+        }
+    }
+}
+
+/// Takes the free slots, up to `backlog`, and fills them with jobs the
+/// consumer has ready now. Returns the backlog left.
+async fn take_more(
+    shared: &Arc<Shared>,
+    consumer: &PullConsumer,
+    limits: Limits,
+    backlog: u64,
+) -> u64 {
+    let free = shared
+        .slots
+        .available_permits()
+        .min(usize::try_from(backlog).unwrap_or(usize::MAX));
     if free == 0 {
-        return;
+        return backlog;
     }
     let Ok(mut slots) = shared
         .slots
         .clone()
         .try_acquire_many_owned(u32::try_from(free).unwrap_or(u32::MAX))
     else {
-        return;
+        return backlog;
     };
     let Ok(mut batch) = consumer.fetch().max_messages(free).messages().await else {
-        return;
+        return backlog;
     };
+    let mut left = 0;
     while let Some(Ok(message)) = batch.next().await {
-        let Some(slot) = slots.split(1) else {
+        left = pending(&message);
+        let Some(slot) = split(&mut slots) else {
             // More came than asked for: cannot happen, but never run a job
             // without a slot; the broker delivers it again.
             break;
         };
         tokio::spawn(run::job(shared.clone(), message, slot, limits));
     }
+    left
+}
+
+/// One slot out of several.
+fn split(slots: &mut OwnedSemaphorePermit) -> Option<OwnedSemaphorePermit> {
+    slots.split(1)
+}
+
+/// How many jobs the consumer had left after delivering `message`.
+fn pending(message: &jetstream::Message) -> u64 {
+    message.info().map_or(0, |info| info.pending)
 }

@@ -155,13 +155,19 @@ pub(crate) async fn job(
         let executor = shared.executor.clone();
         let flag = running.flag.clone();
         let op = op.clone();
-        move || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| executor(&op, &args, &flag)))
+        move || {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| executor(&op, &args, &flag)))
+        }
     };
     Counters::bump(&shared.counters.executed);
-    shared.counters.running.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    shared
+        .counters
+        .running
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut call = tokio::task::spawn_blocking(call);
     let start = Instant::now();
-    let mut progress = tokio::time::interval_at(start + limits.progress_every, limits.progress_every);
+    let mut progress =
+        tokio::time::interval_at(start + limits.progress_every, limits.progress_every);
     let deadline = left.map(|left| start + left);
     let end = loop {
         tokio::select! {
@@ -233,9 +239,17 @@ pub(crate) async fn job(
 }
 
 /// The executor call of a job is over: its slot is free again.
-fn end_call(shared: &Shared, head: &Head, running: &Arc<super::jobs::Running>, slot: OwnedSemaphorePermit) {
+fn end_call(
+    shared: &Shared,
+    head: &Head,
+    running: &Arc<super::jobs::Running>,
+    slot: OwnedSemaphorePermit,
+) {
     shared.jobs.finish(&head.id, running);
-    shared.counters.running.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    shared
+        .counters
+        .running
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     drop(slot);
 }
 

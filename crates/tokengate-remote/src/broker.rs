@@ -69,8 +69,14 @@ pub(crate) struct Connection {
 }
 
 /// Connects, with reconnection for ever: a broker that restarts is found
-/// again within a second of coming back.
-pub(crate) async fn connect(settings: &BrokerSettings, name: &str) -> Result<Connection, Error> {
+/// again within a second of coming back. Up to `publishes` publishes may
+/// wait for the broker's confirmation at once; more wait for room rather
+/// than fail.
+pub(crate) async fn connect(
+    settings: &BrokerSettings,
+    name: &str,
+    publishes: usize,
+) -> Result<Connection, Error> {
     let (connected, connects) = watch::channel(0_u64);
     let client = ConnectOptions::new()
         .name(name)
@@ -94,7 +100,10 @@ pub(crate) async fn connect(settings: &BrokerSettings, name: &str) -> Result<Con
                 settings.url
             ))
         })?;
-    let js = jetstream::new(client.clone());
+    let js = jetstream::ContextBuilder::new()
+        .max_ack_inflight(publishes.max(1))
+        .backpressure_on_inflight(true)
+        .build(client.clone());
     Ok(Connection {
         client,
         js,

@@ -336,7 +336,7 @@ async fn open(
         client,
         mut js,
         connects,
-    } = broker::connect(&config.broker, &name).await?;
+    } = broker::connect(&config.broker, &name, config.max_in_flight).await?;
     js.set_timeout(config.publish_timeout);
     let (jobs, mut results) = broker::streams(&js, &config.broker).await?;
     let results_start = results

@@ -226,7 +226,8 @@ struct Opened {
 /// Connects, and finds or creates the streams and consumers.
 async fn open(config: WorkerConfig) -> Result<Opened, Error> {
     let name = format!("tokengate-remote worker ({} pool)", config.pool);
-    let broker::Connection { client, js, .. } = broker::connect(&config.broker, &name).await?;
+    let broker::Connection { client, js, .. } =
+        broker::connect(&config.broker, &name, config.slots).await?;
     let (jobs, _results) = broker::streams(&js, &config.broker).await?;
     let mut routes: Vec<Route<'_>> = config.weights.iter().map(|w| Route::Weight(w)).collect();
     if config.sticky {
@@ -245,6 +246,11 @@ async fn open(config: WorkerConfig) -> Result<Opened, Error> {
                 config.broker.url
             ))
         })?;
+    // Results are published with this context: a confirmation that does not
+    // come within half of `ack_wait` is retried before the job would be
+    // delivered again anyway.
+    let mut js = js;
+    js.set_timeout((config.ack_wait / 2).clamp(Duration::from_millis(200), Duration::from_secs(5)));
     let shared = Arc::new(Shared {
         js,
         executor: config.executor,

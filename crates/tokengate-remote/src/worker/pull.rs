@@ -9,8 +9,9 @@
 //! 1. A consumer's loop takes one slot (first come, first served).
 //! 2. It asks for one job, in one of three ways:
 //!    - it knows it has a backlog (the last job it got said how many are
-//!      left), or another consumer with a backlog waits for a slot: it asks
-//!      without waiting, and gives the slot back at once if nothing came;
+//!      left), or another busy consumer (one with a backlog, or that got a
+//!      job from its last request) waits for a slot: it asks without
+//!      waiting, and gives the slot back at once if nothing came;
 //!    - other consumers wait, none with a backlog: it waits for a job for a
 //!      short turn ([`TURN`]), so that idle consumers take turns quickly
 //!      when there are fewer slots than consumers;
@@ -48,7 +49,7 @@ const PROBE_PAUSE: Duration = Duration::from_millis(20);
 pub(crate) struct Waiting {
     /// All of them.
     all: AtomicUsize,
-    /// Those that know they have a backlog.
+    /// Those that have a backlog or just had a job.
     busy: AtomicUsize,
 }
 
@@ -95,9 +96,13 @@ pub(crate) async fn serve(
 ) {
     // Jobs left in the consumer after the last one delivered to us.
     let mut backlog = 0_u64;
+    // Whether the last request brought a job: a consumer that just had one
+    // likely gets the next soon (a caller making one call after another),
+    // so it counts as busy while it waits for a slot.
+    let mut recent = false;
     loop {
         let slot = {
-            let _in_line = InLine::new(&shared.waiting, backlog > 0);
+            let _in_line = InLine::new(&shared.waiting, backlog > 0 || recent);
             tokio::select! {
                 biased;
                 _ = stop.wait_for(|stop| *stop) => return,
@@ -122,6 +127,7 @@ pub(crate) async fn serve(
         };
         match first {
             Some(Ok(message)) => {
+                recent = true;
                 backlog = pending(&message);
                 tokio::spawn(run::job(shared.clone(), message, slot, limits));
                 if backlog > 0 {
@@ -131,12 +137,12 @@ pub(crate) async fn serve(
             Some(Err(())) => {
                 // The broker is away, or refused the request: try again soon.
                 drop(slot);
-                backlog = 0;
+                (backlog, recent) = (0, false);
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             None => {
                 drop(slot);
-                backlog = 0;
+                (backlog, recent) = (0, false);
                 if ask == Ask::Now && others_busy {
                     // Let the consumer with a backlog have the slots for a
                     // moment before asking again.

@@ -208,3 +208,32 @@ fn invalid_jobs_are_refused_at_submit() {
     assert_eq!(caller.stats().in_flight, 0);
     assert_eq!(caller.capacity(), 1000);
 }
+
+#[test]
+fn workers_serve_the_weights_they_name() {
+    let server = NatsServer::start();
+    let _heavy =
+        start(worker_config(&server, |_, _, _| Ok(b"heavy host".to_vec())).weights(["heavy"]));
+    let _light = start(
+        worker_config(&server, |_, _, _| Ok(b"light host".to_vec())).weights(["light", "medium"]),
+    );
+    let caller = caller(&server);
+    let outcomes = Outcomes::new();
+    let mut expected = Vec::new();
+    for i in 0..6 {
+        let (weight, host) = match i % 3 {
+            0 => ("heavy", "heavy host"),
+            1 => ("medium", "light host"),
+            _ => ("light", "light host"),
+        };
+        let id = submit(
+            &caller,
+            &outcomes,
+            Job::new(caller.next_job_id(), "where", vec![]).weight(weight),
+        );
+        expected.push((id, host));
+    }
+    for (id, host) in expected {
+        assert_eq!(value(outcomes.wait(&id)), host.as_bytes(), "job {id}");
+    }
+}

@@ -96,7 +96,13 @@ impl Job {
     }
 
     /// Sets a sticky key: jobs of the pool with equal keys run one at a time,
-    /// in submission order, on whichever worker serves their partition.
+    /// in submission order, on whichever worker serves their partition
+    /// ([`WorkerConfig::sticky`](crate::WorkerConfig::sticky)). A sticky job
+    /// is queued by its partition, not by its weight.
+    ///
+    /// The order is the order in which the broker stored the jobs: a publish
+    /// retried while the broker was unreachable may be stored after a later
+    /// job of its key.
     #[must_use]
     pub fn sticky(mut self, key: impl Into<StickyKey>) -> Job {
         self.sticky = Some(key.into());

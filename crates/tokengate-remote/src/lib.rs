@@ -15,11 +15,11 @@
 //!  ──────────────                     ───────────────────────                 ────────────
 //!  core ─ try_reserve ─▶ window
 //!     └─ submit(job, on_done)         TG_JOBS (work queue, file)
-//!          │ ledger: id → on_done     ┌───────────────────────────┐  pull only  Worker
-//!          ▼                          │ tg.jobs.<pool>.light.>  ──┼─ free ────▶ consumer per
-//!     I/O thread ── publish ────────▶ │ tg.jobs.<pool>.medium.> ──┼─ slots     weight (and per
-//!     (tokio)       Nats-Msg-Id = id  │ tg.jobs.<pool>.heavy.>  ──┼──────────▶ sticky partition)
-//!          ▲                          │ tg.jobs.<pool>.sticky.pN ─┼──────────▶   │
+//!          │ ledger: id → on_done     ┌───────────────────────────┐             Worker
+//!          ▼                          │ tg.jobs.<pool>.light.>  ──┼───────────▶ one consumer per
+//!     I/O thread ── publish ────────▶ │ tg.jobs.<pool>.medium.> ──┼───────────▶ weight served (and
+//!     (tokio)       Nats-Msg-Id = id  │ tg.jobs.<pool>.heavy.>  ──┼───────────▶ sticky partition);
+//!          ▲                          │ tg.jobs.<pool>.sticky.pN ─┼───────────▶ pulls for free slots
 //!          │                          └───────────────────────────┘              ▼
 //!          │                          TG_RESULTS (limits, file)         executor(op, args,
 //!          │ ordered consumer         ┌───────────────────────────┐     cancel) on a slot
@@ -38,8 +38,11 @@
 //! - **Worker** ([`Worker`], [`serve`]): one durable pull consumer per weight
 //!   it serves, with non-overlapping filters (servers before 2.10 allow one
 //!   filter per consumer), so hosts can serve different weights of a pool.
-//!   It takes only as many jobs as it has free slots, sends in-progress acks
-//!   while a job runs, and publishes the result before it acks the job.
+//!   It takes only as many jobs as it has free slots (a pull request waiting
+//!   for a job reserves a slot; consumers with a backlog or a recent job go
+//!   first, and with fewer slots than consumers idle ones take short turns),
+//!   runs each job's executor call on a thread of its own, sends in-progress
+//!   acks while it runs, and publishes the result before it acks the job.
 //! - **Sticky keys** map to partitions (`key mod P`, or the FNV-1a hash of a
 //!   byte key), each a consumer with one job in flight across all workers:
 //!   a partition's jobs run one at a time, in submission order, on any

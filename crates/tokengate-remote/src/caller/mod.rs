@@ -270,7 +270,12 @@ impl Caller {
     fn shut_down(&mut self) {
         let _ = self.commands.send(Command::Close);
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            // A callback that drops the last handle to its caller runs on
+            // the caller's own thread, which cannot wait for itself; it ends
+            // on its own once it has read `Close`.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
         // The thread resolves what is pending; this covers a thread that
         // ended early.

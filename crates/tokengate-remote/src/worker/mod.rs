@@ -156,8 +156,9 @@ impl Worker {
 
     /// Stops the worker: no more jobs are taken; running ones may finish and
     /// publish their results for up to the stop timeout; the connection is
-    /// closed. Jobs still running then are left to the broker, which delivers
-    /// them again after `ack_wait`. Returns the final counters.
+    /// closed. Jobs still running then, and any a pull request brought after
+    /// the stop, are left to the broker, which delivers them again after
+    /// `ack_wait`. Returns the final counters.
     pub fn stop(mut self) -> WorkerStats {
         self.shut_down();
         self.stats()
@@ -166,7 +167,11 @@ impl Worker {
     fn shut_down(&mut self) {
         let _ = self.stop.send(true);
         if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+            // A hook that drops the last handle to its worker runs on the
+            // worker's own thread, which cannot wait for itself.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
         }
     }
 }

@@ -234,7 +234,13 @@ async fn open(config: WorkerConfig) -> Result<Opened, Error> {
     let broker::Connection { client, js, .. } =
         broker::connect(&config.broker, &name, config.slots).await?;
     let (jobs, _results) = broker::streams(&js, &config.broker).await?;
-    let mut routes: Vec<Route<'_>> = config.weights.iter().map(|w| Route::Weight(w)).collect();
+    let mut routes: Vec<Route<'_>> = Vec::new();
+    for weight in &config.weights {
+        // A weight named twice is one consumer.
+        if !routes.contains(&Route::Weight(weight)) {
+            routes.push(Route::Weight(weight));
+        }
+    }
     if config.sticky {
         routes.extend((0..config.partitions).map(Route::Partition));
     }

@@ -58,7 +58,11 @@ fn main() {
                 .append(true)
                 .open(log)
                 .expect("the log file opens");
-            writeln!(file, "{op} {}", std::process::id()).expect("the log file takes a line");
+            // One write per line: appends of several processes interleave
+            // by whole writes only.
+            let line = format!("{op} {}\n", std::process::id());
+            file.write_all(line.as_bytes())
+                .expect("the log file takes a line");
         }
         match op {
             "echo" => Ok(args.to_vec()),

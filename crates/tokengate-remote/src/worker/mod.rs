@@ -324,6 +324,7 @@ async fn bind(
             i64::MAX
         },
         progress_every: config.progress_every(ack_wait),
+        one_at_a_time: held.max_ack_pending == 1,
     };
     Ok((consumer, limits))
 }
@@ -362,7 +363,15 @@ async fn serve_until_stopped(
     };
     let _ = stop.wait_for(|stop| *stop).await;
     for pull in loops {
-        let _ = pull.await;
+        // Each loop ends at its next await; a request the broker never
+        // answers is not waited for.
+        let abort = pull.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(1), pull)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
     }
     // Every slot back means every job is done (published and acked).
     let all = u32::try_from(slots).unwrap_or(u32::MAX);

@@ -40,6 +40,14 @@ use crate::worker::run::{self, Limits};
 /// consumers wait for a slot.
 const TURN: Duration = Duration::from_millis(100);
 
+/// How long we wait for the answer to a request that does not wait; the
+/// broker answers at once, so only a lost connection takes longer.
+///
+/// Sticky partitions never ask without waiting: with its one job in flight,
+/// a partition's queued jobs cannot be delivered, and the broker (2.9) keeps
+/// such a request waiting, for ever since it has no expiry.
+const ANSWER: Duration = Duration::from_secs(2);
+
 /// How long a consumer that found nothing, while one with a backlog was
 /// waiting, stays out of the queue for slots.
 const PROBE_PAUSE: Duration = Duration::from_millis(20);
@@ -113,7 +121,7 @@ pub(crate) async fn serve(
             }
         };
         let others_busy = shared.waiting.busy.load(Relaxed) > 0;
-        let ask = if backlog > 0 || others_busy {
+        let ask = if (backlog > 0 || others_busy) && !limits.one_at_a_time {
             Ask::Now
         } else if shared.waiting.all.load(Relaxed) > 0 {
             Ask::Wait(TURN.min(shared.poll_interval))
@@ -130,7 +138,9 @@ pub(crate) async fn serve(
                 recent = true;
                 backlog = pending(&message);
                 tokio::spawn(run::job(shared.clone(), message, slot, limits));
-                if backlog > 0 {
+                // A sticky partition delivers one job at a time: more can
+                // only come after this one's ack.
+                if backlog > 0 && !limits.one_at_a_time {
                     backlog = take_more(&shared, &consumer, limits, backlog).await;
                 }
             }
@@ -158,8 +168,11 @@ pub(crate) async fn serve(
 async fn request(consumer: &PullConsumer, ask: Ask) -> Option<Result<jetstream::Message, ()>> {
     match ask {
         Ask::Now => {
-            let mut batch = consumer.fetch().max_messages(1).messages().await.ok()?;
-            batch.next().await.map(|m| m.map_err(drop))
+            let request = async {
+                let mut batch = consumer.fetch().max_messages(1).messages().await.ok()?;
+                batch.next().await.map(|m| m.map_err(drop))
+            };
+            tokio::time::timeout(ANSWER, request).await.unwrap_or(None)
         }
         Ask::Wait(expires) => {
             let request = async {
@@ -207,18 +220,24 @@ async fn take_more(
     else {
         return backlog;
     };
-    let Ok(mut batch) = consumer.fetch().max_messages(free).messages().await else {
-        return backlog;
-    };
     let mut left = 0;
-    while let Some(Ok(message)) = batch.next().await {
-        left = pending(&message);
-        let Some(slot) = split(&mut slots) else {
-            // More came than asked for: cannot happen, but never run a job
-            // without a slot; the broker delivers it again.
-            break;
+    let fill = async {
+        let Ok(mut batch) = consumer.fetch().max_messages(free).messages().await else {
+            return;
         };
-        tokio::spawn(run::job(shared.clone(), message, slot, limits));
+        while let Some(Ok(message)) = batch.next().await {
+            left = pending(&message);
+            let Some(slot) = split(&mut slots) else {
+                // More came than asked for: cannot happen, but never run a
+                // job without a slot; the broker delivers it again.
+                break;
+            };
+            tokio::spawn(run::job(shared.clone(), message, slot, limits));
+        }
+    };
+    if tokio::time::timeout(ANSWER, fill).await.is_err() {
+        // Unanswered: assume nothing is left rather than ask again at once.
+        left = 0;
     }
     left
 }

@@ -42,6 +42,8 @@ pub(crate) struct Limits {
     pub(crate) ack_wait: Duration,
     pub(crate) max_deliver: i64,
     pub(crate) progress_every: Duration,
+    /// Whether the consumer delivers one job at a time (a sticky partition).
+    pub(crate) one_at_a_time: bool,
 }
 
 /// Where a delivery came from and where its result goes.

@@ -16,9 +16,13 @@
 //!      short turn ([`TURN`]), so that idle consumers take turns quickly
 //!      when there are fewer slots than consumers;
 //!    - nobody waits: it waits for a job up to `poll_interval`.
-//! 3. When a job comes, it takes every other free slot at once and asks for
-//!    that many more without waiting (a backlog fills the worker in one round
-//!    trip); slots no job came for are given back.
+//!
+//!    A sticky partition always waits: it delivers one job at a time, so its
+//!    next job comes only after the last one's ack.
+//! 3. When a job comes and more are queued, a weight's consumer takes every
+//!    other free slot at once and asks for that many more without waiting
+//!    (a backlog fills the worker in one round trip); slots no job came for
+//!    are given back.
 //!
 //! A consumer with nothing queued thus never keeps a slot from one with a
 //! backlog for longer than one poll, and probes for new jobs between the
@@ -28,8 +32,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
+use async_nats::jetstream;
 use async_nats::jetstream::consumer::PullConsumer;
-use async_nats::jetstream::{self};
 use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 

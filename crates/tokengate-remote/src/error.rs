@@ -1,0 +1,66 @@
+//! The error a caller or worker fails to start with.
+
+use std::fmt;
+
+/// Why [`Caller::connect`](crate::Caller::connect) or
+/// [`Worker::start`](crate::Worker::start) failed: a configuration value out
+/// of range, or a broker that could not be reached or set up.
+///
+/// Failures of single jobs are never an `Error`: they are [`Outcome`]s.
+///
+/// [`Outcome`]: crate::Outcome
+#[derive(Clone, PartialEq, Eq)]
+pub struct Error {
+    kind: Kind,
+    message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Config,
+    Broker,
+}
+
+impl Error {
+    pub(crate) fn config(message: impl Into<String>) -> Error {
+        Error {
+            kind: Kind::Config,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn broker(message: impl Into<String>) -> Error {
+        Error {
+            kind: Kind::Broker,
+            message: message.into(),
+        }
+    }
+
+    /// Whether a configuration value was refused (nothing was contacted).
+    pub fn is_config(&self) -> bool {
+        self.kind == Kind::Config
+    }
+
+    /// Whether the broker could not be reached, or refused to set up the
+    /// streams and consumers.
+    pub fn is_broker(&self) -> bool {
+        self.kind == Kind::Broker
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {}

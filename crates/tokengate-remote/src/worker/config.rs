@@ -1,0 +1,367 @@
+//! How a [`Worker`](crate::Worker) is set up, and the executor it runs jobs
+//! with.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::broker::BrokerSettings;
+use crate::error::Error;
+use crate::job::DEFAULT_POOL;
+use crate::names::{WEIGHTS, check_token, check_weight};
+use crate::worker::cancel::CancelFlag;
+
+/// Runs one job: `(op, encoded arguments, cancel flag)` to the encoded value
+/// or a [`Failure`]. Called on a thread of the worker's blocking pool, one
+/// call per slot at most; a panic is caught and reported as
+/// [`Outcome::Panic`](crate::Outcome::Panic).
+pub type Executor = Arc<dyn Fn(&str, &[u8], &CancelFlag) -> Result<Vec<u8>, Failure> + Send + Sync>;
+
+/// Called with `(job id, op)` after a job's result is stored by the broker
+/// and before the job is acknowledged.
+pub type ResultHook = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+/// Why an executor could not produce a value. Either way the job is finished:
+/// the caller gets the message, and the job is not run again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Failure {
+    /// The job could not run or failed: an unknown op, arguments that do not
+    /// decode, an error of the fn.
+    Error(String),
+    /// The fn panicked with this message, caught by the executor itself (the
+    /// worker catches the panics it does not).
+    Panic(String),
+}
+
+/// The settings of a [`Worker`](crate::Worker), built by value.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tokengate_remote::{Failure, WorkerConfig};
+///
+/// let config = WorkerConfig::new("nats://10.0.0.5:4222", |op, args, _cancel| match op {
+///     "echo" => Ok(args.to_vec()),
+///     _ => Err(Failure::Error(format!("unknown op `{op}`"))),
+/// })
+/// .pool("gpu")
+/// .weights(["heavy"])
+/// .slots(8)
+/// .ack_wait(Duration::from_secs(10));
+/// # let _ = config;
+/// ```
+#[derive(Clone)]
+#[must_use = "a config does nothing until `Worker::start` or `serve` takes it"]
+pub struct WorkerConfig {
+    pub(crate) broker: BrokerSettings,
+    pub(crate) executor: Executor,
+    pub(crate) pool: String,
+    pub(crate) weights: Vec<String>,
+    pub(crate) sticky: bool,
+    pub(crate) partitions: u32,
+    pub(crate) slots: usize,
+    pub(crate) ack_wait: Duration,
+    pub(crate) max_deliver: u32,
+    pub(crate) progress_interval: Option<Duration>,
+    pub(crate) poll_interval: Duration,
+    pub(crate) stop_timeout: Duration,
+    pub(crate) on_result_stored: Option<ResultHook>,
+}
+
+impl WorkerConfig {
+    /// A worker of the NATS server at `url` that runs jobs with `executor`,
+    /// with the defaults below.
+    ///
+    /// | setting | default |
+    /// |---|---|
+    /// | [`pool`](Self::pool) | `"default"` |
+    /// | [`weights`](Self::weights) | `light`, `medium`, `heavy` |
+    /// | [`sticky`](Self::sticky) | off |
+    /// | [`partitions`](Self::partitions) | 4 |
+    /// | [`slots`](Self::slots) | one per CPU |
+    /// | [`ack_wait`](Self::ack_wait) | 10 s |
+    /// | [`max_deliver`](Self::max_deliver) | 5 |
+    /// | [`progress_interval`](Self::progress_interval) | `ack_wait / 3` |
+    /// | [`poll_interval`](Self::poll_interval) | 1 s |
+    /// | [`stop_timeout`](Self::stop_timeout) | 30 s |
+    pub fn new(
+        url: impl Into<String>,
+        executor: impl Fn(&str, &[u8], &CancelFlag) -> Result<Vec<u8>, Failure> + Send + Sync + 'static,
+    ) -> WorkerConfig {
+        WorkerConfig {
+            broker: BrokerSettings::new(url),
+            executor: Arc::new(executor),
+            pool: DEFAULT_POOL.to_owned(),
+            weights: WEIGHTS.iter().map(|w| (*w).to_owned()).collect(),
+            sticky: false,
+            partitions: 4,
+            slots: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ack_wait: Duration::from_secs(10),
+            max_deliver: 5,
+            progress_interval: None,
+            poll_interval: Duration::from_secs(1),
+            stop_timeout: Duration::from_secs(30),
+            on_result_stored: None,
+        }
+    }
+
+    /// Sets the pool served (1 to 64 of `A-Z a-z 0-9 _ -`).
+    pub fn pool(mut self, pool: impl Into<String>) -> WorkerConfig {
+        self.pool = pool.into();
+        self
+    }
+
+    /// Sets the weights served (`"light"`, `"medium"`, `"heavy"`): one
+    /// consumer each. Hosts may serve different weights of one pool; each
+    /// weight is shared by all the workers that serve it.
+    pub fn weights<I, S>(mut self, weights: I) -> WorkerConfig
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.weights = weights.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Serves the pool's sticky partitions too (one consumer each, with one
+    /// job in flight per partition across all workers), or not.
+    pub fn sticky(mut self, serve: bool) -> WorkerConfig {
+        self.sticky = serve;
+        self
+    }
+
+    /// Sets the number of sticky partitions; it must equal the callers'
+    /// [`CallerConfig::partitions`](crate::CallerConfig::partitions).
+    pub fn partitions(mut self, partitions: u32) -> WorkerConfig {
+        self.partitions = partitions;
+        self
+    }
+
+    /// Sets how many jobs run at once. The worker never takes more jobs from
+    /// the broker than it has free slots, and a pull request waiting for a
+    /// job holds a slot: with fewer slots than consumers (weights, plus
+    /// partitions when sticky), idle consumers take turns of one
+    /// [`poll_interval`](Self::poll_interval).
+    pub fn slots(mut self, slots: usize) -> WorkerConfig {
+        self.slots = slots;
+        self
+    }
+
+    /// Sets how long the broker waits for a sign of life from a job's worker
+    /// before delivering the job again: the failover time after a worker
+    /// dies. Used when this worker creates the consumers; otherwise the
+    /// broker's value stands.
+    pub fn ack_wait(mut self, ack_wait: Duration) -> WorkerConfig {
+        self.ack_wait = ack_wait;
+        self
+    }
+
+    /// Sets how often a job is delivered at most (at least 2). The last
+    /// delivery does not run the job: it ends it as
+    /// [`Outcome::WorkerLost`](crate::Outcome::WorkerLost), so a job that
+    /// kills its workers runs `max_deliver - 1` times. Used when this worker
+    /// creates the consumers; otherwise the broker's value stands.
+    pub fn max_deliver(mut self, max_deliver: u32) -> WorkerConfig {
+        self.max_deliver = max_deliver;
+        self
+    }
+
+    /// Sets how often a running job is reported in progress to the broker
+    /// (which then waits `ack_wait` again); must be below `ack_wait`.
+    pub fn progress_interval(mut self, interval: Duration) -> WorkerConfig {
+        self.progress_interval = Some(interval);
+        self
+    }
+
+    /// Sets how long one pull request waits for a job before it is renewed.
+    pub fn poll_interval(mut self, interval: Duration) -> WorkerConfig {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Sets how long [`Worker::stop`](crate::Worker::stop) waits for running
+    /// jobs to finish.
+    pub fn stop_timeout(mut self, timeout: Duration) -> WorkerConfig {
+        self.stop_timeout = timeout;
+        self
+    }
+
+    /// Sets a hook called with `(job id, op)` after each job's result is
+    /// stored by the broker and before the job is acknowledged, on the
+    /// worker's I/O thread (keep it short). A worker that dies in between
+    /// leaves a job that runs again; its second result is dropped by the
+    /// caller.
+    pub fn on_result_stored(
+        mut self,
+        hook: impl Fn(&str, &str) + Send + Sync + 'static,
+    ) -> WorkerConfig {
+        self.on_result_stored = Some(Arc::new(hook));
+        self
+    }
+
+    /// Sets how long connecting may take.
+    pub fn connect_timeout(mut self, timeout: Duration) -> WorkerConfig {
+        self.broker.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets how long the broker remembers job ids (used when this worker
+    /// creates the jobs stream).
+    pub fn duplicate_window(mut self, window: Duration) -> WorkerConfig {
+        self.broker.duplicate_window = window;
+        self
+    }
+
+    /// Sets how long an unread result stays in the results stream (used when
+    /// this worker creates it).
+    pub fn result_max_age(mut self, age: Duration) -> WorkerConfig {
+        self.broker.result_max_age = age;
+        self
+    }
+
+    /// The interval of in-progress acks.
+    pub(crate) fn progress_every(&self, ack_wait: Duration) -> Duration {
+        self.progress_interval
+            .unwrap_or(ack_wait / 3)
+            .min(ack_wait / 2)
+            .max(Duration::from_millis(10))
+    }
+
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        self.broker.check()?;
+        check_token("pool name", &self.pool).map_err(Error::config)?;
+        for weight in &self.weights {
+            check_weight(weight).map_err(Error::config)?;
+        }
+        if self.weights.is_empty() && !self.sticky {
+            return Err(Error::config(
+                "the worker serves nothing: give it at least one weight, or `sticky(true)`",
+            ));
+        }
+        if self.partitions == 0 {
+            return Err(Error::config(
+                "`partitions` must be at least 1; the default is 4",
+            ));
+        }
+        if self.slots == 0 {
+            return Err(Error::config(
+                "`slots` must be at least 1; the default is one per CPU",
+            ));
+        }
+        if self.ack_wait < Duration::from_millis(100) {
+            return Err(Error::config(
+                "`ack_wait` must be at least 100 ms; the default is 10 s",
+            ));
+        }
+        if self.max_deliver < 2 {
+            return Err(Error::config(
+                "`max_deliver` must be at least 2 (the last delivery reports the job as lost \
+                 instead of running it); the default is 5",
+            ));
+        }
+        if self.progress_interval.is_some_and(|p| p >= self.ack_wait) {
+            return Err(Error::config(
+                "`progress_interval` must be shorter than `ack_wait`",
+            ));
+        }
+        if self.poll_interval < Duration::from_millis(10) {
+            return Err(Error::config(
+                "`poll_interval` must be at least 10 ms; the default is 1 s",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for WorkerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let WorkerConfig {
+            broker,
+            executor: _,
+            pool,
+            weights,
+            sticky,
+            partitions,
+            slots,
+            ack_wait,
+            max_deliver,
+            progress_interval,
+            poll_interval,
+            stop_timeout,
+            on_result_stored,
+        } = self;
+        f.debug_struct("WorkerConfig")
+            .field("broker", broker)
+            .field("executor", &format_args!("<fn>"))
+            .field("pool", pool)
+            .field("weights", weights)
+            .field("sticky", sticky)
+            .field("partitions", partitions)
+            .field("slots", slots)
+            .field("ack_wait", ack_wait)
+            .field("max_deliver", max_deliver)
+            .field("progress_interval", progress_interval)
+            .field("poll_interval", poll_interval)
+            .field("stop_timeout", stop_timeout)
+            .field(
+                "on_result_stored",
+                &on_result_stored.as_ref().map(|_| "<fn>"),
+            )
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> WorkerConfig {
+        WorkerConfig::new("nats://127.0.0.1:1", |_, args, _| Ok(args.to_vec()))
+    }
+
+    #[test]
+    fn refuses_values_out_of_range() {
+        assert!(base().check().is_ok());
+        let err = base().weights(["huge"]).check().unwrap_err();
+        assert!(err.is_config());
+        assert_eq!(
+            err.to_string(),
+            "unknown weight `huge`; expected one of `light`, `medium`, `heavy`"
+        );
+        assert!(base().weights(Vec::<String>::new()).check().is_err());
+        assert!(
+            base()
+                .weights(Vec::<String>::new())
+                .sticky(true)
+                .check()
+                .is_ok()
+        );
+        assert!(base().pool("a b").check().is_err());
+        assert!(base().slots(0).check().is_err());
+        assert!(base().max_deliver(1).check().is_err());
+        assert!(base().ack_wait(Duration::from_millis(10)).check().is_err());
+        assert!(
+            base()
+                .ack_wait(Duration::from_secs(1))
+                .progress_interval(Duration::from_secs(1))
+                .check()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn progress_acks_come_well_within_ack_wait() {
+        let config = base();
+        assert_eq!(
+            config.progress_every(Duration::from_secs(9)),
+            Duration::from_secs(3)
+        );
+        let config = base().progress_interval(Duration::from_secs(8));
+        assert_eq!(
+            config.progress_every(Duration::from_secs(9)),
+            Duration::from_millis(4500)
+        );
+    }
+}

@@ -1,0 +1,381 @@
+//! The worker side: takes a pool's jobs from the broker, runs them through an
+//! executor, and publishes their results.
+//!
+//! A worker binds one durable consumer per weight it serves (and, with
+//! `sticky(true)`, one per sticky partition, each with one job in flight
+//! across all workers), pulls only as many jobs as it has free slots
+//! (`pull.rs`), and runs each job's executor call on a thread of its blocking
+//! pool while its I/O thread keeps the job alive at the broker (`run.rs`).
+
+mod cancel;
+mod config;
+mod jobs;
+mod pull;
+mod run;
+mod stats;
+
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{self as consumer, AckPolicy, PullConsumer};
+use async_nats::jetstream::{self, stream};
+use futures::StreamExt;
+use tokio::sync::{Semaphore, watch};
+
+pub use cancel::CancelFlag;
+pub use config::{Executor, Failure, ResultHook, WorkerConfig};
+pub use stats::WorkerStats;
+
+use crate::broker;
+use crate::caller::ConnectionState;
+use crate::error::Error;
+use crate::names::{self, Route};
+use jobs::Jobs;
+use run::Limits;
+use stats::Counters;
+
+/// What the worker's tasks share.
+pub(crate) struct Shared {
+    pub(crate) js: jetstream::Context,
+    pub(crate) executor: Executor,
+    /// One permit per slot: held by a job from its delivery until its
+    /// executor call returns, and by a pull request while it waits.
+    pub(crate) slots: Arc<Semaphore>,
+    pub(crate) jobs: Jobs,
+    pub(crate) counters: Counters,
+    pub(crate) on_result_stored: Option<ResultHook>,
+    pub(crate) poll_interval: Duration,
+    /// The consumer loops waiting for a slot.
+    pub(crate) waiting: pull::Waiting,
+}
+
+/// A running worker: serves its pool's jobs until [`stop`](Self::stop)ped.
+///
+/// Its connection and pull loops run on a thread of its own; executor calls
+/// run on up to [`slots`](WorkerConfig::slots) further threads.
+///
+/// # Examples
+///
+/// ```no_run
+/// use tokengate_remote::{Failure, Worker, WorkerConfig};
+///
+/// let worker = Worker::start(WorkerConfig::new("nats://127.0.0.1:4222", |op, args, _| {
+///     match op {
+///         "echo" => Ok(args.to_vec()),
+///         _ => Err(Failure::Error(format!("unknown op `{op}`"))),
+///     }
+/// }))?;
+/// println!("{}", worker.stats());
+/// worker.stop();
+/// # Ok::<(), tokengate_remote::Error>(())
+/// ```
+///
+/// # Dropping
+///
+/// Dropping a worker stops it, as [`stop`](Self::stop) does.
+pub struct Worker {
+    shared: Arc<Shared>,
+    client: async_nats::Client,
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Connects, creates the streams and the consumers it serves if they are
+    /// missing, and starts serving.
+    ///
+    /// # Errors
+    ///
+    /// A configuration value out of range ([`Error::is_config`]), or a broker
+    /// that cannot be reached or refuses the streams or consumers
+    /// ([`Error::is_broker`]).
+    pub fn start(config: WorkerConfig) -> Result<Worker, Error> {
+        config.check()?;
+        let (stop, stop_rx) = watch::channel(false);
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name(format!("tg-remote-worker-{}", config.pool))
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    // Executor calls, one per slot, and a few for tokio's own
+                    // blocking work (name lookups on reconnect).
+                    .max_blocking_threads(config.slots + 2)
+                    .thread_name("tg-remote-job")
+                    .build();
+                let runtime = match runtime {
+                    Ok(runtime) => runtime,
+                    Err(err) => {
+                        let _ = ready_tx.send(Err(Error::broker(format!(
+                            "could not start the worker's runtime: {err}"
+                        ))));
+                        return;
+                    }
+                };
+                let stop_timeout = config.stop_timeout;
+                let slots = config.slots;
+                match runtime.block_on(open(config)) {
+                    Ok(opened) => {
+                        let _ = ready_tx.send(Ok((opened.shared.clone(), opened.client.clone())));
+                        runtime.block_on(serve_until_stopped(opened, stop_rx, slots, stop_timeout));
+                    }
+                    Err(err) => {
+                        let _ = ready_tx.send(Err(err));
+                    }
+                }
+                // Executor calls still running past the stop timeout keep
+                // their threads; their jobs are delivered again elsewhere.
+                runtime.shutdown_background();
+            })
+            .map_err(|err| Error::broker(format!("could not start the worker's thread: {err}")))?;
+        match ready_rx.recv() {
+            Ok(Ok((shared, client))) => Ok(Worker {
+                shared,
+                client,
+                stop,
+                thread: Some(thread),
+            }),
+            Ok(Err(err)) => {
+                let _ = thread.join();
+                Err(err)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(Error::broker("the worker's thread ended while connecting"))
+            }
+        }
+    }
+
+    /// The worker's counters now.
+    pub fn stats(&self) -> WorkerStats {
+        self.shared.counters.read(ConnectionState::of(&self.client))
+    }
+
+    /// Stops the worker: no more jobs are taken; running ones may finish and
+    /// publish their results for up to the stop timeout; the connection is
+    /// closed. Jobs still running then, and any a pull request brought after
+    /// the stop, are left to the broker, which delivers them again after
+    /// `ack_wait`. Returns the final counters.
+    pub fn stop(mut self) -> WorkerStats {
+        self.shut_down();
+        self.stats()
+    }
+
+    fn shut_down(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            // A hook that drops the last handle to its worker runs on the
+            // worker's own thread, which cannot wait for itself.
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.shut_down();
+    }
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Serves `config`'s pool on this thread until the process ends; returns only
+/// if the worker cannot start. For a worker binary's `main`.
+///
+/// # Errors
+///
+/// As [`Worker::start`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use tokengate_remote::{Failure, WorkerConfig, serve};
+///
+/// fn main() -> Result<(), tokengate_remote::Error> {
+///     let config = WorkerConfig::new("nats://10.0.0.5:4222", |op, args, _| match op {
+///         "echo" => Ok(args.to_vec()),
+///         _ => Err(Failure::Error(format!("unknown op `{op}`"))),
+///     });
+///     match serve(config)? {}
+/// }
+/// ```
+pub fn serve(config: WorkerConfig) -> Result<Infallible, Error> {
+    let mut worker = Worker::start(config)?;
+    // The worker's thread ends only when it is stopped, and the sender that
+    // stops it lives here: this waits for ever unless that thread fails.
+    if let Some(thread) = worker.thread.take() {
+        let _ = thread.join();
+    }
+    Err(Error::broker("the worker's thread ended unexpectedly"))
+}
+
+/// A connected worker, before it serves.
+struct Opened {
+    shared: Arc<Shared>,
+    client: async_nats::Client,
+    consumers: Vec<(PullConsumer, Limits)>,
+    kills: async_nats::Subscriber,
+}
+
+/// Connects, and finds or creates the streams and consumers.
+async fn open(config: WorkerConfig) -> Result<Opened, Error> {
+    let name = format!("tokengate-remote worker ({} pool)", config.pool);
+    let broker::Connection { client, js, .. } =
+        broker::connect(&config.broker, &name, config.slots).await?;
+    let (jobs, _results) = broker::streams(&js, &config.broker).await?;
+    let mut routes: Vec<Route<'_>> = Vec::new();
+    for weight in &config.weights {
+        // A weight named twice is one consumer.
+        if !routes.contains(&Route::Weight(weight)) {
+            routes.push(Route::Weight(weight));
+        }
+    }
+    if config.sticky {
+        routes.extend((0..config.partitions).map(Route::Partition));
+    }
+    let mut consumers = Vec::with_capacity(routes.len());
+    for route in routes {
+        consumers.push(bind(&jobs, &config, route).await?);
+    }
+    let kills = client
+        .subscribe(names::kill_subject(&config.pool))
+        .await
+        .map_err(|err| {
+            Error::broker(format!(
+                "could not subscribe to kill messages on the NATS server at `{}`: {err}",
+                config.broker.url
+            ))
+        })?;
+    // Results are published with this context: a confirmation that does not
+    // come within half of `ack_wait` is retried before the job would be
+    // delivered again anyway.
+    let mut js = js;
+    js.set_timeout((config.ack_wait / 2).clamp(Duration::from_millis(200), Duration::from_secs(5)));
+    let shared = Arc::new(Shared {
+        js,
+        executor: config.executor,
+        slots: Arc::new(Semaphore::new(config.slots)),
+        jobs: Jobs::default(),
+        counters: Counters::default(),
+        on_result_stored: config.on_result_stored,
+        poll_interval: config.poll_interval,
+        waiting: pull::Waiting::default(),
+    });
+    Ok(Opened {
+        shared,
+        client,
+        consumers,
+        kills,
+    })
+}
+
+/// Finds or creates the durable consumer of `route`, and reads the limits
+/// the broker holds for it (the first worker to create it set them).
+async fn bind(
+    jobs: &stream::Stream,
+    config: &WorkerConfig,
+    route: Route<'_>,
+) -> Result<(PullConsumer, Limits), Error> {
+    let name = names::consumer_name(&config.pool, route);
+    let wanted = consumer::pull::Config {
+        durable_name: Some(name.clone()),
+        filter_subject: names::consumer_filter(&config.pool, route),
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: config.ack_wait,
+        max_deliver: i64::from(config.max_deliver),
+        max_ack_pending: match route {
+            // One job in flight per partition, across all workers: the
+            // partition's jobs run one at a time, in order.
+            Route::Partition(_) => 1,
+            // Workers pull only for free slots, so this never binds; the
+            // server's default (1,000) would, silently, past 1,000 slots.
+            Route::Weight(_) => 1 << 20,
+        },
+        ..Default::default()
+    };
+    let consumer: PullConsumer =
+        jobs.get_or_create_consumer(&name, wanted)
+            .await
+            .map_err(|err| {
+                Error::broker(format!(
+                    "could not create or open the consumer `{name}` of the jobs stream on the NATS \
+                 server at `{}`: {err}",
+                    config.broker.url
+                ))
+            })?;
+    let held = &consumer.cached_info().config;
+    let ack_wait = held.ack_wait;
+    let limits = Limits {
+        ack_wait,
+        max_deliver: if held.max_deliver > 0 {
+            held.max_deliver
+        } else {
+            i64::MAX
+        },
+        progress_every: config.progress_every(ack_wait),
+        one_at_a_time: held.max_ack_pending == 1,
+    };
+    Ok((consumer, limits))
+}
+
+/// Serves until `stop` turns true, then drains.
+async fn serve_until_stopped(
+    opened: Opened,
+    mut stop: watch::Receiver<bool>,
+    slots: usize,
+    stop_timeout: Duration,
+) {
+    let Opened {
+        shared,
+        client,
+        consumers,
+        mut kills,
+    } = opened;
+    let mut loops = Vec::with_capacity(consumers.len());
+    for (consumer, limits) in consumers {
+        loops.push(tokio::spawn(pull::serve(
+            shared.clone(),
+            consumer,
+            limits,
+            stop.clone(),
+        )));
+    }
+    let listener = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            while let Some(message) = kills.next().await {
+                if let Ok(id) = std::str::from_utf8(&message.payload) {
+                    shared.jobs.kill(id);
+                }
+            }
+        })
+    };
+    let _ = stop.wait_for(|stop| *stop).await;
+    for pull in loops {
+        // Each loop ends at its next await; a request the broker never
+        // answers is not waited for.
+        let abort = pull.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(1), pull)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+    }
+    // Every slot back means every job is done (published and acked).
+    let all = u32::try_from(slots).unwrap_or(u32::MAX);
+    let _ = tokio::time::timeout(stop_timeout, shared.slots.acquire_many(all)).await;
+    listener.abort();
+    let _ = tokio::time::timeout(Duration::from_secs(2), client.flush()).await;
+}

@@ -9,6 +9,7 @@
 mod admin;
 mod backpressure;
 mod cancel;
+mod combined;
 mod coordinators;
 mod errors;
 mod fingerprint;

@@ -21,6 +21,7 @@ use crate::{StorageSpeed, TaskToken, Weight};
 pub struct Site {
     pub(crate) op: &'static str,
     pub(crate) weight: Weight,
+    pub(crate) weight_explicit: bool,
     pub(crate) timeout: Option<Duration>,
     pub(crate) storage: Option<StorageSpeed>,
     pub(crate) sticky_anchor: Option<&'static str>,
@@ -37,6 +38,7 @@ impl Site {
         Site {
             op,
             weight: Weight::Medium,
+            weight_explicit: false,
             timeout: None,
             storage: None,
             sticky_anchor: None,
@@ -51,6 +53,7 @@ impl Site {
     /// `weight = "..."`.
     pub const fn weight(mut self, weight: Weight) -> Site {
         self.weight = weight;
+        self.weight_explicit = true;
         self
     }
 

@@ -46,6 +46,7 @@ where
 pub struct Task {
     op: &'static str,
     weight: Weight,
+    weight_explicit: bool,
     timeout: Option<Duration>,
     storage: Option<StorageSpeed>,
     limit: Option<&'static str>,
@@ -58,6 +59,7 @@ impl Task {
         Task {
             op,
             weight: Weight::Medium,
+            weight_explicit: false,
             timeout: None,
             storage: None,
             limit: None,
@@ -65,9 +67,12 @@ impl Task {
         }
     }
 
-    /// Sets the weight.
+    /// Sets the weight. With [`storage_speed`](Self::storage_speed) too, the
+    /// calls are *combined* calls, as on the attribute: bounded by the tier,
+    /// run on CPU workers of this weight.
     pub const fn weight(mut self, weight: Weight) -> Task {
         self.weight = weight;
+        self.weight_explicit = true;
         self
     }
 
@@ -78,7 +83,9 @@ impl Task {
     }
 
     /// Makes the calls IO calls of storage tier `speed`, as `storage_speed`
-    /// does on the attribute.
+    /// does on the attribute: run on IO threads, at most the tier's cap at
+    /// once (or, with an explicit [`weight`](Self::weight), on CPU workers
+    /// within the tier's cap).
     pub const fn storage_speed(mut self, speed: StorageSpeed) -> Task {
         self.storage = Some(speed);
         self
@@ -115,6 +122,7 @@ impl Task {
 
     fn call(&self) -> Call {
         let mut call = Call::plain(self.op, self.weight, self.timeout);
+        call.weight_explicit = self.weight_explicit;
         call.storage = self.storage;
         call.limit = self.limit;
         call.sticky = self.sticky;

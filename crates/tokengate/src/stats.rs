@@ -239,6 +239,10 @@ pub struct StorageStats {
     /// Calls waiting in line for room in the tier's queue (made while it was
     /// full), now.
     pub in_line: usize,
+    /// The tier's calls by state, since start: IO calls and combined calls
+    /// (a storage call with an explicit weight), which are not counted under
+    /// a CPU lane.
+    pub counts: StateCounts,
 }
 
 /// One named limit (`limit = "..."`; see
@@ -398,8 +402,13 @@ impl fmt::Display for Stats {
         {
             writeln!(
                 f,
-                "storage {:<8} running {:>3}/{:<3} high water {:>3} waiting {:>6}",
-                tier.speed, tier.running, tier.cap, tier.high_water, tier.waiting
+                "storage {:<8} running {:>3}/{:<3} high water {:>3} waiting {:>6} completed {:>8}",
+                tier.speed,
+                tier.running,
+                tier.cap,
+                tier.high_water,
+                tier.waiting,
+                tier.counts.completed
             )?;
         }
         for limit in &self.limits {

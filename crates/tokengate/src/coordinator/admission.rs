@@ -9,10 +9,11 @@ use super::Call;
 use super::builder::FullLanePolicy;
 use super::lead::{self, LeadDomain};
 use super::limit::GateBits;
+use super::ops::Class;
 use super::route::{Route, route_of};
 use super::shared::Shared;
 use crate::error::Reason;
-use crate::scheduler::{DomainKey, Path, Placement, with_current, worker_context};
+use crate::scheduler::{DomainKey, Path, Placement, combined_tag, with_current, worker_context};
 use crate::token::{Cell, Header, JobRef, epoch, next_id, terminate_with};
 use crate::{TaskToken, TokenState};
 
@@ -31,8 +32,13 @@ impl Shared {
             sticky,
             lead,
             limit,
+            weight_explicit,
         } = call;
-        let entry = self.op_entry(op, weight);
+        let class = match storage {
+            Some(speed) => Class::Storage(speed),
+            None => Class::Cpu(weight),
+        };
+        let entry = self.op_entry(op, class);
         let (limit, unsized_limit) = match limit {
             Some(name) => match self.limits.get(name) {
                 Some(limit) => (Some(limit), None),
@@ -45,8 +51,14 @@ impl Shared {
         // Inside a lead (or one of its children), a call of a listed op joins
         // the lead's domain and runs in the lead's worker group.
         let (parent, group) = self.lead_context(op);
+        // An explicit weight on a storage call makes it a combined call: its
+        // tier's turn, then a CPU worker of its weight.
         let path = if let Some(speed) = storage {
-            Path::Storage(speed)
+            if weight_explicit {
+                Path::Combined(speed)
+            } else {
+                Path::Storage(speed)
+            }
         } else if let Some((anchor, key)) = sticky {
             let key = DomainKey { anchor, key };
             let worker = self.scheduler.domains.join(key, weight, &*self.scheduler);
@@ -67,7 +79,10 @@ impl Shared {
             limit,
             gate: GateBits::default(),
         };
-        let header = Header::new(id, op, weight, timeout);
+        let mut header = Header::new(id, op, weight, timeout);
+        if let Path::Combined(speed) = path {
+            header = header.tagged(combined_tag(speed));
+        }
         let cell = Cell::new(header, Some(route), f);
         let token = TaskToken::from_cell(cell.clone());
         match unsized_limit {
@@ -238,7 +253,7 @@ impl Shared {
         }
         self.scheduler.slot_lane(path, weight).push(job);
         match path {
-            Path::Storage(speed) => self.scheduler.pump_tier(speed),
+            Path::Storage(speed) | Path::Combined(speed) => self.scheduler.pump_tier(speed),
             _ if self.scheduler.is_paused() => {}
             Path::Group(group) => self.scheduler.nudge_group(group),
             _ => self.scheduler.nudge_idle(weight),

@@ -12,6 +12,8 @@ use crate::{StorageSpeed, Weight};
 pub(crate) struct Call {
     pub(crate) op: &'static str,
     pub(crate) weight: Weight,
+    /// The weight was given explicitly (on a storage call: a combined call).
+    pub(crate) weight_explicit: bool,
     pub(crate) timeout: Option<Duration>,
     /// `storage_speed`: an IO call, capped by its tier.
     pub(crate) storage: Option<StorageSpeed>,
@@ -28,6 +30,7 @@ impl Call {
         Call {
             op,
             weight,
+            weight_explicit: false,
             timeout,
             storage: None,
             sticky: None,
@@ -40,6 +43,7 @@ impl Call {
         Call {
             op: site.op,
             weight: site.weight,
+            weight_explicit: site.weight_explicit,
             timeout: site.timeout,
             storage: site.storage,
             sticky: site

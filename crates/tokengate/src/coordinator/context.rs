@@ -5,10 +5,9 @@
 use std::cell::{Cell, RefCell};
 use std::sync::{Arc, Weak};
 
-use super::ops::OpEntry;
+use super::ops::{Class, OpEntry};
 use super::overrides::Override;
 use super::shared::Shared;
-use crate::Weight;
 
 /// The coordinators entered on one thread.
 pub(super) struct Entered {
@@ -18,9 +17,9 @@ pub(super) struct Entered {
     pub(super) stack: Vec<(u64, Arc<Shared>)>,
 }
 
-/// (coordinator id, op pointer, op length, weight): names an op entry without
+/// (coordinator id, op pointer, op length, class): names an op entry without
 /// comparing strings.
-pub(super) type OpKey = (u64, *const u8, usize, Weight);
+pub(super) type OpKey = (u64, *const u8, usize, Class);
 
 /// The op entries a thread used last, most recent first.
 type OpCache = [Option<(OpKey, Arc<OpEntry>)>; 4];
@@ -83,9 +82,7 @@ pub(super) fn cache_op(key: OpKey, entry: Arc<OpEntry>) {
 /// The override in force for calls made on this thread (none while the thread
 /// is exiting).
 pub(super) fn current_override() -> Override {
-    CONTEXT
-        .try_with(|c| c.overrides.get())
-        .unwrap_or_default()
+    CONTEXT.try_with(|c| c.overrides.get()).unwrap_or_default()
 }
 
 /// Puts `now` in force for calls made on this thread.

@@ -5,17 +5,25 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::Weight;
 use crate::metrics::{ShardedHistogram, ShardedStates};
 use crate::token::JobRef;
+use crate::{StorageSpeed, Weight};
 
 /// Shards of an op's latency histograms.
 const HISTOGRAM_SHARDS: usize = 4;
 
-/// One operation name at one weight (an op is almost always used at one weight).
+/// What a call's stats are counted under: its CPU lane, or its storage tier
+/// (combined calls too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Class {
+    Cpu(Weight),
+    Storage(StorageSpeed),
+}
+
+/// One operation name in one class (an op is almost always used in one).
 pub(crate) struct OpEntry {
     pub(crate) name: &'static str,
-    pub(crate) weight: Weight,
+    pub(crate) class: Class,
     /// Transitions of this op's tokens, sharded per thread.
     pub(crate) counters: ShardedStates,
     /// Time from the call to the start of the body, and time the body ran.
@@ -30,17 +38,17 @@ impl std::fmt::Debug for OpEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpEntry")
             .field("name", &self.name)
-            .field("weight", &self.weight)
+            .field("class", &self.class)
             .field("paused", &self.is_paused())
             .finish_non_exhaustive()
     }
 }
 
 impl OpEntry {
-    pub(crate) fn new(name: &'static str, weight: Weight, shards: usize, paused: bool) -> Self {
+    pub(crate) fn new(name: &'static str, class: Class, shards: usize, paused: bool) -> Self {
         OpEntry {
             name,
-            weight,
+            class,
             counters: ShardedStates::new(shards),
             // Fewer shards than the counters: a histogram is 2.6 KiB.
             queue_wait: ShardedHistogram::new(shards.min(HISTOGRAM_SHARDS)),

@@ -99,7 +99,7 @@ impl Owner for Route {
         // A worker thread runs calls of the full lane itself meanwhile, so
         // that a guarded fn dropping its calls cannot deadlock its own
         // coordinator; storage calls run only on IO threads.
-        let helps = !matches!(self.path, Path::Storage(_));
+        let helps = !matches!(self.path, Path::Storage(_) | Path::Combined(_));
         while in_line() && shared.is_running() {
             if helps && scheduler::help_lane(&shared.scheduler, lane) {
                 continue;

@@ -10,15 +10,15 @@ use super::builder::Config;
 use super::context::{self, OpKey};
 use super::lead::Leads;
 use super::limit::Limits;
-use super::ops::OpEntry;
+use super::ops::{Class, OpEntry};
 use super::registry::Registry;
 use super::route::Route;
 use super::timer::Timer;
+use crate::TokenState;
 #[cfg(feature = "process")]
 use crate::process::ProcessPool;
 use crate::scheduler::{Path, Scheduler, ThreadConfig};
 use crate::token::Header;
-use crate::{TokenState, Weight};
 
 pub(super) const RUNNING: u8 = 0;
 pub(super) const STOPPING: u8 = 1;
@@ -39,8 +39,8 @@ pub(crate) struct Shared {
     /// The worker processes of `process_pool` calls.
     #[cfg(feature = "process")]
     pub(crate) process: Arc<ProcessPool>,
-    /// One entry per (op name, weight) ever submitted here; never removed.
-    ops: RwLock<HashMap<(&'static str, Weight), Arc<OpEntry>>>,
+    /// One entry per (op name, class) ever submitted here; never removed.
+    ops: RwLock<HashMap<(&'static str, Class), Arc<OpEntry>>>,
     /// Op names paused now (new entries of those names start paused).
     paused_ops: Mutex<HashSet<String>>,
     shards: usize,
@@ -141,22 +141,22 @@ impl Shared {
 
     /// The entry for `op` at `weight`, created on first use. A small per-thread
     /// cache serves the common case without touching the shared map.
-    pub(crate) fn op_entry(&self, op: &'static str, weight: Weight) -> Arc<OpEntry> {
-        let key: OpKey = (self.id, op.as_ptr(), op.len(), weight);
+    pub(crate) fn op_entry(&self, op: &'static str, class: Class) -> Arc<OpEntry> {
+        let key: OpKey = (self.id, op.as_ptr(), op.len(), class);
         if let Some(entry) = context::cached_op(key) {
             return entry;
         }
-        let entry = self.op_entry_slow(op, weight);
+        let entry = self.op_entry_slow(op, class);
         context::cache_op(key, entry.clone());
         entry
     }
 
-    fn op_entry_slow(&self, op: &'static str, weight: Weight) -> Arc<OpEntry> {
+    fn op_entry_slow(&self, op: &'static str, class: Class) -> Arc<OpEntry> {
         if let Some(entry) = self
             .ops
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&(op, weight))
+            .get(&(op, class))
         {
             return entry.clone();
         }
@@ -164,8 +164,8 @@ impl Shared {
         self.ops
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .entry((op, weight))
-            .or_insert_with(|| Arc::new(OpEntry::new(op, weight, self.shards, paused)))
+            .entry((op, class))
+            .or_insert_with(|| Arc::new(OpEntry::new(op, class, self.shards, paused)))
             .clone()
     }
 

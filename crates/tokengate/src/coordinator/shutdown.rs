@@ -21,20 +21,21 @@ impl Shared {
     /// Stops the coordinator, in steps:
     ///
     /// 1. Admission closes: `submit` fails calls from now on, and this waits
-    ///    for calls already past its check to be queued (or given up).
+    ///    for calls already past its check to be queued (or given up). The
+    ///    scheduler stops handing out work: workers exit after their current
+    ///    call, idle IO threads exit, and no queued call starts from here on
+    ///    (one a worker already took may still start).
     /// 2. Every queued call (created, waiting in any queue, or admitted to a
     ///    mailbox) is resolved with a shutdown error; calls that already run
     ///    may finish. With [`Stop::Now`], every call, running ones too, is
     ///    killed instead (running bodies see `is_cancelled()`, process calls
     ///    lose their worker process): from here on no token is pending.
-    /// 3. The scheduler stops: workers exit after their current call, idle IO
-    ///    threads exit.
-    /// 4. Running calls get the stop timeout to finish (forever, if it is too
+    /// 3. Running calls get the stop timeout to finish (forever, if it is too
     ///    large for the clock); a call that stops its own coordinator is not
     ///    waited for.
-    /// 5. Calls still running then resolve with a shutdown error; their
+    /// 4. Calls still running then resolve with a shutdown error; their
     ///    threads are left to finish the body on their own.
-    /// 6. Queues and lines are cleared (breaking the reference cycles between
+    /// 5. Queues and lines are cleared (breaking the reference cycles between
     ///    queued calls and the coordinator), the timer and admission threads
     ///    stop, the worker processes are ended and reaped, and the threads
     ///    that exited are joined.
@@ -53,6 +54,9 @@ impl Shared {
         while self.submitting.load(Ordering::SeqCst) > 0 {
             std::thread::yield_now();
         }
+        // Before the sweep: a call the sweep has not reached yet must not
+        // start on a worker that just finished another one.
+        self.scheduler.begin_stop();
         // 2.
         for job in self.registry.snapshot() {
             if how == Stop::Now {
@@ -71,15 +75,13 @@ impl Shared {
             }
         }
         // 3.
-        self.scheduler.begin_stop();
-        // 4.
         let deadline = Instant::now().checked_add(self.config.stop_timeout);
         let all_exited = self.scheduler.wait_threads(deadline);
-        // 5.
+        // 4.
         for job in self.registry.snapshot() {
             terminate_with(&*job, TokenState::Killed, Reason::Shutdown);
         }
-        // 6.
+        // 5.
         for entry in self.op_entries() {
             drop(entry.take_held());
         }

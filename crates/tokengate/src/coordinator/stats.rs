@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 
 use super::Shared;
-use super::ops::OpEntry;
+use super::ops::{Class, OpEntry};
 use crate::Weight;
 use crate::metrics::{HistogramSnapshot, ShardedHistogram, StateTotals};
 use crate::stats::{LaneStats, LatencySummary, OpStats, StateCounts, Stats, WorkerStats};
@@ -13,13 +13,17 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
     let entries = shared.op_entries();
     let mut all = StateTotals::default();
     let mut by_lane = [StateTotals::default(); 3];
-    // An op called at several weights has an entry per weight: one line each
-    // here, summed.
+    let mut by_tier = [StateTotals::default(); 4];
+    // An op called at several weights (or tiers) has an entry per class: one
+    // line each here, summed.
     let mut by_op: Vec<(&'static str, Vec<&OpEntry>)> = Vec::new();
     for entry in &entries {
         let totals = entry.counters.totals();
         all.merge(&totals);
-        by_lane[entry.weight.index()].merge(&totals);
+        match entry.class {
+            Class::Cpu(weight) => by_lane[weight.index()].merge(&totals),
+            Class::Storage(speed) => by_tier[speed.index()].merge(&totals),
+        }
         match by_op.iter_mut().find(|(name, _)| *name == entry.name) {
             Some((_, same)) => same.push(entry),
             None => by_op.push((entry.name, vec![entry])),
@@ -80,7 +84,11 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
             }
         })
         .collect();
-    let storage = scheduler.tiers.iter().map(|tier| tier.snapshot()).collect();
+    let storage = scheduler
+        .tiers
+        .iter()
+        .map(|tier| tier.snapshot(StateCounts::from_totals(&by_tier[tier.speed.index()])))
+        .collect();
     let tokens = StateCounts::from_totals(&all);
     Stats {
         in_flight: tokens.in_flight(),

@@ -28,7 +28,7 @@ pub(crate) use lane::Lane;
 pub(crate) use path::{DomainKey, Path};
 pub(crate) use place::Placement;
 pub(crate) use threads::ThreadConfig;
-pub(crate) use tier::Tier;
+pub(crate) use tier::{Tier, TurnQueue, combined_tag, combined_tier};
 pub(crate) use wait::{claim, help_lane, park_waiting};
 pub(crate) use worker::WorkerSlot;
 
@@ -64,6 +64,9 @@ pub(crate) struct Scheduler {
     pub(crate) group_lanes: Box<[Lane]>,
     /// Per storage tier: waiting IO calls and the tier's cap.
     pub(crate) tiers: [Tier; 4],
+    /// Per weight: combined calls holding a tier's turn, waiting for a CPU
+    /// worker of the weight's home groups.
+    pub(crate) turns: [TurnQueue; 3],
     /// The threads that run storage-tier calls.
     pub(crate) io: IoPool,
     /// Sticky domains and their pins.
@@ -165,6 +168,7 @@ impl Scheduler {
                 .map(|_| Lane::new(Weight::Medium, lane_capacity))
                 .collect(),
             tiers: StorageSpeed::ALL.map(|t| Tier::new(t, storage_caps[t.index()], lane_capacity)),
+            turns: Default::default(),
             io: IoPool::default(),
             domains: Domains::default(),
             workers: workers.into_boxed_slice(),
@@ -199,7 +203,7 @@ impl Scheduler {
     pub(crate) fn slot_lane(&self, path: Path, weight: Weight) -> &Lane {
         match path {
             Path::Lane | Path::Sticky { .. } => self.lane(weight),
-            Path::Storage(speed) => &self.tiers[speed.index()].lane,
+            Path::Storage(speed) | Path::Combined(speed) => &self.tiers[speed.index()].lane,
             Path::Group(group) => &self.group_lanes[group],
         }
     }
@@ -248,6 +252,9 @@ impl Scheduler {
             lane.clear();
         }
         self.domains.clear();
+        for turns in &self.turns {
+            drop(turns.take_all());
+        }
         drop(self.io.stop());
         drop(self.drain_mailboxes());
         self.threads.join(all_exited);
@@ -260,8 +267,9 @@ impl Scheduler {
         self.lanes.iter().chain(&*self.group_lanes).chain(tiers)
     }
 
-    /// Dispatches waiting calls of a storage tier to IO threads while it has
-    /// room (and admission is open).
+    /// Dispatches waiting calls of a storage tier while it has room (and
+    /// admission is open): IO calls to IO threads, combined calls (still
+    /// `Waiting`, now holding a turn) to their weight's turn queue.
     pub(crate) fn pump_tier(self: &Arc<Self>, speed: StorageSpeed) {
         let open = !self.is_stopping() && !self.is_paused();
         self.tiers[speed.index()].pump(
@@ -270,11 +278,53 @@ impl Scheduler {
                 if held_back(&job) {
                     return None;
                 }
+                if combined_tier(&job).is_some() {
+                    // A worker admits it; if it is killed before, the worker
+                    // finds it stale and gives the turn back.
+                    return (job.header().state() == TokenState::Waiting).then_some(job);
+                }
                 job.transition(TokenState::Waiting, TokenState::Admitted)
                     .then_some(job)
             },
-            |job| self.io.execute(self, job, speed),
+            |job| {
+                if combined_tier(&job).is_some() {
+                    let weight = job.header().weight;
+                    self.turns[weight.index()].push(job);
+                    self.nudge_home(weight);
+                } else {
+                    self.io.execute(self, job, speed);
+                }
+            },
         );
+    }
+
+    /// A combined call of tier `speed` gave its turn back (its body returned,
+    /// or it was found killed in its turn queue).
+    pub(crate) fn end_turn(self: &Arc<Self>, speed: StorageSpeed) {
+        self.tiers[speed.index()].finished();
+        self.pump_tier(speed);
+    }
+
+    /// Takes the oldest live combined call of a home weight of `me`, already
+    /// `Admitted` and counted in its load; stale entries give their turn back
+    /// on the way.
+    pub(crate) fn pull_turn(self: &Arc<Self>, me: &WorkerSlot) -> Option<JobRef> {
+        if self.is_paused() {
+            return None;
+        }
+        for &weight in &me.home_lanes {
+            while let Some(job) = self.turns[weight.index()].pop() {
+                me.load.fetch_add(1, Ordering::SeqCst);
+                if job.transition(TokenState::Waiting, TokenState::Admitted) {
+                    return Some(job);
+                }
+                me.load.fetch_sub(1, Ordering::SeqCst);
+                if let Some(speed) = combined_tier(&job) {
+                    self.end_turn(speed);
+                }
+            }
+        }
+        None
     }
 
     /// Changes a storage tier's cap; raising it dispatches waiting calls now.

@@ -21,6 +21,9 @@ pub(crate) enum Path {
     Lane,
     /// Its storage tier; IO threads.
     Storage(StorageSpeed),
+    /// Its storage tier, then (holding the tier's turn) its weight's turn
+    /// queue; CPU workers of the weight's home groups.
+    Combined(StorageSpeed),
     /// Its sticky domain; the domain's worker (fixed while the call is a
     /// member), one member at a time.
     Sticky { key: DomainKey, worker: usize },

@@ -125,6 +125,20 @@ impl Scheduler {
         }
     }
 
+    /// After a push to `weight`'s turn queue: wake one idle worker of its
+    /// home groups (only they take combined calls).
+    pub(crate) fn nudge_home(&self, weight: Weight) {
+        // Pairs with the fence in `find_work`, as in `nudge_idle`.
+        fence(Ordering::SeqCst);
+        for &i in self.home[weight.index()].iter() {
+            let slot = &self.workers[i];
+            if slot.load.load(Ordering::SeqCst) == 0 {
+                self.nudge(slot);
+                return;
+            }
+        }
+    }
+
     pub(crate) fn nudge_all_idle(&self) {
         for slot in self.workers.iter() {
             if slot.load.load(Ordering::SeqCst) == 0 {

@@ -31,6 +31,9 @@ pub(crate) fn claim(sched: &Scheduler, job: &JobRef, path: Path, admissible: boo
                 return false;
             }
         }
+        // A combined call runs only with its tier's turn, on a worker that
+        // took it from its turn queue.
+        Path::Combined(_) => return false,
         // A domain's waiting members keep their order: none may run here.
         Path::Sticky { .. } if header.state() == TokenState::Waiting => return false,
         // The admitted member runs on the domain's worker: here only if that is

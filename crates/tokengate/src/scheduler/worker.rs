@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Select, Sender, TryRecvError};
 
-use super::{Scheduler, context};
+use super::{Scheduler, combined_tier, context};
 use crate::sync::{AtomicBool, AtomicU64, AtomicUsize};
 use crate::token::JobRef;
 use crate::{StorageSpeed, TokenState, Weight};
@@ -95,21 +95,28 @@ pub(crate) fn worker_main(scheduler: Arc<Scheduler>, index: usize) {
     context::enter(scheduler.clone(), Some(index));
     let me = &scheduler.workers[index];
     while !scheduler.is_stopping() {
-        if let Some(job) = next_job(&scheduler, me) {
-            execute(me, job);
-            continue;
+        let job = match next_job(&scheduler, me) {
+            Some(job) => job,
+            None => match spin(&scheduler, me) {
+                Some(job) => job,
+                None => {
+                    park(me);
+                    continue;
+                }
+            },
+        };
+        let turn = combined_tier(&job);
+        execute(me, job);
+        if let Some(speed) = turn {
+            scheduler.end_turn(speed);
         }
-        if let Some(job) = spin(&scheduler, me) {
-            execute(me, job);
-            continue;
-        }
-        park(me);
     }
     context::leave();
 }
 
-/// The next call for `me`: pinned, mailbox, then lanes and neighbours.
-fn next_job(scheduler: &super::Scheduler, me: &WorkerSlot) -> Option<JobRef> {
+/// The next call for `me`: pinned, mailbox, combined calls holding a turn,
+/// then lanes and neighbours.
+fn next_job(scheduler: &Arc<Scheduler>, me: &WorkerSlot) -> Option<JobRef> {
     if let Ok(job) = me.pinned_rx.try_recv() {
         return Some(job);
     }
@@ -118,11 +125,14 @@ fn next_job(scheduler: &super::Scheduler, me: &WorkerSlot) -> Option<JobRef> {
         Ok(Msg::Nudge) => me.nudged.store(false, Ordering::SeqCst),
         Err(TryRecvError::Empty | TryRecvError::Disconnected) => {}
     }
+    if let Some(job) = scheduler.pull_turn(me) {
+        return Some(job);
+    }
     scheduler.find_work(me)
 }
 
 /// Polls for work a little while before parking, if few enough workers spin.
-fn spin(scheduler: &super::Scheduler, me: &WorkerSlot) -> Option<JobRef> {
+fn spin(scheduler: &Arc<Scheduler>, me: &WorkerSlot) -> Option<JobRef> {
     if scheduler.spinners.fetch_add(1, Ordering::SeqCst) >= scheduler.max_spinners {
         scheduler.spinners.fetch_sub(1, Ordering::SeqCst);
         return None;

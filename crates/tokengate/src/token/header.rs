@@ -20,6 +20,9 @@ pub(crate) struct Header {
     pub(crate) weight: Weight,
     /// The deadline measured from the call, if any.
     pub(crate) timeout: Option<Duration>,
+    /// A routing tag for the scheduler that runs the call, set when it is
+    /// made; opaque to the token layer (0: none).
+    pub(crate) tag: u8,
     /// The state, plus whether the token holds a slot of its lane's capacity.
     state: StateCell,
     /// Nanoseconds since [`epoch`] when the call was made.
@@ -54,12 +57,19 @@ impl Header {
             op,
             weight,
             timeout,
+            tag: 0,
             state: StateCell::new(),
             created: now_ns(),
             admitted: AtomicU64::new(0),
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),
         }
+    }
+
+    /// The header with routing tag `tag` (see [`tag`](Self::tag)).
+    pub(crate) fn tagged(mut self, tag: u8) -> Header {
+        self.tag = tag;
+        self
     }
 
     pub(crate) fn state(&self) -> TokenState {

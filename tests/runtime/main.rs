@@ -19,6 +19,7 @@ mod lead_group_lane;
 mod leads;
 mod lifecycle;
 mod limits;
+mod live;
 mod many_args;
 mod map;
 mod nesting;

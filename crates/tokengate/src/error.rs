@@ -447,6 +447,7 @@ impl std::error::Error for TaskError {}
 /// assert_eq!(id.to_string(), "42");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
 pub struct TokenId(pub(crate) u64);
 
 impl TokenId {

@@ -325,6 +325,10 @@ pub struct Stats {
     pub storage: Vec<StorageStats>,
     /// Per named limit, by name.
     pub limits: Vec<LimitStats>,
+    /// Bodies still running after their call was killed or timed out (their
+    /// threads are busy with them; [`Handle::live_calls`](crate::Handle::live_calls)
+    /// lists them).
+    pub orphaned_bodies: usize,
     /// IO threads alive (they serve storage tiers and exit when idle).
     pub io_threads: usize,
     /// Live sticky domains: pins held by queued or running calls.
@@ -456,5 +460,65 @@ impl fmt::Display for Stats {
         }
         writeln!(f, "queue wait {}", self.queue_wait)?;
         writeln!(f, "run time   {}", self.run_time)
+    }
+}
+
+/// One call in flight, from [`Handle::live_calls`](crate::Handle::live_calls):
+/// what is queued, what runs, and what misbehaves right now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct LiveCall {
+    /// The call's token id (to kill it with
+    /// [`Handle::kill_token`](crate::Handle::kill_token)).
+    pub id: crate::TokenId,
+    /// Its operation.
+    pub op: &'static str,
+    /// Its state now. A call killed or timed out while its body still runs
+    /// shows its terminal state here, with [`body_running`](Self::body_running).
+    pub state: TokenState,
+    /// Where it waits and runs.
+    pub path: LivePath,
+    /// The worker thread running its body, if it runs on one.
+    pub worker: Option<usize>,
+    /// Time since the call was made.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
+    pub age: Duration,
+    /// Time its body has run, if it started.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "optional_seconds"))]
+    pub running_for: Option<Duration>,
+    /// It was killed or timed out while running, and its body has not
+    /// returned yet: its thread is still busy with it.
+    pub body_running: bool,
+    /// It has run longer than its operation's p99 run time (known once the
+    /// operation has completed enough calls to tell).
+    pub over_p99: bool,
+}
+
+/// Where a [`LiveCall`] waits and runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize), serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum LivePath {
+    /// A CPU call of this weight, on the worker threads.
+    Lane(Weight),
+    /// An IO call of this storage tier, on IO threads.
+    Storage(StorageSpeed),
+    /// A combined call: this tier's turn, on a worker of its weight.
+    Combined(StorageSpeed),
+    /// A sticky call, on its domain's worker.
+    Sticky,
+    /// A lead's child, in the lead's worker group.
+    LeadGroup,
+}
+
+#[cfg(feature = "serde")]
+fn optional_seconds<S: serde::Serializer>(
+    d: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => serializer.serialize_some(&d.as_secs_f64()),
+        None => serializer.serialize_none(),
     }
 }

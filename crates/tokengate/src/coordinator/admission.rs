@@ -9,6 +9,7 @@ use super::Call;
 use super::builder::FullLanePolicy;
 use super::lead::{self, LeadDomain};
 use super::limit::GateBits;
+use super::live::OrphanBits;
 use super::ops::Class;
 use super::route::{Route, route_of};
 use super::shared::Shared;
@@ -78,6 +79,7 @@ impl Shared {
             parent,
             limit,
             gate: GateBits::default(),
+            orphan: OrphanBits::default(),
         };
         let mut header = Header::new(id, op, weight, timeout);
         if let Path::Combined(speed) = path {

@@ -207,6 +207,37 @@ impl Handle {
         }
     }
 
+    /// A snapshot of the calls in flight (queued, running, and bodies still
+    /// running after their call was killed or timed out), oldest first: what
+    /// is stuck right now. Each entry says where the call waits or runs, on
+    /// which worker, for how long, and whether it misbehaves (a body running
+    /// on after a kill, a call running past its op's p99).
+    ///
+    /// Its cost is one pass over the live calls (and a run-time histogram
+    /// read per operation seen), under the registry's shard locks one at a
+    /// time: fine for a dashboard or a debug endpoint, not for a hot loop.
+    ///
+    /// ```
+    /// use tokengate::{stats::LivePath, OperationsCoordinator, Task, TokenState, Weight};
+    ///
+    /// let coordinator = OperationsCoordinator::start();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let token = coordinator.run(|| {
+    ///     Task::new("wait_for_signal").weight(Weight::Light).spawn(move || rx.recv().ok())
+    /// });
+    /// # while token.state() != TokenState::Executing { std::thread::yield_now(); }
+    /// let live = coordinator.live_calls();
+    /// let call = live.iter().find(|c| c.id == token.id()).unwrap();
+    /// assert_eq!((call.op, call.path), ("wait_for_signal", LivePath::Lane(Weight::Light)));
+    /// assert!(call.worker.is_some());
+    /// tx.send(()).unwrap();
+    /// token.wait().unwrap();
+    /// coordinator.stop();
+    /// ```
+    pub fn live_calls(&self) -> Vec<crate::stats::LiveCall> {
+        self.shared.live_calls()
+    }
+
     /// Whether admission is paused globally.
     pub fn is_paused(&self) -> bool {
         self.shared.scheduler.is_paused()

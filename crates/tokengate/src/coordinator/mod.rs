@@ -11,6 +11,7 @@ mod gate;
 mod handle;
 mod lead;
 mod limit;
+mod live;
 mod ops;
 mod overrides;
 mod panics;

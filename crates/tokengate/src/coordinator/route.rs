@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::lead::LeadDomain;
 use super::limit::{GateBits, Limit};
+use super::live::OrphanBits;
 use super::ops::OpEntry;
 use super::shared::Shared;
 use crate::TokenState;
@@ -36,6 +37,8 @@ pub(crate) struct Route {
     pub(crate) limit: Option<Arc<Limit>>,
     /// Where the call stands at its limit's gate.
     pub(crate) gate: GateBits,
+    /// Whether its body runs on after a kill (see `live`).
+    pub(crate) orphan: OrphanBits,
 }
 
 impl Route {
@@ -64,6 +67,7 @@ impl Owner for Route {
     }
 
     fn body_returned(&self, header: &Header) {
+        self.shared.orphans.returned(header, &self.orphan);
         if let Some(limit) = &self.limit {
             self.shared.end_gate(limit, self);
         }

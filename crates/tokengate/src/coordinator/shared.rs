@@ -10,6 +10,7 @@ use super::builder::Config;
 use super::context::{self, OpKey};
 use super::lead::Leads;
 use super::limit::Limits;
+use super::live::Orphans;
 use super::ops::{Class, OpEntry};
 use super::registry::Registry;
 use super::route::Route;
@@ -36,6 +37,8 @@ pub(crate) struct Shared {
     pub(crate) leads: Leads,
     /// Named limits (`limit = "..."`).
     pub(crate) limits: Limits,
+    /// Bodies still running after their call was killed or timed out.
+    pub(crate) orphans: Orphans,
     /// The worker processes of `process_pool` calls.
     #[cfg(feature = "process")]
     pub(crate) process: Arc<ProcessPool>,
@@ -85,6 +88,7 @@ impl Shared {
             timer: Timer::default(),
             leads: Leads::default(),
             limits: Limits::new(&config.limits),
+            orphans: Orphans::default(),
             #[cfg(feature = "process")]
             process: Arc::new(ProcessPool::new(
                 config.process_workers,
@@ -193,7 +197,14 @@ impl Shared {
         now: u64,
         held_slot: bool,
     ) {
+        // A body killed while running still runs: it leaves its domain and
+        // gives its limit's permit back when it returns (`body_returned`).
+        let body_runs = from == TokenState::Executing
+            && matches!(to, TokenState::Killed | TokenState::TimedOut);
         if to.is_terminal() {
+            if body_runs && let Some(job) = self.registry.get(header.id) {
+                self.orphans.killed_running(job, &route.orphan);
+            }
             // Before the count: whoever sees a token counted as finished
             // (`Stats::in_flight`) no longer finds it live in the registry.
             self.registry.remove(header.id);
@@ -214,10 +225,6 @@ impl Shared {
                     .run_time
                     .record(now.saturating_sub(header.started_ns()));
             }
-            // A body killed while running still runs: it leaves its domain and
-            // gives its limit's permit back when it returns (`body_returned`).
-            let body_runs = from == TokenState::Executing
-                && matches!(to, TokenState::Killed | TokenState::TimedOut);
             // Leave domains, exactly once each (joined in `submit`).
             if let Path::Sticky { key, .. } = route.path {
                 let domains = &self.scheduler.domains;

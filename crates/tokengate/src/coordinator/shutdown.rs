@@ -86,6 +86,7 @@ impl Shared {
             drop(entry.take_held());
         }
         self.limits.clear();
+        self.orphans.clear();
         self.timer.stop();
         self.admitter.stop();
         #[cfg(feature = "process")]

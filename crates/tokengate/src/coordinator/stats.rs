@@ -98,6 +98,7 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
         workers,
         storage,
         limits: shared.limits.snapshot(),
+        orphaned_bodies: shared.orphans.len(),
         io_threads: scheduler.io.threads(),
         sticky_domains: scheduler.domains.len(),
         lead_domains: shared.leads.len(),

@@ -81,6 +81,7 @@ impl std::fmt::Debug for WorkerSlot {
 pub(super) fn run_counted(me: Option<&WorkerSlot>, job: JobRef) {
     if let Some(me) = me {
         me.running.fetch_add(1, Ordering::Relaxed);
+        job.header().set_runner(me.index);
     }
     context::run_claimed(job);
     if let Some(me) = me {

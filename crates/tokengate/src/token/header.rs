@@ -1,7 +1,7 @@
 //! The non-generic part of a token: identity, state and clock.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::state_cell::StateCell;
@@ -27,6 +27,9 @@ pub(crate) struct Header {
     state: StateCell,
     /// Nanoseconds since [`epoch`] when the call was made.
     created: u64,
+    /// Which of its scheduler's threads runs the body: an index the scheduler
+    /// chose, plus one (0: none recorded).
+    runner: AtomicU32,
     /// Nanoseconds since [`epoch`] of admission, start and finish; 0 = not yet.
     admitted: AtomicU64,
     started: AtomicU64,
@@ -60,6 +63,7 @@ impl Header {
             tag: 0,
             state: StateCell::new(),
             created: now_ns(),
+            runner: AtomicU32::new(0),
             admitted: AtomicU64::new(0),
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),
@@ -108,6 +112,20 @@ impl Header {
             _ => {}
         }
         Some((held_slot, now))
+    }
+
+    /// Records that thread `index` of the scheduler runs the body.
+    pub(crate) fn set_runner(&self, index: usize) {
+        let index = u32::try_from(index).map_or(0, |i| i.saturating_add(1));
+        self.runner.store(index, Ordering::Relaxed);
+    }
+
+    /// The thread recorded by [`set_runner`](Self::set_runner), if any.
+    pub(crate) fn runner(&self) -> Option<usize> {
+        match self.runner.load(Ordering::Relaxed) {
+            0 => None,
+            i => Some(i as usize - 1),
+        }
     }
 
     pub(crate) fn created_ns(&self) -> u64 {

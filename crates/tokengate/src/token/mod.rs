@@ -69,7 +69,7 @@ mod tests;
 mod wait;
 
 pub(crate) use cell::{Cell, Completion, Job, JobRef, kill, terminate_with};
-pub(crate) use header::{Header, epoch};
+pub(crate) use header::{Header, epoch, now_ns};
 pub(crate) use id::next_id;
 pub(crate) use owner::Owner;
 

@@ -1,6 +1,7 @@
 //! Parsing the attribute's arguments: `op = "…", weight = "…", timeout = "…",
 //! storage_speed = "…", sticky_anchor = "…", external_calls = ["…", …],
-//! hash_policy = "…", digest_policy = "…", process_pool = true, crate = "…"`.
+//! hash_policy = "…", digest_policy = "…", process_pool = true, limit = "…",
+//! crate = "…"`.
 //!
 //! Parsing has three layers. The *syntax* is a comma-separated list of
 //! `key = value` pairs ([`Entry`]); a syntax error stops the list there. Each
@@ -59,13 +60,15 @@ pub(crate) enum Key {
     DigestPolicy,
     /// `process_pool = true | false`: the call runs in a worker process.
     ProcessPool,
+    /// `limit = "name"`: a named limit admits the call.
+    Limit,
     /// `crate = "path"`: the path the expansion names tokengate by.
     Crate,
 }
 
 impl Key {
     /// Every key, in the order messages list them.
-    const ALL: [Key; 10] = [
+    const ALL: [Key; 11] = [
         Key::Op,
         Key::Weight,
         Key::Timeout,
@@ -75,6 +78,7 @@ impl Key {
         Key::HashPolicy,
         Key::DigestPolicy,
         Key::ProcessPool,
+        Key::Limit,
         Key::Crate,
     ];
 
@@ -90,6 +94,7 @@ impl Key {
             Key::HashPolicy => "hash_policy",
             Key::DigestPolicy => "digest_policy",
             Key::ProcessPool => "process_pool",
+            Key::Limit => "limit",
             Key::Crate => "crate",
         }
     }
@@ -107,6 +112,7 @@ impl Key {
             Key::HashPolicy => "fast",
             Key::DigestPolicy => "short",
             Key::ProcessPool => "true",
+            Key::Limit => "github_api",
             Key::Crate => "my_reexport::tokengate",
         }
     }
@@ -182,6 +188,9 @@ pub(crate) struct GuardArgs {
     /// `process_pool = true`: the call runs in a worker process. `false` when
     /// the key was not given, was `false`, or was refused.
     pub(crate) process_pool: bool,
+    /// `limit = "…"`, a name checked by [`limit_name`]; without it no named
+    /// limit admits the call.
+    pub(crate) limit: Option<LitStr>,
     /// `crate = "…"`, as written; the expansion falls back to `::tokengate`
     /// (see `RuntimePath`).
     pub(crate) crate_path: Option<Path>,
@@ -287,6 +296,7 @@ impl GuardArgs {
                     return Err(missing_feature(&value, "`process_pool = true`", "process"));
                 }
             }
+            Key::Limit => self.limit = Some(limit_name(&value)?),
             Key::Crate => self.crate_path = Some(crate_path(&value)?),
         }
         Ok(())
@@ -304,6 +314,7 @@ impl GuardArgs {
             Key::HashPolicy => self.hash_policy = None,
             Key::DigestPolicy => self.digest_policy = None,
             Key::ProcessPool => self.process_pool = false,
+            Key::Limit => self.limit = None,
             Key::Crate => self.crate_path = None,
         }
     }
@@ -533,6 +544,37 @@ fn external_calls(value: &Expr) -> syn::Result<Vec<LitStr>> {
         }
     }
     errors.finish().map(|()| calls)
+}
+
+/// The characters a limit name may have besides ASCII letters and digits.
+const LIMIT_PUNCTUATION: [char; 3] = ['_', '-', '.'];
+
+/// `limit = "name"`: a non-empty name of ASCII letters, digits, `_`, `-` and
+/// `.`, as a limit is named in code and in stats. The error is on the literal.
+fn limit_name(value: &Expr) -> syn::Result<LitStr> {
+    let key = Key::Limit;
+    let lit = non_empty(expect_str(key, value)?, || {
+        format!(
+            "`limit` must not be empty; name the limit the calls share, such as \
+             `limit = \"{}\"`",
+            key.example()
+        )
+    })?;
+    let name = lit.value();
+    let bad = name
+        .chars()
+        .find(|c| !c.is_ascii_alphanumeric() && !LIMIT_PUNCTUATION.contains(c));
+    if let Some(bad) = bad {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "invalid character {bad:?} in limit name `{name}`; a limit name is made of \
+                 ASCII letters, digits, `_`, `-` and `.`, such as `limit = \"{}\"`",
+                key.example()
+            ),
+        ));
+    }
+    Ok(lit)
 }
 
 /// `crate = "path"`: the path tokengate is reached by, parsed from the string

@@ -23,9 +23,10 @@
 //! The other keys are `Site` setters too: `.storage_speed(::tokengate::StorageSpeed::Fast)`,
 //! `.sticky_anchor("user")`, `.external_calls(&["child_op"])`,
 //! `.hash_policy(::tokengate::fingerprint::HashPolicy::Fast)`,
-//! `.digest_policy(::tokengate::fingerprint::DigestPolicy::Short)` and
-//! `.process_pool()`, except `crate = "…"`: it replaces `::tokengate`, here
-//! and in every output below, with the path given (see `runtime_path`).
+//! `.digest_policy(::tokengate::fingerprint::DigestPolicy::Short)`,
+//! `.process_pool()` and `.limit("github_api")`, except `crate = "…"`: it
+//! replaces `::tokengate`, here and in every output below, with the path given
+//! (see `runtime_path`).
 //!
 //! # Names
 //!
@@ -550,6 +551,9 @@ fn site(args: &GuardArgs, op: &LitStr, runtime: &RuntimePath) -> TokenStream {
     }
     if args.process_pool {
         site.extend(quote!(.process_pool()));
+    }
+    if let Some(name) = &args.limit {
+        site.extend(quote!(.limit(#name)));
     }
     site
 }

@@ -21,6 +21,9 @@ use crate::{StorageSpeed, TaskToken, Weight};
 pub struct Site {
     pub(crate) op: &'static str,
     pub(crate) weight: Weight,
+    /// Whether `weight` was given, rather than left at its default: a storage
+    /// call with an explicit weight is a combined storage and CPU call.
+    pub(crate) weight_explicit: bool,
     pub(crate) timeout: Option<Duration>,
     pub(crate) storage: Option<StorageSpeed>,
     pub(crate) sticky_anchor: Option<&'static str>,
@@ -28,14 +31,17 @@ pub struct Site {
     pub(crate) hash_policy: HashPolicy,
     pub(crate) digest_policy: DigestPolicy,
     pub(crate) process_pool: bool,
+    pub(crate) limit: Option<&'static str>,
 }
 
 impl Site {
-    /// A site for `op` with the defaults: medium weight, no timeout, no tags.
+    /// A site for `op` with the defaults: medium weight (not given explicitly),
+    /// no timeout, no tags.
     pub const fn new(op: &'static str) -> Site {
         Site {
             op,
             weight: Weight::Medium,
+            weight_explicit: false,
             timeout: None,
             storage: None,
             sticky_anchor: None,
@@ -43,12 +49,14 @@ impl Site {
             hash_policy: HashPolicy::Standard,
             digest_policy: DigestPolicy::Full,
             process_pool: false,
+            limit: None,
         }
     }
 
-    /// `weight = "..."`.
+    /// `weight = "..."`, which also records that the weight was given.
     pub const fn weight(mut self, weight: Weight) -> Site {
         self.weight = weight;
+        self.weight_explicit = true;
         self
     }
 
@@ -91,6 +99,13 @@ impl Site {
     /// `process_pool = true`.
     pub const fn process_pool(mut self) -> Site {
         self.process_pool = true;
+        self
+    }
+
+    /// `limit = "..."`: the named limit the call is admitted under, on top of
+    /// its other gates.
+    pub const fn limit(mut self, name: &'static str) -> Site {
+        self.limit = Some(name);
         self
     }
 }

@@ -67,6 +67,18 @@ fn digest_minimal(x: u8) -> u8 {
     x
 }
 
+// `limit` goes with every other key; `weight` goes with `storage_speed`.
+#[task_token_guard(limit = "github_api")]
+fn limited() {}
+
+#[task_token_guard(limit = "db.primary-2", storage_speed = "MODERATE", weight = "heavy")]
+fn limited_io() {}
+
+#[task_token_guard(limit = "shards", sticky_anchor = "shard", process_pool = false)]
+fn limited_sticky(shard: u32) -> u32 {
+    shard
+}
+
 // Every key that can go together, in one attribute.
 #[task_token_guard(
     op = "everything",
@@ -104,6 +116,12 @@ fn main() {
     ] {
         assert!(no_coordinator(token));
     }
+
+    assert!(no_coordinator(limited()));
+    let token = limited_io();
+    assert_eq!(token.weight(), Weight::Heavy);
+    assert!(no_coordinator(token));
+    assert!(no_coordinator(limited_sticky(3)));
 
     let token = everything("acme".to_owned(), 3);
     assert_eq!(token.op(), "everything");

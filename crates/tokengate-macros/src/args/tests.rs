@@ -36,6 +36,7 @@ fn no_arguments_means_defaults() {
     assert_eq!(args.hash_policy, None);
     assert_eq!(args.digest_policy, None);
     assert!(!args.process_pool);
+    assert!(args.limit.is_none());
     assert!(args.crate_path.is_none());
     assert_eq!(args.sticky_key(), None);
 }
@@ -78,7 +79,7 @@ fn unknown_key_lists_the_valid_keys() {
         [
             "unknown key `foo` in `#[task_token_guard]`; expected one of `op`, `weight`, \
              `timeout`, `storage_speed`, `sticky_anchor`, `external_calls`, `hash_policy`, \
-             `digest_policy`, `process_pool`, `crate`"
+             `digest_policy`, `process_pool`, `limit`, `crate`"
         ]
     );
     // A keyword is an unknown key too, not a syntax error.
@@ -215,6 +216,7 @@ fn every_new_key() {
 
     let args = parse_ok(quote!(storage_speed = "SLOW", weight = "light"));
     assert_eq!(args.storage_speed, Some(StorageSpeed::Slow));
+    assert_eq!(args.weight, Some(Weight::Light));
 }
 
 #[test]
@@ -569,6 +571,63 @@ fn process_pool_goes_with_sticky_and_lead() {
     let args = parse_ok(quote!(process_pool = true, external_calls = ["child_op"]));
     assert!(args.process_pool);
     assert_eq!(calls(&args).unwrap(), ["child_op"]);
+}
+
+#[test]
+fn limit_takes_a_name() {
+    for name in ["github_api", "db.primary", "api-v2", "X9"] {
+        let args = parse_ok(quote!(limit = #name));
+        assert_eq!(args.limit.unwrap().value(), name);
+    }
+}
+
+#[test]
+fn limit_refuses_an_empty_name_or_other_characters() {
+    let (args, messages) = parse(quote!(limit = " "));
+    assert_eq!(
+        messages,
+        [
+            "`limit` must not be empty; name the limit the calls share, such as \
+             `limit = \"github_api\"`"
+        ]
+    );
+    assert!(args.limit.is_none());
+    let (args, messages) = parse(quote!(limit = "github api"));
+    assert_eq!(
+        messages,
+        [
+            "invalid character ' ' in limit name `github api`; a limit name is made of ASCII \
+             letters, digits, `_`, `-` and `.`, such as `limit = \"github_api\"`"
+        ]
+    );
+    assert!(args.limit.is_none());
+    let (_, messages) = parse(quote!(limit = "gräf"));
+    assert!(
+        messages[0].starts_with("invalid character 'ä' in limit name `gräf`"),
+        "{messages:?}"
+    );
+    let (_, messages) = parse(quote!(limit = github_api));
+    assert_eq!(
+        messages,
+        ["expected a string literal for `limit`, such as `limit = \"github_api\"`"]
+    );
+}
+
+#[test]
+fn limit_goes_with_every_other_key() {
+    for tokens in [
+        quote!(limit = "a", process_pool = true),
+        quote!(limit = "a", storage_speed = "FAST", weight = "heavy"),
+        quote!(limit = "a", sticky_anchor = "s", hash_policy = "fast"),
+        quote!(
+            limit = "a",
+            external_calls = ["child"],
+            digest_policy = "short"
+        ),
+        quote!(process_pool = true, sticky_anchor = "s", limit = "a"),
+    ] {
+        assert_eq!(parse_ok(tokens).limit.unwrap().value(), "a");
+    }
 }
 
 /// The `crate = "…"` path, as text.

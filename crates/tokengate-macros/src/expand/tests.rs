@@ -363,6 +363,28 @@ fn every_site_setter() {
     assert!(out.contains(&site), "{out}");
     // A lead is not keyed.
     assert!(out.contains(":: submit :: < () , _ >"), "{out}");
+    // `limit`, and `weight` with `storage_speed`, each have their setter.
+    let out = guard(
+        quote!(
+            limit = "github_api",
+            storage_speed = "MODERATE",
+            weight = "heavy",
+            process_pool = false
+        ),
+        quote!(
+            fn f() {}
+        ),
+    )
+    .to_string();
+    let site = quote! {
+        ::tokengate::__private::Site::new("f")
+            .weight(::tokengate::Weight::Heavy)
+            .storage_speed(::tokengate::StorageSpeed::Moderate)
+            .limit("github_api");
+    }
+    .to_string();
+    assert!(out.contains(&site), "{out}");
+    assert!(!out.contains("compile_error"), "{out}");
 }
 
 #[test]

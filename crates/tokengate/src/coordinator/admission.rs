@@ -29,6 +29,8 @@ impl Shared {
             storage,
             sticky,
             lead,
+            weight_explicit: _,
+            limit: _,
         } = call;
         let entry = self.op_entry(op, weight);
         entry.counters.local().create();

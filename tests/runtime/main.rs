@@ -12,6 +12,7 @@ mod cancel;
 mod coordinators;
 mod errors;
 mod fingerprint;
+mod keys;
 mod lane_slots;
 mod lanes;
 mod lead_group_lane;

@@ -23,6 +23,10 @@
 //! 3. if it excludes or needs other keys, a row in [`EXCLUSIVE`] or a check in
 //!    `GuardArgs::check_combinations`;
 //! 4. its effect in `expand.rs`: for most keys, a `Site` setter.
+//!
+//! The `#[key]` markers on the fn's arguments are not attribute keys: they are
+//! taken out of the signature with the fn (see `item`), and checked against
+//! these keys in `validate`.
 
 mod choice;
 
@@ -179,8 +183,8 @@ pub(crate) struct GuardArgs {
     pub(crate) sticky_anchor: Option<LitStr>,
     /// `external_calls = […]`, never empty; without it the fn is not a lead.
     pub(crate) external_calls: Option<Vec<LitStr>>,
-    /// `hash_policy = "…"`; only given with `sticky_anchor`. See
-    /// [`GuardArgs::sticky_key`] for the default.
+    /// `hash_policy = "…"`; only given with `sticky_anchor` or
+    /// `external_calls`. See [`GuardArgs::key_policy`] for the default.
     pub(crate) hash_policy: Option<HashPolicy>,
     /// `digest_policy = "…"`; only given with `sticky_anchor` or
     /// `external_calls`. The runtime falls back to full.
@@ -227,12 +231,24 @@ impl GuardArgs {
         args
     }
 
-    /// How a call's sticky domain key is made from its arguments: `None` when
-    /// the fn is not sticky, else the `hash_policy` given, standard by default.
-    pub(crate) fn sticky_key(&self) -> Option<HashPolicy> {
-        self.sticky_anchor
+    /// How a call's key is made from its arguments: `None` when the fn is
+    /// neither sticky nor a lead, else the `hash_policy` given, by default
+    /// standard for a sticky fn (its domain key) and none for a lead (whose
+    /// seed then comes from its token id instead).
+    pub(crate) fn key_policy(&self) -> Option<HashPolicy> {
+        if self.sticky_anchor.is_some() {
+            return Some(self.hash_policy.unwrap_or(HashPolicy::Standard));
+        }
+        self.external_calls
             .as_ref()
-            .map(|_| self.hash_policy.unwrap_or(HashPolicy::Standard))
+            .map(|_| self.hash_policy.unwrap_or(HashPolicy::None))
+    }
+
+    /// Whether `key` was written, whatever its value, and even if it was
+    /// refused: checks that depend on it then stay silent rather than repeat
+    /// its error.
+    pub(crate) fn was_written(&self, key: Key) -> bool {
+        self.written(key).is_some()
     }
 
     /// The path the expansion names tokengate by: `crate = "…"`, else
@@ -382,9 +398,10 @@ impl GuardArgs {
         let without_effect = [
             (
                 Key::HashPolicy,
-                !sticky,
-                "`hash_policy` has no effect here: it chooses how a sticky call's domain key \
-                 is made from its arguments; remove it or add `sticky_anchor`",
+                !sticky && !lead,
+                "`hash_policy` has no effect here: it chooses how a sticky call's domain key, \
+                 or a lead's seed, is made from its arguments; remove it or add \
+                 `sticky_anchor` or `external_calls`",
             ),
             (
                 Key::DigestPolicy,

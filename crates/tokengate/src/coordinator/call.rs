@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use super::lead::SeedFrom;
 use crate::__private::Site;
-use crate::fingerprint::DigestPolicy;
-use crate::fingerprint::KeyId;
+use crate::fingerprint::{HashPolicy, KeyId};
 use crate::{StorageSpeed, Weight};
 
 #[derive(Clone, Copy, Debug)]
@@ -21,8 +21,9 @@ pub(crate) struct Call {
     pub(crate) storage: Option<StorageSpeed>,
     /// `sticky_anchor` and the argument fingerprint.
     pub(crate) sticky: Option<(&'static str, KeyId)>,
-    /// `external_calls` (and the digest for the seed): this call is a lead.
-    pub(crate) lead: Option<(&'static [&'static str], DigestPolicy)>,
+    /// `external_calls` and what the lead's seed is made from: this call is a
+    /// lead.
+    pub(crate) lead: Option<(&'static [&'static str], SeedFrom)>,
     /// `limit`: the named limit that admits the call, on top of its other
     /// gates.
     #[allow(dead_code)] // read by named limits
@@ -43,17 +44,28 @@ impl Call {
         }
     }
 
+    /// The call of `site`; `key` is the fingerprint of its key arguments, if
+    /// the expansion computed one (a sticky call or a keyed lead with
+    /// arguments).
     pub(crate) fn from_site(site: &'static Site, key: Option<KeyId>) -> Call {
+        // A fn without arguments has no fingerprint: it is keyed on its anchor
+        // (or, for a lead, its call list) alone.
+        let key = key.unwrap_or(KeyId::Anchor);
         Call {
             op: site.op,
             weight: site.weight,
             weight_explicit: site.weight_explicit,
             timeout: site.timeout,
             storage: site.storage,
-            sticky: site
-                .sticky_anchor
-                .map(|anchor| (anchor, key.unwrap_or(KeyId::Anchor))),
-            lead: site.external_calls.map(|calls| (calls, site.digest_policy)),
+            sticky: site.sticky_anchor.map(|anchor| (anchor, key)),
+            lead: site.external_calls.map(|calls| {
+                let keyed = site.hash_policy.is_some_and(|p| p != HashPolicy::None);
+                let seed = SeedFrom {
+                    key: keyed.then_some(key),
+                    digest: site.digest_policy,
+                };
+                (calls, seed)
+            }),
             limit: site.limit,
         }
     }
@@ -62,6 +74,7 @@ impl Call {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::coordinator::lead;
 
     #[test]
     fn a_call_carries_its_sites_limit_and_whether_its_weight_was_given() {
@@ -83,5 +96,42 @@ mod tests {
         let call = Call::plain("spawned", Weight::Heavy, None);
         assert!(!call.weight_explicit);
         assert_eq!(call.limit, None);
+    }
+
+    #[test]
+    fn a_leads_seed_comes_from_its_token_id_unless_it_has_a_hash_policy() {
+        static CALLS: [&str; 1] = ["child"];
+        static BY_ID: Site = Site::new("by_id").external_calls(&CALLS);
+        static NONE: Site = Site::new("none")
+            .external_calls(&CALLS)
+            .hash_policy(HashPolicy::None);
+        static KEYED: Site = Site::new("keyed")
+            .external_calls(&CALLS)
+            .hash_policy(HashPolicy::Fast);
+        let seed = |site: &'static Site, id: u64, key: Option<KeyId>| {
+            let (calls, from) = Call::from_site(site, key).lead.expect("a lead");
+            lead::seed(id, calls, from)
+        };
+
+        // Seeded from the token id: another call, another seed, whatever the
+        // key.
+        for site in [&BY_ID, &NONE] {
+            assert_ne!(
+                seed(site, 1, Some(KeyId::Fast(7))),
+                seed(site, 2, Some(KeyId::Fast(7)))
+            );
+        }
+        // Seeded from the key: equal keys, one seed, whatever the token id.
+        assert_eq!(
+            seed(&KEYED, 1, Some(KeyId::Fast(7))),
+            seed(&KEYED, 2, Some(KeyId::Fast(7)))
+        );
+        assert_ne!(
+            seed(&KEYED, 1, Some(KeyId::Fast(7))),
+            seed(&KEYED, 1, Some(KeyId::Fast(8)))
+        );
+        // Without arguments, every call of the lead shares one seed.
+        assert_eq!(seed(&KEYED, 1, None), seed(&KEYED, 2, None));
+        assert_ne!(seed(&KEYED, 1, None), seed(&KEYED, 1, Some(KeyId::Fast(7))));
     }
 }

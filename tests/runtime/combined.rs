@@ -178,3 +178,40 @@ fn killed_combined_calls_give_their_turns_back() {
     drop(entered);
     coordinator.stop();
 }
+
+/// The original README's "CPU and IO combined" example, in Rust syntax.
+#[tokengate::task_token_guard(
+    op = "process_and_store",
+    weight = "heavy",
+    storage_speed = "MODERATE"
+)]
+fn process_and_store(data: Vec<u8>) -> Option<WorkerInfo> {
+    let _sum: u64 = data.iter().map(|&b| u64::from(b)).sum();
+    current_worker()
+}
+
+/// A storage call without an explicit weight stays a pure IO call.
+#[tokengate::task_token_guard(op = "store_only", storage_speed = "MODERATE")]
+fn store_only() -> Option<WorkerInfo> {
+    current_worker()
+}
+
+#[test]
+fn the_attribute_makes_combined_calls_from_an_explicit_weight() {
+    let groups = 2;
+    let coordinator = builder("combined-attr")
+        .core_groups(groups)
+        .workers_per_core(2)
+        .start()
+        .unwrap();
+    let entered = coordinator.enter();
+    let worker = value(process_and_store(vec![1; 1024])).expect("on a CPU worker");
+    assert!(home_groups(Weight::Heavy, groups).contains(&worker.group));
+    assert!(value(store_only()).is_none(), "on an IO thread");
+    let stats = coordinator.stats();
+    assert_eq!(stats.storage(StorageSpeed::Moderate).counts.completed, 2);
+    assert_eq!(stats.lane(Weight::Heavy).counts.completed, 0);
+    assert_eq!(stats.lane(Weight::Medium).counts.completed, 0);
+    drop(entered);
+    coordinator.stop();
+}

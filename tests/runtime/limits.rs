@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokengate::{ErrorKind, FullLanePolicy, KillReason, Task, TaskToken, TokenState, Weight};
+use tokengate::{
+    ErrorKind, FullLanePolicy, KillReason, Task, TaskToken, TokenState, Weight, task_token_guard,
+};
 use tokengate_tests::{Concurrency, Gate, Log, PATIENCE, builder, error, eventually, value};
 
 /// Counts bodies inside at once (and the most ever), without holding them.
@@ -454,6 +456,22 @@ fn limits_hold_under_random_kills() {
         let limit = stats.limit("api").unwrap();
         limit.running == 0 && limit.waiting == 0
     });
+    drop(entered);
+    coordinator.stop();
+}
+
+#[task_token_guard(op = "attr_limited", limit = "api")]
+fn attr_limited(x: u32) -> u32 {
+    x + 1
+}
+
+#[test]
+fn the_attribute_names_a_limit() {
+    let coordinator = builder("limit-attr").limit("api", 2).start().unwrap();
+    let entered = coordinator.enter();
+    let sum: u32 = (0..10).map(attr_limited).map(value).sum();
+    assert_eq!(sum, 55);
+    assert_eq!(coordinator.stats().limit("api").unwrap().started, 10);
     drop(entered);
     coordinator.stop();
 }

@@ -13,6 +13,7 @@ mod combined;
 mod coordinators;
 mod errors;
 mod fingerprint;
+mod keys;
 mod lane_slots;
 mod lanes;
 mod lead_group_lane;

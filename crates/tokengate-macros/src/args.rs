@@ -1,6 +1,7 @@
 //! Parsing the attribute's arguments: `op = "…", weight = "…", timeout = "…",
 //! storage_speed = "…", sticky_anchor = "…", external_calls = ["…", …],
-//! hash_policy = "…", digest_policy = "…", process_pool = true, crate = "…"`.
+//! hash_policy = "…", digest_policy = "…", process_pool = true, limit = "…",
+//! crate = "…"`.
 //!
 //! Parsing has three layers. The *syntax* is a comma-separated list of
 //! `key = value` pairs ([`Entry`]); a syntax error stops the list there. Each
@@ -22,6 +23,10 @@
 //! 3. if it excludes or needs other keys, a row in [`EXCLUSIVE`] or a check in
 //!    `GuardArgs::check_combinations`;
 //! 4. its effect in `expand.rs`: for most keys, a `Site` setter.
+//!
+//! The `#[key]` markers on the fn's arguments are not attribute keys: they are
+//! taken out of the signature with the fn (see `item`), and checked against
+//! these keys in `validate`.
 
 mod choice;
 
@@ -59,13 +64,15 @@ pub(crate) enum Key {
     DigestPolicy,
     /// `process_pool = true | false`: the call runs in a worker process.
     ProcessPool,
+    /// `limit = "name"`: a named limit admits the call.
+    Limit,
     /// `crate = "path"`: the path the expansion names tokengate by.
     Crate,
 }
 
 impl Key {
     /// Every key, in the order messages list them.
-    const ALL: [Key; 10] = [
+    const ALL: [Key; 11] = [
         Key::Op,
         Key::Weight,
         Key::Timeout,
@@ -75,6 +82,7 @@ impl Key {
         Key::HashPolicy,
         Key::DigestPolicy,
         Key::ProcessPool,
+        Key::Limit,
         Key::Crate,
     ];
 
@@ -90,6 +98,7 @@ impl Key {
             Key::HashPolicy => "hash_policy",
             Key::DigestPolicy => "digest_policy",
             Key::ProcessPool => "process_pool",
+            Key::Limit => "limit",
             Key::Crate => "crate",
         }
     }
@@ -107,6 +116,7 @@ impl Key {
             Key::HashPolicy => "fast",
             Key::DigestPolicy => "short",
             Key::ProcessPool => "true",
+            Key::Limit => "github_api",
             Key::Crate => "my_reexport::tokengate",
         }
     }
@@ -173,8 +183,8 @@ pub(crate) struct GuardArgs {
     pub(crate) sticky_anchor: Option<LitStr>,
     /// `external_calls = […]`, never empty; without it the fn is not a lead.
     pub(crate) external_calls: Option<Vec<LitStr>>,
-    /// `hash_policy = "…"`; only given with `sticky_anchor`. See
-    /// [`GuardArgs::sticky_key`] for the default.
+    /// `hash_policy = "…"`; only given with `sticky_anchor` or
+    /// `external_calls`. See [`GuardArgs::key_policy`] for the default.
     pub(crate) hash_policy: Option<HashPolicy>,
     /// `digest_policy = "…"`; only given with `sticky_anchor` or
     /// `external_calls`. The runtime falls back to full.
@@ -182,6 +192,9 @@ pub(crate) struct GuardArgs {
     /// `process_pool = true`: the call runs in a worker process. `false` when
     /// the key was not given, was `false`, or was refused.
     pub(crate) process_pool: bool,
+    /// `limit = "…"`, a name checked by [`limit_name`]; without it no named
+    /// limit admits the call.
+    pub(crate) limit: Option<LitStr>,
     /// `crate = "…"`, as written; the expansion falls back to `::tokengate`
     /// (see `RuntimePath`).
     pub(crate) crate_path: Option<Path>,
@@ -218,12 +231,24 @@ impl GuardArgs {
         args
     }
 
-    /// How a call's sticky domain key is made from its arguments: `None` when
-    /// the fn is not sticky, else the `hash_policy` given, standard by default.
-    pub(crate) fn sticky_key(&self) -> Option<HashPolicy> {
-        self.sticky_anchor
+    /// How a call's key is made from its arguments: `None` when the fn is
+    /// neither sticky nor a lead, else the `hash_policy` given, by default
+    /// standard for a sticky fn (its domain key) and none for a lead (whose
+    /// seed then comes from its token id instead).
+    pub(crate) fn key_policy(&self) -> Option<HashPolicy> {
+        if self.sticky_anchor.is_some() {
+            return Some(self.hash_policy.unwrap_or(HashPolicy::Standard));
+        }
+        self.external_calls
             .as_ref()
-            .map(|_| self.hash_policy.unwrap_or(HashPolicy::Standard))
+            .map(|_| self.hash_policy.unwrap_or(HashPolicy::None))
+    }
+
+    /// Whether `key` was written, whatever its value, and even if it was
+    /// refused: checks that depend on it then stay silent rather than repeat
+    /// its error.
+    pub(crate) fn was_written(&self, key: Key) -> bool {
+        self.written(key).is_some()
     }
 
     /// The path the expansion names tokengate by: `crate = "…"`, else
@@ -287,6 +312,7 @@ impl GuardArgs {
                     return Err(missing_feature(&value, "`process_pool = true`", "process"));
                 }
             }
+            Key::Limit => self.limit = Some(limit_name(&value)?),
             Key::Crate => self.crate_path = Some(crate_path(&value)?),
         }
         Ok(())
@@ -304,6 +330,7 @@ impl GuardArgs {
             Key::HashPolicy => self.hash_policy = None,
             Key::DigestPolicy => self.digest_policy = None,
             Key::ProcessPool => self.process_pool = false,
+            Key::Limit => self.limit = None,
             Key::Crate => self.crate_path = None,
         }
     }
@@ -371,9 +398,10 @@ impl GuardArgs {
         let without_effect = [
             (
                 Key::HashPolicy,
-                !sticky,
-                "`hash_policy` has no effect here: it chooses how a sticky call's domain key \
-                 is made from its arguments; remove it or add `sticky_anchor`",
+                !sticky && !lead,
+                "`hash_policy` has no effect here: it chooses how a sticky call's domain key, \
+                 or a lead's seed, is made from its arguments; remove it or add \
+                 `sticky_anchor` or `external_calls`",
             ),
             (
                 Key::DigestPolicy,
@@ -533,6 +561,37 @@ fn external_calls(value: &Expr) -> syn::Result<Vec<LitStr>> {
         }
     }
     errors.finish().map(|()| calls)
+}
+
+/// The characters a limit name may have besides ASCII letters and digits.
+const LIMIT_PUNCTUATION: [char; 3] = ['_', '-', '.'];
+
+/// `limit = "name"`: a non-empty name of ASCII letters, digits, `_`, `-` and
+/// `.`, as a limit is named in code and in stats. The error is on the literal.
+fn limit_name(value: &Expr) -> syn::Result<LitStr> {
+    let key = Key::Limit;
+    let lit = non_empty(expect_str(key, value)?, || {
+        format!(
+            "`limit` must not be empty; name the limit the calls share, such as \
+             `limit = \"{}\"`",
+            key.example()
+        )
+    })?;
+    let name = lit.value();
+    let bad = name
+        .chars()
+        .find(|c| !c.is_ascii_alphanumeric() && !LIMIT_PUNCTUATION.contains(c));
+    if let Some(bad) = bad {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "invalid character {bad:?} in limit name `{name}`; a limit name is made of \
+                 ASCII letters, digits, `_`, `-` and `.`, such as `limit = \"{}\"`",
+                key.example()
+            ),
+        ));
+    }
+    Ok(lit)
 }
 
 /// `crate = "path"`: the path tokengate is reached by, parsed from the string

@@ -23,9 +23,10 @@
 //! The other keys are `Site` setters too: `.storage_speed(::tokengate::StorageSpeed::Fast)`,
 //! `.sticky_anchor("user")`, `.external_calls(&["child_op"])`,
 //! `.hash_policy(::tokengate::fingerprint::HashPolicy::Fast)`,
-//! `.digest_policy(::tokengate::fingerprint::DigestPolicy::Short)` and
-//! `.process_pool()`, except `crate = "…"`: it replaces `::tokengate`, here
-//! and in every output below, with the path given (see `runtime_path`).
+//! `.digest_policy(::tokengate::fingerprint::DigestPolicy::Short)`,
+//! `.process_pool()` and `.limit("github_api")`, except `crate = "…"`: it
+//! replaces `::tokengate`, here and in every output below, with the path given
+//! (see `runtime_path`).
 //!
 //! # Names
 //!
@@ -44,7 +45,8 @@
 //!
 //! A sticky fn (`sticky_anchor`) with arguments, under a hash policy other than
 //! `"none"`, also computes its domain key from the borrowed arguments, before the
-//! closure takes them (see `domain_key`):
+//! closure takes them (see `domain_key`); so does a lead (`external_calls`)
+//! under `"fast"`, `"standard"` or `"full"`, whose key seeds its domain:
 //!
 //! ```text
 //! // Input:
@@ -89,9 +91,12 @@
 //! `__Tokengate::stable_key(__tg_site, &user, &__tg_arg1)`. An argument bound
 //! by a pattern other than a plain name gets a hidden name (`__tg_arg1`,
 //! mixed-site hygiene) for the key to borrow, and the closure destructures it
-//! with the original pattern. Past 12 arguments, the helper's tuple groups
-//! them by 12, `&((a0, …, a11,), (a12, …,),)`, as do the process pool's
-//! encoding and decoding below (see `tuple`).
+//! with the original pattern. When some arguments are marked `#[key]`, the
+//! markers are taken out of the signature (see `item`), and the helper, the
+//! checks, the borrows and the hidden names are those of the marked arguments
+//! alone; the others are left as written. Past 12 arguments, the helper's
+//! tuple groups them by 12, `&((a0, …, a11,), (a12, …,),)`, as do the process
+//! pool's encoding and decoding below (see `tuple`).
 //!
 //! # Process-pool fns
 //!
@@ -250,6 +255,7 @@ pub(crate) fn guard(args: TokenStream, item: TokenStream) -> TokenStream {
             rejected_fn(&func, &args.runtime())
         }
     };
+    errors.ok(validate::key_markers(&func.key_markers, &args));
     let errors = errors.to_compile_error();
     quote!(#rewritten #errors)
 }
@@ -260,6 +266,7 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
         attrs,
         vis,
         sig,
+        key_markers: _,
         inner_attrs,
         brace,
         body,
@@ -297,8 +304,8 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
         process_pool::plain_names(&mut sig);
     }
     let key = args
-        .sticky_key()
-        .and_then(|policy| domain_key(policy, &mut sig, &runtime));
+        .key_policy()
+        .and_then(|policy| domain_key(policy, &func.key_arguments(), &mut sig, &runtime));
     let submit_fn = match key {
         Some(_) => quote!(submit_keyed),
         None => quote!(submit),
@@ -551,17 +558,21 @@ fn site(args: &GuardArgs, op: &LitStr, runtime: &RuntimePath) -> TokenStream {
     if args.process_pool {
         site.extend(quote!(.process_pool()));
     }
+    if let Some(name) = &args.limit {
+        site.extend(quote!(.limit(#name)));
+    }
     site
 }
 
-/// How a sticky call's domain key is computed from its borrowed arguments,
-/// before they move into the closure. The default is no key at all.
+/// How a call's key (a sticky call's domain key, or a keyed lead's seed) is
+/// computed from its borrowed arguments, before they move into the closure.
+/// The default is no key at all.
 #[derive(Default)]
 struct DomainKey {
     /// The helper the key is computed by, an associated fn of `__Tokengate`
     /// (see [`helpers`]): `fn fast_key` or `fn stable_key`.
     helpers: TokenStream,
-    /// One `assert_hash_key`/`assert_stable_key` per argument, on its type.
+    /// One `assert_hash_key`/`assert_stable_key` per key argument, on its type.
     checks: Vec<TokenStream>,
     /// The `RouteKey`: `__Tokengate::fast_key(&a, &b)` or
     /// `__Tokengate::stable_key(__tg_site, &a, &b)`.
@@ -571,13 +582,17 @@ struct DomainKey {
     unpack: Vec<TokenStream>,
 }
 
-/// The domain key of a sticky fn under `policy`, or `None` when it has no key
-/// beyond its anchor: `hash_policy = "none"`, or no arguments.
+/// The key of a sticky fn, or a lead, under `policy`, or `None` when it has no
+/// key beyond its anchor (or a lead's call list): `hash_policy = "none"`, or
+/// no arguments.
 ///
-/// The key borrows every argument by name, so an argument bound by any other
-/// pattern (`(a, b): (u32, u32)`, `_: u8`) is bound to a generated name in
-/// `sig` instead, and the closure destructures that binding with the original
-/// pattern. The name has mixed-site hygiene, so the body cannot see it.
+/// The key arguments are those at the positions in `marked` (the arguments
+/// marked `#[key]`), or every argument when `marked` is empty; only they are
+/// checked against the policy. The key borrows each of them by name, so a key
+/// argument bound by any other pattern (`(a, b): (u32, u32)`, `_: u8`) is
+/// bound to a generated name in `sig` instead, and the closure destructures
+/// that binding with the original pattern. The name has mixed-site hygiene, so
+/// the body cannot see it.
 ///
 /// Each borrow `&a` is spanned on the argument's type, like its check. An
 /// argument that cannot be fingerprinted then fails the key computation's own
@@ -589,7 +604,12 @@ struct DomainKey {
 /// separately, with its own bound (`Hash`, or `Serialize` as re-exported by
 /// `__private`, since the user's crate need not depend on serde), and passes
 /// the tuple on.
-fn domain_key(policy: HashPolicy, sig: &mut Signature, runtime: &RuntimePath) -> Option<DomainKey> {
+fn domain_key(
+    policy: HashPolicy,
+    marked: &[usize],
+    sig: &mut Signature,
+    runtime: &RuntimePath,
+) -> Option<DomainKey> {
     let assert = match policy {
         HashPolicy::None => return None,
         HashPolicy::Fast => quote!(assert_hash_key),
@@ -603,6 +623,9 @@ fn domain_key(policy: HashPolicy, sig: &mut Signature, runtime: &RuntimePath) ->
     let mut checks = Vec::new();
     let mut unpack = Vec::new();
     for (index, input) in sig.inputs.iter_mut().enumerate() {
+        if !marked.is_empty() && !marked.contains(&index) {
+            continue;
+        }
         if let Some((ty, span)) = arg_type(input) {
             let runtime = runtime.at(span);
             checks.push(quote_spanned! {span=>

@@ -16,7 +16,8 @@
 //!   table of keys, so a new key is one small addition, then checks the keys
 //!   against each other (keys that exclude each other, keys without effect);
 //! * `validate` checks the signature of the decorated fn (no `async`, no borrowed
-//!   `self` or arguments, …);
+//!   `self` or arguments, …), and its `#[key]` markers against the keys (the
+//!   markers are taken out of the signature as the fn is parsed, in `item`);
 //! * `expand` writes the rewritten fn (its comment shows input and output).
 //!
 //! Errors are `syn::Error`s on the offending token, accumulated where that is
@@ -64,7 +65,8 @@ use proc_macro::TokenStream;
 /// Every key is optional and may appear at most once. Values are string
 /// literals, except for `external_calls` (a list of them) and `process_pool`
 /// (a bool); names out of a fixed set (weights, tiers, policies) are read in
-/// any case.
+/// any case. Besides the keys, a `#[key]` marker on an argument chooses what a
+/// sticky key is made of (see [below](#sticky-keys)).
 ///
 /// | key              | value                                                  | default        | effect |
 /// |------------------|--------------------------------------------------------|----------------|--------|
@@ -74,9 +76,10 @@ use proc_macro::TokenStream;
 /// | `storage_speed`  | `"SLOW"`, `"MODERATE"`, `"FAST"` or `"INSANE"`         | none: a CPU call | an IO call: it runs on an IO thread, never on a CPU core group, capped by its tier (10, 25, 50 or 70 at once by default) |
 /// | `sticky_anchor`  | the domain's name, a non-empty string                  | none           | a sticky call: calls with the same anchor and the same key (see `hash_policy`) form a domain, which follows one worker |
 /// | `external_calls` | a non-empty list of distinct, non-empty op names: `["fetch", "parse"]` | none | a lead: its children, the guarded calls of those ops that it makes, follow the lead's worker group |
-/// | `hash_policy`    | `"none"`, `"fast"`, `"standard"` or `"full"`           | `"standard"`   | how a sticky call's key is made from its arguments (below) |
+/// | `hash_policy`    | `"none"`, `"fast"`, `"standard"` or `"full"`           | `"standard"` for a sticky fn, `"none"` for a lead | how a sticky call's key, or a lead's seed, is made from its arguments (see [sticky keys](#sticky-keys) and [keyed leads](#keyed-leads)) |
 /// | `digest_policy`  | `"full"` (SHA-256), `"short"` (SHA-256, 8 bytes), `"fast"` (BLAKE2s, 8 bytes) or `"minimal"` (SHA-256, 4 bytes) | `"full"` | how a stable sticky key, or a lead's seed, is digested |
 /// | `process_pool`   | `true` or `false`, unquoted                            | `false`        | `true` runs the call in a warm worker process instead of on a thread, so that a crash, a leak or a runaway loop takes only that process; the arguments and the return value must be serde types (see [`tokengate::process`](https://docs.rs/tokengate/latest/tokengate/process/index.html)) |
+/// | `limit`          | a name of ASCII letters, digits, `_`, `-` and `.`: `"github_api"` | none | a named limit: every call of every fn that names it shares one cap, which the coordinator sets by that name; a call waits for its turn under the limit on top of its other gates |
 /// | `crate`          | a path to tokengate, such as `"my_reexport::tokengate"` | `"::tokengate"` | the path the expansion names tokengate by, for code that reaches it through a re-export (see [below](#through-a-re-export)) |
 ///
 /// A timeout must be greater than zero, a whole number of nanoseconds, and at
@@ -94,8 +97,14 @@ use proc_macro::TokenStream;
 ///   process-pool fn may be sticky (`sticky_anchor`) or a lead
 ///   (`external_calls`): both are routed in the calling process, as on
 ///   threads.
-/// * `hash_policy` needs `sticky_anchor`, and `digest_policy` needs
-///   `sticky_anchor` or `external_calls`; elsewhere they would have no effect.
+/// * `hash_policy` and `digest_policy` need `sticky_anchor` or
+///   `external_calls`; elsewhere they would have no effect.
+/// * `weight` goes with `storage_speed`: the weight is then given explicitly,
+///   which makes the IO call a combined one, bounded by its tier and by the
+///   CPU workers of its weight. Without `weight`, a `storage_speed` call is
+///   IO alone.
+/// * `limit` goes with every other key: it is one more gate that admits the
+///   call, whatever else routes it.
 ///
 /// Of two keys that exclude each other, the one written later is the error.
 ///
@@ -137,12 +146,13 @@ use proc_macro::TokenStream;
 ///
 /// ## Sticky keys
 ///
-/// A sticky call's key is computed from its arguments, borrowed, before they
-/// move to the worker: all of them, `self` first, in order, as one tuple. Every
-/// argument type must support the `hash_policy`, which is checked at compile
-/// time and reported on the type:
+/// A sticky call's key is computed from its key arguments, borrowed, before
+/// they move to the worker: all of them, `self` first, in order, as one tuple,
+/// unless some are marked `#[key]` (below). Every key argument's type must
+/// support the `hash_policy`, which is checked at compile time and reported on
+/// the type:
 ///
-/// | `hash_policy` | key                                                  | each argument type needs  |
+/// | `hash_policy` | key                                                  | each key argument's type needs |
 /// |---------------|------------------------------------------------------|---------------------------|
 /// | `"none"`      | the anchor alone: every call shares one domain       | nothing                   |
 /// | `"fast"`      | the arguments' `Hash`; the same within one build of a program | `Hash`           |
@@ -158,14 +168,90 @@ use proc_macro::TokenStream;
 /// computes keys outside a call.
 ///
 /// A sticky fn without arguments is keyed on its anchor alone. Since the key
-/// uses every argument, `unused_variables` does not fire for an argument the
+/// uses every key argument, `unused_variables` does not fire for one that the
 /// body ignores.
 ///
-/// The key names the arguments, so in a sticky fn an argument bound by a
+/// The key names its arguments, so in a sticky fn a key argument bound by a
 /// pattern (`(a, b): (u32, u32)`, `Point { x, y }: Point`, `_: u8`) is bound to
 /// a hidden name in the signature instead, and the body starts by destructuring
 /// that name with the same pattern (`_` binds nothing and is not destructured).
 /// Callers, and the body, see no difference.
+///
+/// ### Choosing the key arguments: `#[key]`
+///
+/// Marking arguments `#[key]` makes the key of those alone, in order: the
+/// calls of one account then form one domain, which runs them one at a time in
+/// submission order, whatever their other arguments. Only the marked arguments
+/// need the policy's trait; the others need nothing more than any argument.
+///
+/// ```
+/// use tokengate::{OperationsCoordinator, task_token_guard};
+///
+/// // Not `Hash`, and no key needs it to be.
+/// pub struct Memo(pub String);
+///
+/// #[task_token_guard(sticky_anchor = "accounts", hash_policy = "fast")]
+/// fn settle(#[key] account: u64, amount: i64, memo: Memo) -> i64 {
+///     // Calls of one account never overlap, and run in the order made.
+///     amount - memo.0.len() as i64
+/// }
+///
+/// let coordinator = OperationsCoordinator::start();
+/// let tokens: Vec<_> = (0..6)
+///     .map(|i| settle(i % 2, 100 * i as i64, Memo(String::new())))
+///     .collect();
+/// let settled: Vec<i64> = tokens.into_iter().map(|t| t.wait().unwrap()).collect();
+/// assert_eq!(settled, [0, 100, 200, 300, 400, 500]);
+/// coordinator.stop();
+/// ```
+///
+/// The marker is taken out of the emitted fn. It is a compile error, on the
+/// marker, on `self` (mark the arguments instead), with arguments of its own
+/// (`#[key(x)]`), twice on one argument, and where the key is not made of
+/// arguments: a fn without `sticky_anchor` (or a keyed lead, below), or one
+/// under `hash_policy = "none"`.
+///
+/// ## Keyed leads
+///
+/// A lead's children follow it, in its domain, which is made from a seed. By
+/// default (`hash_policy = "none"`) the seed comes from the lead's token id,
+/// so each lead call is a domain of its own. Under `"fast"`, `"standard"` or
+/// `"full"` the seed comes from the lead's key arguments instead, made as a
+/// sticky key is (every argument, or those marked `#[key]`, with the same
+/// trait needed of each), and from its `external_calls`: leads with equal key
+/// arguments and the same list share one domain while any of them, or any of
+/// their children, is live, so all their children run in one worker group.
+/// Under `"standard"`, that includes leads of different ops; under `"full"` the
+/// op is part of the key. `digest_policy` digests the seed either way; seeds
+/// that collide (more likely under the short digests) merge their domains,
+/// which only puts more children in one group.
+///
+/// ```
+/// use tokengate::{OperationsCoordinator, TaskToken, task_token_guard};
+///
+/// #[task_token_guard(op = "child")]
+/// fn child_op(n: i64) -> i64 {
+///     n * 2
+/// }
+///
+/// #[task_token_guard(
+///     op = "lead",
+///     weight = "medium",
+///     hash_policy = "fast",
+///     digest_policy = "fast",
+///     external_calls = ["child"]
+/// )]
+/// fn lead_operation(n: i64) -> Vec<TaskToken<i64>> {
+///     (0..4).map(|i| child_op(n + i)).collect()
+/// }
+///
+/// let coordinator = OperationsCoordinator::start();
+/// let children = lead_operation(1).wait()?;
+/// let values: Vec<i64> = children.into_iter().map(|t| t.wait().unwrap()).collect();
+/// assert_eq!(values, [2, 4, 6, 8]);
+/// coordinator.stop();
+/// # Ok::<(), tokengate::TaskError>(())
+/// ```
 ///
 /// # What the fn may look like
 ///
@@ -259,8 +345,8 @@ use proc_macro::TokenStream;
 /// their own, and the helpers below are associated fns of a type declared in
 /// the fn, `__Tokengate`.
 ///
-/// A sticky fn also checks each argument type for its key, and computes the key
-/// from borrowed arguments before the closure takes them. The key goes through
+/// A sticky fn (or a keyed lead) also checks each key argument's type, and
+/// computes the key from borrowed arguments before the closure takes them. The key goes through
 /// a helper that takes each argument separately, so that an argument type that
 /// the key cannot use is reported once, on that type:
 ///
@@ -331,9 +417,11 @@ use proc_macro::TokenStream;
 /// (`Serialize` is `::tokengate::__private::Serialize`, so that the crate need
 /// not depend on serde.) Under `hash_policy = "fast"`, the helper is
 /// `fast_key(a0: &A0, a1: &A1)`, its parameters bound by `Hash`, which calls
-/// `::tokengate::__private::fast_key(&(a0, a1))`. With `hash_policy = "none"`,
-/// or no arguments, a sticky fn has no key beyond its anchor: it checks
-/// nothing more, keeps its patterns, and calls `submit`.
+/// `::tokengate::__private::fast_key(&(a0, a1))`. With `#[key]` markers, the
+/// helper takes the marked arguments alone, and only their types are checked
+/// and their patterns moved. With `hash_policy = "none"`, or no arguments, a
+/// sticky fn has no key beyond its anchor: it checks nothing more, keeps its
+/// patterns, and calls `submit`. A keyed lead computes its key the same way.
 ///
 /// A `process_pool = true` fn keeps its body as a nested fn, registers a
 /// wrapper for the worker processes, and submits its encoded arguments:
@@ -425,10 +513,12 @@ use proc_macro::TokenStream;
 /// Mistakes are compile errors on the offending token: an unknown or duplicate
 /// key, an unknown weight, storage speed or policy, an unparseable timeout, a
 /// `crate` that is not a path, a bad `external_calls` list (not a list, empty,
-/// an empty or repeated op), keys that exclude each other or would have no
-/// effect, an `async fn`, a borrowed `self` or argument, a `!` return type, an
-/// argument or return type that is not `Send + 'static`, an argument type that
-/// the sticky key cannot fingerprint, and for a `process_pool = true` fn a type
+/// an empty or repeated op), a `limit` name that is empty or has other
+/// characters, keys that exclude each other or would have no effect, a
+/// misplaced or malformed `#[key]`, an `async fn`, a borrowed `self` or
+/// argument, a `!` return type, an argument or return type that is not
+/// `Send + 'static`, a key argument type that the key cannot fingerprint, and
+/// for a `process_pool = true` fn a type
 /// without serde, a `self`, type or const parameters, `impl Trait` or `Self` in
 /// the signature. The fn is still emitted with its token return type (with `()`
 /// for each `impl Trait` in it, and `Infallible` for `!`), so that callers

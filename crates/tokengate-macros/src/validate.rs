@@ -7,7 +7,8 @@
 //! calls of the expansion), whose error then points at the type.
 //!
 //! A `process_pool = true` fn runs in a worker process instead, which asks
-//! more of it; see `process_pool`.
+//! more of it; see `process_pool`. The `#[key]` markers on its arguments are
+//! checked against the attribute's keys; see `key_markers`.
 //!
 //! Every mistake in the signature is reported, each on its own token.
 
@@ -19,8 +20,9 @@ use syn::{
     Type, TypeBareFn, TypeNever, TypeReference,
 };
 
-use crate::args::ATTRIBUTE;
+use crate::args::{ATTRIBUTE, GuardArgs};
 use crate::errors::Errors;
+use crate::item::KeyMarker;
 
 /// Checks `sig`, as a `process_pool = true` fn if `process_pool`; `Err` holds
 /// every mistake found, combined.
@@ -133,6 +135,14 @@ pub(crate) fn signature(sig: &Signature, process_pool: bool) -> syn::Result<()> 
     if process_pool {
         process_pool::check(sig, &mut errors);
     }
+    errors.finish()
+}
+
+/// Checks the `#[key]` markers taken out of the fn's signature against the
+/// attribute's keys; `Err` holds every mistake found, each on its marker.
+pub(crate) fn key_markers(markers: &[KeyMarker], args: &GuardArgs) -> syn::Result<()> {
+    let mut errors = Errors::default();
+    key_markers::check(markers, args, &mut errors);
     errors.finish()
 }
 
@@ -344,6 +354,7 @@ impl<'ast> Visit<'ast> for BorrowFinder {
     }
 }
 
+mod key_markers;
 mod process_pool;
 
 #[cfg(test)]

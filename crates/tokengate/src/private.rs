@@ -21,19 +21,24 @@ use crate::{StorageSpeed, TaskToken, Weight};
 pub struct Site {
     pub(crate) op: &'static str,
     pub(crate) weight: Weight,
+    /// Whether `weight` was given, rather than left at its default: a storage
+    /// call with an explicit weight is a combined storage and CPU call.
     pub(crate) weight_explicit: bool,
     pub(crate) timeout: Option<Duration>,
     pub(crate) storage: Option<StorageSpeed>,
     pub(crate) sticky_anchor: Option<&'static str>,
     pub(crate) external_calls: Option<&'static [&'static str]>,
-    pub(crate) hash_policy: HashPolicy,
+    /// `None` when not given: a sticky call then keys under
+    /// [`HashPolicy::Standard`], and a lead seeds from its token id.
+    pub(crate) hash_policy: Option<HashPolicy>,
     pub(crate) digest_policy: DigestPolicy,
     pub(crate) process_pool: bool,
     pub(crate) limit: Option<&'static str>,
 }
 
 impl Site {
-    /// A site for `op` with the defaults: medium weight, no timeout, no tags.
+    /// A site for `op` with the defaults: medium weight (not given explicitly),
+    /// no timeout, no tags.
     pub const fn new(op: &'static str) -> Site {
         Site {
             op,
@@ -43,14 +48,14 @@ impl Site {
             storage: None,
             sticky_anchor: None,
             external_calls: None,
-            hash_policy: HashPolicy::Standard,
+            hash_policy: None,
             digest_policy: DigestPolicy::Full,
             process_pool: false,
             limit: None,
         }
     }
 
-    /// `weight = "..."`.
+    /// `weight = "..."`, which also records that the weight was given.
     pub const fn weight(mut self, weight: Weight) -> Site {
         self.weight = weight;
         self.weight_explicit = true;
@@ -83,7 +88,7 @@ impl Site {
 
     /// `hash_policy = "..."`.
     pub const fn hash_policy(mut self, policy: HashPolicy) -> Site {
-        self.hash_policy = policy;
+        self.hash_policy = Some(policy);
         self
     }
 
@@ -93,21 +98,24 @@ impl Site {
         self
     }
 
-    /// `limit = "..."`.
-    pub const fn limit(mut self, name: &'static str) -> Site {
-        self.limit = Some(name);
-        self
-    }
-
     /// `process_pool = true`.
     pub const fn process_pool(mut self) -> Site {
         self.process_pool = true;
         self
     }
+
+    /// `limit = "..."`: the named limit the call is admitted under, on top of
+    /// its other gates.
+    pub const fn limit(mut self, name: &'static str) -> Site {
+        self.limit = Some(name);
+        self
+    }
 }
 
-/// A sticky call's argument fingerprint, computed by the attribute's expansion
-/// from borrowed arguments before they move into the call.
+/// The fingerprint of a call's key arguments (all of them, or those marked
+/// `#[key]`), computed by the attribute's expansion from borrowed arguments
+/// before they move into the call: a sticky call's domain key, or the seed
+/// material of a lead under a `hash_policy` other than `none`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RouteKey(pub(crate) KeyId);
 
@@ -124,7 +132,7 @@ pub fn fast_key<A: Hash + ?Sized>(args: &A) -> RouteKey {
 /// Panics if an argument's `Serialize` impl reports an error.
 pub fn stable_key<A: Serialize + ?Sized>(site: &'static Site, args: &A) -> RouteKey {
     let key = match site.hash_policy {
-        HashPolicy::Full => fingerprint::stable_key(&(site.op, args), site.digest_policy),
+        Some(HashPolicy::Full) => fingerprint::stable_key(&(site.op, args), site.digest_policy),
         _ => fingerprint::stable_key(args, site.digest_policy),
     };
     match key {
@@ -143,7 +151,8 @@ where
     crate::coordinator::submit(crate::coordinator::Call::from_site(site, None), f)
 }
 
-/// [`submit`] for a sticky call whose arguments were fingerprinted.
+/// [`submit`] for a sticky call, or a keyed lead, whose arguments were
+/// fingerprinted.
 pub fn submit_keyed<T, F>(site: &'static Site, key: RouteKey, f: F) -> TaskToken<T>
 where
     T: Send + 'static,
@@ -178,8 +187,9 @@ impl<T: Send + 'static> ReturnFromWorker for T {}
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be fingerprinted with `hash_policy = \"fast\"`",
     label = "this argument type does not implement `Hash`",
-    note = "a sticky call's arguments form its domain key: derive or implement `Hash` \
-            for this type, or state `hash_policy = \"none\"` to key on the anchor alone"
+    note = "a sticky call's arguments (or a keyed lead's) form its domain key: derive or \
+            implement `Hash` for this type, mark only the arguments the key needs with \
+            `#[key]`, or state `hash_policy = \"none\"`"
 )]
 pub trait HashKey {}
 
@@ -190,9 +200,10 @@ impl<T: Hash + ?Sized> HashKey for T {}
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be fingerprinted with a stable `hash_policy`",
     label = "this argument type does not implement `serde::Serialize`",
-    note = "a sticky call's arguments form a stable domain key from their serde encoding: \
-            derive or implement `serde::Serialize` for this type, use `hash_policy = \"fast\"` \
-            (needs `Hash`; in-process only), or state `hash_policy = \"none\"`"
+    note = "a sticky call's arguments (or a keyed lead's) form a stable domain key from their \
+            serde encoding: derive or implement `serde::Serialize` for this type, mark only \
+            the arguments the key needs with `#[key]`, use `hash_policy = \"fast\"` (needs \
+            `Hash`; in-process only), or state `hash_policy = \"none\"`"
 )]
 pub trait StableKey {}
 

@@ -67,6 +67,54 @@ fn digest_minimal(x: u8) -> u8 {
     x
 }
 
+// Only the arguments marked `#[key]` form the key and need the policy's
+// trait: `f64` has no `Hash`, and `Memo` no serde.
+#[task_token_guard(sticky_anchor = "accounts", hash_policy = "fast")]
+fn settle(#[key] account: u64, amount: f64) -> f64 {
+    amount + account as f64
+}
+
+pub struct Memo(pub String);
+
+#[task_token_guard(sticky_anchor = "accounts")]
+fn annotate(#[key] account: u64, #[key] day: u32, memo: Memo) -> usize {
+    memo.0.len() + account as usize + day as usize
+}
+
+// A lead keyed on its arguments, as the original's lead example writes it.
+#[task_token_guard(
+    op = "lead",
+    weight = "medium",
+    hash_policy = "fast",
+    digest_policy = "fast",
+    external_calls = ["child"]
+)]
+fn keyed_lead(n: i64) -> i64 {
+    n
+}
+
+#[task_token_guard(external_calls = ["child"], hash_policy = "full")]
+fn marked_lead(#[key] tenant: String, payload: Memo) -> usize {
+    tenant.len() + payload.0.len()
+}
+
+#[task_token_guard(external_calls = ["child"], hash_policy = "none")]
+fn unkeyed_lead(n: i64) -> i64 {
+    n
+}
+
+// `limit` goes with every other key; `weight` goes with `storage_speed`.
+#[task_token_guard(limit = "github_api")]
+fn limited() {}
+
+#[task_token_guard(limit = "db.primary-2", storage_speed = "MODERATE", weight = "heavy")]
+fn limited_io() {}
+
+#[task_token_guard(limit = "shards", sticky_anchor = "shard", process_pool = false)]
+fn limited_sticky(shard: u32) -> u32 {
+    shard
+}
+
 // Every key that can go together, in one attribute.
 #[task_token_guard(
     op = "everything",
@@ -104,6 +152,17 @@ fn main() {
     ] {
         assert!(no_coordinator(token));
     }
+
+    assert!(no_coordinator(settle(1, 2.5)));
+    assert!(no_coordinator(keyed_lead(1)));
+    assert!(no_coordinator(unkeyed_lead(1)));
+    assert!(no_coordinator(annotate(1, 2, Memo(String::new()))));
+    assert!(no_coordinator(marked_lead("acme".to_owned(), Memo(String::new()))));
+    assert!(no_coordinator(limited()));
+    let token = limited_io();
+    assert_eq!(token.weight(), Weight::Heavy);
+    assert!(no_coordinator(token));
+    assert!(no_coordinator(limited_sticky(3)));
 
     let token = everything("acme".to_owned(), 3);
     assert_eq!(token.op(), "everything");

@@ -36,8 +36,9 @@ fn no_arguments_means_defaults() {
     assert_eq!(args.hash_policy, None);
     assert_eq!(args.digest_policy, None);
     assert!(!args.process_pool);
+    assert!(args.limit.is_none());
     assert!(args.crate_path.is_none());
-    assert_eq!(args.sticky_key(), None);
+    assert_eq!(args.key_policy(), None);
 }
 
 #[test]
@@ -78,7 +79,7 @@ fn unknown_key_lists_the_valid_keys() {
         [
             "unknown key `foo` in `#[task_token_guard]`; expected one of `op`, `weight`, \
              `timeout`, `storage_speed`, `sticky_anchor`, `external_calls`, `hash_policy`, \
-             `digest_policy`, `process_pool`, `crate`"
+             `digest_policy`, `process_pool`, `limit`, `crate`"
         ]
     );
     // A keyword is an unknown key too, not a syntax error.
@@ -203,7 +204,7 @@ fn every_new_key() {
     assert_eq!(args.sticky_anchor.as_ref().unwrap().value(), "user");
     assert_eq!(args.hash_policy, Some(HashPolicy::Fast));
     assert_eq!(args.digest_policy, Some(DigestPolicy::Short));
-    assert_eq!(args.sticky_key(), Some(HashPolicy::Fast));
+    assert_eq!(args.key_policy(), Some(HashPolicy::Fast));
 
     let args = parse_ok(quote!(
         external_calls = ["child_op", "other_op"],
@@ -211,17 +212,19 @@ fn every_new_key() {
     ));
     assert_eq!(calls(&args).unwrap(), ["child_op", "other_op"]);
     assert_eq!(args.digest_policy, Some(DigestPolicy::Minimal));
-    assert_eq!(args.sticky_key(), None);
+    // A lead without a `hash_policy` seeds from its token id, not a key.
+    assert_eq!(args.key_policy(), Some(HashPolicy::None));
 
     let args = parse_ok(quote!(storage_speed = "SLOW", weight = "light"));
     assert_eq!(args.storage_speed, Some(StorageSpeed::Slow));
+    assert_eq!(args.weight, Some(Weight::Light));
 }
 
 #[test]
 fn a_sticky_fn_hashes_with_standard_by_default() {
     let args = parse_ok(quote!(sticky_anchor = "user"));
     assert_eq!(args.hash_policy, None);
-    assert_eq!(args.sticky_key(), Some(HashPolicy::Standard));
+    assert_eq!(args.key_policy(), Some(HashPolicy::Standard));
 }
 
 #[test]
@@ -297,7 +300,7 @@ fn empty_sticky_anchor_is_refused() {
         ]
     );
     assert!(args.sticky_anchor.is_none());
-    assert_eq!(args.sticky_key(), None);
+    assert_eq!(args.key_policy(), None);
 }
 
 #[test]
@@ -465,16 +468,100 @@ fn digest_policy_needs_a_sticky_anchor_or_external_calls() {
 }
 
 #[test]
-fn hash_policy_needs_a_sticky_anchor() {
-    let expected = [
-        "`hash_policy` has no effect here: it chooses how a sticky call's domain key is made \
-         from its arguments; remove it or add `sticky_anchor`",
-    ];
-    let (args, messages) = parse(quote!(hash_policy = "fast"));
-    assert_eq!(messages, expected);
+fn hash_policy_needs_a_sticky_anchor_or_external_calls() {
+    let (args, messages) = parse(quote!(op = "x", hash_policy = "fast"));
+    assert_eq!(
+        messages,
+        [
+            "`hash_policy` has no effect here: it chooses how a sticky call's domain key, or a \
+             lead's seed, is made from its arguments; remove it or add `sticky_anchor` or \
+             `external_calls`"
+        ]
+    );
     assert_eq!(args.hash_policy, None);
-    let (_, messages) = parse(quote!(hash_policy = "fast", external_calls = ["a"]));
-    assert_eq!(messages, expected);
+    assert_eq!(args.key_policy(), None);
+}
+
+#[test]
+fn a_lead_takes_every_hash_policy_and_seeds_from_its_token_id_by_default() {
+    let args = parse_ok(quote!(external_calls = ["child"]));
+    assert_eq!(args.key_policy(), Some(HashPolicy::None));
+    for (text, policy) in [
+        ("none", HashPolicy::None),
+        ("fast", HashPolicy::Fast),
+        ("standard", HashPolicy::Standard),
+        ("full", HashPolicy::Full),
+    ] {
+        let args = parse_ok(quote!(external_calls = ["child"], hash_policy = #text));
+        assert_eq!(args.key_policy(), Some(policy));
+    }
+    // As the original's lead example writes it.
+    let args = parse_ok(quote!(
+        op = "lead",
+        weight = "medium",
+        hash_policy = "fast",
+        digest_policy = "fast",
+        external_calls = ["child"]
+    ));
+    assert_eq!(args.key_policy(), Some(HashPolicy::Fast));
+    assert_eq!(args.digest_policy, Some(DigestPolicy::Fast));
+}
+
+#[test]
+fn limit_takes_a_name() {
+    for name in ["github_api", "db.primary", "api-v2", "X9"] {
+        let args = parse_ok(quote!(limit = #name));
+        assert_eq!(args.limit.unwrap().value(), name);
+    }
+}
+
+#[test]
+fn limit_refuses_an_empty_name_or_other_characters() {
+    let (args, messages) = parse(quote!(limit = " "));
+    assert_eq!(
+        messages,
+        [
+            "`limit` must not be empty; name the limit the calls share, such as \
+             `limit = \"github_api\"`"
+        ]
+    );
+    assert!(args.limit.is_none());
+    let (args, messages) = parse(quote!(limit = "github api"));
+    assert_eq!(
+        messages,
+        [
+            "invalid character ' ' in limit name `github api`; a limit name is made of ASCII \
+             letters, digits, `_`, `-` and `.`, such as `limit = \"github_api\"`"
+        ]
+    );
+    assert!(args.limit.is_none());
+    let (_, messages) = parse(quote!(limit = "gräf"));
+    assert!(
+        messages[0].starts_with("invalid character 'ä' in limit name `gräf`"),
+        "{messages:?}"
+    );
+    let (_, messages) = parse(quote!(limit = github_api));
+    assert_eq!(
+        messages,
+        ["expected a string literal for `limit`, such as `limit = \"github_api\"`"]
+    );
+}
+
+#[test]
+fn limit_goes_with_every_other_key() {
+    for tokens in [
+        quote!(limit = "a", process_pool = true),
+        quote!(limit = "a", storage_speed = "FAST", weight = "heavy"),
+        quote!(limit = "a", sticky_anchor = "s", hash_policy = "fast"),
+        quote!(
+            limit = "a",
+            external_calls = ["child"],
+            digest_policy = "short"
+        ),
+        quote!(process_pool = true, sticky_anchor = "s", limit = "a"),
+    ] {
+        assert_eq!(parse_ok(tokens).limit.unwrap().value(), "a");
+    }
 }
 
 #[test]
@@ -564,7 +651,7 @@ fn process_pool_goes_with_sticky_and_lead() {
         process_pool = true
     ));
     assert!(args.process_pool);
-    assert_eq!(args.sticky_key(), Some(HashPolicy::Fast));
+    assert_eq!(args.key_policy(), Some(HashPolicy::Fast));
 
     let args = parse_ok(quote!(process_pool = true, external_calls = ["child_op"]));
     assert!(args.process_pool);

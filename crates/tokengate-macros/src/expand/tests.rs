@@ -361,8 +361,316 @@ fn every_site_setter() {
     }
     .to_string();
     assert!(out.contains(&site), "{out}");
-    // A lead is not keyed.
+    // A lead without a `hash_policy` is not keyed.
     assert!(out.contains(":: submit :: < () , _ >"), "{out}");
+
+    // `limit`, and `weight` with `storage_speed`, each have their setter.
+    let out = guard(
+        quote!(
+            limit = "github_api",
+            storage_speed = "MODERATE",
+            weight = "heavy",
+            process_pool = false
+        ),
+        quote!(
+            fn f() {}
+        ),
+    )
+    .to_string();
+    let site = quote! {
+        ::tokengate::__private::Site::new("f")
+            .weight(::tokengate::Weight::Heavy)
+            .storage_speed(::tokengate::StorageSpeed::Moderate)
+            .limit("github_api");
+    }
+    .to_string();
+    assert!(out.contains(&site), "{out}");
+    assert!(!out.contains("compile_error"), "{out}");
+}
+
+#[test]
+fn only_the_arguments_marked_key_form_the_key() {
+    assert_expands(
+        quote!(sticky_anchor = "accounts", hash_policy = "fast"),
+        quote! {
+            fn settle(#[key] account: u64, (memo, note): (Memo, Note), #[key] #[allow(unused)] region: u8, amount: i64) -> i64 { amount }
+        },
+        quote! {
+            fn settle(account: u64, (memo, note): (Memo, Note), #[allow(unused)] region: u8, amount: i64)
+                -> ::tokengate::TaskToken<i64>
+            {
+                enum __Tokengate {}
+                #[allow(clippy::too_many_arguments)]
+                impl __Tokengate {
+                    fn fast_key<
+                        A0: ?::core::marker::Sized + ::core::hash::Hash,
+                        A1: ?::core::marker::Sized + ::core::hash::Hash
+                    >(a0: &A0, a1: &A1) -> ::tokengate::__private::RouteKey {
+                        ::tokengate::__private::fast_key(&(a0, a1,))
+                    }
+                }
+                ::tokengate::__private::assert_arg::<u64>();
+                ::tokengate::__private::assert_arg::<(Memo, Note)>();
+                ::tokengate::__private::assert_arg::<u8>();
+                ::tokengate::__private::assert_arg::<i64>();
+                // Only the marked arguments need `Hash`; the others keep their
+                // patterns, since the key does not name them.
+                ::tokengate::__private::assert_hash_key::<u64>();
+                ::tokengate::__private::assert_hash_key::<u8>();
+                ::tokengate::__private::assert_return::<i64>();
+                let __tg_site: &'static ::tokengate::__private::Site = {
+                    static __TOKENGATE_SITE: ::tokengate::__private::Site =
+                        ::tokengate::__private::Site::new("settle")
+                            .sticky_anchor("accounts")
+                            .hash_policy(::tokengate::fingerprint::HashPolicy::Fast);
+                    &__TOKENGATE_SITE
+                };
+                ::tokengate::__private::submit_keyed::<i64, _>(
+                    __tg_site,
+                    __Tokengate::fast_key(&account, &region),
+                    move || -> i64 { amount },
+                )
+            }
+        },
+    );
+}
+
+#[test]
+fn a_marked_argument_bound_by_a_pattern_gets_a_hidden_name() {
+    let out = guard(
+        quote!(sticky_anchor = "grid"),
+        quote!(
+            fn f(n: u8, #[key] (row, col): (u32, u32)) -> u8 {
+                n
+            }
+        ),
+    )
+    .to_string();
+    assert!(
+        out.contains("fn f (n : u8 , __tg_arg1 : (u32 , u32))"),
+        "{out}"
+    );
+    assert!(
+        out.contains("__Tokengate :: stable_key (__tg_site , & __tg_arg1)"),
+        "{out}"
+    );
+    assert!(out.contains("let (row , col) = __tg_arg1 ;"), "{out}");
+    assert_eq!(out.matches("assert_stable_key").count(), 1, "{out}");
+    assert!(!out.contains("# [key"), "{out}");
+}
+
+#[test]
+fn a_process_pool_fn_keys_on_its_marked_arguments_and_its_body_keeps_no_marker() {
+    let out = guard(
+        quote!(
+            sticky_anchor = "accounts",
+            hash_policy = "fast",
+            process_pool = true
+        ),
+        quote!(
+            fn settle(#[key] account: u64, amount: f64) -> f64 {
+                amount
+            }
+        ),
+    )
+    .to_string();
+    assert!(
+        out.contains("Some (__Tokengate :: fast_key (& account))"),
+        "{out}"
+    );
+    assert!(
+        out.contains("fn __tokengate_body (account : u64 , amount : f64) -> f64"),
+        "{out}"
+    );
+    assert_eq!(out.matches("assert_hash_key").count(), 1, "{out}");
+    assert!(!out.contains("# [key"), "{out}");
+    assert!(!out.contains("compile_error"), "{out}");
+}
+
+#[test]
+fn a_lead_with_a_hash_policy_is_keyed_on_its_arguments() {
+    // The original's lead example, in Rust.
+    let out = guard(
+        quote!(
+            op = "lead",
+            weight = "medium",
+            hash_policy = "fast",
+            digest_policy = "fast",
+            external_calls = ["child"]
+        ),
+        quote!(
+            fn lead_operation(n: i64) -> Vec<TaskToken<i64>> {
+                children(n)
+            }
+        ),
+    )
+    .to_string();
+    assert!(
+        out.contains(":: submit_keyed :: < Vec < TaskToken < i64 > > , _ >"),
+        "{out}"
+    );
+    assert!(out.contains("__Tokengate :: fast_key (& n)"), "{out}");
+    assert!(!out.contains("compile_error"), "{out}");
+
+    // Marked arguments key a lead too.
+    let out = guard(
+        quote!(external_calls = ["child"], hash_policy = "standard"),
+        quote!(
+            fn f(#[key] tenant: String, batch: Vec<u8>) {}
+        ),
+    )
+    .to_string();
+    assert!(
+        out.contains("__Tokengate :: stable_key (__tg_site , & tenant)"),
+        "{out}"
+    );
+    assert!(!out.contains("compile_error"), "{out}");
+
+    // Without a `hash_policy`, or with `none`, a lead seeds from its token id.
+    for args in [
+        quote!(external_calls = ["child"]),
+        quote!(external_calls = ["child"], hash_policy = "none"),
+    ] {
+        let out = guard(
+            args,
+            quote!(
+                fn f(x: u8) {}
+            ),
+        )
+        .to_string();
+        assert!(out.contains(":: submit :: < () , _ >"), "{out}");
+        assert!(!out.contains("_key"), "{out}");
+    }
+}
+
+/// The messages of the `compile_error!`s in `out`, in order.
+fn compile_errors(out: &TokenStream) -> Vec<String> {
+    let text = out.to_string();
+    text.split(":: core :: compile_error ! {")
+        .skip(1)
+        .map(|rest| {
+            let rest = rest.trim_start();
+            let end = rest.find("\" }").expect("a string literal");
+            rest[1..end].replace("\\\"", "\"")
+        })
+        .collect()
+}
+
+#[test]
+fn misplaced_or_malformed_key_markers_are_refused_and_stripped() {
+    const NOT_STICKY: &str = "`#[key]` marks an argument of a sticky call's key, but this fn \
+                              is not sticky; add a `sticky_anchor`, such as \
+                              `sticky_anchor = \"accounts\"`, or remove `#[key]`";
+    const NONE: &str = "`#[key]` has no effect under `hash_policy = \"none\"`, where the \
+                        key is the anchor alone; remove `#[key]`, or choose another \
+                        `hash_policy`";
+    const LEAD: &str = "`#[key]` has no effect on a lead without a `hash_policy`: its seed \
+                        comes from its token id, not its arguments; add \
+                        `hash_policy = \"fast\"`, `\"standard\"` or `\"full\"` to seed it \
+                        from the marked arguments, or remove `#[key]`";
+    const SELF: &str = "`#[key]` cannot mark `self`; mark the arguments the key is made of, \
+                        or mark none to key on every argument, `self` included";
+    const ARGS: &str = "`#[key]` takes no arguments; write `#[key]` on each argument the key \
+                        is made of";
+    const TWICE: &str = "duplicate `#[key]` on one argument; remove one";
+    for (args, item, expected) in [
+        (
+            quote!(),
+            quote!(
+                fn f(#[key] a: u8) {}
+            ),
+            vec![NOT_STICKY],
+        ),
+        (
+            quote!(op = "x"),
+            quote!(
+                fn f(#[key] a: u8, #[key] b: u8) {}
+            ),
+            vec![NOT_STICKY, NOT_STICKY],
+        ),
+        (
+            quote!(sticky_anchor = "s", hash_policy = "none"),
+            quote!(
+                fn f(#[key] a: u8) {}
+            ),
+            vec![NONE],
+        ),
+        (
+            quote!(external_calls = ["c"]),
+            quote!(
+                fn f(#[key] a: u8) {}
+            ),
+            vec![LEAD],
+        ),
+        (
+            quote!(external_calls = ["c"], hash_policy = "none"),
+            quote!(
+                fn f(#[key] a: u8) {}
+            ),
+            vec![LEAD],
+        ),
+        (
+            quote!(sticky_anchor = "s"),
+            quote!(
+                fn f(#[key] self, a: u8) {}
+            ),
+            vec![SELF],
+        ),
+        (
+            quote!(sticky_anchor = "s"),
+            quote!(
+                fn f(#[key(a)] a: u8, #[key = 1] b: u8) {}
+            ),
+            vec![ARGS, ARGS],
+        ),
+        (
+            quote!(sticky_anchor = "s"),
+            quote!(
+                fn f(
+                    #[key]
+                    #[key]
+                    a: u8,
+                ) {
+                }
+            ),
+            vec![TWICE],
+        ),
+        // Keys refused for their value count as written: their own error is
+        // enough.
+        (
+            quote!(sticky_anchor = ""),
+            quote!(
+                fn f(#[key] a: u8) {}
+            ),
+            vec![
+                "`sticky_anchor` must not be empty; name the sticky domain, such as \
+                  `sticky_anchor = \"user_session\"`",
+            ],
+        ),
+        (
+            quote!(external_calls = ["c"], hash_policy = "fastest"),
+            quote!(
+                fn f(#[key] a: u8) {}
+            ),
+            vec![
+                "unknown hash policy `fastest`; expected one of `none`, `fast`, \
+                  `standard`, `full`",
+            ],
+        ),
+    ] {
+        let out = guard(args, item);
+        assert_eq!(compile_errors(&out), expected, "{out}");
+        assert!(!out.to_string().contains("# [key"), "{out}");
+    }
+    // A refused signature is emitted without its markers too.
+    let out = guard(
+        quote!(sticky_anchor = "s"),
+        quote!(
+            async fn f(#[key] a: u8) {}
+        ),
+    );
+    assert!(!out.to_string().contains("# [key"), "{out}");
+    assert_eq!(compile_errors(&out).len(), 1, "{out}");
 }
 
 #[test]

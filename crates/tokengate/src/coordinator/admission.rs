@@ -69,8 +69,7 @@ impl Shared {
         } else {
             Path::Lane
         };
-        let lead =
-            lead.map(|(calls, digest)| self.leads.join(lead::seed(id, calls, digest), calls));
+        let lead = lead.map(|(calls, from)| self.leads.join(lead::seed(id, calls, from), calls));
         let route = Route {
             shared: self.clone(),
             op: entry,

@@ -240,16 +240,18 @@ impl CoordinatorBuilder {
     /// [`ErrorKind::UnsizedLimit`](crate::ErrorKind::UnsizedLimit).
     ///
     /// ```
-    /// use tokengate::{OperationsCoordinator, Task};
+    /// use tokengate::{task_token_guard, OperationsCoordinator};
     ///
-    /// const FETCH: Task = Task::new("fetch").limit("github_api");
+    /// #[task_token_guard(op = "fetch", limit = "github_api")]
+    /// fn fetch(page: u32) -> u32 {
+    ///     page // an HTTP request, say
+    /// }
     ///
     /// let coordinator = OperationsCoordinator::builder()
     ///     .limit("github_api", 5)
     ///     .start()
     ///     .unwrap();
-    /// // An HTTP request, say.
-    /// let pages: Vec<_> = (0..20u32).map(|page| FETCH.spawn(move || page)).collect();
+    /// let pages: Vec<_> = (0..20).map(fetch).collect();
     /// for (i, page) in pages.into_iter().enumerate() {
     ///     assert_eq!(page.wait().unwrap(), i as u32);
     /// }

@@ -3,25 +3,28 @@
 
 use std::time::Duration;
 
+use super::lead::SeedFrom;
 use crate::__private::Site;
-use crate::fingerprint::DigestPolicy;
-use crate::fingerprint::KeyId;
+use crate::fingerprint::{HashPolicy, KeyId};
 use crate::{StorageSpeed, Weight};
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Call {
     pub(crate) op: &'static str,
     pub(crate) weight: Weight,
-    /// The weight was given explicitly (on a storage call: a combined call).
+    /// Whether `weight` was given rather than defaulted: on a storage call, it
+    /// makes a combined storage and CPU call.
     pub(crate) weight_explicit: bool,
     pub(crate) timeout: Option<Duration>,
     /// `storage_speed`: an IO call, capped by its tier.
     pub(crate) storage: Option<StorageSpeed>,
     /// `sticky_anchor` and the argument fingerprint.
     pub(crate) sticky: Option<(&'static str, KeyId)>,
-    /// `external_calls` (and the digest for the seed): this call is a lead.
-    pub(crate) lead: Option<(&'static [&'static str], DigestPolicy)>,
-    /// `limit`: the named limit the call passes before it is routed.
+    /// `external_calls` and what the lead's seed is made from: this call is a
+    /// lead.
+    pub(crate) lead: Option<(&'static [&'static str], SeedFrom)>,
+    /// `limit`: the named limit that admits the call, on top of its other
+    /// gates.
     pub(crate) limit: Option<&'static str>,
 }
 
@@ -39,18 +42,94 @@ impl Call {
         }
     }
 
+    /// The call of `site`; `key` is the fingerprint of its key arguments, if
+    /// the expansion computed one (a sticky call or a keyed lead with
+    /// arguments).
     pub(crate) fn from_site(site: &'static Site, key: Option<KeyId>) -> Call {
+        // A fn without arguments has no fingerprint: it is keyed on its anchor
+        // (or, for a lead, its call list) alone.
+        let key = key.unwrap_or(KeyId::Anchor);
         Call {
             op: site.op,
             weight: site.weight,
             weight_explicit: site.weight_explicit,
             timeout: site.timeout,
             storage: site.storage,
-            sticky: site
-                .sticky_anchor
-                .map(|anchor| (anchor, key.unwrap_or(KeyId::Anchor))),
-            lead: site.external_calls.map(|calls| (calls, site.digest_policy)),
+            sticky: site.sticky_anchor.map(|anchor| (anchor, key)),
+            lead: site.external_calls.map(|calls| {
+                let keyed = site.hash_policy.is_some_and(|p| p != HashPolicy::None);
+                let seed = SeedFrom {
+                    key: keyed.then_some(key),
+                    digest: site.digest_policy,
+                };
+                (calls, seed)
+            }),
             limit: site.limit,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coordinator::lead;
+
+    #[test]
+    fn a_call_carries_its_sites_limit_and_whether_its_weight_was_given() {
+        static DEFAULTED: Site = Site::new("defaulted").storage_speed(StorageSpeed::Moderate);
+        static GIVEN: Site = Site::new("given")
+            .weight(Weight::Medium)
+            .storage_speed(StorageSpeed::Moderate)
+            .limit("github_api");
+
+        let call = Call::from_site(&DEFAULTED, None);
+        assert!(!call.weight_explicit);
+        assert_eq!(call.limit, None);
+        // The default weight, but given.
+        let call = Call::from_site(&GIVEN, None);
+        assert!(call.weight_explicit);
+        assert_eq!(call.weight, Weight::Medium);
+        assert_eq!(call.limit, Some("github_api"));
+        // `spawn` and `Task` calls name neither.
+        let call = Call::plain("spawned", Weight::Heavy, None);
+        assert!(!call.weight_explicit);
+        assert_eq!(call.limit, None);
+    }
+
+    #[test]
+    fn a_leads_seed_comes_from_its_token_id_unless_it_has_a_hash_policy() {
+        static CALLS: [&str; 1] = ["child"];
+        static BY_ID: Site = Site::new("by_id").external_calls(&CALLS);
+        static NONE: Site = Site::new("none")
+            .external_calls(&CALLS)
+            .hash_policy(HashPolicy::None);
+        static KEYED: Site = Site::new("keyed")
+            .external_calls(&CALLS)
+            .hash_policy(HashPolicy::Fast);
+        let seed = |site: &'static Site, id: u64, key: Option<KeyId>| {
+            let (calls, from) = Call::from_site(site, key).lead.expect("a lead");
+            lead::seed(id, calls, from)
+        };
+
+        // Seeded from the token id: another call, another seed, whatever the
+        // key.
+        for site in [&BY_ID, &NONE] {
+            assert_ne!(
+                seed(site, 1, Some(KeyId::Fast(7))),
+                seed(site, 2, Some(KeyId::Fast(7)))
+            );
+        }
+        // Seeded from the key: equal keys, one seed, whatever the token id.
+        assert_eq!(
+            seed(&KEYED, 1, Some(KeyId::Fast(7))),
+            seed(&KEYED, 2, Some(KeyId::Fast(7)))
+        );
+        assert_ne!(
+            seed(&KEYED, 1, Some(KeyId::Fast(7))),
+            seed(&KEYED, 1, Some(KeyId::Fast(8)))
+        );
+        // Without arguments, every call of the lead shares one seed.
+        assert_eq!(seed(&KEYED, 1, None), seed(&KEYED, 2, None));
+        assert_ne!(seed(&KEYED, 1, None), seed(&KEYED, 1, Some(KeyId::Fast(7))));
     }
 }

@@ -3,9 +3,18 @@
 //! however deep) are its *children*. Children inherit the lead's domain seed and
 //! run in the lead's worker group.
 //!
-//! The seed is a digest (per the lead's `digest_policy`) of the lead token's id
-//! and its call list. Two leads whose seeds collide (short digests) share one
-//! domain: collisions only merge domains. A domain counts its members: the lead
+//! The seed is a digest (per the lead's `digest_policy`) of its call list and,
+//! per its `hash_policy`, of either
+//!
+//! * the lead token's id (`none`, the default): every lead call is a domain of
+//!   its own;
+//! * its arguments' key (`fast`, `standard` or `full`, made as a sticky call's
+//!   key is, of every argument or of those marked `#[key]`): leads of one call
+//!   list with equal key arguments share one domain while any of them (or any
+//!   child) is live, so their children run in one worker group.
+//!
+//! Two leads whose seeds collide (short digests) share one domain as well:
+//! collisions only merge domains. A domain counts its members: the lead
 //! joins when it is made, each child when it is made, and each leaves when it
 //! reaches a terminal state, exactly once, so the domain is released when the
 //! lead and every child have finished. A child that is itself a lead is counted
@@ -20,7 +29,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::fingerprint::{DigestPolicy, Fingerprint};
+use crate::fingerprint::{DigestPolicy, Fingerprint, KeyId};
 
 /// No worker group chosen yet.
 const UNSET: usize = usize::MAX;
@@ -77,9 +86,31 @@ impl std::fmt::Debug for Leads {
     }
 }
 
+/// What a lead's seed is made from, fixed when its call is made; the token id
+/// joins it at admission.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SeedFrom {
+    /// The key of the lead's arguments under its `hash_policy`; `None` under
+    /// `none`, where the seed is made from the token id instead.
+    pub(crate) key: Option<KeyId>,
+    /// How the seed is digested.
+    pub(crate) digest: DigestPolicy,
+}
+
 /// The seed of the lead with token id `id` and call list `calls`.
-pub(crate) fn seed(id: u64, calls: &[&str], digest: DigestPolicy) -> Fingerprint {
-    digest.digest(format!("{id}:{calls:?}").as_bytes())
+///
+/// Each kind of material has its own form, so a keyed seed never equals a
+/// token id's (but by a digest collision): `"{id}:{calls:?}"` (the id in
+/// decimal), `"fast {key:016x}:{calls:?}"`, `"stable {key}:{calls:?}"` (the
+/// key's hex) or, for a keyed lead without arguments, `"anchor:{calls:?}"`.
+pub(crate) fn seed(id: u64, calls: &[&str], from: SeedFrom) -> Fingerprint {
+    let material = match from.key {
+        None => format!("{id}:{calls:?}"),
+        Some(KeyId::Anchor) => format!("anchor:{calls:?}"),
+        Some(KeyId::Fast(key)) => format!("fast {key:016x}:{calls:?}"),
+        Some(KeyId::Stable(key)) => format!("stable {key}:{calls:?}"),
+    };
+    from.digest.digest(material.as_bytes())
 }
 
 impl Leads {

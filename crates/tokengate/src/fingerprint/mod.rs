@@ -11,7 +11,8 @@
 //! * `fast`: `fast_key(&(a, b))` are equal (one argument: `fast_key(&(a,))`);
 //! * `none`: always (the anchor alone).
 //!
-//! The arguments are all of them, `self` first, in order. `Hash` is
+//! The arguments are all of them, `self` first, in order, or, when some are
+//! marked `#[key]`, the marked ones alone, in order. `Hash` is
 //! implemented for tuples of at most 12 elements, so past 12 arguments the
 //! tuple groups them, in order, into tuples of 12, the last one shorter: for
 //! `f(a0, …, a19)`, `fast_key(&((a0, …, a11), (a12, …, a19)))` (past 144, the
@@ -31,7 +32,12 @@
 //! );
 //! ```
 //!
-//! A lead's seed is `digest` of `"{token id}:{external_calls:?}"`.
+//! A lead's seed is `digest` of `"{token id}:{external_calls:?}"` under
+//! `hash_policy = "none"` (its default), so each lead call is a domain of its
+//! own. Under another policy it is made from the lead's key, computed as
+//! above: `digest` of `"fast {key:016x}:{external_calls:?}"` for `fast`,
+//! `"stable {key}:{external_calls:?}"` (the key's hex) for `standard` and
+//! `full`, or `"anchor:{external_calls:?}"` for a lead without arguments.
 //!
 //! ```
 //! use tokengate::fingerprint::{self, DigestPolicy};

@@ -3,6 +3,9 @@
 //! Every helper that waits has a generous safety deadline ([`PATIENCE`]) so that
 //! a runtime bug shows up as a failing assertion with a message, never as a hung
 //! test run. No helper asserts on how *fast* something happened.
+//!
+//! Most tests run inside [`with_coordinator`], which starts a coordinator for
+//! the test, binds the test's calls to it and stops it, whatever happens.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -54,6 +57,74 @@ pub fn builder(name: &str) -> CoordinatorBuilder {
 /// A coordinator with exactly one worker thread.
 pub fn single_worker(name: &str) -> CoordinatorBuilder {
     builder(name).core_groups(1).workers_per_core(1)
+}
+
+/// Starts `builder`'s coordinator, runs `body` with it, with guarded calls made
+/// on this thread bound to it (as [`Handle::run`](tokengate::Handle::run)
+/// does), stops it, and returns what `body` returned.
+///
+/// The coordinator stops when `body` panics too, so that a failing test does
+/// not leave its worker threads and worker processes running for the rest of
+/// the test binary. Threads that `body` spawns are not bound: they call
+/// `enter` or `run` themselves. A test that checks what stopping does stops
+/// its coordinator itself instead.
+///
+/// # Panics
+///
+/// Panics if the coordinator does not start, and with `body`'s panic.
+///
+/// ```
+/// use std::panic::{AssertUnwindSafe, catch_unwind};
+/// use tokengate_tests::{EXPECTED_PANIC, builder, quiet_expected_panics, value, with_coordinator};
+///
+/// let (sum, handle) = with_coordinator(builder("doc"), |c| {
+///     let sum = value(tokengate::spawn("doc", || 1 + 1));
+///     assert_eq!(c.stats().tokens.completed, 1);
+///     (sum, c.handle())
+/// });
+/// assert_eq!(sum, 2);
+/// assert!(!handle.is_running(), "stopped once the body returned");
+///
+/// quiet_expected_panics();
+/// let mut handle = None;
+/// let failed = catch_unwind(AssertUnwindSafe(|| {
+///     with_coordinator(builder("doc-panic"), |c| {
+///         handle = Some(c.handle());
+///         panic!("{EXPECTED_PANIC}: a failing test");
+///     })
+/// }));
+/// assert!(failed.is_err());
+/// assert!(!handle.unwrap().is_running(), "stopped once the body panicked");
+/// // Stopped, not dropped: a later call is not told of a coordinator dropped unused.
+/// let err = tokengate::spawn("doc", || ()).wait().unwrap_err();
+/// assert!(err.is_no_coordinator() && !err.to_string().contains("dropped"), "{err}");
+/// ```
+#[track_caller]
+pub fn with_coordinator<R>(
+    builder: CoordinatorBuilder,
+    body: impl FnOnce(&OperationsCoordinator) -> R,
+) -> R {
+    let coordinator = match builder.start() {
+        Ok(coordinator) => coordinator,
+        Err(err) => panic!("the test's coordinator did not start: {err}"),
+    };
+    let running = StopOnDrop(Some(coordinator));
+    let coordinator = running.0.as_ref().expect("held until dropped");
+    coordinator.run(|| body(coordinator))
+}
+
+/// Stops the coordinator it holds when dropped, unwinding included. It calls
+/// `stop` rather than dropping the coordinator: a coordinator dropped before
+/// any call reached it changes the "no coordinator" error of every later call
+/// in the process, and a test that failed early should not.
+struct StopOnDrop(Option<OperationsCoordinator>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(coordinator) = self.0.take() {
+            coordinator.stop();
+        }
+    }
 }
 
 /// Waits for `token` at most [`PATIENCE`]; panics (failing the test) if it does

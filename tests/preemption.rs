@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokengate::{Task, TaskToken, Weight, WorkerInfo, current_worker};
-use tokengate_tests::{Log, builder, home_groups, value};
+use tokengate_tests::{Log, builder, home_groups, value, with_coordinator};
 
 fn task(weight: Weight) -> Task {
     Task::new(weight.as_str()).weight(weight)
@@ -64,35 +64,36 @@ fn reserved_workers_never_take_foreign_calls_under_preemption() {
     let _hogs = CpuHogs::start();
     let mut seen = 0;
     for round in 0..40u64 {
-        let c = builder("reserved-preempted")
-            .core_groups(2)
-            .workers_per_core(2)
-            .mailbox_capacity(2)
-            .start()
-            .unwrap();
         let log: Arc<Log<(Weight, WorkerInfo)>> = Log::new();
-        std::thread::scope(|s| {
-            for (k, weight) in Weight::ALL.into_iter().enumerate() {
-                let (c, log) = (&c, log.clone());
-                s.spawn(move || {
-                    c.run(|| {
-                        let tokens: Vec<TaskToken<()>> = (0..2_000u64)
-                            .map(|i| {
-                                let log = log.clone();
-                                task(weight).spawn(move || {
-                                    log.push((weight, here()));
-                                    if (i + k as u64 + round) % 3 == 0 {
-                                        std::thread::sleep(Duration::from_micros(20));
-                                    }
-                                })
+        with_coordinator(
+            builder("reserved-preempted")
+                .core_groups(2)
+                .workers_per_core(2)
+                .mailbox_capacity(2),
+            |c| {
+                std::thread::scope(|s| {
+                    for (k, weight) in Weight::ALL.into_iter().enumerate() {
+                        let log = log.clone();
+                        s.spawn(move || {
+                            c.run(|| {
+                                let tokens: Vec<TaskToken<()>> = (0..2_000u64)
+                                    .map(|i| {
+                                        let log = log.clone();
+                                        task(weight).spawn(move || {
+                                            log.push((weight, here()));
+                                            if (i + k as u64 + round) % 3 == 0 {
+                                                std::thread::sleep(Duration::from_micros(20));
+                                            }
+                                        })
+                                    })
+                                    .collect();
+                                tokens.into_iter().for_each(value);
                             })
-                            .collect();
-                        tokens.into_iter().for_each(value);
-                    })
+                        });
+                    }
                 });
-            }
-        });
-        c.stop();
+            },
+        );
         let runs = log.items();
         seen += runs.len();
         let bad: Vec<_> = runs

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de, ser};
 use tokengate::{OperationsCoordinator, TaskError, task_token_guard};
-use tokengate_tests::{builder, error, value};
+use tokengate_tests::{builder, error, value, with_coordinator};
 
 use crate::fns;
 
@@ -66,14 +66,13 @@ fn look_up(address: String) -> Incoming {
     Incoming(address)
 }
 
-/// A coordinator with one worker process, started; and that worker's pid.
-fn one_worker(name: &str) -> (OperationsCoordinator, u32) {
-    let coordinator = builder(name).process_workers(1).start().unwrap();
-    let worker = {
-        let _bound = coordinator.enter();
-        value(fns::pid())
-    };
-    (coordinator, worker)
+/// Runs `body` with a coordinator of one worker process, already started, and
+/// that worker's pid.
+fn with_one_worker(name: &str, body: impl FnOnce(&OperationsCoordinator, u32)) {
+    with_coordinator(builder(name).process_workers(1), |coordinator| {
+        let worker = value(fns::pid());
+        body(coordinator, worker);
+    });
 }
 
 /// `err` is a process failure whose text is `step`, then the refusal of
@@ -95,48 +94,40 @@ fn assert_refused(err: &TaskError, step: &str, coordinator: &OperationsCoordinat
 
 #[test]
 fn an_argument_that_cannot_be_encoded_fails_in_the_caller() {
-    let (coordinator, worker) = one_worker("p-codec-send");
-    let bound = coordinator.enter();
-    let err = error(send(Outgoing("nobody".into())));
-    let step = "could not encode its arguments in the caller";
-    assert_refused(&err, step, &coordinator, worker);
-    assert_eq!(value(send(Outgoing("a@b".into()))), worker);
-    drop(bound);
-    coordinator.stop();
+    with_one_worker("p-codec-send", |coordinator, worker| {
+        let err = error(send(Outgoing("nobody".into())));
+        let step = "could not encode its arguments in the caller";
+        assert_refused(&err, step, coordinator, worker);
+        assert_eq!(value(send(Outgoing("a@b".into()))), worker);
+    });
 }
 
 #[test]
 fn an_argument_that_cannot_be_decoded_fails_in_the_worker() {
-    let (coordinator, worker) = one_worker("p-codec-receive");
-    let bound = coordinator.enter();
-    let err = error(receive(Incoming("nobody".into())));
-    let step = format!("could not decode its arguments in worker process {worker}");
-    assert_refused(&err, &step, &coordinator, worker);
-    assert_eq!(value(receive(Incoming("a@b".into()))), worker);
-    drop(bound);
-    coordinator.stop();
+    with_one_worker("p-codec-receive", |coordinator, worker| {
+        let err = error(receive(Incoming("nobody".into())));
+        let step = format!("could not decode its arguments in worker process {worker}");
+        assert_refused(&err, &step, coordinator, worker);
+        assert_eq!(value(receive(Incoming("a@b".into()))), worker);
+    });
 }
 
 #[test]
 fn a_value_that_cannot_be_encoded_fails_in_the_worker() {
-    let (coordinator, worker) = one_worker("p-codec-issue");
-    let bound = coordinator.enter();
-    let err = error(issue("nobody".into()));
-    let step = format!("could not encode its value in worker process {worker}");
-    assert_refused(&err, &step, &coordinator, worker);
-    assert_eq!(value(issue("a@b".into())), Outgoing("a@b".into()));
-    drop(bound);
-    coordinator.stop();
+    with_one_worker("p-codec-issue", |coordinator, worker| {
+        let err = error(issue("nobody".into()));
+        let step = format!("could not encode its value in worker process {worker}");
+        assert_refused(&err, &step, coordinator, worker);
+        assert_eq!(value(issue("a@b".into())), Outgoing("a@b".into()));
+    });
 }
 
 #[test]
 fn a_value_that_cannot_be_decoded_fails_in_the_caller() {
-    let (coordinator, worker) = one_worker("p-codec-look-up");
-    let bound = coordinator.enter();
-    let err = error(look_up("nobody".into()));
-    let step = "could not decode its value in the caller";
-    assert_refused(&err, step, &coordinator, worker);
-    assert_eq!(value(look_up("a@b".into())), Incoming("a@b".into()));
-    drop(bound);
-    coordinator.stop();
+    with_one_worker("p-codec-look-up", |coordinator, worker| {
+        let err = error(look_up("nobody".into()));
+        let step = "could not decode its value in the caller";
+        assert_refused(&err, step, coordinator, worker);
+        assert_eq!(value(look_up("a@b".into())), Incoming("a@b".into()));
+    });
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use tokengate::task_token_guard;
-use tokengate_tests::{builder, value};
+use tokengate_tests::{builder, value, with_coordinator};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 enum Mark {
@@ -101,64 +101,62 @@ fn send(r: Received) -> (Received, u32) {
 
 #[test]
 fn twenty_arguments_of_assorted_types_round_trip_through_a_worker_process() {
-    let coordinator = builder("p-many-args").start().unwrap();
-    let bound = coordinator.enter();
-    let extremes = Received {
-        a0: u8::MAX,
-        a1: u16::MAX,
-        a2: u32::MAX,
-        a3: u64::MAX,
-        a4: u128::MAX,
-        a5: i8::MIN,
-        a6: i16::MIN,
-        a7: i32::MIN,
-        a8: i64::MIN,
-        a9: -1.5e300,
-        a10: true,
-        a11: 'ω',
-        a12: "héllo".to_owned(),
-        a13: (0..=255).collect(),
-        a14: vec![0, 1, u16::MAX],
-        a15: Some("some".to_owned()),
-        a16: (7, "seven".to_owned()),
-        a17: [i32::MIN, 0, i32::MAX],
-        a18: BTreeMap::from([("a".to_owned(), 1), ("b".to_owned(), 2)]),
-        a19: Mark::Named {
-            name: "named".to_owned(),
-            rank: -3,
-        },
-    };
-    let empties = Received {
-        a0: 0,
-        a1: 0,
-        a2: 0,
-        a3: 0,
-        a4: 0,
-        a5: 0,
-        a6: 0,
-        a7: 0,
-        a8: 0,
-        a9: 0.0,
-        a10: false,
-        a11: '\0',
-        a12: String::new(),
-        a13: Vec::new(),
-        a14: Vec::new(),
-        a15: None,
-        a16: (0, String::new()),
-        a17: [0; 3],
-        a18: BTreeMap::new(),
-        a19: Mark::Plain,
-    };
-    for sent in [extremes, empties] {
-        let (received, pid) = send(sent.clone());
-        assert_ne!(pid, std::process::id(), "the call ran in the caller");
-        let mut expected = sent;
-        expected.a18.insert("seen by the worker".to_owned(), 1);
-        assert_eq!(received, expected);
-    }
-    drop(bound);
-    coordinator.stop();
+    with_coordinator(builder("p-many-args"), |_| {
+        let extremes = Received {
+            a0: u8::MAX,
+            a1: u16::MAX,
+            a2: u32::MAX,
+            a3: u64::MAX,
+            a4: u128::MAX,
+            a5: i8::MIN,
+            a6: i16::MIN,
+            a7: i32::MIN,
+            a8: i64::MIN,
+            a9: -1.5e300,
+            a10: true,
+            a11: 'ω',
+            a12: "héllo".to_owned(),
+            a13: (0..=255).collect(),
+            a14: vec![0, 1, u16::MAX],
+            a15: Some("some".to_owned()),
+            a16: (7, "seven".to_owned()),
+            a17: [i32::MIN, 0, i32::MAX],
+            a18: BTreeMap::from([("a".to_owned(), 1), ("b".to_owned(), 2)]),
+            a19: Mark::Named {
+                name: "named".to_owned(),
+                rank: -3,
+            },
+        };
+        let empties = Received {
+            a0: 0,
+            a1: 0,
+            a2: 0,
+            a3: 0,
+            a4: 0,
+            a5: 0,
+            a6: 0,
+            a7: 0,
+            a8: 0,
+            a9: 0.0,
+            a10: false,
+            a11: '\0',
+            a12: String::new(),
+            a13: Vec::new(),
+            a14: Vec::new(),
+            a15: None,
+            a16: (0, String::new()),
+            a17: [0; 3],
+            a18: BTreeMap::new(),
+            a19: Mark::Plain,
+        };
+        for sent in [extremes, empties] {
+            let (received, pid) = send(sent.clone());
+            assert_ne!(pid, std::process::id(), "the call ran in the caller");
+            let mut expected = sent;
+            expected.a18.insert("seen by the worker".to_owned(), 1);
+            assert_eq!(received, expected);
+        }
+    });
 }
 
 /// Seven arguments: the encoding helper takes one parameter more, and must not
@@ -170,7 +168,7 @@ fn seven(a: u8, b: u8, c: u8, d: u8, e: u8, f: u8, g: u8) -> u32 {
 
 #[test]
 fn a_process_fn_with_seven_arguments_runs() {
-    let coordinator = builder("p-seven-args").start().unwrap();
-    assert_eq!(value(coordinator.run(|| seven(1, 2, 3, 4, 5, 6, 7))), 28);
-    coordinator.stop();
+    with_coordinator(builder("p-seven-args"), |_| {
+        assert_eq!(value(seven(1, 2, 3, 4, 5, 6, 7)), 28);
+    });
 }

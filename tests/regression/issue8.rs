@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokengate::{Task, TaskToken, task_token_guard};
 use tokengate_tests::{
     ExpectedPanic, Gate, builder, error, eventually, quiet_expected_panics, single_worker, value,
+    with_coordinator,
 };
 
 /// Panics when dropped, with a payload that panics when dropped too.
@@ -48,15 +49,13 @@ fn still_serves() {
 #[test]
 fn a_panic_payload_that_panics_when_dropped_leaves_the_worker_alive() {
     quiet_expected_panics();
-    let coordinator = single_worker("payload-drop").start().unwrap();
-    let bound = coordinator.enter();
-    let err = error(tokengate::spawn("spawn", || -> u8 {
-        std::panic::panic_any(PanickingPayload)
-    }));
-    assert!(err.is_panic(), "{err}");
-    still_serves();
-    drop(bound);
-    coordinator.stop();
+    with_coordinator(single_worker("payload-drop"), |_| {
+        let err = error(tokengate::spawn("spawn", || -> u8 {
+            std::panic::panic_any(PanickingPayload)
+        }));
+        assert!(err.is_panic(), "{err}");
+        still_serves();
+    });
 }
 
 /// A call that runs until `gate` opens, then returns a [`PanicOnDrop`];
@@ -81,36 +80,33 @@ fn returning_after(gate: &Arc<Gate>) -> TaskToken<PanicOnDrop> {
 #[test]
 fn a_value_that_panics_when_dropped_on_a_worker_leaves_it_alive() {
     quiet_expected_panics();
-    let coordinator = single_worker("value-drop").start().unwrap();
-    let bound = coordinator.enter();
+    with_coordinator(single_worker("value-drop"), |_| {
+        // The token is dropped before the call returns its value.
+        let gate = Gate::new();
+        let token = returning_after(&gate);
+        drop(token);
+        gate.open();
+        still_serves();
 
-    // The token is dropped before the call returns its value.
-    let gate = Gate::new();
-    let token = returning_after(&gate);
-    drop(token);
-    gate.open();
-    still_serves();
+        // The call is killed while it runs; its late value is dropped.
+        let gate = Gate::new();
+        let token = returning_after(&gate);
+        assert!(token.kill());
+        gate.open();
+        assert!(error(token).is_killed());
+        still_serves();
 
-    // The call is killed while it runs; its late value is dropped.
-    let gate = Gate::new();
-    let token = returning_after(&gate);
-    assert!(token.kill());
-    gate.open();
-    assert!(error(token).is_killed());
-    still_serves();
-
-    // The call times out while it runs; its late value is dropped.
-    let timed = Task::new("timed").timeout(Duration::from_millis(20));
-    let token = timed.spawn(|| {
-        while !tokengate::is_cancelled() {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        PanicOnDrop
+        // The call times out while it runs; its late value is dropped.
+        let timed = Task::new("timed").timeout(Duration::from_millis(20));
+        let token = timed.spawn(|| {
+            while !tokengate::is_cancelled() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            PanicOnDrop
+        });
+        assert!(error(token).is_timeout());
+        still_serves();
     });
-    assert!(error(token).is_timeout());
-    still_serves();
-    drop(bound);
-    coordinator.stop();
 }
 
 /// Defect 3: dropping an older guard popped the top of the stack, so calls
@@ -282,14 +278,11 @@ fn stack_size_lets_deep_recursion_run_on_a_worker() {
         }
         depth(n - 1) + u64::from(frame[512] & 1)
     }
-    let coordinator = single_worker("stack")
-        .stack_size(256 << 20)
-        .start()
-        .unwrap();
-    // Over 8 MiB of frames: far past the default 2 MiB.
-    let sum = value(coordinator.run(|| tokengate::spawn("spawn", || depth(8_000))));
-    assert_eq!(sum, 4_000);
-    coordinator.stop();
+    with_coordinator(single_worker("stack").stack_size(256 << 20), |_| {
+        // Over 8 MiB of frames: far past the default 2 MiB.
+        let sum = value(tokengate::spawn("spawn", || depth(8_000)));
+        assert_eq!(sum, 4_000);
+    });
 }
 
 /// Defect 10: a worker claiming a token (`Waiting → Admitted → Executing`)
@@ -302,50 +295,49 @@ fn stack_size_lets_deep_recursion_run_on_a_worker() {
 /// interleaving; this drives the real path many times.)
 #[test]
 fn lane_slots_are_given_back_once_when_a_waiting_worker_claims_a_deferred_call() {
-    let coordinator = builder("slot-race")
-        .core_groups(2)
-        .workers_per_core(2)
-        .lane_capacity(2)
-        .mailbox_capacity(1)
-        .start()
-        .unwrap();
-    let bound = coordinator.enter();
-    let rounds = 300;
-    for _ in 0..rounds {
-        let (tx, rx) = std::sync::mpsc::channel::<TaskToken<u8>>();
-        let rx = Arc::new(Mutex::new(rx));
-        // Waiters: guarded fns that wait on tokens handed to them, and so
-        // claim those still queued.
-        let waiters: Vec<_> = (0..4)
-            .map(|_| {
-                let rx = rx.clone();
-                Task::new("waiter").spawn(move || {
-                    let mut sum = 0u32;
-                    while let Ok(token) = rx.lock().unwrap().recv() {
-                        sum += u32::from(token.wait().unwrap_or(0));
-                    }
-                    sum
-                })
-            })
-            .collect();
-        for i in 0..16 {
-            let _ = tx.send(Task::new("leaf").spawn(move || i as u8));
-        }
-        drop(tx);
-        for waiter in waiters {
-            let _ = value(waiter);
-        }
-    }
-    eventually("every lane slot is back", || {
-        coordinator.stats().lanes.iter().all(|lane| lane.depth == 0)
-    });
-    // The lane still admits: it does not look full.
-    let tokens: Vec<_> = (0..8)
-        .map(|i| tokengate::spawn("spawn", move || i))
-        .collect();
-    assert_eq!(tokens.into_iter().map(value).sum::<i32>(), 28);
-    drop(bound);
-    coordinator.stop();
+    with_coordinator(
+        builder("slot-race")
+            .core_groups(2)
+            .workers_per_core(2)
+            .lane_capacity(2)
+            .mailbox_capacity(1),
+        |coordinator| {
+            let rounds = 300;
+            for _ in 0..rounds {
+                let (tx, rx) = std::sync::mpsc::channel::<TaskToken<u8>>();
+                let rx = Arc::new(Mutex::new(rx));
+                // Waiters: guarded fns that wait on tokens handed to them, and so
+                // claim those still queued.
+                let waiters: Vec<_> = (0..4)
+                    .map(|_| {
+                        let rx = rx.clone();
+                        Task::new("waiter").spawn(move || {
+                            let mut sum = 0u32;
+                            while let Ok(token) = rx.lock().unwrap().recv() {
+                                sum += u32::from(token.wait().unwrap_or(0));
+                            }
+                            sum
+                        })
+                    })
+                    .collect();
+                for i in 0..16 {
+                    let _ = tx.send(Task::new("leaf").spawn(move || i as u8));
+                }
+                drop(tx);
+                for waiter in waiters {
+                    let _ = value(waiter);
+                }
+            }
+            eventually("every lane slot is back", || {
+                coordinator.stats().lanes.iter().all(|lane| lane.depth == 0)
+            });
+            // The lane still admits: it does not look full.
+            let tokens: Vec<_> = (0..8)
+                .map(|i| tokengate::spawn("spawn", move || i))
+                .collect();
+            assert_eq!(tokens.into_iter().map(value).sum::<i32>(), 28);
+        },
+    );
 }
 
 // ----- worker processes ------------------------------------------------------
@@ -441,28 +433,28 @@ fn stop_leaves_no_worker_process_alive_after_a_kill_or_a_timeout() {
 #[test]
 fn a_worker_that_died_while_idle_does_not_fail_the_next_call() {
     let _one = processes();
-    let coordinator = builder("died-idle")
-        .process_workers(1)
-        .prestart_processes(true)
-        .start()
-        .unwrap();
-    let bound = coordinator.enter();
-    let [pid] = coordinator.worker_processes()[..] else {
-        panic!("one prestarted worker");
-    };
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    eventually("the idle worker died", || dead(pid));
+    with_coordinator(
+        builder("died-idle")
+            .process_workers(1)
+            .prestart_processes(true),
+        |coordinator| {
+            let [pid] = coordinator.worker_processes()[..] else {
+                panic!("one prestarted worker");
+            };
+            let killed = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(killed.success());
+            eventually("the idle worker died", || dead(pid));
 
-    let served_by = value(worker_pid());
-    assert_ne!(served_by, pid, "a fresh worker served the call");
-    let stats = coordinator.stats().processes;
-    assert_eq!(stats.lost, 0, "no call was lost");
-    assert_eq!(stats.died_idle, 1);
-    drop(bound);
-    coordinator.stop();
+            let served_by = value(worker_pid());
+            assert_ne!(served_by, pid, "a fresh worker served the call");
+            let stats = coordinator.stats().processes;
+            assert_eq!(stats.lost, 0, "no call was lost");
+            assert_eq!(stats.died_idle, 1);
+        },
+    );
+    // Stopped by now: no worker process is left.
     assert_eq!(children(), Vec::<u32>::new());
 }

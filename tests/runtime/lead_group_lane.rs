@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use tokengate::{TaskToken, current_worker, task_token_guard};
-use tokengate_tests::{PATIENCE, builder, value};
+use tokengate_tests::{PATIENCE, builder, value, with_coordinator};
 
 #[task_token_guard(op = "group_child")]
 fn group_child() -> usize {
@@ -42,28 +42,29 @@ fn each_child_of_a_polling_lead_is_started_by_its_groups_idle_worker() {
     // Two groups of two workers: the heavy lead runs on worker 0 (group 0); its
     // medium children wait in group 0's lane, which only worker 1 can serve
     // while the lead polls. (Medium calls are otherwise served by group 1.)
-    let c = builder("lead-group-lane")
-        .core_groups(2)
-        .workers_per_core(2)
-        .start()
-        .unwrap();
-    let (lead_at, children_at) = value(c.run(polling_lead));
-    assert_eq!(lead_at, 0, "the heavy lead ran off worker 0");
-    // Each child costs a hand-off between two threads; within PATIENCE, all
-    // of them ran, unless a queued child waited for its group's worker to
-    // look at the lane on its own.
-    assert_eq!(
-        children_at.len(),
-        CHILDREN,
-        "only {} children ran within {PATIENCE:?}",
-        children_at.len()
+    with_coordinator(
+        builder("lead-group-lane")
+            .core_groups(2)
+            .workers_per_core(2),
+        |c| {
+            let (lead_at, children_at) = value(polling_lead());
+            assert_eq!(lead_at, 0, "the heavy lead ran off worker 0");
+            // Each child costs a hand-off between two threads; within PATIENCE, all
+            // of them ran, unless a queued child waited for its group's worker to
+            // look at the lane on its own.
+            assert_eq!(
+                children_at.len(),
+                CHILDREN,
+                "only {} children ran within {PATIENCE:?}",
+                children_at.len()
+            );
+            assert!(
+                children_at.iter().all(|&w| w == 1),
+                "children ran outside their lead's group or on the lead's worker: {children_at:?}"
+            );
+            let s = c.stats();
+            assert_eq!(s.lead_domains, 0);
+            assert_eq!(s.tokens.completed, 1 + CHILDREN as u64);
+        },
     );
-    assert!(
-        children_at.iter().all(|&w| w == 1),
-        "children ran outside their lead's group or on the lead's worker: {children_at:?}"
-    );
-    let s = c.stats();
-    assert_eq!(s.lead_domains, 0);
-    assert_eq!(s.tokens.completed, 1 + CHILDREN as u64);
-    c.stop();
 }

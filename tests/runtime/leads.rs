@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokengate::{OperationsCoordinator, TaskToken, TokenState, current_worker, task_token_guard};
-use tokengate_tests::{Gate, PATIENCE, builder, eventually, single_worker, value};
+use tokengate_tests::{
+    Gate, PATIENCE, builder, eventually, single_worker, value, with_coordinator,
+};
 
 /// Where a call ran: its worker's group and index.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,26 +74,23 @@ fn polling_lead(children: usize) -> (At, Vec<At>) {
 fn children_run_in_their_leads_group_on_its_other_workers() {
     // Three groups of two: the heavy lead runs in group 0, which is not a home
     // group of its medium children.
-    let c = builder("lead-group")
-        .core_groups(3)
-        .workers_per_core(2)
-        .start()
-        .unwrap();
-    let _g = c.enter();
-    for _ in 0..5 {
-        let (lead, children) = value(polling_lead(6));
-        assert_eq!(lead.group, 0, "a heavy call ran off group 0");
-        for at in &children {
-            assert_eq!(at.group, lead.group, "a child left its lead's group");
-            assert_ne!(at.worker, lead.worker, "the polling lead ran a child");
-        }
-    }
-    let s = c.stats();
-    assert_eq!(s.lead_domains, 0);
-    assert_eq!(s.lead_unlisted_calls, 0);
-    assert_eq!(s.tokens.completed, 5 * 7);
-    drop(_g);
-    c.stop();
+    with_coordinator(
+        builder("lead-group").core_groups(3).workers_per_core(2),
+        |c| {
+            for _ in 0..5 {
+                let (lead, children) = value(polling_lead(6));
+                assert_eq!(lead.group, 0, "a heavy call ran off group 0");
+                for at in &children {
+                    assert_eq!(at.group, lead.group, "a child left its lead's group");
+                    assert_ne!(at.worker, lead.worker, "the polling lead ran a child");
+                }
+            }
+            let s = c.stats();
+            assert_eq!(s.lead_domains, 0);
+            assert_eq!(s.lead_unlisted_calls, 0);
+            assert_eq!(s.tokens.completed, 5 * 7);
+        },
+    );
 }
 
 #[task_token_guard(op = "lead_light", weight = "light", external_calls = ["child"])]
@@ -117,36 +116,33 @@ fn lead_heavy(children: usize) -> (At, Vec<At>) {
 
 #[test]
 fn many_leads_at_once_each_keep_their_children_in_their_group() {
-    let c = builder("lead-many")
-        .core_groups(4)
-        .workers_per_core(2)
-        .start()
-        .unwrap();
-    let _g = c.enter();
-    let leads: Vec<TaskToken<(At, Vec<At>)>> = (0..30)
-        .map(|i| match i % 3 {
-            0 => lead_light(8),
-            1 => lead_medium(8),
-            _ => lead_heavy(8),
-        })
-        .collect();
-    let mut groups = BTreeSet::new();
-    for token in leads {
-        let (lead, children) = value(token);
-        groups.insert(lead.group);
-        assert_eq!(children.len(), 8);
-        assert!(
-            children.iter().all(|at| at.group == lead.group),
-            "lead in group {} had children in {children:?}",
-            lead.group
-        );
-    }
-    assert!(groups.len() >= 2, "every lead ran in one group: {groups:?}");
-    let s = c.stats();
-    assert_eq!(s.lead_domains, 0);
-    assert_eq!(s.tokens.completed, 30 * 9);
-    drop(_g);
-    c.stop();
+    with_coordinator(
+        builder("lead-many").core_groups(4).workers_per_core(2),
+        |c| {
+            let leads: Vec<TaskToken<(At, Vec<At>)>> = (0..30)
+                .map(|i| match i % 3 {
+                    0 => lead_light(8),
+                    1 => lead_medium(8),
+                    _ => lead_heavy(8),
+                })
+                .collect();
+            let mut groups = BTreeSet::new();
+            for token in leads {
+                let (lead, children) = value(token);
+                groups.insert(lead.group);
+                assert_eq!(children.len(), 8);
+                assert!(
+                    children.iter().all(|at| at.group == lead.group),
+                    "lead in group {} had children in {children:?}",
+                    lead.group
+                );
+            }
+            assert!(groups.len() >= 2, "every lead ran in one group: {groups:?}");
+            let s = c.stats();
+            assert_eq!(s.lead_domains, 0);
+            assert_eq!(s.tokens.completed, 30 * 9);
+        },
+    );
 }
 
 // ----- unlisted calls --------------------------------------------------------
@@ -170,46 +166,43 @@ fn mixed_lead(gate: Arc<Gate>) -> Mixed {
 
 #[test]
 fn calls_to_unlisted_ops_are_routed_freely_counted_and_left_out_of_the_domain() {
-    let c = builder("lead-unlisted")
-        .core_groups(3)
-        .workers_per_core(2)
-        .start()
-        .unwrap();
-    let _g = c.enter();
-    let gate = Gate::new();
-    let (lead, listed, unlisted, held) = value(mixed_lead(gate.clone()));
-    // A medium lead runs in a medium home group (1 or 2), and so do its
-    // children, heavy ones included.
-    assert_ne!(lead.group, 0);
-    assert!(
-        listed.iter().all(|at| at.group == lead.group),
-        "listed children ran at {listed:?}, lead in group {}",
-        lead.group
+    with_coordinator(
+        builder("lead-unlisted").core_groups(3).workers_per_core(2),
+        |c| {
+            let gate = Gate::new();
+            let (lead, listed, unlisted, held) = value(mixed_lead(gate.clone()));
+            // A medium lead runs in a medium home group (1 or 2), and so do its
+            // children, heavy ones included.
+            assert_ne!(lead.group, 0);
+            assert!(
+                listed.iter().all(|at| at.group == lead.group),
+                "listed children ran at {listed:?}, lead in group {}",
+                lead.group
+            );
+            // Unlisted heavy calls go where heavy calls go: group 0.
+            assert!(
+                unlisted.iter().all(|at| at.group == 0),
+                "unlisted calls ran at {unlisted:?}"
+            );
+            assert_eq!(c.stats().lead_unlisted_calls, 3);
+            // The held unlisted call still runs, but the domain is gone: it never
+            // counted in it.
+            eventually("the held unlisted call runs", || {
+                held.state() == TokenState::Executing
+            });
+            assert_eq!(
+                c.stats().lead_domains,
+                0,
+                "an unlisted call kept the domain alive"
+            );
+            gate.open();
+            assert_eq!(value(held).group, 0);
+            // Outside any lead, calls of any op are not counted.
+            value(other(None));
+            value(child(None));
+            assert_eq!(c.stats().lead_unlisted_calls, 3);
+        },
     );
-    // Unlisted heavy calls go where heavy calls go: group 0.
-    assert!(
-        unlisted.iter().all(|at| at.group == 0),
-        "unlisted calls ran at {unlisted:?}"
-    );
-    assert_eq!(c.stats().lead_unlisted_calls, 3);
-    // The held unlisted call still runs, but the domain is gone: it never
-    // counted in it.
-    eventually("the held unlisted call runs", || {
-        held.state() == TokenState::Executing
-    });
-    assert_eq!(
-        c.stats().lead_domains,
-        0,
-        "an unlisted call kept the domain alive"
-    );
-    gate.open();
-    assert_eq!(value(held).group, 0);
-    // Outside any lead, calls of any op are not counted.
-    value(other(None));
-    value(child(None));
-    assert_eq!(c.stats().lead_unlisted_calls, 3);
-    drop(_g);
-    c.stop();
 }
 
 // ----- the domain's lifetime -----------------------------------------------------
@@ -235,59 +228,55 @@ fn detaching_lead(started: Arc<AtomicBool>, gate: Arc<Gate>) -> At {
 
 #[test]
 fn the_domain_lives_until_the_lead_and_every_child_finished() {
-    let c = builder("lead-lifetime")
-        .core_groups(2)
-        .workers_per_core(2)
-        .start()
-        .unwrap();
-    let _g = c.enter();
+    with_coordinator(
+        builder("lead-lifetime").core_groups(2).workers_per_core(2),
+        |c| {
+            // The lead returns the token of a child that is still held.
+            let gate = Gate::new();
+            let (lead, held) = value(returning_lead(gate.clone()));
+            assert!(!held.is_finished());
+            assert_eq!(
+                c.stats().lead_domains,
+                1,
+                "the domain left before its child"
+            );
+            gate.open();
+            let at = value(held);
+            assert_eq!(at.group, lead.group);
+            assert_eq!(c.stats().lead_domains, 0, "the domain outlived its members");
 
-    // The lead returns the token of a child that is still held.
-    let gate = Gate::new();
-    let (lead, held) = value(returning_lead(gate.clone()));
-    assert!(!held.is_finished());
-    assert_eq!(
-        c.stats().lead_domains,
-        1,
-        "the domain left before its child"
+            // The lead drops the token of a held child: the child still counts. The
+            // lead has finished (a domain without the child would be gone now), and
+            // the child runs.
+            let gate = Gate::new();
+            let started = Arc::new(AtomicBool::new(false));
+            value(detaching_lead(started.clone(), gate.clone()));
+            eventually("the detached child runs", || started.load(Ordering::SeqCst));
+            assert_eq!(
+                c.stats().lead_domains,
+                1,
+                "the domain left before its child"
+            );
+            gate.open();
+            eventually("the detached child finishes and the domain leaves", || {
+                c.stats().lead_domains == 0
+            });
+
+            // Two leads, two domains.
+            let (gate_a, gate_b) = (Gate::new(), Gate::new());
+            let a = returning_lead(gate_a.clone());
+            let b = returning_lead(gate_b.clone());
+            let (_, a_child) = value(a);
+            let (_, b_child) = value(b);
+            assert_eq!(c.stats().lead_domains, 2);
+            gate_a.open();
+            value(a_child);
+            assert_eq!(c.stats().lead_domains, 1);
+            gate_b.open();
+            value(b_child);
+            assert_eq!(c.stats().lead_domains, 0);
+        },
     );
-    gate.open();
-    let at = value(held);
-    assert_eq!(at.group, lead.group);
-    assert_eq!(c.stats().lead_domains, 0, "the domain outlived its members");
-
-    // The lead drops the token of a held child: the child still counts. The
-    // lead has finished (a domain without the child would be gone now), and
-    // the child runs.
-    let gate = Gate::new();
-    let started = Arc::new(AtomicBool::new(false));
-    value(detaching_lead(started.clone(), gate.clone()));
-    eventually("the detached child runs", || started.load(Ordering::SeqCst));
-    assert_eq!(
-        c.stats().lead_domains,
-        1,
-        "the domain left before its child"
-    );
-    gate.open();
-    eventually("the detached child finishes and the domain leaves", || {
-        c.stats().lead_domains == 0
-    });
-
-    // Two leads, two domains.
-    let (gate_a, gate_b) = (Gate::new(), Gate::new());
-    let a = returning_lead(gate_a.clone());
-    let b = returning_lead(gate_b.clone());
-    let (_, a_child) = value(a);
-    let (_, b_child) = value(b);
-    assert_eq!(c.stats().lead_domains, 2);
-    gate_a.open();
-    value(a_child);
-    assert_eq!(c.stats().lead_domains, 1);
-    gate_b.open();
-    value(b_child);
-    assert_eq!(c.stats().lead_domains, 0);
-    drop(_g);
-    c.stop();
 }
 
 #[task_token_guard(op = "middle")]
@@ -305,30 +294,29 @@ fn grand_lead(gate: Arc<Gate>) -> (At, At, TaskToken<At>) {
 
 #[test]
 fn grandchildren_join_the_leads_domain_and_group() {
-    let c = builder("lead-grandchild")
-        .core_groups(3)
-        .workers_per_core(2)
-        .start()
-        .unwrap();
-    let _g = c.enter();
-    let gate = Gate::new();
-    let (lead, middle_at, grandchild) = value(grand_lead(gate.clone()));
-    assert_eq!(lead.group, 0, "a heavy lead ran off group 0");
-    assert_eq!(middle_at.group, lead.group);
-    // Lead and child are done; the grandchild alone keeps the domain.
-    assert!(!grandchild.is_finished());
-    let s = c.stats();
-    assert_eq!(
-        s.lead_domains, 1,
-        "the grandchild is not in the lead's domain"
+    with_coordinator(
+        builder("lead-grandchild")
+            .core_groups(3)
+            .workers_per_core(2),
+        |c| {
+            let gate = Gate::new();
+            let (lead, middle_at, grandchild) = value(grand_lead(gate.clone()));
+            assert_eq!(lead.group, 0, "a heavy lead ran off group 0");
+            assert_eq!(middle_at.group, lead.group);
+            // Lead and child are done; the grandchild alone keeps the domain.
+            assert!(!grandchild.is_finished());
+            let s = c.stats();
+            assert_eq!(
+                s.lead_domains, 1,
+                "the grandchild is not in the lead's domain"
+            );
+            assert_eq!(s.lead_unlisted_calls, 0);
+            gate.open();
+            let at = value(grandchild);
+            assert_eq!(at.group, lead.group, "the grandchild left the lead's group");
+            assert_eq!(c.stats().lead_domains, 0);
+        },
     );
-    assert_eq!(s.lead_unlisted_calls, 0);
-    gate.open();
-    let at = value(grandchild);
-    assert_eq!(at.group, lead.group, "the grandchild left the lead's group");
-    assert_eq!(c.stats().lead_domains, 0);
-    drop(_g);
-    c.stop();
 }
 
 // ----- nested leads ----------------------------------------------------------
@@ -364,42 +352,39 @@ fn outer_lead(gate: Option<Arc<Gate>>, inners: usize) -> (At, Vec<Family>) {
 
 #[test]
 fn a_child_that_is_a_lead_nests_and_every_domain_is_released() {
-    let c = builder("lead-nested")
-        .core_groups(3)
-        .workers_per_core(2)
-        .start()
-        .unwrap();
-    let _g = c.enter();
-    let gate = Gate::new();
-    let outer = outer_lead(Some(gate.clone()), 3);
-    // The outer lead waits on its inner leads, the last of which waits on a
-    // held leaf. (Each inner lead's domain lives from the moment it is made.)
-    eventually("only the outer and the held inner domains are live", || {
-        c.stats().lead_domains == 2
-    });
-    std::thread::sleep(Duration::from_millis(20));
-    assert_eq!(c.stats().lead_domains, 2);
-    assert!(!outer.is_finished());
-    gate.open();
-    let (lead, inners) = value(outer);
-    assert_eq!(lead.group, 0);
-    for (inner, leaves) in &inners {
-        assert_eq!(
-            inner.group, lead.group,
-            "an inner lead left its lead's group"
-        );
-        assert!(
-            leaves.iter().all(|at| at.group == inner.group),
-            "leaves {leaves:?} left their inner lead's group {}",
-            inner.group
-        );
-    }
-    let s = c.stats();
-    assert_eq!(s.lead_domains, 0, "a nested domain was never released");
-    assert_eq!(s.lead_unlisted_calls, 0);
-    assert_eq!(s.tokens.completed, 1 + 3 + 9);
-    drop(_g);
-    c.stop();
+    with_coordinator(
+        builder("lead-nested").core_groups(3).workers_per_core(2),
+        |c| {
+            let gate = Gate::new();
+            let outer = outer_lead(Some(gate.clone()), 3);
+            // The outer lead waits on its inner leads, the last of which waits on a
+            // held leaf. (Each inner lead's domain lives from the moment it is made.)
+            eventually("only the outer and the held inner domains are live", || {
+                c.stats().lead_domains == 2
+            });
+            std::thread::sleep(Duration::from_millis(20));
+            assert_eq!(c.stats().lead_domains, 2);
+            assert!(!outer.is_finished());
+            gate.open();
+            let (lead, inners) = value(outer);
+            assert_eq!(lead.group, 0);
+            for (inner, leaves) in &inners {
+                assert_eq!(
+                    inner.group, lead.group,
+                    "an inner lead left its lead's group"
+                );
+                assert!(
+                    leaves.iter().all(|at| at.group == inner.group),
+                    "leaves {leaves:?} left their inner lead's group {}",
+                    inner.group
+                );
+            }
+            let s = c.stats();
+            assert_eq!(s.lead_domains, 0, "a nested domain was never released");
+            assert_eq!(s.lead_unlisted_calls, 0);
+            assert_eq!(s.tokens.completed, 1 + 3 + 9);
+        },
+    );
 }
 
 // ----- no deadlock -------------------------------------------------------------
@@ -425,7 +410,6 @@ fn fan_sub_lead(children: u32, grandchildren: u32) -> u64 {
 }
 
 fn fan_out_completes(c: &OperationsCoordinator) {
-    let _g = c.enter();
     // Four leads at once, each with 6 children of 3 grandchildren, and a
     // sub-lead with as many: 1 + 2 * 6 * 4 calls per lead, +1 for the sub-lead.
     let per_lead = 1 + 1 + 2 * 6 * 4;
@@ -441,31 +425,27 @@ fn fan_out_completes(c: &OperationsCoordinator) {
 
 #[test]
 fn leads_waiting_on_children_never_deadlock_on_one_worker() {
-    let c = single_worker("lead-one-worker").start().unwrap();
-    fan_out_completes(&c);
-    c.stop();
+    with_coordinator(single_worker("lead-one-worker"), fan_out_completes);
 }
 
 #[test]
 fn leads_waiting_on_children_never_deadlock_with_one_worker_per_group() {
-    let c = builder("lead-two-groups")
-        .core_groups(2)
-        .workers_per_core(1)
-        .start()
-        .unwrap();
-    fan_out_completes(&c);
-    c.stop();
+    with_coordinator(
+        builder("lead-two-groups")
+            .core_groups(2)
+            .workers_per_core(1),
+        fan_out_completes,
+    );
 }
 
 #[test]
 fn leads_waiting_on_children_never_deadlock_with_tight_lanes_and_mailboxes() {
-    let c = single_worker("lead-tight")
-        .lane_capacity(2)
-        .mailbox_capacity(1)
-        .start()
-        .unwrap();
-    fan_out_completes(&c);
-    c.stop();
+    with_coordinator(
+        single_worker("lead-tight")
+            .lane_capacity(2)
+            .mailbox_capacity(1),
+        fan_out_completes,
+    );
 }
 
 #[task_token_guard(op = "gated_lead", external_calls = ["fan_child"])]
@@ -477,26 +457,24 @@ fn gated_lead(gate: Arc<Gate>, children: u32) -> u64 {
 
 #[test]
 fn a_paused_admission_delays_but_does_not_wedge_a_waiting_lead() {
-    let c = single_worker("lead-pause").start().unwrap();
-    let _g = c.enter();
-    let gate = Gate::new();
-    // The lead makes its children, then holds the only worker until the gate
-    // opens: its children wait in its group's lane.
-    let lead = gated_lead(gate.clone(), 5);
-    eventually("the children are made", || c.stats().tokens.submitted == 6);
-    // Paused, the lead cannot run its waiting children inline, and must wait.
-    c.pause_admission();
-    gate.open();
-    std::thread::sleep(Duration::from_millis(30));
-    assert!(
-        !lead.is_finished(),
-        "children ran while admission was paused"
-    );
-    assert_eq!(c.stats().tokens.completed, 0);
-    c.resume_admission();
-    assert_eq!(value(lead), 5);
-    let s = c.stats();
-    assert_eq!((s.tokens.completed, s.lead_domains), (6, 0));
-    drop(_g);
-    c.stop();
+    with_coordinator(single_worker("lead-pause"), |c| {
+        let gate = Gate::new();
+        // The lead makes its children, then holds the only worker until the gate
+        // opens: its children wait in its group's lane.
+        let lead = gated_lead(gate.clone(), 5);
+        eventually("the children are made", || c.stats().tokens.submitted == 6);
+        // Paused, the lead cannot run its waiting children inline, and must wait.
+        c.pause_admission();
+        gate.open();
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(
+            !lead.is_finished(),
+            "children ran while admission was paused"
+        );
+        assert_eq!(c.stats().tokens.completed, 0);
+        c.resume_admission();
+        assert_eq!(value(lead), 5);
+        let s = c.stats();
+        assert_eq!((s.tokens.completed, s.lead_domains), (6, 0));
+    });
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokengate::{OperationsCoordinator, Task, TaskToken, TokenState, task_token_guard};
 use tokengate_tests::{
     EXPECTED_PANIC, ExpectedPanic, Gate, PATIENCE, builder, error, eventually,
-    quiet_expected_panics, single_worker, value,
+    quiet_expected_panics, single_worker, value, with_coordinator,
 };
 
 fn flagged(op: &'static str, runs: &Arc<AtomicUsize>) -> TaskToken<()> {
@@ -203,37 +203,35 @@ fn explode(n: u32) -> u32 {
 #[test]
 fn a_panicking_call_fails_alone_and_the_worker_lives_on() {
     quiet_expected_panics();
-    let c = single_worker("panic").start().unwrap();
-    let _g = c.enter();
-    for n in 0..20 {
-        let mut t = explode(n);
-        let result = tokengate_tests::settle(&mut t);
-        if n % 2 == 0 {
-            let err = result.unwrap_err();
-            assert!(err.is_panic(), "{err}");
-            assert_eq!(
-                err.panic_message(),
-                Some(format!("{EXPECTED_PANIC}: boom {n}").as_str())
-            );
-            assert!(err.to_string().contains("panicked"), "{err}");
-            assert_eq!(t.state(), TokenState::Failed);
-        } else {
-            assert_eq!(result.unwrap(), n);
+    with_coordinator(single_worker("panic"), |c| {
+        for n in 0..20 {
+            let mut t = explode(n);
+            let result = tokengate_tests::settle(&mut t);
+            if n % 2 == 0 {
+                let err = result.unwrap_err();
+                assert!(err.is_panic(), "{err}");
+                assert_eq!(
+                    err.panic_message(),
+                    Some(format!("{EXPECTED_PANIC}: boom {n}").as_str())
+                );
+                assert!(err.to_string().contains("panicked"), "{err}");
+                assert_eq!(t.state(), TokenState::Failed);
+            } else {
+                assert_eq!(result.unwrap(), n);
+            }
         }
-    }
-    let err = error(Task::new("any").spawn(|| -> u8 { std::panic::panic_any(ExpectedPanic) }));
-    assert_eq!(err.panic_message(), Some("<non-string panic payload>"));
-    assert_eq!(err.op(), "any");
-    // The same single worker keeps serving calls.
-    assert_eq!(value(Task::new("after").spawn(|| 9)), 9);
-    let s = c.stats();
-    assert_eq!((s.tokens.failed, s.tokens.completed), (11, 11));
-    // A worker counts a call as run just after the call's token resolves.
-    eventually("the worker counts all 22 calls", || {
-        c.stats().workers[0].ran == 22
+        let err = error(Task::new("any").spawn(|| -> u8 { std::panic::panic_any(ExpectedPanic) }));
+        assert_eq!(err.panic_message(), Some("<non-string panic payload>"));
+        assert_eq!(err.op(), "any");
+        // The same single worker keeps serving calls.
+        assert_eq!(value(Task::new("after").spawn(|| 9)), 9);
+        let s = c.stats();
+        assert_eq!((s.tokens.failed, s.tokens.completed), (11, 11));
+        // A worker counts a call as run just after the call's token resolves.
+        eventually("the worker counts all 22 calls", || {
+            c.stats().workers[0].ran == 22
+        });
     });
-    drop(_g);
-    c.stop();
 }
 
 #[test]
@@ -249,12 +247,8 @@ fn builder_rejects_zero_settings() {
         let err = set(builder("zero")).start().unwrap_err();
         assert!(err.to_string().contains(name), "{name}: {err}");
     }
-    let c = builder("sizes")
-        .core_groups(3)
-        .workers_per_core(2)
-        .start()
-        .unwrap();
-    assert_eq!((c.core_groups(), c.worker_count()), (3, 6));
-    assert_eq!(c.stats().workers.len(), 6);
-    c.stop();
+    with_coordinator(builder("sizes").core_groups(3).workers_per_core(2), |c| {
+        assert_eq!((c.core_groups(), c.worker_count()), (3, 6));
+        assert_eq!(c.stats().workers.len(), 6);
+    });
 }

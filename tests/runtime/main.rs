@@ -1,10 +1,12 @@
 //! Behaviour tests of the tokengate runtime, in one binary to keep link time low.
 //!
-//! Every test starts its own coordinator through the builder, binds its calls
-//! to it (`enter` / `run`) and stops it at the end: tests run in parallel in
-//! this process, and the process default coordinator is whichever test started
-//! last. Nothing here asserts how fast something happened; waits have generous
-//! safety deadlines (see `tokengate_tests::PATIENCE`).
+//! Every test runs its calls on a coordinator of its own, bound to it:
+//! `tokengate_tests::with_coordinator` starts one, binds the test's calls to it
+//! and stops it; tests of starting, stopping and binding do those steps
+//! themselves. Tests run in parallel in this process, and the process default
+//! coordinator is whichever test started last. Nothing here asserts how fast
+//! something happened; waits have generous safety deadlines (see
+//! `tokengate_tests::PATIENCE`).
 
 mod admin;
 mod backpressure;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 use tokengate::{TaskToken, TokenState, current_token_id, current_worker, task_token_guard};
-use tokengate_tests::{Gate, Log, builder, eventually, value};
+use tokengate_tests::{Gate, Log, builder, eventually, value, with_coordinator};
 
 /// The 19 keyed arguments of a call.
 type Args = [u32; 19];
@@ -166,45 +166,39 @@ fn serial(log: &Log<Step>) -> (Vec<u64>, BTreeSet<usize>) {
 /// one argument, in the first group of 12 or past it, is a domain of its own
 /// and runs meanwhile.
 fn equal_arguments_share_a_domain(name: &str, call: fn(Args, Probe) -> TaskToken<usize>) {
-    let c = builder(name)
-        .core_groups(1)
-        .workers_per_core(4)
-        .start()
-        .unwrap();
-    let _g = c.enter();
-    let args: Args = std::array::from_fn(|i| i as u32);
-    let log = Log::new();
-    let gate = Gate::new();
-    let first = call(args, Probe::gated(&log, &gate));
-    eventually("the first call runs", || {
-        first.state() == TokenState::Executing
+    with_coordinator(builder(name).core_groups(1).workers_per_core(4), |c| {
+        let args: Args = std::array::from_fn(|i| i as u32);
+        let log = Log::new();
+        let gate = Gate::new();
+        let first = call(args, Probe::gated(&log, &gate));
+        eventually("the first call runs", || {
+            first.state() == TokenState::Executing
+        });
+        let queued: Vec<TaskToken<usize>> = (0..4).map(|_| call(args, Probe::new(&log))).collect();
+
+        for differing in [0, 11, 12, 18] {
+            let mut other = args;
+            other[differing] += 100;
+            let other_log = Log::new();
+            value(call(other, Probe::new(&other_log)));
+            assert_eq!(serial(&other_log).0.len(), 1);
+        }
+
+        assert_eq!(log.len(), 1, "a call with equal arguments ran alongside");
+        assert!(queued.iter().all(|t| t.state() == TokenState::Waiting));
+        assert_eq!(c.stats().sticky_domains, 1);
+        let expected: Vec<u64> = std::iter::once(&first)
+            .chain(&queued)
+            .map(|t| t.id().as_u64())
+            .collect();
+        gate.open();
+        let workers: BTreeSet<usize> = std::iter::once(first).chain(queued).map(value).collect();
+        let (ids, ran_on) = serial(&log);
+        assert_eq!(ids, expected, "bodies ran out of call order");
+        assert_eq!(workers.len(), 1, "one domain ran on workers {workers:?}");
+        assert_eq!(ran_on, workers);
+        assert_eq!(c.stats().sticky_domains, 0);
     });
-    let queued: Vec<TaskToken<usize>> = (0..4).map(|_| call(args, Probe::new(&log))).collect();
-
-    for differing in [0, 11, 12, 18] {
-        let mut other = args;
-        other[differing] += 100;
-        let other_log = Log::new();
-        value(call(other, Probe::new(&other_log)));
-        assert_eq!(serial(&other_log).0.len(), 1);
-    }
-
-    assert_eq!(log.len(), 1, "a call with equal arguments ran alongside");
-    assert!(queued.iter().all(|t| t.state() == TokenState::Waiting));
-    assert_eq!(c.stats().sticky_domains, 1);
-    let expected: Vec<u64> = std::iter::once(&first)
-        .chain(&queued)
-        .map(|t| t.id().as_u64())
-        .collect();
-    gate.open();
-    let workers: BTreeSet<usize> = std::iter::once(first).chain(queued).map(value).collect();
-    let (ids, ran_on) = serial(&log);
-    assert_eq!(ids, expected, "bodies ran out of call order");
-    assert_eq!(workers.len(), 1, "one domain ran on workers {workers:?}");
-    assert_eq!(ran_on, workers);
-    assert_eq!(c.stats().sticky_domains, 0);
-    drop(_g);
-    c.stop();
 }
 
 #[test]
@@ -227,10 +221,7 @@ fn seven_keyed(a: u8, b: u8, c: u8, d: u8, e: u8, f: u8, g: u8) -> u32 {
 
 #[test]
 fn a_sticky_fn_with_seven_arguments_runs() {
-    let coordinator = builder("seven-keyed").start().unwrap();
-    assert_eq!(
-        value(coordinator.run(|| seven_keyed(1, 2, 3, 4, 5, 6, 7))),
-        28
-    );
-    coordinator.stop();
+    with_coordinator(builder("seven-keyed"), |_| {
+        assert_eq!(value(seven_keyed(1, 2, 3, 4, 5, 6, 7)), 28);
+    });
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokengate::{TaskToken, task_token_guard};
-use tokengate_tests::{single_worker, value};
+use tokengate_tests::{single_worker, value, with_coordinator};
 
 #[task_token_guard(op = "fan_out")]
 fn fan_out(depth: u32, calls: Arc<AtomicUsize>) -> u64 {
@@ -19,28 +19,29 @@ fn fan_out(depth: u32, calls: Arc<AtomicUsize>) -> u64 {
 
 #[test]
 fn recursive_fan_out_completes_on_a_single_worker() {
-    let c = single_worker("fan-out").start().unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    assert_eq!(value(c.run(|| fan_out(8, calls.clone()))), 256);
-    assert_eq!(calls.load(Ordering::SeqCst), 511);
-    let s = c.stats().tokens;
-    assert_eq!((s.submitted, s.completed), (511, 511));
-    c.stop();
+    with_coordinator(single_worker("fan-out"), |c| {
+        let calls = Arc::new(AtomicUsize::new(0));
+        assert_eq!(value(fan_out(8, calls.clone())), 256);
+        assert_eq!(calls.load(Ordering::SeqCst), 511);
+        let s = c.stats().tokens;
+        assert_eq!((s.submitted, s.completed), (511, 511));
+    });
 }
 
 #[test]
 fn recursive_fan_out_completes_with_a_full_mailbox_and_lane() {
     // Children find the worker's mailbox full and the lane full, so the worker
     // also runs queued calls inline while it waits for lane room.
-    let c = single_worker("fan-out-tight")
-        .mailbox_capacity(1)
-        .lane_capacity(2)
-        .start()
-        .unwrap();
-    let calls = Arc::new(AtomicUsize::new(0));
-    assert_eq!(value(c.run(|| fan_out(6, calls.clone()))), 64);
-    assert_eq!(calls.load(Ordering::SeqCst), 127);
-    c.stop();
+    with_coordinator(
+        single_worker("fan-out-tight")
+            .mailbox_capacity(1)
+            .lane_capacity(2),
+        |_| {
+            let calls = Arc::new(AtomicUsize::new(0));
+            assert_eq!(value(fan_out(6, calls.clone())), 64);
+            assert_eq!(calls.load(Ordering::SeqCst), 127);
+        },
+    );
 }
 
 #[task_token_guard(op = "leaf", weight = "light")]
@@ -63,15 +64,13 @@ fn gather(n: u64) -> u64 {
 
 #[test]
 fn tokens_passed_to_another_guarded_fn_are_waited_on_there() {
-    let c = single_worker("token-args").start().unwrap();
-    c.run(|| {
+    with_coordinator(single_worker("token-args"), |_| {
         // From outside the coordinator.
         let leaves: Vec<TaskToken<u64>> = (0..10).map(leaf).collect();
         assert_eq!(value(sum_tokens(leaves)), 450);
         // From inside, where every call queues behind the one waiting.
         assert_eq!(value(gather(10)), 450);
     });
-    c.stop();
 }
 
 #[test]
@@ -81,13 +80,12 @@ fn waiting_inside_a_call_survives_a_pause_and_resume() {
     use tokengate::{Task, TokenState, Weight};
     use tokengate_tests::{Gate, PATIENCE, eventually};
 
-    let c = single_worker("nested-pause").start().unwrap();
-    let gate = Gate::new();
-    let made = Arc::new(AtomicBool::new(false));
-    let child_ran = Arc::new(AtomicBool::new(false));
-    let (g, m, r) = (gate.clone(), made.clone(), child_ran.clone());
-    let outer = c.run(|| {
-        Task::new("outer").spawn(move || {
+    with_coordinator(single_worker("nested-pause"), |c| {
+        let gate = Gate::new();
+        let made = Arc::new(AtomicBool::new(false));
+        let child_ran = Arc::new(AtomicBool::new(false));
+        let (g, m, r) = (gate.clone(), made.clone(), child_ran.clone());
+        let outer = Task::new("outer").spawn(move || {
             assert!(g.wait());
             // Admission is paused now: the child waits in its lane, and this
             // (the only) worker may not run it inline, so it blocks waiting.
@@ -101,31 +99,30 @@ fn waiting_inside_a_call_survives_a_pause_and_resume() {
                 result.unwrap() * 2,
                 child.started_at().expect("the child ran"),
             )
-        })
+        });
+        eventually("the outer call runs", || {
+            outer.state() == TokenState::Executing
+        });
+        c.pause_admission();
+        gate.open();
+        eventually("the outer call made its child", || {
+            made.load(Ordering::SeqCst)
+        });
+        // The child is held: waiting in its lane, not run.
+        let s = c.stats();
+        assert_eq!(s.op("child").unwrap().counts.waiting, 1, "{s}");
+        assert_eq!(s.lane(Weight::Medium).depth, 1, "the child is in its lane");
+        assert!(
+            !child_ran.load(Ordering::SeqCst),
+            "the child ran while paused"
+        );
+        let resumed_at = Instant::now();
+        c.resume_admission();
+        let (doubled, child_started) = value(outer);
+        assert_eq!(doubled, 42, "the outer call never finished after resume");
+        assert!(
+            child_started >= resumed_at,
+            "the child started before admission resumed"
+        );
     });
-    eventually("the outer call runs", || {
-        outer.state() == TokenState::Executing
-    });
-    c.pause_admission();
-    gate.open();
-    eventually("the outer call made its child", || {
-        made.load(Ordering::SeqCst)
-    });
-    // The child is held: waiting in its lane, not run.
-    let s = c.stats();
-    assert_eq!(s.op("child").unwrap().counts.waiting, 1, "{s}");
-    assert_eq!(s.lane(Weight::Medium).depth, 1, "the child is in its lane");
-    assert!(
-        !child_ran.load(Ordering::SeqCst),
-        "the child ran while paused"
-    );
-    let resumed_at = Instant::now();
-    c.resume_admission();
-    let (doubled, child_started) = value(outer);
-    assert_eq!(doubled, 42, "the outer call never finished after resume");
-    assert!(
-        child_started >= resumed_at,
-        "the child started before admission resumed"
-    );
-    c.stop();
 }

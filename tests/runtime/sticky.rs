@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 use tokengate::{
-    OperationsCoordinator, TaskToken, TokenId, TokenState, current_token_id, current_worker,
-    task_token_guard,
+    CoordinatorBuilder, OperationsCoordinator, TaskToken, TokenId, TokenState, current_token_id,
+    current_worker, task_token_guard,
 };
-use tokengate_tests::{Gate, Log, SplitMix64, builder, error, eventually, value};
+use tokengate_tests::{Gate, Log, SplitMix64, builder, error, eventually, value, with_coordinator};
 
 /// An argument left out of a sticky key: it serializes as `()` and hashes as
 /// nothing, so calls that differ only in it share a domain. (The key is made of
@@ -103,85 +103,84 @@ fn touch(key: u32, keys: Unkeyed<Arc<Keys>>) -> usize {
 
 #[test]
 fn calls_of_a_key_run_one_at_a_time_in_submission_order_on_one_worker() {
-    let c = builder("sticky-order")
-        .core_groups(1)
-        .workers_per_core(4)
-        .start()
-        .unwrap();
-    let keys = Keys::new();
-    // Per key: token ids in submission order, appended under the key's lock
-    // while the call is made, so this order is the order of the calls.
-    let submitted: Vec<Mutex<Vec<u64>>> = (0..KEYS).map(|_| Mutex::default()).collect();
+    with_coordinator(
+        builder("sticky-order").core_groups(1).workers_per_core(4),
+        |c| {
+            let keys = Keys::new();
+            // Per key: token ids in submission order, appended under the key's lock
+            // while the call is made, so this order is the order of the calls.
+            let submitted: Vec<Mutex<Vec<u64>>> = (0..KEYS).map(|_| Mutex::default()).collect();
 
-    let tokens: Vec<(u32, TaskToken<usize>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..SUBMITTERS)
-            .map(|n| {
-                let (c, keys, submitted) = (&c, &keys, &submitted);
-                s.spawn(move || {
-                    let _g = c.enter();
-                    let mut rng = SplitMix64::new(0x5EED + n);
-                    let mut tokens = Vec::new();
-                    for _ in 0..PER_SUBMITTER {
-                        let key = rng.below(KEYS as u64) as u32;
-                        let mut list = submitted[key as usize].lock().unwrap();
-                        let token = touch(key, Unkeyed(keys.clone()));
-                        list.push(token.id().as_u64());
-                        drop(list);
-                        tokens.push((key, token));
-                    }
-                    tokens
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap())
-            .collect()
-    });
-    assert_eq!(c.stats().sticky_domains, KEYS);
-    keys.start.open();
-    let results: Vec<(u32, usize)> = tokens
-        .into_iter()
-        .map(|(key, token)| (key, value(token)))
-        .collect();
+            let tokens: Vec<(u32, TaskToken<usize>)> = std::thread::scope(|s| {
+                let handles: Vec<_> = (0..SUBMITTERS)
+                    .map(|n| {
+                        let (keys, submitted) = (&keys, &submitted);
+                        s.spawn(move || {
+                            let _g = c.enter();
+                            let mut rng = SplitMix64::new(0x5EED + n);
+                            let mut tokens = Vec::new();
+                            for _ in 0..PER_SUBMITTER {
+                                let key = rng.below(KEYS as u64) as u32;
+                                let mut list = submitted[key as usize].lock().unwrap();
+                                let token = touch(key, Unkeyed(keys.clone()));
+                                list.push(token.id().as_u64());
+                                drop(list);
+                                tokens.push((key, token));
+                            }
+                            tokens
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap())
+                    .collect()
+            });
+            assert_eq!(c.stats().sticky_domains, KEYS);
+            keys.start.open();
+            let results: Vec<(u32, usize)> = tokens
+                .into_iter()
+                .map(|(key, token)| (key, value(token)))
+                .collect();
 
-    assert_eq!(results.len() as u64, SUBMITTERS * PER_SUBMITTER);
-    assert_eq!(
-        keys.overlaps.load(Ordering::SeqCst),
-        0,
-        "two bodies of one key ran at once"
+            assert_eq!(results.len() as u64, SUBMITTERS * PER_SUBMITTER);
+            assert_eq!(
+                keys.overlaps.load(Ordering::SeqCst),
+                0,
+                "two bodies of one key ran at once"
+            );
+            let mut pins = BTreeMap::new();
+            for k in 0..KEYS {
+                let submitted = submitted[k].lock().unwrap().clone();
+                let executed = keys.executed[k].lock().unwrap().clone();
+                assert!(!submitted.is_empty(), "key {k} was never called");
+                assert_eq!(
+                    executed, submitted,
+                    "key {k}: bodies ran out of submission order"
+                );
+                let workers = keys.workers[k].lock().unwrap().clone();
+                assert_eq!(workers.len(), 1, "key {k} ran on workers {workers:?}");
+                pins.insert(k, *workers.first().unwrap());
+            }
+            for (key, worker) in &results {
+                assert_eq!(pins[&(*key as usize)], *worker);
+            }
+            let distinct: BTreeSet<usize> = pins.values().copied().collect();
+            assert!(
+                distinct.len() >= 2,
+                "all {KEYS} domains were pinned to one worker: {pins:?}"
+            );
+            assert!(
+                keys.max_active.load(Ordering::SeqCst) > 1,
+                "bodies of different keys never ran at the same time"
+            );
+            // Every pin was released with its domain's last call.
+            let s = c.stats();
+            assert_eq!(s.sticky_domains, 0, "pins outlived their calls: {s}");
+            assert_eq!(s.tokens.completed, SUBMITTERS * PER_SUBMITTER);
+            assert_eq!(c.live_tokens(), 0);
+        },
     );
-    let mut pins = BTreeMap::new();
-    for k in 0..KEYS {
-        let submitted = submitted[k].lock().unwrap().clone();
-        let executed = keys.executed[k].lock().unwrap().clone();
-        assert!(!submitted.is_empty(), "key {k} was never called");
-        assert_eq!(
-            executed, submitted,
-            "key {k}: bodies ran out of submission order"
-        );
-        let workers = keys.workers[k].lock().unwrap().clone();
-        assert_eq!(workers.len(), 1, "key {k} ran on workers {workers:?}");
-        pins.insert(k, *workers.first().unwrap());
-    }
-    for (key, worker) in &results {
-        assert_eq!(pins[&(*key as usize)], *worker);
-    }
-    let distinct: BTreeSet<usize> = pins.values().copied().collect();
-    assert!(
-        distinct.len() >= 2,
-        "all {KEYS} domains were pinned to one worker: {pins:?}"
-    );
-    assert!(
-        keys.max_active.load(Ordering::SeqCst) > 1,
-        "bodies of different keys never ran at the same time"
-    );
-    // Every pin was released with its domain's last call.
-    let s = c.stats();
-    assert_eq!(s.sticky_domains, 0, "pins outlived their calls: {s}");
-    assert_eq!(s.tokens.completed, SUBMITTERS * PER_SUBMITTER);
-    assert_eq!(c.live_tokens(), 0);
-    c.stop();
 }
 
 // ----- kills, timeouts, pauses -------------------------------------------------
@@ -284,147 +283,135 @@ fn serial(log: &Log<Step>) -> (Vec<u64>, BTreeSet<usize>) {
     (ids, workers)
 }
 
-fn two_workers(name: &str) -> OperationsCoordinator {
-    builder(name)
-        .core_groups(1)
-        .workers_per_core(2)
-        .start()
-        .unwrap()
+fn two_workers(name: &str) -> CoordinatorBuilder {
+    builder(name).core_groups(1).workers_per_core(2)
 }
 
 #[test]
 fn a_killed_queued_call_leaves_its_domain_and_never_runs() {
-    let c = two_workers("sticky-kill-queued");
-    let _g = c.enter();
-    let log = Log::new();
-    let gate = Gate::new();
-    let first = step(1, Ctx::gated(&log, &gate, false));
-    eventually("the first call runs", || {
-        first.state() == TokenState::Executing
-    });
-    let queued: Vec<TaskToken<usize>> = (0..4).map(|_| step(1, Ctx::new(&log))).collect();
-    assert!(queued.iter().all(|t| t.state() == TokenState::Waiting));
-    assert_eq!(c.stats().sticky_domains, 1);
-    let mut queued = queued.into_iter();
-    let (a, b, d, e) = (
-        queued.next().unwrap(),
-        queued.next().unwrap(),
-        queued.next().unwrap(),
-        queued.next().unwrap(),
-    );
-    // The next in line, and one further back.
-    assert!(c.kill_token(a.id()));
-    assert!(d.kill());
-    let expected = [first.id(), b.id(), e.id()].map(TokenId::as_u64);
-    assert!(error(a).is_killed());
-    assert!(error(d).is_killed());
-    gate.open();
-    let pin = value(first);
-    assert_eq!((value(b), value(e)), (pin, pin));
-    let (ids, workers) = serial(&log);
-    assert_eq!(ids, expected, "a killed call ran, or order broke");
-    assert_eq!(workers.len(), 1);
-    assert_eq!(c.stats().sticky_domains, 0);
+    with_coordinator(two_workers("sticky-kill-queued"), |c| {
+        let log = Log::new();
+        let gate = Gate::new();
+        let first = step(1, Ctx::gated(&log, &gate, false));
+        eventually("the first call runs", || {
+            first.state() == TokenState::Executing
+        });
+        let queued: Vec<TaskToken<usize>> = (0..4).map(|_| step(1, Ctx::new(&log))).collect();
+        assert!(queued.iter().all(|t| t.state() == TokenState::Waiting));
+        assert_eq!(c.stats().sticky_domains, 1);
+        let mut queued = queued.into_iter();
+        let (a, b, d, e) = (
+            queued.next().unwrap(),
+            queued.next().unwrap(),
+            queued.next().unwrap(),
+            queued.next().unwrap(),
+        );
+        // The next in line, and one further back.
+        assert!(c.kill_token(a.id()));
+        assert!(d.kill());
+        let expected = [first.id(), b.id(), e.id()].map(TokenId::as_u64);
+        assert!(error(a).is_killed());
+        assert!(error(d).is_killed());
+        gate.open();
+        let pin = value(first);
+        assert_eq!((value(b), value(e)), (pin, pin));
+        let (ids, workers) = serial(&log);
+        assert_eq!(ids, expected, "a killed call ran, or order broke");
+        assert_eq!(workers.len(), 1);
+        assert_eq!(c.stats().sticky_domains, 0);
 
-    // Later calls of the key still run, in order.
-    let later: Vec<TaskToken<usize>> = (0..3).map(|_| step(1, Ctx::new(&log))).collect();
-    let later_ids: Vec<u64> = later.iter().map(|t| t.id().as_u64()).collect();
-    later.into_iter().for_each(|t| {
-        value(t);
+        // Later calls of the key still run, in order.
+        let later: Vec<TaskToken<usize>> = (0..3).map(|_| step(1, Ctx::new(&log))).collect();
+        let later_ids: Vec<u64> = later.iter().map(|t| t.id().as_u64()).collect();
+        later.into_iter().for_each(|t| {
+            value(t);
+        });
+        assert_eq!(serial(&log).0[3..], later_ids);
+        assert_eq!(c.stats().sticky_domains, 0);
     });
-    assert_eq!(serial(&log).0[3..], later_ids);
-    assert_eq!(c.stats().sticky_domains, 0);
-    drop(_g);
-    c.stop();
 }
 
 #[test]
 fn a_drain_kills_waiting_members_and_the_pin_goes_with_the_running_one() {
-    let c = two_workers("sticky-drain");
-    let _g = c.enter();
-    let log = Log::new();
-    let gate = Gate::new();
-    let first = step(8, Ctx::gated(&log, &gate, false));
-    eventually("the first call runs", || {
-        first.state() == TokenState::Executing
-    });
-    let waiting: Vec<TaskToken<usize>> = (0..5).map(|_| step(8, Ctx::new(&log))).collect();
-    assert_eq!(c.drain_operation("step"), 5);
-    for token in waiting {
-        let err = error(token);
-        assert!(
-            err.is_killed() && err.to_string().contains("drain"),
-            "{err}"
+    with_coordinator(two_workers("sticky-drain"), |c| {
+        let log = Log::new();
+        let gate = Gate::new();
+        let first = step(8, Ctx::gated(&log, &gate, false));
+        eventually("the first call runs", || {
+            first.state() == TokenState::Executing
+        });
+        let waiting: Vec<TaskToken<usize>> = (0..5).map(|_| step(8, Ctx::new(&log))).collect();
+        assert_eq!(c.drain_operation("step"), 5);
+        for token in waiting {
+            let err = error(token);
+            assert!(
+                err.is_killed() && err.to_string().contains("drain"),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            c.stats().sticky_domains,
+            1,
+            "the running member keeps the pin"
         );
-    }
-    assert_eq!(
-        c.stats().sticky_domains,
-        1,
-        "the running member keeps the pin"
-    );
-    assert_eq!(c.stats().lane(tokengate::Weight::Medium).depth, 0);
-    gate.open();
-    value(first);
-    assert_eq!(serial(&log).0.len(), 1, "a drained call ran");
-    assert_eq!(c.stats().sticky_domains, 0);
-    drop(_g);
-    c.stop();
+        assert_eq!(c.stats().lane(tokengate::Weight::Medium).depth, 0);
+        gate.open();
+        value(first);
+        assert_eq!(serial(&log).0.len(), 1, "a drained call ran");
+        assert_eq!(c.stats().sticky_domains, 0);
+    });
 }
 
 #[test]
 fn a_killed_running_call_hands_the_turn_to_the_next_one_after_its_body_returns() {
-    let c = two_workers("sticky-kill-running");
-    let _g = c.enter();
-    let log = Log::new();
-    let gate = Gate::new();
-    // The first body ignores the kill and holds on until the gate opens.
-    let first = step(2, Ctx::gated(&log, &gate, false));
-    eventually("the first call runs", || {
-        first.state() == TokenState::Executing
+    with_coordinator(two_workers("sticky-kill-running"), |c| {
+        let log = Log::new();
+        let gate = Gate::new();
+        // The first body ignores the kill and holds on until the gate opens.
+        let first = step(2, Ctx::gated(&log, &gate, false));
+        eventually("the first call runs", || {
+            first.state() == TokenState::Executing
+        });
+        let next = step(2, Ctx::new(&log));
+        assert_eq!(next.state(), TokenState::Waiting);
+        assert!(first.kill());
+        assert!(error(first).is_killed());
+        // Its turn passed on: the next call is admitted to the domain's worker,
+        // which still runs the killed body.
+        eventually("the next call is dispatched", || {
+            next.state() == TokenState::Admitted
+        });
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(next.state(), TokenState::Admitted);
+        assert_eq!(log.len(), 1, "the next call started beside the killed body");
+        assert_eq!(c.stats().sticky_domains, 1);
+        gate.open();
+        let worker = value(next);
+        let (ids, workers) = serial(&log);
+        assert_eq!(ids.len(), 2);
+        assert_eq!(workers, BTreeSet::from([worker]));
+        assert_eq!(c.stats().sticky_domains, 0);
     });
-    let next = step(2, Ctx::new(&log));
-    assert_eq!(next.state(), TokenState::Waiting);
-    assert!(first.kill());
-    assert!(error(first).is_killed());
-    // Its turn passed on: the next call is admitted to the domain's worker,
-    // which still runs the killed body.
-    eventually("the next call is dispatched", || {
-        next.state() == TokenState::Admitted
-    });
-    std::thread::sleep(Duration::from_millis(30));
-    assert_eq!(next.state(), TokenState::Admitted);
-    assert_eq!(log.len(), 1, "the next call started beside the killed body");
-    assert_eq!(c.stats().sticky_domains, 1);
-    gate.open();
-    let worker = value(next);
-    let (ids, workers) = serial(&log);
-    assert_eq!(ids.len(), 2);
-    assert_eq!(workers, BTreeSet::from([worker]));
-    assert_eq!(c.stats().sticky_domains, 0);
-    drop(_g);
-    c.stop();
 }
 
 #[test]
 fn a_timed_out_running_call_hands_the_turn_to_the_next_one() {
-    let c = two_workers("sticky-timeout");
-    let _g = c.enter();
-    let log = Log::new();
-    let gate = Gate::new();
-    // Times out after 50 ms; the body notices and returns.
-    let first = step_with_timeout(3, Ctx::gated(&log, &gate, true));
-    let next = step(3, Ctx::new(&log));
-    let err = error(first);
-    assert!(err.is_timeout(), "{err}");
-    let worker = value(next);
-    let (ids, workers) = serial(&log);
-    assert_eq!(ids.len(), 2, "{ids:?}");
-    assert_eq!(workers, BTreeSet::from([worker]));
-    assert_eq!(c.stats().sticky_domains, 0);
-    let s = c.stats();
-    assert_eq!((s.tokens.timed_out, s.tokens.completed), (1, 1));
-    drop(_g);
-    c.stop();
+    with_coordinator(two_workers("sticky-timeout"), |c| {
+        let log = Log::new();
+        let gate = Gate::new();
+        // Times out after 50 ms; the body notices and returns.
+        let first = step_with_timeout(3, Ctx::gated(&log, &gate, true));
+        let next = step(3, Ctx::new(&log));
+        let err = error(first);
+        assert!(err.is_timeout(), "{err}");
+        let worker = value(next);
+        let (ids, workers) = serial(&log);
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        assert_eq!(workers, BTreeSet::from([worker]));
+        assert_eq!(c.stats().sticky_domains, 0);
+        let s = c.stats();
+        assert_eq!((s.tokens.timed_out, s.tokens.completed), (1, 1));
+    });
 }
 
 /// Same anchor and argument types as `step`, another op: its calls share the
@@ -471,63 +458,58 @@ fn held_while_paused(
 
 #[test]
 fn pauses_hold_sticky_calls_and_resumes_keep_their_order() {
-    let c = two_workers("sticky-pause");
-    let _g = c.enter();
-    let log = Log::new();
-    held_while_paused(
-        &c,
-        &log,
-        |ctx| step(4, ctx),
-        (|| c.pause_admission(), || c.resume_admission()),
-    );
-    // A member of another op runs; the ten `step` calls are held by their
-    // op's pause.
-    held_while_paused(
-        &c,
-        &log,
-        |ctx| step_other(4, ctx),
-        (
-            || c.pause_operation("step"),
-            || {
-                c.resume_operation("step");
-            },
-        ),
-    );
-    drop(_g);
-    c.stop();
+    with_coordinator(two_workers("sticky-pause"), |c| {
+        let log = Log::new();
+        held_while_paused(
+            c,
+            &log,
+            |ctx| step(4, ctx),
+            (|| c.pause_admission(), || c.resume_admission()),
+        );
+        // A member of another op runs; the ten `step` calls are held by their
+        // op's pause.
+        held_while_paused(
+            c,
+            &log,
+            |ctx| step_other(4, ctx),
+            (
+                || c.pause_operation("step"),
+                || {
+                    c.resume_operation("step");
+                },
+            ),
+        );
+    });
 }
 
 #[test]
 fn pins_are_released_with_the_last_call_of_each_domain() {
     // A worker per domain, so that no held call waits behind another's gate.
-    let c = builder("sticky-release")
-        .core_groups(1)
-        .workers_per_core(4)
-        .start()
-        .unwrap();
-    let _g = c.enter();
-    let log = Log::new();
-    let gates: Vec<Arc<Gate>> = (0..3).map(|_| Gate::new()).collect();
-    let tokens: Vec<TaskToken<usize>> = (0..3)
-        .flat_map(|k| {
-            let (log, gate) = (&log, &gates[k]);
-            [
-                step(10 + k as u32, Ctx::gated(log, gate, false)),
-                step(10 + k as u32, Ctx::new(log)),
-            ]
-        })
-        .collect();
-    assert_eq!(c.stats().sticky_domains, 3);
-    let mut tokens = tokens.into_iter();
-    for (k, gate) in gates.iter().enumerate() {
-        gate.open();
-        let (a, b) = (tokens.next().unwrap(), tokens.next().unwrap());
-        assert_eq!(value(a), value(b));
-        // A domain leaves when its last call resolves, not later.
-        assert_eq!(c.stats().sticky_domains, 2 - k);
-    }
-    drop(_g);
-    c.stop();
+    with_coordinator(
+        builder("sticky-release").core_groups(1).workers_per_core(4),
+        |c| {
+            let log = Log::new();
+            let gates: Vec<Arc<Gate>> = (0..3).map(|_| Gate::new()).collect();
+            let tokens: Vec<TaskToken<usize>> = (0..3)
+                .flat_map(|k| {
+                    let (log, gate) = (&log, &gates[k]);
+                    [
+                        step(10 + k as u32, Ctx::gated(log, gate, false)),
+                        step(10 + k as u32, Ctx::new(log)),
+                    ]
+                })
+                .collect();
+            assert_eq!(c.stats().sticky_domains, 3);
+            let mut tokens = tokens.into_iter();
+            for (k, gate) in gates.iter().enumerate() {
+                gate.open();
+                let (a, b) = (tokens.next().unwrap(), tokens.next().unwrap());
+                assert_eq!(value(a), value(b));
+                // A domain leaves when its last call resolves, not later.
+                assert_eq!(c.stats().sticky_domains, 2 - k);
+            }
+        },
+    );
 }
 
 // ----- hash policies ---------------------------------------------------------
@@ -607,84 +589,81 @@ fn domains_of<K: Clone>(
 
 #[test]
 fn hash_policy_none_puts_every_call_of_the_anchor_in_one_domain() {
-    let c = two_workers("sticky-none");
-    let _g = c.enter();
-    let gate = Gate::new();
-    let log = Log::new();
-    let ctx = |gate: Option<&Arc<Gate>>| Ctx {
-        log: log.clone(),
-        gate: gate.cloned(),
-        heed_cancel: false,
-        wait_on: None,
-    };
-    let mut tokens = vec![keyed_none(0, ctx(Some(&gate)))];
-    eventually("the first call runs", || log.len() == 1);
-    tokens.extend((1..6).map(|k| keyed_none(k, ctx(None))));
-    assert_eq!(c.stats().sticky_domains, 1);
-    // Members of one domain wait for their turn; the first call of a domain of
-    // its own would have been admitted as it was made.
-    assert!(
-        tokens[1..].iter().all(|t| t.state() == TokenState::Waiting),
-        "another key of a `none` anchor was admitted alongside"
-    );
-    let ids: Vec<u64> = tokens.iter().map(|t| t.id().as_u64()).collect();
-    gate.open();
-    tokens.into_iter().for_each(|t| {
-        value(t);
+    with_coordinator(two_workers("sticky-none"), |c| {
+        let gate = Gate::new();
+        let log = Log::new();
+        let ctx = |gate: Option<&Arc<Gate>>| Ctx {
+            log: log.clone(),
+            gate: gate.cloned(),
+            heed_cancel: false,
+            wait_on: None,
+        };
+        let mut tokens = vec![keyed_none(0, ctx(Some(&gate)))];
+        eventually("the first call runs", || log.len() == 1);
+        tokens.extend((1..6).map(|k| keyed_none(k, ctx(None))));
+        assert_eq!(c.stats().sticky_domains, 1);
+        // Members of one domain wait for their turn; the first call of a domain of
+        // its own would have been admitted as it was made.
+        assert!(
+            tokens[1..].iter().all(|t| t.state() == TokenState::Waiting),
+            "another key of a `none` anchor was admitted alongside"
+        );
+        let ids: Vec<u64> = tokens.iter().map(|t| t.id().as_u64()).collect();
+        gate.open();
+        tokens.into_iter().for_each(|t| {
+            value(t);
+        });
+        let (order, workers) = serial(&log);
+        assert_eq!(order, ids);
+        assert_eq!(workers.len(), 1);
     });
-    let (order, workers) = serial(&log);
-    assert_eq!(order, ids);
-    assert_eq!(workers.len(), 1);
-    drop(_g);
-    c.stop();
 }
 
 #[test]
 fn fast_and_standard_policies_key_on_equal_arguments() {
-    let c = builder("sticky-policies")
-        .core_groups(1)
-        .workers_per_core(4)
-        .start()
-        .unwrap();
-    let _g = c.enter();
-    let fast = |k: (u32, &str)| (k.0, k.1.to_owned());
-    let keys = [
-        fast((1, "a")),
-        fast((2, "a")),
-        fast((1, "a")),
-        fast((1, "b")),
-        fast((2, "a")),
-    ];
-    let n = domains_of(&c, &keys, |k, log, gate| {
-        keyed_fast(k, Ctx::gated(log, gate, false))
-    });
-    assert_eq!(n, 3, "hash_policy = \"fast\": domains for keys {keys:?}");
+    with_coordinator(
+        builder("sticky-policies")
+            .core_groups(1)
+            .workers_per_core(4),
+        |c| {
+            let fast = |k: (u32, &str)| (k.0, k.1.to_owned());
+            let keys = [
+                fast((1, "a")),
+                fast((2, "a")),
+                fast((1, "a")),
+                fast((1, "b")),
+                fast((2, "a")),
+            ];
+            let n = domains_of(c, &keys, |k, log, gate| {
+                keyed_fast(k, Ctx::gated(log, gate, false))
+            });
+            assert_eq!(n, 3, "hash_policy = \"fast\": domains for keys {keys:?}");
 
-    let keys = [account(1), account(2), account(1), account(1), account(3)];
-    let n = domains_of(&c, &keys, |k, log, gate| {
-        keyed_standard(k, Ctx::gated(log, gate, false))
-    });
-    assert_eq!(n, 3, "hash_policy = \"standard\"");
-    let n = domains_of(&c, &keys, |k, log, gate| {
-        keyed_default(k, Ctx::gated(log, gate, false))
-    });
-    assert_eq!(n, 3, "the default policy, minimal digest");
+            let keys = [account(1), account(2), account(1), account(1), account(3)];
+            let n = domains_of(c, &keys, |k, log, gate| {
+                keyed_standard(k, Ctx::gated(log, gate, false))
+            });
+            assert_eq!(n, 3, "hash_policy = \"standard\"");
+            let n = domains_of(c, &keys, |k, log, gate| {
+                keyed_default(k, Ctx::gated(log, gate, false))
+            });
+            assert_eq!(n, 3, "the default policy, minimal digest");
 
-    // Equal values, built apart, run serially on one worker.
-    let log = Log::new();
-    let gate = Gate::new();
-    let a = keyed_standard(account(7), Ctx::gated(&log, &gate, false));
-    eventually("the first call runs", || log.len() == 1);
-    let mut b_key = account(7);
-    b_key.tags = b_key.tags.into_iter().rev().collect();
-    let b = keyed_standard(b_key, Ctx::new(&log));
-    assert_eq!(c.stats().sticky_domains, 1, "equal keys, two domains");
-    assert_eq!(b.state(), TokenState::Waiting, "equal keys ran in parallel");
-    gate.open();
-    assert_eq!(value(a), value(b));
-    serial(&log);
-    drop(_g);
-    c.stop();
+            // Equal values, built apart, run serially on one worker.
+            let log = Log::new();
+            let gate = Gate::new();
+            let a = keyed_standard(account(7), Ctx::gated(&log, &gate, false));
+            eventually("the first call runs", || log.len() == 1);
+            let mut b_key = account(7);
+            b_key.tags = b_key.tags.into_iter().rev().collect();
+            let b = keyed_standard(b_key, Ctx::new(&log));
+            assert_eq!(c.stats().sticky_domains, 1, "equal keys, two domains");
+            assert_eq!(b.state(), TokenState::Waiting, "equal keys ran in parallel");
+            gate.open();
+            assert_eq!(value(a), value(b));
+            serial(&log);
+        },
+    );
 }
 
 #[task_token_guard(op = "full_a", sticky_anchor = "shared_full", hash_policy = "full")]
@@ -713,46 +692,42 @@ fn standard_b(key: u32, ctx: Unkeyed<Ctx>) -> usize {
 
 #[test]
 fn hash_policy_full_gives_each_op_its_own_domains_and_standard_does_not() {
-    let c = builder("sticky-full")
-        .core_groups(1)
-        .workers_per_core(4)
-        .start()
-        .unwrap();
-    let _g = c.enter();
+    with_coordinator(
+        builder("sticky-full").core_groups(1).workers_per_core(4),
+        |c| {
+            // "full": equal arguments, two ops, two domains, running side by side.
+            let (log_a, log_b) = (Log::new(), Log::new());
+            let gate = Gate::new();
+            let a = full_a(5, Ctx::gated(&log_a, &gate, false));
+            let b = full_b(5, Ctx::gated(&log_b, &gate, false));
+            assert_eq!(c.stats().sticky_domains, 2);
+            eventually("both ops' calls run at once", || {
+                log_a.len() == 1 && log_b.len() == 1
+            });
+            gate.open();
+            value(a);
+            value(b);
+            assert_eq!(c.stats().sticky_domains, 0);
 
-    // "full": equal arguments, two ops, two domains, running side by side.
-    let (log_a, log_b) = (Log::new(), Log::new());
-    let gate = Gate::new();
-    let a = full_a(5, Ctx::gated(&log_a, &gate, false));
-    let b = full_b(5, Ctx::gated(&log_b, &gate, false));
-    assert_eq!(c.stats().sticky_domains, 2);
-    eventually("both ops' calls run at once", || {
-        log_a.len() == 1 && log_b.len() == 1
-    });
-    gate.open();
-    value(a);
-    value(b);
-    assert_eq!(c.stats().sticky_domains, 0);
-
-    // "standard": equal arguments, two ops, one domain: one at a time.
-    let log = Log::new();
-    let gate = Gate::new();
-    let a = standard_a(5, Ctx::gated(&log, &gate, false));
-    eventually("the first call runs", || log.len() == 1);
-    let b = standard_b(5, Ctx::new(&log));
-    assert_eq!(c.stats().sticky_domains, 1);
-    assert_eq!(
-        b.state(),
-        TokenState::Waiting,
-        "calls of one standard domain ran at once"
+            // "standard": equal arguments, two ops, one domain: one at a time.
+            let log = Log::new();
+            let gate = Gate::new();
+            let a = standard_a(5, Ctx::gated(&log, &gate, false));
+            eventually("the first call runs", || log.len() == 1);
+            let b = standard_b(5, Ctx::new(&log));
+            assert_eq!(c.stats().sticky_domains, 1);
+            assert_eq!(
+                b.state(),
+                TokenState::Waiting,
+                "calls of one standard domain ran at once"
+            );
+            let ids = [a.id(), b.id()].map(TokenId::as_u64);
+            gate.open();
+            assert_eq!(value(a), value(b), "one domain, one worker");
+            assert_eq!(serial(&log).0, ids);
+            assert_eq!(c.stats().sticky_domains, 0);
+        },
     );
-    let ids = [a.id(), b.id()].map(TokenId::as_u64);
-    gate.open();
-    assert_eq!(value(a), value(b), "one domain, one worker");
-    assert_eq!(serial(&log).0, ids);
-    assert_eq!(c.stats().sticky_domains, 0);
-    drop(_g);
-    c.stop();
 }
 
 // ----- waiting on a sticky call from another worker ------------------------------
@@ -766,74 +741,71 @@ fn waits_on_step(key: u32, log: Arc<Log<Step>>, made: Arc<AtomicBool>) -> (usize
 
 #[test]
 fn a_sticky_call_waited_on_from_another_worker_still_runs_on_its_domain_worker() {
-    let c = two_workers("sticky-inline");
-    let _g = c.enter();
-    let log = Log::new();
-    let gate = Gate::new();
-    // The domain's worker runs a body that ignores its kill until the gate opens.
-    let first = step(6, Ctx::gated(&log, &gate, false));
-    eventually("the first call runs", || {
-        first.state() == TokenState::Executing
+    with_coordinator(two_workers("sticky-inline"), |_| {
+        let log = Log::new();
+        let gate = Gate::new();
+        // The domain's worker runs a body that ignores its kill until the gate opens.
+        let first = step(6, Ctx::gated(&log, &gate, false));
+        eventually("the first call runs", || {
+            first.state() == TokenState::Executing
+        });
+        // A call on the other worker makes the next call of the key and waits on it.
+        let made = Arc::new(AtomicBool::new(false));
+        let waiter = waits_on_step(6, log.clone(), made.clone());
+        eventually("the waiter made its call", || made.load(Ordering::SeqCst));
+        // The turn passes to the waiter's call, admitted to the domain's worker,
+        // which is still busy with the killed body.
+        assert!(first.kill());
+        std::thread::sleep(Duration::from_millis(50));
+        let started_beside_killed_body = log.len() > 1;
+        gate.open();
+        let (waiter_worker, step_worker) = value(waiter);
+        assert!(
+            !started_beside_killed_body,
+            "the next call of the domain started while the killed body still ran: {:?}",
+            log.items()
+        );
+        assert_ne!(
+            waiter_worker, step_worker,
+            "the waiting worker ran the domain's call itself"
+        );
+        let (_, workers) = serial(&log);
+        assert_eq!(workers.len(), 1, "the domain ran on workers {workers:?}");
     });
-    // A call on the other worker makes the next call of the key and waits on it.
-    let made = Arc::new(AtomicBool::new(false));
-    let waiter = waits_on_step(6, log.clone(), made.clone());
-    eventually("the waiter made its call", || made.load(Ordering::SeqCst));
-    // The turn passes to the waiter's call, admitted to the domain's worker,
-    // which is still busy with the killed body.
-    assert!(first.kill());
-    std::thread::sleep(Duration::from_millis(50));
-    let started_beside_killed_body = log.len() > 1;
-    gate.open();
-    let (waiter_worker, step_worker) = value(waiter);
-    assert!(
-        !started_beside_killed_body,
-        "the next call of the domain started while the killed body still ran: {:?}",
-        log.items()
-    );
-    assert_ne!(
-        waiter_worker, step_worker,
-        "the waiting worker ran the domain's call itself"
-    );
-    let (_, workers) = serial(&log);
-    assert_eq!(workers.len(), 1, "the domain ran on workers {workers:?}");
-    drop(_g);
-    c.stop();
 }
 
 #[test]
 fn domains_made_while_admission_is_paused_still_spread_over_workers() {
-    let c = builder("sticky-paused-pins")
-        .core_groups(1)
-        .workers_per_core(4)
-        .start()
-        .unwrap();
-    let _g = c.enter();
-    let logs: Vec<Arc<Log<Step>>> = (0..8).map(|_| Log::new()).collect();
-    c.pause_admission();
-    let tokens: Vec<TaskToken<usize>> = (0..10)
-        .flat_map(|_| (0..8).map(|k| step(100 + k as u32, Ctx::new(&logs[k]))))
-        .collect();
-    assert_eq!(c.stats().sticky_domains, 8);
-    c.resume_admission();
-    tokens.into_iter().for_each(|t| {
-        value(t);
-    });
-    let pins: Vec<usize> = logs
-        .iter()
-        .map(|log| {
-            let (_, workers) = serial(log);
-            assert_eq!(workers.len(), 1);
-            *workers.first().unwrap()
-        })
-        .collect();
-    let distinct: BTreeSet<usize> = pins.iter().copied().collect();
-    assert!(
-        distinct.len() >= 2,
-        "8 domains made while paused were all pinned to one worker: {pins:?}"
+    with_coordinator(
+        builder("sticky-paused-pins")
+            .core_groups(1)
+            .workers_per_core(4),
+        |c| {
+            let logs: Vec<Arc<Log<Step>>> = (0..8).map(|_| Log::new()).collect();
+            c.pause_admission();
+            let tokens: Vec<TaskToken<usize>> = (0..10)
+                .flat_map(|_| (0..8).map(|k| step(100 + k as u32, Ctx::new(&logs[k]))))
+                .collect();
+            assert_eq!(c.stats().sticky_domains, 8);
+            c.resume_admission();
+            tokens.into_iter().for_each(|t| {
+                value(t);
+            });
+            let pins: Vec<usize> = logs
+                .iter()
+                .map(|log| {
+                    let (_, workers) = serial(log);
+                    assert_eq!(workers.len(), 1);
+                    *workers.first().unwrap()
+                })
+                .collect();
+            let distinct: BTreeSet<usize> = pins.iter().copied().collect();
+            assert!(
+                distinct.len() >= 2,
+                "8 domains made while paused were all pinned to one worker: {pins:?}"
+            );
+        },
     );
-    drop(_g);
-    c.stop();
 }
 
 #[task_token_guard(op = "held_elsewhere")]
@@ -843,49 +815,48 @@ fn held_elsewhere(gate: Arc<Gate>) {
 
 #[test]
 fn the_next_member_waits_for_a_killed_body_blocked_in_a_token_wait() {
-    let c = builder("sticky-killed-waiting")
-        .core_groups(1)
-        .workers_per_core(3)
-        .start()
-        .unwrap();
-    let _g = c.enter();
-    let log = Log::new();
-    let gate = Gate::new();
-    // A call running on one worker, that the first member will wait on.
-    let blocker = held_elsewhere(gate.clone());
-    eventually("the blocker runs", || {
-        blocker.state() == TokenState::Executing
-    });
-    // The first member's body parks its (pinned) worker in a token wait.
-    let first = step(12, Ctx::waiting_on(&log, blocker));
-    eventually("the first member runs", || log.len() == 1);
-    // The third worker makes the next member and waits on it.
-    let made = Arc::new(AtomicBool::new(false));
-    let waiter = waits_on_step(12, log.clone(), made.clone());
-    eventually("the waiter made its call", || made.load(Ordering::SeqCst));
-    assert!(first.kill());
-    std::thread::sleep(Duration::from_millis(50));
-    let started_beside_killed_body = log.len() > 1;
-    gate.open();
-    let (waiter_worker, step_worker) = value(waiter);
-    assert!(
-        !started_beside_killed_body,
-        "the next member started while the killed body still ran: {:?}",
-        log.items()
+    with_coordinator(
+        builder("sticky-killed-waiting")
+            .core_groups(1)
+            .workers_per_core(3),
+        |_| {
+            let log = Log::new();
+            let gate = Gate::new();
+            // A call running on one worker, that the first member will wait on.
+            let blocker = held_elsewhere(gate.clone());
+            eventually("the blocker runs", || {
+                blocker.state() == TokenState::Executing
+            });
+            // The first member's body parks its (pinned) worker in a token wait.
+            let first = step(12, Ctx::waiting_on(&log, blocker));
+            eventually("the first member runs", || log.len() == 1);
+            // The third worker makes the next member and waits on it.
+            let made = Arc::new(AtomicBool::new(false));
+            let waiter = waits_on_step(12, log.clone(), made.clone());
+            eventually("the waiter made its call", || made.load(Ordering::SeqCst));
+            assert!(first.kill());
+            std::thread::sleep(Duration::from_millis(50));
+            let started_beside_killed_body = log.len() > 1;
+            gate.open();
+            let (waiter_worker, step_worker) = value(waiter);
+            assert!(
+                !started_beside_killed_body,
+                "the next member started while the killed body still ran: {:?}",
+                log.items()
+            );
+            assert_ne!(
+                waiter_worker, step_worker,
+                "the waiter ran the member itself"
+            );
+            let (_, workers) = serial(&log);
+            assert_eq!(workers.len(), 1, "the domain ran on workers {workers:?}");
+        },
     );
-    assert_ne!(
-        waiter_worker, step_worker,
-        "the waiter ran the member itself"
-    );
-    let (_, workers) = serial(&log);
-    assert_eq!(workers.len(), 1, "the domain ran on workers {workers:?}");
-    drop(_g);
-    c.stop();
 }
 
 #[test]
 fn stop_resolves_queued_members_and_lets_the_running_one_finish() {
-    let c = two_workers("sticky-stop");
+    let c = two_workers("sticky-stop").start().unwrap();
     let log = Log::new();
     let gate = Gate::new();
     let (running, queued) = c.run(|| {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
 use tokengate::{TaskToken, TokenState, current_token_id, current_worker, task_token_guard};
-use tokengate_tests::{Gate, Log, builder, error, eventually, value};
+use tokengate_tests::{Gate, Log, builder, error, eventually, value, with_coordinator};
 
 /// One step of a member, as its body logs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,59 +68,57 @@ fn serial(log: &Log<Step>) -> (Vec<u64>, BTreeSet<usize>) {
 
 #[test]
 fn members_left_behind_by_a_killed_running_member_run_after_its_body_returns() {
-    let c = builder("turn-killed")
-        .core_groups(1)
-        .workers_per_core(2)
-        .start()
-        .unwrap();
-    let _g = c.enter();
-    let log = Log::new();
-    let gate = Gate::new();
-    // The first member ignores its kill and holds on until the gate opens.
-    let first = member(1, Ctx(log.clone(), Some(gate.clone())));
-    // Its body has started (and logged so): the state alone turns `Executing`
-    // a moment before the body's first line.
-    eventually("the first member runs", || log.len() == 1);
-    let rest: Vec<TaskToken<usize>> = (0..3).map(|_| member(1, Ctx(log.clone(), None))).collect();
-    let ids: Vec<u64> = [first.id().as_u64()]
-        .into_iter()
-        .chain(rest.iter().map(|t| t.id().as_u64()))
-        .collect();
-    assert!(first.kill());
-    assert!(error(first).is_killed());
-    // The next member has the turn, on the domain's worker, which still runs
-    // the killed body; the others wait behind it.
-    eventually("the next member is dispatched", || {
-        rest[0].state() == TokenState::Admitted
-    });
-    assert!(rest[1..].iter().all(|t| t.state() == TokenState::Waiting));
-    assert_eq!(log.len(), 1, "a member started beside the killed body");
-    // The killed body returns while three members remain.
-    gate.open();
-    let workers: BTreeSet<usize> = rest.into_iter().map(value).collect();
-    let (order, ran_on) = serial(&log);
-    assert_eq!(order, ids, "members ran out of submission order");
-    assert_eq!(ran_on.len(), 1, "the domain ran on workers {ran_on:?}");
-    assert_eq!(workers, ran_on);
-    assert_eq!(
-        c.stats().sticky_domains,
-        0,
-        "the domain outlived its members"
-    );
+    with_coordinator(
+        builder("turn-killed").core_groups(1).workers_per_core(2),
+        |c| {
+            let log = Log::new();
+            let gate = Gate::new();
+            // The first member ignores its kill and holds on until the gate opens.
+            let first = member(1, Ctx(log.clone(), Some(gate.clone())));
+            // Its body has started (and logged so): the state alone turns `Executing`
+            // a moment before the body's first line.
+            eventually("the first member runs", || log.len() == 1);
+            let rest: Vec<TaskToken<usize>> =
+                (0..3).map(|_| member(1, Ctx(log.clone(), None))).collect();
+            let ids: Vec<u64> = [first.id().as_u64()]
+                .into_iter()
+                .chain(rest.iter().map(|t| t.id().as_u64()))
+                .collect();
+            assert!(first.kill());
+            assert!(error(first).is_killed());
+            // The next member has the turn, on the domain's worker, which still runs
+            // the killed body; the others wait behind it.
+            eventually("the next member is dispatched", || {
+                rest[0].state() == TokenState::Admitted
+            });
+            assert!(rest[1..].iter().all(|t| t.state() == TokenState::Waiting));
+            assert_eq!(log.len(), 1, "a member started beside the killed body");
+            // The killed body returns while three members remain.
+            gate.open();
+            let workers: BTreeSet<usize> = rest.into_iter().map(value).collect();
+            let (order, ran_on) = serial(&log);
+            assert_eq!(order, ids, "members ran out of submission order");
+            assert_eq!(ran_on.len(), 1, "the domain ran on workers {ran_on:?}");
+            assert_eq!(workers, ran_on);
+            assert_eq!(
+                c.stats().sticky_domains,
+                0,
+                "the domain outlived its members"
+            );
 
-    // The last member killed while running: the domain leaves when its body returns.
-    let gate = Gate::new();
-    let last = member(2, Ctx(log.clone(), Some(gate.clone())));
-    eventually("the member runs", || last.state() == TokenState::Executing);
-    assert!(last.kill());
-    assert_eq!(c.stats().sticky_domains, 1, "the killed body still runs");
-    gate.open();
-    eventually(
-        "the domain is released once the killed body returned",
-        || c.stats().sticky_domains == 0,
+            // The last member killed while running: the domain leaves when its body returns.
+            let gate = Gate::new();
+            let last = member(2, Ctx(log.clone(), Some(gate.clone())));
+            eventually("the member runs", || last.state() == TokenState::Executing);
+            assert!(last.kill());
+            assert_eq!(c.stats().sticky_domains, 1, "the killed body still runs");
+            gate.open();
+            eventually(
+                "the domain is released once the killed body returned",
+                || c.stats().sticky_domains == 0,
+            );
+        },
     );
-    drop(_g);
-    c.stop();
 }
 
 #[task_token_guard(op = "turn_heavy", weight = "heavy", sticky_anchor = "turn_heavy")]
@@ -162,18 +160,19 @@ fn outer(log: Arc<Log<Step>>) -> (usize, usize, usize) {
 fn a_member_whose_pinned_worker_is_blocked_in_a_wait_still_runs() {
     // Two groups of one worker: heavy calls are served by group 0 (worker 0),
     // medium ones by group 1 (worker 1); a heavy domain is pinned to worker 0.
-    let c = builder("turn-pinned-waiting")
-        .core_groups(2)
-        .workers_per_core(1)
-        .start()
-        .unwrap();
-    let log = Log::new();
-    let (outer_at, waiter_at, member_at) = value(c.run(|| outer(log.clone())));
-    assert_eq!(outer_at, 0, "the heavy call ran off its home worker");
-    assert_eq!(waiter_at, 1, "the waiter ran on the outer call's worker");
-    // Its pinned worker was blocked the whole time: the member ran elsewhere.
-    assert_eq!(member_at, 1);
-    assert_eq!(serial(&log).0.len(), 1);
-    assert_eq!(c.stats().sticky_domains, 0);
-    c.stop();
+    with_coordinator(
+        builder("turn-pinned-waiting")
+            .core_groups(2)
+            .workers_per_core(1),
+        |c| {
+            let log = Log::new();
+            let (outer_at, waiter_at, member_at) = value(outer(log.clone()));
+            assert_eq!(outer_at, 0, "the heavy call ran off its home worker");
+            assert_eq!(waiter_at, 1, "the waiter ran on the outer call's worker");
+            // Its pinned worker was blocked the whole time: the member ran elsewhere.
+            assert_eq!(member_at, 1);
+            assert_eq!(serial(&log).0.len(), 1);
+            assert_eq!(c.stats().sticky_domains, 0);
+        },
+    );
 }

@@ -20,11 +20,20 @@ impl Shared {
             .is_some_and(|job| kill(&*job, KillReason::Admin))
     }
 
+    /// Kills every live call of `op`: queued ones first, so that killing a
+    /// running one cannot free a worker that would then start a queued call
+    /// the kill has not reached yet.
     pub(crate) fn kill_all_by_operation(&self, op: &str) -> usize {
-        self.registry
+        let (running, queued): (Vec<_>, Vec<_>) = self
+            .registry
             .snapshot()
             .into_iter()
-            .filter(|job| job.header().op == op && kill(&**job, KillReason::Operation))
+            .filter(|job| job.header().op == op)
+            .partition(|job| job.header().state() == TokenState::Executing);
+        queued
+            .into_iter()
+            .chain(running)
+            .filter(|job| kill(&**job, KillReason::Operation))
             .count()
     }
 

@@ -58,11 +58,18 @@ impl Shared {
         // start on a worker that just finished another one.
         self.scheduler.begin_stop();
         // 2.
-        for job in self.registry.snapshot() {
-            if how == Stop::Now {
+        if how == Stop::Now {
+            // Queued calls first (see `kill_all_by_operation`).
+            let (running, queued): (Vec<_>, Vec<_>) = self
+                .registry
+                .snapshot()
+                .into_iter()
+                .partition(|job| job.header().state() == TokenState::Executing);
+            for job in queued.into_iter().chain(running) {
                 kill(&*job, KillReason::StopNow);
-                continue;
             }
+        }
+        for job in self.registry.snapshot() {
             for state in [
                 TokenState::Created,
                 TokenState::Waiting,

@@ -29,6 +29,7 @@ mod nesting;
 mod per_call;
 mod placement;
 mod release;
+mod retries;
 mod stats;
 mod sticky;
 mod sticky_turns;

@@ -242,12 +242,12 @@ pub mod __private;
 pub use cancel::{WorkerInfo, checkpoint, current_token_id, current_worker, is_cancelled};
 pub use coordinator::{
     CoordinatorBuilder, EnterGuard, FullLanePolicy, Handle, OperationsCoordinator, Override,
-    PanicReport,
+    PanicReport, RetryOn,
 };
 pub use error::{BuildError, Cancelled, ErrorKind, KillReason, TaskError, TokenId};
 pub use map::{a_map, map};
 pub use name::ParseNameError;
-pub use spawn::{Task, spawn};
+pub use spawn::{RetryingTask, Task, spawn};
 pub use state::TokenState;
 pub use storage::StorageSpeed;
 pub use token::TaskToken;

@@ -33,11 +33,11 @@ pub(crate) fn shard_index(shards: usize) -> usize {
 ///
 /// Transition slots: `Created→Waiting`, `Waiting→Admitted`, `Admitted→Executing`,
 /// `Executing→Completed`, `Executing→Failed`, then `→Killed` and `→TimedOut`
-/// from each of the four live states.
+/// from each of the four live states, then `Executing→Waiting` (a retry).
 #[derive(Debug, Default)]
 pub(crate) struct StateCounters {
     created: AtomicU64,
-    moves: [AtomicU64; 13],
+    moves: [AtomicU64; 14],
 }
 
 fn move_slot(from: TokenState, to: TokenState) -> usize {
@@ -49,6 +49,7 @@ fn move_slot(from: TokenState, to: TokenState) -> usize {
         (Admitted, Executing) => 2,
         (Executing, Completed) => 3,
         (Executing, Failed) => 4,
+        (Executing, Waiting) => 13,
         (_, Killed) => 5 + live,
         _ => 9 + live, // (_, TimedOut): the only transitions left
     }
@@ -77,11 +78,11 @@ pub(crate) struct StateTotals {
 
 impl StateTotals {
     pub(crate) fn add(&mut self, counters: &StateCounters) {
-        let m: [u64; 13] = std::array::from_fn(|i| counters.moves[i].load(Ordering::Acquire));
+        let m: [u64; 14] = std::array::from_fn(|i| counters.moves[i].load(Ordering::Acquire));
         let state = |s: TokenState| s.to_u8() as usize;
         use TokenState::*;
         self.entered[state(Created)] += counters.created.load(Ordering::Relaxed);
-        self.entered[state(Waiting)] += m[0];
+        self.entered[state(Waiting)] += m[0] + m[13];
         self.entered[state(Admitted)] += m[1];
         self.entered[state(Executing)] += m[2];
         self.entered[state(Completed)] += m[3];
@@ -94,7 +95,7 @@ impl StateTotals {
         self.left[state(Created)] += m[0];
         self.left[state(Waiting)] += m[1];
         self.left[state(Admitted)] += m[2];
-        self.left[state(Executing)] += m[3] + m[4];
+        self.left[state(Executing)] += m[3] + m[4] + m[13];
     }
 
     pub(crate) fn merge(&mut self, other: &StateTotals) {
@@ -349,6 +350,36 @@ mod counter_tests {
     }
 
     #[test]
+    fn a_retry_moves_a_token_from_executing_back_to_waiting() {
+        let c = StateCounters::default();
+        c.create();
+        for (from, to) in [
+            (Created, Waiting),
+            (Waiting, Admitted),
+            (Admitted, Executing),
+        ] {
+            c.record(from, to);
+        }
+        c.record(Executing, Waiting);
+        let mut t = StateTotals::default();
+        t.add(&c);
+        assert_eq!((t.count(Executing), t.count(Waiting)), (0, 1));
+        for (from, to) in [
+            (Waiting, Admitted),
+            (Admitted, Executing),
+            (Executing, Completed),
+        ] {
+            c.record(from, to);
+        }
+        let mut t = StateTotals::default();
+        t.add(&c);
+        assert_eq!(
+            (t.count(Waiting), t.count(Executing), t.count(Completed)),
+            (0, 0, 1)
+        );
+    }
+
+    #[test]
     fn every_allowed_transition_has_its_own_slot() {
         let mut seen = std::collections::HashSet::new();
         for from in TokenState::ALL {
@@ -358,6 +389,6 @@ mod counter_tests {
                 }
             }
         }
-        assert_eq!(seen.len(), 13);
+        assert_eq!(seen.len(), 14);
     }
 }

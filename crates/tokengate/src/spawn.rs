@@ -4,7 +4,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::coordinator::Call;
+use crate::coordinator::{Call, DEFAULT_BACKOFF, RetryOn, RetryPolicy};
 use crate::fingerprint::{self, KeyId};
 use crate::{StorageSpeed, TaskToken, Weight};
 
@@ -120,6 +120,20 @@ impl Task {
         self
     }
 
+    /// Retries failed calls: up to `retries` more attempts, on the same
+    /// token, as the attribute's `retries` key does. The result takes bodies
+    /// that can run again (`Fn`, not `FnOnce`); see [`RetryingTask`].
+    pub const fn retries(self, retries: u32) -> RetryingTask {
+        RetryingTask {
+            task: self,
+            policy: RetryPolicy {
+                retries,
+                backoff: DEFAULT_BACKOFF,
+                on: RetryOn::Panic.bit() | RetryOn::WorkerLost.bit(),
+            },
+        }
+    }
+
     fn call(&self) -> Call {
         let mut call = Call::plain(self.op, self.weight, self.timeout);
         call.weight_explicit = self.weight_explicit;
@@ -151,5 +165,100 @@ impl Task {
             let f = f.clone();
             self.spawn(move || f(item))
         }
+    }
+}
+
+/// A [`Task`] whose calls are retried when an attempt fails, as with the
+/// attribute's `retries`, `retry_backoff` and `retry_on` keys: the token
+/// resolves once, with the last attempt's outcome, and
+/// [`TaskToken::attempts`] says how many ran. Between attempts the call waits
+/// on the coordinator's timer (no thread is held) for a backoff that doubles
+/// from [`retry_backoff`](Self::retry_backoff) (10 ms by default) up to 30 s,
+/// with full jitter, then re-enters admission. A kill, a stop, or the call's
+/// `timeout` (measured from the call, unless [`RetryOn::Timeout`] makes it
+/// bound each attempt) ends the retries.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::sync::Arc;
+/// use tokengate::Task;
+///
+/// let coordinator = tokengate::OperationsCoordinator::start();
+/// let flaky = Task::new("flaky").retries(3);
+/// let tries = Arc::new(AtomicU32::new(0));
+/// let seen = tries.clone();
+/// let token = flaky.spawn(move || {
+///     if seen.fetch_add(1, Ordering::SeqCst) < 2 {
+///         panic!("not yet");
+///     }
+///     "done"
+/// });
+/// let attempts = {
+///     let mut token = token;
+///     let value = token.wait_timeout(std::time::Duration::from_secs(30)).unwrap().unwrap();
+///     assert_eq!(value, "done");
+///     token.attempts()
+/// };
+/// assert_eq!(attempts, 3);
+/// coordinator.stop();
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryingTask {
+    task: Task,
+    policy: RetryPolicy,
+}
+
+impl RetryingTask {
+    /// The first backoff (default 10 ms); each later one doubles, up to 30 s.
+    pub const fn retry_backoff(mut self, backoff: Duration) -> RetryingTask {
+        self.policy.backoff = backoff;
+        self
+    }
+
+    /// Which failures are retried (default: [`RetryOn::DEFAULT`], panics and
+    /// lost worker processes). [`RetryOn::Err`] applies to
+    /// [`try_spawn`](Self::try_spawn) calls, whose values are `Result`s.
+    pub fn retry_on(mut self, causes: &[RetryOn]) -> RetryingTask {
+        self.policy.on = causes.iter().fold(0, |bits, cause| bits | cause.bit());
+        self
+    }
+
+    /// Runs `f` as one call, retried on failure (`f` runs once per attempt).
+    pub fn spawn<T, F>(&self, f: F) -> TaskToken<T>
+    where
+        T: Send + 'static,
+        F: Fn() -> T + Send + Sync + 'static,
+    {
+        self.submit(f, None)
+    }
+
+    /// [`spawn`](Self::spawn) for a fallible body: with [`RetryOn::Err`]
+    /// among the causes, an `Err` value is retried too, and the token holds
+    /// the last attempt's `Result`.
+    pub fn try_spawn<V, E, F>(&self, f: F) -> TaskToken<Result<V, E>>
+    where
+        V: Send + 'static,
+        E: Send + 'static,
+        F: Fn() -> Result<V, E> + Send + Sync + 'static,
+    {
+        self.submit(f, Some(Result::is_err))
+    }
+
+    fn submit<T, F>(&self, f: F, is_err: Option<fn(&T) -> bool>) -> TaskToken<T>
+    where
+        T: Send + 'static,
+        F: Fn() -> T + Send + Sync + 'static,
+    {
+        let mut call = self.task.call();
+        call.retry = Some(self.policy);
+        let f = Arc::new(f);
+        crate::coordinator::submit_retrying(
+            call,
+            move || {
+                let f = f.clone();
+                move || f()
+            },
+            is_err,
+        )
     }
 }

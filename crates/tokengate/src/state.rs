@@ -72,6 +72,7 @@ impl TokenState {
     /// assert!(Waiting.can_become(Admitted));
     /// assert!(Executing.can_become(TimedOut));
     /// assert!(!Waiting.can_become(Executing));
+    /// assert!(Executing.can_become(Waiting)); // a failed attempt, retried
     /// assert!(!Completed.can_become(Killed));
     /// ```
     pub const fn can_become(self, next: TokenState) -> bool {
@@ -82,6 +83,8 @@ impl TokenState {
                 | (Waiting, Admitted)
                 | (Admitted, Executing)
                 | (Executing, Completed | Failed)
+                // A failed attempt that is retried.
+                | (Executing, Waiting)
                 | (Created | Waiting | Admitted | Executing, Killed | TimedOut)
         )
     }

@@ -178,6 +178,8 @@ pub struct OpStats {
     pub paused: bool,
     /// Calls held back by its pause, now.
     pub held: usize,
+    /// Failed attempts that were retried (`retries`), since start.
+    pub retries: u64,
     /// Time from the call to the start of its body.
     pub queue_wait: LatencySummary,
     /// Time its bodies ran (to their result, or to a kill or timeout).

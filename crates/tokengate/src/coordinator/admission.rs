@@ -2,7 +2,7 @@
 //! it waits for its turn (or handing it straight to a worker).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use super::Call;
@@ -15,12 +15,12 @@ use super::route::{Route, route_of};
 use super::shared::Shared;
 use crate::error::Reason;
 use crate::scheduler::{DomainKey, Path, Placement, combined_tag, with_current, worker_context};
-use crate::token::{Cell, Header, JobRef, epoch, next_id, terminate_with};
+use crate::token::{Body, Cell, Header, JobRef, epoch, next_id, terminate_with};
 use crate::{TaskToken, TokenState};
 
 impl Shared {
     /// Makes a token for `f` and admits it.
-    pub(crate) fn submit<T, F>(self: &Arc<Self>, call: Call, f: F) -> TaskToken<T>
+    pub(crate) fn submit<T, F>(self: &Arc<Self>, call: Call, body: Body<T, F>) -> TaskToken<T>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
@@ -34,6 +34,7 @@ impl Shared {
             lead,
             limit,
             weight_explicit,
+            retry,
         } = call;
         let class = match storage {
             Some(speed) => Class::Storage(speed),
@@ -79,12 +80,14 @@ impl Shared {
             limit,
             gate: GateBits::default(),
             orphan: OrphanBits::default(),
+            retry,
+            in_backoff: AtomicBool::new(false),
         };
         let mut header = Header::new(id, op, weight, timeout);
         if let Path::Combined(speed) = path {
             header = header.tagged(combined_tag(speed));
         }
-        let cell = Cell::new(header, Some(route), f);
+        let cell = Cell::with_body(header, Some(route), body);
         let token = TaskToken::from_cell(cell.clone());
         match unsized_limit {
             None => self.admit(cell),
@@ -113,13 +116,24 @@ impl Shared {
         let header = job.header();
         self.registry.insert(&job);
         job.transition(TokenState::Created, TokenState::Waiting);
-        if let Some(timeout) = header.timeout {
+        let route = route_of(&*job).expect("admitted tokens have a route");
+        // With `retry_on = "timeout"` the timeout bounds each attempt instead
+        // (scheduled as each starts).
+        let per_attempt = route.retry.is_some_and(|p| p.per_attempt_timeout());
+        if let Some(timeout) = header.timeout.filter(|_| !per_attempt) {
             let created = epoch() + Duration::from_nanos(header.created_ns());
             // A deadline beyond the clock's range never passes.
             if let Some(deadline) = created.checked_add(timeout) {
                 self.timer.schedule(&job, deadline, timeout);
             }
         }
+        self.enter(job);
+    }
+
+    /// Admission past the registry and the timer, for a `Waiting` call that
+    /// holds no slot: a fresh call, or a retried one whose backoff is over.
+    /// It passes its limit's gate (if any), then is routed.
+    pub(super) fn enter(&self, job: JobRef) {
         let route = route_of(&*job).expect("admitted tokens have a route");
         if let Some(limit) = &route.limit
             && !self.pass_gate(&job, route, limit)

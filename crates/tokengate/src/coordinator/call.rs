@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::RetryPolicy;
 use super::lead::SeedFrom;
 use crate::__private::Site;
 use crate::fingerprint::{HashPolicy, KeyId};
@@ -26,6 +27,8 @@ pub(crate) struct Call {
     /// `limit`: the named limit that admits the call, on top of its other
     /// gates.
     pub(crate) limit: Option<&'static str>,
+    /// `retries` (with `retry_backoff` and `retry_on`).
+    pub(crate) retry: Option<RetryPolicy>,
 }
 
 impl Call {
@@ -39,6 +42,7 @@ impl Call {
             sticky: None,
             lead: None,
             limit: None,
+            retry: None,
         }
     }
 
@@ -65,6 +69,7 @@ impl Call {
                 (calls, seed)
             }),
             limit: site.limit,
+            retry: None,
         }
     }
 }

@@ -16,6 +16,7 @@ mod ops;
 mod overrides;
 mod panics;
 mod registry;
+mod retry;
 mod route;
 mod shared;
 mod shutdown;
@@ -28,13 +29,15 @@ pub use current::EnterGuard;
 pub use handle::Handle;
 pub use overrides::Override;
 pub use panics::PanicReport;
+pub use retry::RetryOn;
+pub(crate) use retry::{DEFAULT_BACKOFF, RetryPolicy};
 pub(crate) use shared::Shared;
 
 use std::fmt;
 use std::sync::Arc;
 
 use crate::error::Reason;
-use crate::token::{Cell, Header, next_id};
+use crate::token::{Again, Body, Cell, Header, next_id};
 use crate::{BuildError, TaskToken, TokenState};
 use builder::Config;
 use route::Route;
@@ -47,7 +50,27 @@ where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
 {
-    submit_with(call, |_| f)
+    submit_with(call, |_| Body::Once(f))
+}
+
+/// [`submit`] for a call that may be retried: `make` makes each attempt's
+/// body; `is_err` tells values that are failures (`retry_on = "err"`).
+pub(crate) fn submit_retrying<T, F, M>(
+    call: Call,
+    make: M,
+    is_err: Option<fn(&T) -> bool>,
+) -> TaskToken<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+    M: Fn() -> F + Send + Sync + 'static,
+{
+    submit_with(call, |_| {
+        Body::Again(Again {
+            make: Box::new(make),
+            is_err,
+        })
+    })
 }
 
 /// [`submit`] for a `process_pool` call: its body sends the call to a worker
@@ -68,7 +91,7 @@ where
         let pool = shared
             .filter(|_| !crate::process::is_worker_process())
             .map(|shared| shared.process.clone());
-        move || crate::process::dispatch(pool.as_ref(), entry, encode_args, decode)
+        Body::Once(move || crate::process::dispatch(pool.as_ref(), entry, encode_args, decode))
     })
 }
 
@@ -82,7 +105,10 @@ fn in_worker_process() -> bool {
 
 /// Submits the body `make` builds, given the coordinator the call goes to
 /// (`None` inside a worker process with no coordinator of its own).
-fn submit_with<T, F>(mut call: Call, make: impl FnOnce(Option<&Arc<Shared>>) -> F) -> TaskToken<T>
+fn submit_with<T, F>(
+    mut call: Call,
+    make: impl FnOnce(Option<&Arc<Shared>>) -> Body<T, F>,
+) -> TaskToken<T>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,
@@ -93,7 +119,7 @@ where
             let f = make(Some(&shared));
             shared.submit(call, f)
         }
-        None if in_worker_process() => inline(call, make(None)),
+        None if in_worker_process() => inline(call, make(None).first()),
         None => {
             let header = Header::new(next_id(), call.op, call.weight, call.timeout);
             TaskToken::from_cell(Cell::<T, F, Route>::failed(

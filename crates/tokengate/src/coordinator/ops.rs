@@ -2,7 +2,7 @@
 //! of calls a per-operation pause holds back.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::metrics::{ShardedHistogram, ShardedStates};
@@ -29,6 +29,8 @@ pub(crate) struct OpEntry {
     /// Time from the call to the start of the body, and time the body ran.
     pub(crate) queue_wait: ShardedHistogram,
     pub(crate) run_time: ShardedHistogram,
+    /// Failed attempts that were retried.
+    pub(crate) retries: AtomicU64,
     paused: AtomicBool,
     /// `Waiting` calls held back by a pause of this op, in call order.
     held: Mutex<VecDeque<JobRef>>,
@@ -53,6 +55,7 @@ impl OpEntry {
             // Fewer shards than the counters: a histogram is 2.6 KiB.
             queue_wait: ShardedHistogram::new(shards.min(HISTOGRAM_SHARDS)),
             run_time: ShardedHistogram::new(shards.min(HISTOGRAM_SHARDS)),
+            retries: AtomicU64::new(0),
             paused: AtomicBool::new(paused),
             held: Mutex::default(),
         }

@@ -8,16 +8,18 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::lead::LeadDomain;
 use super::limit::{GateBits, Limit};
 use super::live::OrphanBits;
 use super::ops::OpEntry;
+use super::retry::RetryPolicy;
 use super::shared::Shared;
 use crate::TokenState;
 use crate::scheduler::{self, Path};
-use crate::token::{Header, Job, JobRef, Owner};
+use crate::token::{Cause, Header, Job, JobRef, Owner};
 
 /// How often a thread waiting for a dropped call to leave its line checks
 /// whether the coordinator stopped; the line's moves wake it otherwise.
@@ -39,6 +41,10 @@ pub(crate) struct Route {
     pub(crate) gate: GateBits,
     /// Whether its body runs on after a kill (see `live`).
     pub(crate) orphan: OrphanBits,
+    /// Its retry settings, if its fn retries.
+    pub(crate) retry: Option<RetryPolicy>,
+    /// Between a failed attempt and its re-admission: `Waiting`, in no queue.
+    pub(crate) in_backoff: AtomicBool,
 }
 
 impl Route {
@@ -88,6 +94,11 @@ impl Owner for Route {
     }
 
     fn dropped_waiting(&self, job: &JobRef) {
+        // Waiting out a retry's backoff: the timer holds it, it holds no lane
+        // room, and the caller need not wait for it.
+        if self.in_backoff.load(Ordering::SeqCst) {
+            return;
+        }
         // A call waiting at its limit's gate holds no lane room, and waiting
         // for the limit could deadlock a body that holds the limit's last
         // permit: dropping its token detaches it.
@@ -114,6 +125,7 @@ impl Owner for Route {
 
     fn help(&self, job: &JobRef) -> bool {
         !self.before_gate()
+            && !self.in_backoff.load(Ordering::SeqCst)
             && matches!(
                 job.header().state(),
                 TokenState::Waiting | TokenState::Admitted
@@ -123,6 +135,22 @@ impl Owner for Route {
 
     fn park(&self, timeout: Option<Duration>, round: u32) {
         scheduler::park_waiting(timeout, round);
+    }
+
+    fn retry_delay(&self, header: &Header, cause: Cause) -> Option<Duration> {
+        let policy = self.retry.as_ref()?;
+        let delay = self.shared.retry_delay(policy, header, cause)?;
+        // Before the call moves back to `Waiting`: no waiting thread may run
+        // it inline until its backoff is over.
+        self.in_backoff.store(true, Ordering::SeqCst);
+        Some(delay)
+    }
+
+    fn readmit_after(&self, job: JobRef, delay: Duration) {
+        match std::time::Instant::now().checked_add(delay) {
+            Some(at) => self.shared.timer.readmit(job, at),
+            None => self.shared.readmit(job),
+        }
     }
 
     fn time_out_after(&self, job: &JobRef, timeout: Duration) {

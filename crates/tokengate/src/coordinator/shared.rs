@@ -126,7 +126,9 @@ impl Shared {
                 .push(handle);
             std::io::Result::Ok(())
         };
-        spawn("timer", |shared| shared.timer.run())?;
+        spawn("timer", |shared| {
+            shared.timer.run(|job, action| shared.fire(job, action))
+        })?;
         spawn("admit", |shared| {
             shared.admitter.run(|| {
                 shared.move_gates();
@@ -218,6 +220,15 @@ impl Shared {
                 .op
                 .queue_wait
                 .record(now.saturating_sub(header.created_ns()));
+            self.start_attempt(route, header, now);
+        } else if to == TokenState::Waiting && from == TokenState::Executing {
+            // An attempt failed and the call waits for its next one: it gives
+            // its limit's permit back and passes the gate again when
+            // re-admitted; a sticky call keeps its domain's turn.
+            route.op.retries.fetch_add(1, Ordering::Relaxed);
+            if let Some(limit) = &route.limit {
+                self.end_gate(limit, route);
+            }
         } else if to.is_terminal() {
             if from == TokenState::Executing {
                 route

@@ -45,6 +45,10 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
                 counts: StateCounts::from_totals(&totals),
                 paused: same.iter().any(|entry| entry.is_paused()),
                 held: same.iter().map(|entry| entry.held_len()).sum(),
+                retries: same
+                    .iter()
+                    .map(|entry| entry.retries.load(Ordering::Relaxed))
+                    .sum(),
                 queue_wait: latency(|entry| &entry.queue_wait, same),
                 run_time: latency(|entry| &entry.run_time, same),
             }

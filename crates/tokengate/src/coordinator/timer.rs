@@ -1,21 +1,49 @@
-//! Deadlines for calls with a `timeout`: one thread per coordinator sleeps until
-//! the earliest deadline and times the token out if it is still live. Entries
-//! are weak, so a finished token is freed at once, not at its deadline.
+//! Deadlines of calls: one thread per coordinator sleeps until the earliest
+//! and acts on the call if it is still live: times it out (`timeout`), cuts
+//! off its running attempt (`retry_on = "timeout"`), or re-admits it after a
+//! retry's backoff. Deadline entries are weak, so a finished token is freed at
+//! once, not at its deadline; a re-admission holds its call (nothing else may,
+//! while it waits for its next attempt).
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use crate::TokenState;
-use crate::error::Reason;
-use crate::token::{Job, JobRef, terminate_with};
+use crate::token::{Job, JobRef};
+
+/// What to do with a call at its entry's deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Time the call out; the duration is its timeout, for the error.
+    TimeOut(Duration),
+    /// Cut off attempt `n` (counted from 0) if it still runs.
+    EndAttempt(u32),
+    /// Re-admit the call for its next attempt.
+    Readmit,
+}
+
+/// The call an entry acts on.
+enum Target {
+    Weak(Weak<dyn Job>),
+    Held(JobRef),
+}
+
+impl Target {
+    fn live(&self) -> Option<JobRef> {
+        let job = match self {
+            Target::Weak(job) => job.upgrade()?,
+            Target::Held(job) => job.clone(),
+        };
+        (!job.header().state().is_terminal()).then_some(job)
+    }
+}
 
 struct Entry {
     deadline: Instant,
     seq: u64,
-    timeout: Duration,
-    job: Weak<dyn Job>,
+    action: Action,
+    job: Target,
 }
 
 impl PartialEq for Entry {
@@ -66,15 +94,37 @@ impl Timer {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Times `job` out `timeout` after its creation unless it finishes first.
+    /// Times `job` out at `deadline` (`timeout` after it started counting)
+    /// unless it finishes first.
     pub(crate) fn schedule(&self, job: &JobRef, deadline: Instant, timeout: Duration) {
+        self.push(
+            deadline,
+            Action::TimeOut(timeout),
+            Target::Weak(Arc::downgrade(job)),
+        );
+    }
+
+    /// Cuts off attempt `attempt` of `job` at `deadline`, if it still runs.
+    pub(crate) fn end_attempt(&self, job: &JobRef, deadline: Instant, attempt: u32) {
+        self.push(
+            deadline,
+            Action::EndAttempt(attempt),
+            Target::Weak(Arc::downgrade(job)),
+        );
+    }
+
+    /// Re-admits `job` at `at`, holding it until then.
+    pub(crate) fn readmit(&self, job: JobRef, at: Instant) {
+        self.push(at, Action::Readmit, Target::Held(job));
+    }
+
+    fn push(&self, deadline: Instant, action: Action, job: Target) {
         let mut state = self.lock();
+        if state.stopped {
+            return;
+        }
         if state.heap.len() >= SWEEP_FLOOR.max(2 * state.swept_at) {
-            state.heap.retain(|Reverse(e)| {
-                e.job
-                    .upgrade()
-                    .is_some_and(|job| !job.header().state().is_terminal())
-            });
+            state.heap.retain(|Reverse(e)| e.job.live().is_some());
             state.swept_at = state.heap.len();
         }
         let seq = state.seq;
@@ -86,8 +136,8 @@ impl Timer {
         state.heap.push(Reverse(Entry {
             deadline,
             seq,
-            timeout,
-            job: Arc::downgrade(job),
+            action,
+            job,
         }));
         drop(state);
         if earliest {
@@ -103,8 +153,9 @@ impl Timer {
         self.wake.notify_all();
     }
 
-    /// The timer thread's loop; returns once [`stop`](Self::stop) was called.
-    pub(crate) fn run(&self) {
+    /// The timer thread's loop: `fire` acts on each live call whose deadline
+    /// passed. Returns once [`stop`](Self::stop) was called.
+    pub(crate) fn run(&self, fire: impl Fn(JobRef, Action)) {
         let mut state = self.lock();
         loop {
             if state.stopped {
@@ -118,12 +169,8 @@ impl Timer {
                 Some(Reverse(next)) if next.deadline <= now => {
                     let Reverse(entry) = state.heap.pop().expect("peeked");
                     drop(state);
-                    if let Some(job) = entry.job.upgrade() {
-                        terminate_with(
-                            &*job,
-                            TokenState::TimedOut,
-                            Reason::TimedOut(entry.timeout),
-                        );
+                    if let Some(job) = entry.job.live() {
+                        fire(job, entry.action);
                     }
                     state = self.lock();
                 }

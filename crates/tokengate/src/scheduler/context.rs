@@ -77,7 +77,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(Option<&dyn Job>) -> R) -> R {
 /// Runs a call this thread moved to `Executing`, as the thread's current call.
 pub(crate) fn run_claimed(job: JobRef) {
     let previous = CONTEXT.with(|c| c.current.replace(Some(job.clone())));
-    job.run();
+    job.run(&job);
     CONTEXT.with(|c| *c.current.borrow_mut() = previous);
 }
 

@@ -113,6 +113,14 @@ impl Domains {
         let Some(domain) = map.get_mut(&key) else {
             return;
         };
+        // A retried member kept its turn through its backoff: it is first in
+        // line again (and waits there if a pause holds it).
+        if domain.active == Some(job.header().id) {
+            domain.active = None;
+            domain.queue.push_front(job);
+            pump(domain, sched);
+            return;
+        }
         // Its turn already (the usual case for a fresh domain): dispatch it
         // without queueing.
         if domain.active.is_none() && domain.queue.is_empty() && sched.admission_open(&job) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Scheduler, ThreadConfig};
-use crate::token::{Cell, Header, JobRef, Owner, next_id};
+use crate::token::{Cause, Cell, Header, JobRef, Owner, next_id};
 use crate::{TokenState, Weight};
 
 /// Owns test calls: hears every transition and ignores it.
@@ -30,6 +30,10 @@ impl Owner for Stub {
         std::thread::park_timeout(timeout.unwrap_or(Duration::from_millis(1)));
     }
     fn time_out_after(&self, _: &JobRef, _: Duration) {}
+    fn retry_delay(&self, _: &Header, _: Cause) -> Option<Duration> {
+        None
+    }
+    fn readmit_after(&self, _: JobRef, _: Duration) {}
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -9,12 +9,15 @@
 //! running a call twice.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 
+use super::again::{Again, Body, Cause};
 use super::{Header, Owner};
 use crate::TokenState;
+// The slot's lock is loom's under `--cfg loom`: the models race on it.
 use crate::error::{Failure, KillReason, Payload, Reason, TaskError};
+use crate::sync::{Mutex, MutexGuard};
 use crate::unwind::{drop_quietly, panic_message};
 
 /// A type-erased, runnable view of a token, as queues and workers hold it.
@@ -28,8 +31,9 @@ pub(crate) trait Job: Send + Sync + 'static {
     /// Whoever runs the token; `None` for tokens resolved at birth.
     fn owner(&self) -> Option<&dyn Owner>;
 
-    /// Runs the body. The caller must have moved the token to `Executing`.
-    fn run(&self);
+    /// Runs the body. The caller must have moved the token to `Executing`;
+    /// `me` is this job (a retried call hands it back to its owner).
+    fn run(&self, me: &JobRef);
 
     /// Stores `err` as the result. The caller must have moved the token to a
     /// terminal state other than `Completed`/`Failed` by its own transition.
@@ -121,6 +125,8 @@ pub(crate) struct Cell<T, F, O> {
     header: Header,
     owner: Option<O>,
     slot: Mutex<Slot<T, F>>,
+    /// Fresh bodies for retries, if the call may be retried.
+    again: Option<Box<Again<T, F>>>,
 }
 
 impl<T, F, O> Cell<T, F, O>
@@ -137,6 +143,25 @@ where
                 stage: Stage::Pending(f),
                 waker: None,
             }),
+            again: None,
+        })
+    }
+
+    /// A cell for `body`: run once, or (retried) with a fresh body per attempt.
+    pub(crate) fn with_body(header: Header, owner: Option<O>, body: Body<T, F>) -> Arc<Self> {
+        let again = match body {
+            Body::Once(f) => return Cell::new(header, owner, f),
+            Body::Again(again) => again,
+        };
+        let first = (again.make)();
+        Arc::new(Cell {
+            header,
+            owner,
+            slot: Mutex::new(Slot {
+                stage: Stage::Pending(first),
+                waker: None,
+            }),
+            again: Some(Box::new(again)),
         })
     }
 
@@ -153,6 +178,7 @@ where
                 stage: Stage::Done(Err(err)),
                 waker: None,
             }),
+            again: None,
         })
     }
 }
@@ -206,7 +232,7 @@ where
         self.owner.as_ref().map(|owner| owner as &dyn Owner)
     }
 
-    fn run(&self) {
+    fn run(&self, me: &JobRef) {
         let this: &dyn Job = self;
         let f = {
             let mut slot = self.lock();
@@ -224,6 +250,10 @@ where
             }
         };
         let outcome = catch_unwind(AssertUnwindSafe(f));
+        let outcome = match self.try_again(me, outcome) {
+            Some(outcome) => outcome,
+            None => return,
+        };
         let (state, result) = match outcome {
             Ok(value) => (TokenState::Completed, Ok(value)),
             Err(payload) => {
@@ -239,11 +269,23 @@ where
                         Reason::Panic(message, Some(Payload::new(payload)))
                     }
                 };
-                (TokenState::Failed, Err(self.header.error(kind)))
+                // An attempt cut off by its own deadline, with no retry left.
+                let state = match kind {
+                    Reason::TimedOut(_) => TokenState::TimedOut,
+                    _ => TokenState::Failed,
+                };
+                (state, Err(self.header.error(kind)))
             }
         };
         if this.transition(TokenState::Executing, state) {
             self.store(result);
+            if state == TokenState::TimedOut {
+                // As for a call timed out while running, whose body then
+                // returns (here it already has).
+                if let Some(owner) = &self.owner {
+                    owner.body_returned(&self.header);
+                }
+            }
         } else {
             // Killed or timed out while running: the token already holds that
             // error, and this late result is dropped.
@@ -256,6 +298,76 @@ where
 
     fn resolve_error(&self, err: TaskError) {
         self.store(Err(err));
+    }
+}
+
+/// What a body's attempt produced: its value, or its panic's payload.
+type Outcome<T> = std::thread::Result<T>;
+
+impl<T, F, O> Cell<T, F, O>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+    O: Owner,
+{
+    /// After an attempt: if it failed in a way its fn retries and its owner
+    /// grants another attempt, puts a fresh body in place, moves the token
+    /// back to `Waiting` and hands it to its owner (returns `None`: this
+    /// attempt's outcome is dropped). Otherwise returns the outcome, to be
+    /// stored.
+    fn try_again(&self, me: &JobRef, outcome: Outcome<T>) -> Option<Outcome<T>> {
+        let (Some(again), Some(owner)) = (&self.again, &self.owner) else {
+            return Some(outcome);
+        };
+        let cause = if self.header.attempt_cancelled() {
+            Cause::Timeout
+        } else {
+            match &outcome {
+                Ok(value) if again.is_err.is_some_and(|is_err| is_err(value)) => Cause::Err,
+                Ok(_) => return Some(outcome),
+                Err(payload) => match payload.downcast_ref::<Failure>() {
+                    Some(Failure(Reason::WorkerLost { .. })) => Cause::WorkerLost,
+                    Some(_) => return Some(outcome),
+                    None => Cause::Panic,
+                },
+            }
+        };
+        let Some(delay) = owner.retry_delay(&self.header, cause) else {
+            return Some(self.attempt_timed_out(cause, outcome));
+        };
+        // The next body is in place before the state says `Waiting`, so
+        // whoever admits the call next finds it; unless a kill or timeout
+        // already stored its error there, which stands.
+        let fresh = (again.make)();
+        {
+            let mut slot = self.lock();
+            if !matches!(slot.stage, Stage::Running) {
+                drop(slot);
+                drop_quietly(fresh);
+                return Some(outcome);
+            }
+            slot.stage = Stage::Pending(fresh);
+        }
+        let this: &dyn Job = self;
+        if this.transition(TokenState::Executing, TokenState::Waiting) {
+            drop_quietly(outcome);
+            owner.readmit_after(me.clone(), delay);
+            return None;
+        }
+        // Killed or timed out meanwhile: that outcome stands; this attempt's
+        // is dropped like any late result (the caller sees the failed move).
+        Some(outcome)
+    }
+
+    /// The outcome to keep when no retry follows: an attempt cut off by its
+    /// own deadline ends the call as timed out, whatever its body returned.
+    fn attempt_timed_out(&self, cause: Cause, outcome: Outcome<T>) -> Outcome<T> {
+        if cause != Cause::Timeout {
+            return outcome;
+        }
+        drop_quietly(outcome);
+        let after = self.header.timeout.unwrap_or_default();
+        Err(Box::new(Failure(Reason::TimedOut(after))))
     }
 }
 

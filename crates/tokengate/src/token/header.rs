@@ -1,7 +1,7 @@
 //! The non-generic part of a token: identity, state and clock.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::state_cell::StateCell;
@@ -30,6 +30,11 @@ pub(crate) struct Header {
     /// Which of its scheduler's threads runs the body: an index the scheduler
     /// chose, plus one (0: none recorded).
     runner: AtomicU32,
+    /// Attempts that failed and were retried (see `again`).
+    retried: AtomicU32,
+    /// The running attempt passed its own deadline: its body should stop,
+    /// and a retry may follow (`retry_on = "timeout"`).
+    attempt_cancelled: AtomicBool,
     /// Nanoseconds since [`epoch`] of admission, start and finish; 0 = not yet.
     admitted: AtomicU64,
     started: AtomicU64,
@@ -64,6 +69,8 @@ impl Header {
             state: StateCell::new(),
             created: now_ns(),
             runner: AtomicU32::new(0),
+            retried: AtomicU32::new(0),
+            attempt_cancelled: AtomicBool::new(false),
             admitted: AtomicU64::new(0),
             started: AtomicU64::new(0),
             finished: AtomicU64::new(0),
@@ -105,6 +112,14 @@ impl Header {
         } else {
             now_ns()
         };
+        if to == TokenState::Waiting && from == TokenState::Executing {
+            // A retry: the next attempt has not been admitted or started.
+            self.retried.fetch_add(1, Ordering::Relaxed);
+            self.attempt_cancelled.store(false, Ordering::Relaxed);
+            self.admitted.store(0, Ordering::Relaxed);
+            self.started.store(0, Ordering::Relaxed);
+            return Some((held_slot, now));
+        }
         match to {
             TokenState::Admitted => self.admitted.store(now, Ordering::Relaxed),
             TokenState::Executing => self.started.store(now, Ordering::Relaxed),
@@ -147,6 +162,34 @@ impl Header {
     /// A kill or a timeout was requested: the running body should stop.
     pub(crate) fn is_cancelled(&self) -> bool {
         matches!(self.state(), TokenState::Killed | TokenState::TimedOut)
+            || self.attempt_cancelled()
+    }
+
+    /// The running attempt passed its own deadline.
+    pub(crate) fn attempt_cancelled(&self) -> bool {
+        self.attempt_cancelled.load(Ordering::Acquire)
+    }
+
+    /// Cuts off attempt `attempt` (counted from 0) if it is the one running:
+    /// its body sees [`is_cancelled`](Self::is_cancelled). Returns whether it
+    /// did.
+    pub(crate) fn cancel_attempt(&self, attempt: u32) -> bool {
+        if self.state() != TokenState::Executing || self.retried() != attempt {
+            return false;
+        }
+        self.attempt_cancelled.store(true, Ordering::Release);
+        true
+    }
+
+    /// Attempts that failed and were retried.
+    pub(crate) fn retried(&self) -> u32 {
+        self.retried.load(Ordering::Relaxed)
+    }
+
+    /// Attempts whose body started: the retried ones, and the current one if
+    /// it started.
+    pub(crate) fn attempts(&self) -> u32 {
+        self.retried() + u32::from(self.started_ns() != 0)
     }
 
     pub(crate) fn error(&self, kind: Reason) -> TaskError {

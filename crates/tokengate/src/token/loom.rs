@@ -21,6 +21,9 @@ use crate::error::KillReason;
 struct Counts {
     terminal: AtomicUsize,
     bodies_returned: AtomicUsize,
+    /// Retries the owner still grants, and the calls it was handed back.
+    retry_budget: AtomicUsize,
+    readmits: AtomicUsize,
 }
 
 struct Stub(Arc<Counts>);
@@ -46,6 +49,18 @@ impl Owner for Stub {
     }
     fn park(&self, _: Option<Duration>, _: u32) {}
     fn time_out_after(&self, _: &JobRef, _: Duration) {}
+    fn retry_delay(&self, _: &Header, _: Cause) -> Option<Duration> {
+        let budget = &self.0.retry_budget;
+        let left = budget.load(SeqCst);
+        (left > 0
+            && budget
+                .compare_exchange(left, left - 1, SeqCst, SeqCst)
+                .is_ok())
+        .then_some(Duration::ZERO)
+    }
+    fn readmit_after(&self, _: JobRef, _: Duration) {
+        self.0.readmits.fetch_add(1, SeqCst);
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -89,11 +104,17 @@ fn a_kill_racing_a_claim_resolves_the_token_once() {
             let job = job.clone();
             thread::spawn(move || {
                 if job.transition(Waiting, Admitted) && job.transition(Admitted, Executing) {
-                    job.run();
+                    job.run(&job);
                 }
             })
         };
-        let killed = kill(&*job, KillReason::Token);
+        let left = job.terminate(Killed);
+        if left.is_some() {
+            job.resolve_error(
+                job.header()
+                    .error(crate::error::Reason::Killed(KillReason::Token)),
+            );
+        }
         worker.join().unwrap();
 
         assert_eq!(counts.terminal.load(SeqCst), 1);
@@ -101,14 +122,17 @@ fn a_kill_racing_a_claim_resolves_the_token_once() {
         assert!(runs <= 1);
         match result(&cell) {
             Ok(value) => {
-                assert!(!killed);
+                assert!(left.is_none());
                 assert_eq!((value, runs), (7, 1));
             }
             Err(err) => {
-                assert!(killed && err.is_killed());
-                // Killed while queued: never ran. Killed while running: the
-                // body ran to its end and was reported as returned.
-                assert_eq!(counts.bodies_returned.load(SeqCst), runs);
+                assert!(err.is_killed());
+                // Killed while queued: never ran, nothing to report. Killed
+                // once `Executing` (before or after the body took its closure):
+                // the body's return is reported, once.
+                let from_executing = usize::from(left == Some(Executing));
+                assert_eq!(counts.bodies_returned.load(SeqCst), from_executing);
+                assert!(runs <= from_executing);
             }
         }
     });
@@ -126,7 +150,7 @@ fn a_kill_racing_completion_resolves_the_token_once() {
         assert!(job.transition(Waiting, Admitted) && job.transition(Admitted, Executing));
         let worker = {
             let job = job.clone();
-            thread::spawn(move || job.run())
+            thread::spawn(move || job.run(&job))
         };
         let killed = kill(&*job, KillReason::Token);
         worker.join().unwrap();
@@ -141,5 +165,50 @@ fn a_kill_racing_completion_resolves_the_token_once() {
             Err(err) => assert!(killed && err.is_killed() && returned == 1),
             Ok(other) => panic!("unexpected value {other}"),
         }
+    });
+}
+
+/// A kill races a failed attempt that is being retried: the attempt puts a
+/// fresh body in place and moves `Executing → Waiting` while the kill moves
+/// the call to `Killed`. Whichever wins, the token resolves once, as killed;
+/// the call is handed back for another attempt only if the retry won (and
+/// then the kill reached it in `Waiting`, with no body running), and a body
+/// cut off by the kill while running is reported as returned.
+#[test]
+fn a_kill_racing_a_retry_resolves_the_token_once() {
+    ::loom::model(|| {
+        let counts = Arc::new(Counts::default());
+        counts.retry_budget.store(1, SeqCst);
+        let header = Header::new(next_id(), "op", Weight::Medium, None);
+        let again = Again {
+            make: Box::new(|| || 7u8),
+            // Every value is a failure: the call never completes.
+            is_err: Some(|_: &u8| true),
+        };
+        let cell = Cell::with_body(header, Some(Stub(counts.clone())), Body::Again(again));
+        let job: JobRef = cell.clone();
+        assert!(job.transition(Created, Waiting));
+        assert!(job.transition(Waiting, Admitted) && job.transition(Admitted, Executing));
+        let cell: StdArc<dyn Completion<u8>> = cell;
+        let worker = {
+            let job = job.clone();
+            thread::spawn(move || job.run(&job))
+        };
+        let killed = kill(&*job, KillReason::Token);
+        worker.join().unwrap();
+
+        assert!(killed, "nothing else ends this call");
+        assert_eq!(counts.terminal.load(SeqCst), 1);
+        assert!(result(&cell).unwrap_err().is_killed());
+        let readmits = counts.readmits.load(SeqCst);
+        let returned = counts.bodies_returned.load(SeqCst);
+        assert!(readmits <= 1);
+        // Retried first, then killed while waiting: no body ran on. Killed
+        // while running: the body's return was reported, and no retry.
+        assert_eq!(
+            readmits + returned,
+            1,
+            "readmits {readmits}, returned {returned}"
+        );
     });
 }

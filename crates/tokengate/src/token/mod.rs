@@ -28,6 +28,7 @@
 //! | `Admitted → Executing`        | take the closure and run it                       |
 //! | `Executing → Completed/Failed`| store the value / the panic message               |
 //! | `* → Killed/TimedOut`         | store the matching error (dropping the closure)   |
+//! | `Executing → Waiting`         | (a retry) hand the call back to its owner         |
 //!
 //! Because a terminal state can be entered only once, the result slot is written
 //! exactly once, and a token resolves exactly once. Queues never need to remove a
@@ -41,6 +42,14 @@
 //! kill with [`is_cancelled`](crate::is_cancelled) or
 //! [`checkpoint`](crate::checkpoint); its late result loses the
 //! `Executing → Completed` race and is dropped. No panic, no double write.
+//!
+//! **Retries** (`again.rs`) are the one backward edge: a call whose fn has
+//! `retries` carries a factory for fresh bodies. When an attempt fails in a way
+//! its fn retries and the owner grants another attempt, the cell puts a fresh
+//! body in its slot *before* it moves `Executing → Waiting`, then hands the
+//! call to its owner to re-admit after a backoff. A kill or timeout that wins
+//! first leaves the call terminal and the attempt's outcome is dropped, so the
+//! token still resolves exactly once.
 //!
 //! **The owner.** Each successful transition is reported once to the token's
 //! owner ([`Owner::observe`]), which updates O(1) counters, releases lane
@@ -56,6 +65,7 @@
 //! *claims* the awaited token (`Waiting/Admitted → Executing`) and runs it
 //! inline, so nested calls never deadlock, even with a single worker.
 
+mod again;
 mod cell;
 mod context;
 mod header;
@@ -68,6 +78,7 @@ mod state_cell;
 mod tests;
 mod wait;
 
+pub(crate) use again::{Again, Body, Cause};
 pub(crate) use cell::{Cell, Completion, Job, JobRef, kill, terminate_with};
 pub(crate) use header::{Header, epoch, now_ns};
 pub(crate) use id::next_id;
@@ -230,6 +241,12 @@ impl<T> TaskToken<T> {
             }
         }
         self
+    }
+
+    /// How many attempts of the call have started: 1 once its body started,
+    /// more if it was retried (`retries`); 0 while its first attempt waits.
+    pub fn attempts(&self) -> u32 {
+        self.header().attempts()
     }
 
     /// When the call was made.

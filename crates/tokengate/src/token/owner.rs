@@ -11,6 +11,7 @@
 use std::any::Any;
 use std::time::Duration;
 
+use super::again::Cause;
 use super::{Header, JobRef};
 use crate::TokenState;
 
@@ -50,6 +51,17 @@ pub(crate) trait Owner: Send + Sync + 'static {
     /// most `timeout` (`None`: until unparked); `round` counts this wait's
     /// parks so far. A thread that may be able to help later parks briefly.
     fn park(&self, timeout: Option<Duration>, round: u32);
+
+    /// An attempt of a call that may be retried failed with `cause`: returns
+    /// the delay before the next attempt, or `None` to end the call with this
+    /// attempt's outcome (no retries left, a cause its fn does not retry, or
+    /// its owner stopping). [`Header::retried`] counts the attempts retried
+    /// so far.
+    fn retry_delay(&self, header: &Header, cause: Cause) -> Option<Duration>;
+
+    /// The call moved back to `Waiting` for another attempt: re-admit it
+    /// after `delay`, without holding a thread meanwhile.
+    fn readmit_after(&self, job: JobRef, delay: Duration);
 
     /// Times `job` out `timeout` from now, if it has not finished by then
     /// (as the attribute's `timeout` does; the earliest deadline wins).

@@ -47,6 +47,10 @@ impl Owner for Stub {
         std::thread::park_timeout(timeout.unwrap_or(Duration::from_millis(1)));
     }
     fn time_out_after(&self, _: &JobRef, _: Duration) {}
+    fn retry_delay(&self, _: &Header, _: Cause) -> Option<Duration> {
+        None
+    }
+    fn readmit_after(&self, _: JobRef, _: Duration) {}
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -83,7 +87,7 @@ fn start(job: &JobRef) {
 fn each_transition_is_reported_once_and_the_value_delivered() {
     let (recorder, token, job) = cell(|| 6 * 7);
     start(&job);
-    job.run();
+    job.run(&job);
     assert_eq!(token.wait().unwrap(), 42);
     assert_eq!(
         transitions(&recorder),
@@ -137,7 +141,7 @@ fn a_kill_while_running_drops_the_late_value_and_reports_the_body() {
     start(&job);
     assert_eq!(job.terminate(Killed), Some(Executing));
     job.resolve_error(job.header().error(Reason::Killed(KillReason::Token)));
-    job.run();
+    job.run(&job);
     assert!(token.wait().unwrap_err().is_killed());
     assert_eq!(recorder.bodies_returned.load(Ordering::SeqCst), 1);
     assert_eq!(
@@ -150,7 +154,7 @@ fn a_kill_while_running_drops_the_late_value_and_reports_the_body() {
 fn a_panic_is_the_tokens_error() {
     let (_, token, job) = cell(|| -> u8 { panic!("on purpose") });
     start(&job);
-    crate::unwind::silenced(|| job.run());
+    crate::unwind::silenced(|| job.run(&job));
     assert_eq!(
         token.wait().unwrap_err().panic_message(),
         Some("on purpose")
@@ -164,7 +168,7 @@ fn wait_blocks_until_another_thread_resolves_the_token() {
     let (_, mut token, job) = cell(|| 1u8);
     start(&job);
     assert!(token.wait_timeout(Duration::from_millis(5)).is_none());
-    let runner = std::thread::spawn(move || job.run());
+    let runner = std::thread::spawn(move || job.run(&job));
     let deadline = Instant::now() + Duration::from_secs(20);
     let value = token.wait_timeout(deadline - Instant::now());
     runner.join().unwrap();

@@ -61,6 +61,12 @@ pub enum ErrorKind {
     /// The call names a limit its coordinator has no size for (no cap and no
     /// rate): a configuration error, reported at once.
     UnsizedLimit,
+    /// Its operation is blocked (auto-block tripped, or a manual block): the
+    /// call was refused at once.
+    Blocked,
+    /// It did not start within its `queue_timeout` (or the coordinator's
+    /// `max_queue_wait`): it was shed without running.
+    Expired,
 }
 
 /// Who killed a call; see [`TaskError::kill_reason`].
@@ -147,6 +153,15 @@ pub(crate) enum Reason {
     LimitFull { name: String, waiting: usize },
     /// The call names a limit with no size.
     UnsizedLimit { name: &'static str },
+    /// Its op is blocked: why, and when it will be probed.
+    /// `manual`: by `block_operation`, never probed.
+    Blocked {
+        why: String,
+        probe_in: Option<Duration>,
+        manual: bool,
+    },
+    /// It waited longer than its queue timeout.
+    Expired { after: Duration },
     /// The coordinator stopped before the call completed.
     Shutdown,
     /// No coordinator was running when the call was made; `dropped_unused`
@@ -176,6 +191,8 @@ impl Reason {
             Reason::TimedOut(_) => ErrorKind::TimedOut,
             Reason::Rejected { .. } | Reason::LimitFull { .. } => ErrorKind::Rejected,
             Reason::UnsizedLimit { .. } => ErrorKind::UnsizedLimit,
+            Reason::Blocked { .. } => ErrorKind::Blocked,
+            Reason::Expired { .. } => ErrorKind::Expired,
             Reason::Shutdown => ErrorKind::Shutdown,
             Reason::NoCoordinator { .. } => ErrorKind::NoCoordinator,
             Reason::Process(_) => ErrorKind::Process,
@@ -208,6 +225,17 @@ impl fmt::Debug for Reason {
             Reason::UnsizedLimit { name } => {
                 f.debug_struct("UnsizedLimit").field("name", name).finish()
             }
+            Reason::Blocked {
+                why,
+                probe_in,
+                manual,
+            } => f
+                .debug_struct("Blocked")
+                .field("why", why)
+                .field("probe_in", probe_in)
+                .field("manual", manual)
+                .finish(),
+            Reason::Expired { after } => f.debug_struct("Expired").field("after", after).finish(),
             Reason::Shutdown => f.write_str("Shutdown"),
             Reason::NoCoordinator { dropped_unused } => f
                 .debug_struct("NoCoordinator")
@@ -318,6 +346,18 @@ impl TaskError {
         self.kind() == ErrorKind::Rejected
     }
 
+    /// The call's operation is blocked (auto-block or a manual block), so it
+    /// was refused at once without running.
+    pub fn is_blocked(&self) -> bool {
+        self.kind() == ErrorKind::Blocked
+    }
+
+    /// The call did not start within its queue timeout and was shed without
+    /// running.
+    pub fn is_expired(&self) -> bool {
+        self.kind() == ErrorKind::Expired
+    }
+
     /// The coordinator stopped before the call completed.
     pub fn is_shutdown(&self) -> bool {
         self.kind() == ErrorKind::Shutdown
@@ -396,6 +436,36 @@ impl fmt::Display for TaskError {
                 "guarded call `{op}` names limit `{name}`, which this coordinator has no size \
                  for; give it one with `CoordinatorBuilder::limit(\"{name}\", n)` (or `.rate(..)`) \
                  before `start()`, or with `Handle::set_limit` at run time"
+            ),
+            Reason::Blocked {
+                why,
+                probe_in,
+                manual,
+            } => {
+                write!(
+                    f,
+                    "guarded call `{op}` was refused: operation `{op}` is blocked ({why}); "
+                )?;
+                match probe_in {
+                    Some(after) => write!(
+                        f,
+                        "it will be probed again in {}, or unblock it with \
+                         `Handle::unblock_operation`",
+                        crate::stats::Rounded(*after)
+                    ),
+                    None if *manual => f.write_str("unblock it with `Handle::unblock_operation`"),
+                    None => f.write_str(
+                        "probe calls are testing it now; retry shortly, or unblock it with \
+                         `Handle::unblock_operation`",
+                    ),
+                }
+            }
+            Reason::Expired { after } => write!(
+                f,
+                "guarded call `{op}` expired: it did not start within its queue timeout of {}, \
+                 so it was shed without running; raise `queue_timeout`, add workers, or send \
+                 less work",
+                crate::stats::Rounded(*after)
             ),
             Reason::Shutdown => write!(
                 f,
@@ -516,6 +586,11 @@ enum BuildErrorKind {
         why: &'static str,
     },
     NulInThreadName,
+    /// A setting is out of its range.
+    Invalid {
+        setting: &'static str,
+        why: &'static str,
+    },
     /// A limit's name or rate is unusable.
     BadLimit {
         name: String,
@@ -548,6 +623,12 @@ impl BuildError {
     pub(crate) fn nul_in_thread_name() -> Self {
         BuildError {
             kind: BuildErrorKind::NulInThreadName,
+        }
+    }
+
+    pub(crate) fn invalid(setting: &'static str, why: &'static str) -> Self {
+        BuildError {
+            kind: BuildErrorKind::Invalid { setting, why },
         }
     }
 
@@ -602,6 +683,7 @@ impl fmt::Display for BuildError {
                  remove it from the prefix",
             ),
             BuildErrorKind::BadLimit { name, why } => write!(f, "limit `{name}`: {why}"),
+            BuildErrorKind::Invalid { setting, why } => write!(f, "`{setting}`: {why}"),
             BuildErrorKind::Spawn(err) => write!(
                 f,
                 "could not start a coordinator thread ({err}); lower `workers_per_core` \
@@ -629,6 +711,7 @@ impl std::error::Error for BuildError {
             | BuildErrorKind::TooLarge { .. }
             | BuildErrorKind::NulInThreadName
             | BuildErrorKind::BadLimit { .. }
+            | BuildErrorKind::Invalid { .. }
             | BuildErrorKind::DuplicateOp { .. } => None,
         }
     }

@@ -241,8 +241,8 @@ pub mod __private;
 
 pub use cancel::{WorkerInfo, checkpoint, current_token_id, current_worker, is_cancelled};
 pub use coordinator::{
-    CoordinatorBuilder, EnterGuard, FullLanePolicy, Handle, OperationsCoordinator, Override,
-    PanicReport, RetryOn,
+    AutoBlock, CoordinatorBuilder, EnterGuard, FullLanePolicy, Handle, OperationsCoordinator,
+    Override, PanicReport, RetryOn,
 };
 pub use error::{BuildError, Cancelled, ErrorKind, KillReason, TaskError, TokenId};
 pub use map::{a_map, map};

@@ -51,6 +51,7 @@ pub struct Task {
     storage: Option<StorageSpeed>,
     limit: Option<&'static str>,
     sticky: Option<(&'static str, KeyId)>,
+    queue_timeout: Option<Duration>,
 }
 
 impl Task {
@@ -64,6 +65,7 @@ impl Task {
             storage: None,
             limit: None,
             sticky: None,
+            queue_timeout: None,
         }
     }
 
@@ -79,6 +81,13 @@ impl Task {
     /// Sets a timeout, measured from each call.
     pub const fn timeout(mut self, timeout: Duration) -> Task {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sheds calls that have not started `wait` after they were made, as the
+    /// attribute's `queue_timeout` does: they resolve expired without running.
+    pub const fn queue_timeout(mut self, wait: Duration) -> Task {
+        self.queue_timeout = Some(wait);
         self
     }
 
@@ -140,6 +149,7 @@ impl Task {
         call.storage = self.storage;
         call.limit = self.limit;
         call.sticky = self.sticky;
+        call.queue_timeout = self.queue_timeout;
         call
     }
 

@@ -180,6 +180,15 @@ pub struct OpStats {
     pub held: usize,
     /// Failed attempts that were retried (`retries`), since start.
     pub retries: u64,
+    /// Calls resolved expired (`queue_timeout`, `max_queue_wait`): shed
+    /// without running, since start.
+    pub expired: u64,
+    /// Bodies of this op still running after their call was killed or timed
+    /// out, now.
+    pub orphaned: usize,
+    /// Its circuit breaker: the outcomes in its window, and whether it is
+    /// blocked.
+    pub health: OpHealth,
     /// Time from the call to the start of its body.
     pub queue_wait: LatencySummary,
     /// Time its bodies ran (to their result, or to a kill or timeout).
@@ -522,5 +531,60 @@ fn optional_seconds<S: serde::Serializer>(
     match d {
         Some(d) => serializer.serialize_some(&d.as_secs_f64()),
         None => serializer.serialize_none(),
+    }
+}
+
+/// An operation's health, as its circuit breaker sees it (see
+/// [`AutoBlock`](crate::AutoBlock)); the window figures are zero when
+/// auto-block is off.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct OpHealth {
+    /// Healthy, degraded, blocked or probing.
+    pub state: HealthState,
+    /// Attempts that finished in the window.
+    pub window_calls: u32,
+    /// Of those, how many failed (panics, lost workers, timeouts).
+    pub window_failures: u32,
+    /// Of those, how many ran longer than the slow-call threshold.
+    pub window_slow: u32,
+    /// Why it is blocked, while it is.
+    pub blocked_because: Option<String>,
+    /// The last failure's message.
+    pub last_failure: Option<String>,
+}
+
+/// The state of an operation's circuit breaker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize), serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum HealthState {
+    /// No failure or slow call in the window.
+    #[default]
+    Healthy,
+    /// Failures or slow calls in the window, below the thresholds.
+    Degraded,
+    /// New calls fail at once ([`ErrorKind::Blocked`](crate::ErrorKind::Blocked)).
+    Blocked,
+    /// Blocked, and probe calls are being let through to test it.
+    Probing,
+}
+
+impl HealthState {
+    /// The state's lowercase name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Healthy => "healthy",
+            HealthState::Degraded => "degraded",
+            HealthState::Blocked => "blocked",
+            HealthState::Probing => "probing",
+        }
+    }
+}
+
+impl fmt::Display for HealthState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::Call;
 use super::builder::FullLanePolicy;
+use super::guard::Why;
 use super::lead::{self, LeadDomain};
 use super::limit::GateBits;
 use super::live::OrphanBits;
@@ -35,6 +36,7 @@ impl Shared {
             limit,
             weight_explicit,
             retry,
+            queue_timeout,
         } = call;
         let class = match storage {
             Some(speed) => Class::Storage(speed),
@@ -89,8 +91,9 @@ impl Shared {
         }
         let cell = Cell::with_body(header, Some(route), body);
         let token = TaskToken::from_cell(cell.clone());
+        let shed_after = queue_timeout.or(self.config.max_queue_wait);
         match unsized_limit {
-            None => self.admit(cell),
+            None => self.admit(cell, shed_after),
             Some(name) => {
                 terminate_with(&*cell, TokenState::Killed, Reason::UnsizedLimit { name });
             }
@@ -98,7 +101,7 @@ impl Shared {
         token
     }
 
-    fn admit(&self, job: JobRef) {
+    fn admit(&self, job: JobRef, shed_after: Option<Duration>) {
         /// Counts this submission in `submitting` until it is queued or given
         /// up, whichever way `admit` returns.
         struct Submitting<'a>(&'a AtomicUsize);
@@ -116,12 +119,17 @@ impl Shared {
         let header = job.header();
         self.registry.insert(&job);
         job.transition(TokenState::Created, TokenState::Waiting);
+        let created = epoch() + Duration::from_nanos(header.created_ns());
+        if let Some(after) = shed_after
+            && let Some(deadline) = created.checked_add(after)
+        {
+            self.timer.expire(&job, deadline, after);
+        }
         let route = route_of(&*job).expect("admitted tokens have a route");
         // With `retry_on = "timeout"` the timeout bounds each attempt instead
         // (scheduled as each starts).
         let per_attempt = route.retry.is_some_and(|p| p.per_attempt_timeout());
         if let Some(timeout) = header.timeout.filter(|_| !per_attempt) {
-            let created = epoch() + Duration::from_nanos(header.created_ns());
             // A deadline beyond the clock's range never passes.
             if let Some(deadline) = created.checked_add(timeout) {
                 self.timer.schedule(&job, deadline, timeout);
@@ -135,6 +143,18 @@ impl Shared {
     /// It passes its limit's gate (if any), then is routed.
     pub(super) fn enter(&self, job: JobRef) {
         let route = route_of(&*job).expect("admitted tokens have a route");
+        if let Err(refusal) = route.op.guard.admit(self.config.auto_block.as_ref()) {
+            terminate_with(
+                &*job,
+                TokenState::Killed,
+                Reason::Blocked {
+                    manual: refusal.why == Why::Manual,
+                    why: refusal.why.to_string(),
+                    probe_in: refusal.probe_in,
+                },
+            );
+            return;
+        }
         if let Some(limit) = &route.limit
             && !self.pass_gate(&job, route, limit)
         {

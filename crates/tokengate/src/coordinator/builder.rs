@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::OperationsCoordinator;
+use super::guard::AutoBlock;
 use super::limit::{LimitSpec, RateSpec};
 use super::panics::{PanicHandler, PanicReport};
 use crate::{BuildError, StorageSpeed};
@@ -53,6 +54,10 @@ pub(crate) struct Config {
     pub(crate) panic_handler: Option<PanicHandler>,
     /// Named limits, in the order they were first configured.
     pub(crate) limits: Vec<LimitSpec>,
+    /// The per-op circuit breaker, if on.
+    pub(crate) auto_block: Option<AutoBlock>,
+    /// Calls not started this long after they were made are shed.
+    pub(crate) max_queue_wait: Option<Duration>,
 }
 
 /// The most worker threads a coordinator runs (`core_groups × workers_per_core`).
@@ -106,6 +111,9 @@ impl Config {
         }
         if self.thread_name.contains('\0') {
             return Err(BuildError::nul_in_thread_name());
+        }
+        if let Some(rule) = &self.auto_block {
+            check_auto_block(rule)?;
         }
         for limit in &self.limits {
             check_limit_name(&limit.name)?;
@@ -181,6 +189,8 @@ impl CoordinatorBuilder {
                 prestart_processes: false,
                 panic_handler: None,
                 limits: Vec::new(),
+                auto_block: None,
+                max_queue_wait: None,
             },
         }
     }
@@ -284,6 +294,50 @@ impl CoordinatorBuilder {
     /// ```
     pub fn rate(mut self, name: impl Into<String>, calls: u32, per: Duration) -> Self {
         self.limit_spec(name.into()).rate = Some(RateSpec { calls, per });
+        self
+    }
+
+    /// Turns on auto-block: a circuit breaker per operation (off by default).
+    /// An op whose recent calls fail (or run slow) past the rule's thresholds
+    /// is blocked: its new calls fail at once with
+    /// [`ErrorKind::Blocked`](crate::ErrorKind::Blocked), until after the
+    /// cooldown a probe call succeeds. See [`AutoBlock`], and
+    /// [`Handle::block_operation`](crate::Handle::block_operation) for manual
+    /// blocks (which work without this).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tokengate::{task_token_guard, AutoBlock, ErrorKind, OperationsCoordinator};
+    ///
+    /// #[task_token_guard(op = "broken")]
+    /// fn broken() -> u8 {
+    ///     std::panic::resume_unwind(Box::new("always fails"))
+    /// }
+    ///
+    /// let coordinator = OperationsCoordinator::builder()
+    ///     .auto_block(AutoBlock::new().failure_ratio(0.9).min_calls(5).cooldown(Duration::from_secs(60)))
+    ///     .start()
+    ///     .unwrap();
+    /// for _ in 0..5 {
+    ///     assert!(broken().wait().unwrap_err().is_panic());
+    /// }
+    /// let refused = broken();
+    /// assert!(refused.is_finished()); // refused at once, nothing ran
+    /// assert_eq!(refused.wait().unwrap_err().kind(), ErrorKind::Blocked);
+    /// assert_eq!(coordinator.blocked_operations(), ["broken"]);
+    /// coordinator.stop();
+    /// ```
+    pub fn auto_block(mut self, rule: AutoBlock) -> Self {
+        self.config.auto_block = Some(rule);
+        self
+    }
+
+    /// Sheds calls that have not started `wait` after they were made: they
+    /// resolve [`ErrorKind::Expired`](crate::ErrorKind::Expired) without
+    /// running (a request that already missed its deadline should not take a
+    /// worker). A fn's own `queue_timeout` overrides it. Off by default.
+    pub fn max_queue_wait(mut self, wait: Duration) -> Self {
+        self.config.max_queue_wait = Some(wait);
         self
     }
 
@@ -428,6 +482,30 @@ fn check_limit_name(name: &str) -> Result<(), BuildError> {
         return Err(BuildError::bad_limit(
             name,
             "a limit name must not contain control characters; use the name its calls give",
+        ));
+    }
+    Ok(())
+}
+
+/// Auto-block's ratios are fractions, and its window must hold time.
+fn check_auto_block(rule: &AutoBlock) -> Result<(), BuildError> {
+    let fraction = |ratio: f64| ratio > 0.0 && ratio <= 1.0;
+    if !fraction(rule.failure_ratio) {
+        return Err(BuildError::invalid(
+            "AutoBlock::failure_ratio",
+            "a ratio must be above 0.0 and at most 1.0 (0.9 trips at 90% failures)",
+        ));
+    }
+    if rule.slow.is_some_and(|(_, ratio)| !fraction(ratio)) {
+        return Err(BuildError::invalid(
+            "AutoBlock::slow_call",
+            "a ratio must be above 0.0 and at most 1.0 (0.5 trips when half the calls are slow)",
+        ));
+    }
+    if rule.window.is_zero() {
+        return Err(BuildError::invalid(
+            "AutoBlock::window",
+            "the window must be longer than zero; pass the span of time outcomes count over",
         ));
     }
     Ok(())

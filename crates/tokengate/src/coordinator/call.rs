@@ -29,6 +29,8 @@ pub(crate) struct Call {
     pub(crate) limit: Option<&'static str>,
     /// `retries` (with `retry_backoff` and `retry_on`).
     pub(crate) retry: Option<RetryPolicy>,
+    /// `queue_timeout`: shed the call if it has not started by then.
+    pub(crate) queue_timeout: Option<Duration>,
 }
 
 impl Call {
@@ -43,6 +45,7 @@ impl Call {
             lead: None,
             limit: None,
             retry: None,
+            queue_timeout: None,
         }
     }
 
@@ -70,6 +73,7 @@ impl Call {
             }),
             limit: site.limit,
             retry: None,
+            queue_timeout: None,
         }
     }
 }

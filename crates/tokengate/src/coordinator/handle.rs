@@ -238,6 +238,42 @@ impl Handle {
         self.shared.live_calls()
     }
 
+    /// Blocks operation `op` until [`unblock_operation`](Self::unblock_operation):
+    /// its new calls fail at once with
+    /// [`ErrorKind::Blocked`](crate::ErrorKind::Blocked); calls already queued
+    /// stay queued (drain them with
+    /// [`drain_operation`](Self::drain_operation) to drop them). Works with or
+    /// without [`AutoBlock`](crate::AutoBlock); a manual block is never
+    /// probed.
+    ///
+    /// ```
+    /// use tokengate::{ErrorKind, OperationsCoordinator, Task};
+    ///
+    /// let coordinator = OperationsCoordinator::start();
+    /// coordinator.block_operation("export");
+    /// let refused = coordinator.run(|| Task::new("export").spawn(|| ()));
+    /// assert_eq!(refused.wait().unwrap_err().kind(), ErrorKind::Blocked);
+    /// assert!(coordinator.unblock_operation("export"));
+    /// assert!(coordinator.run(|| Task::new("export").spawn(|| ())).wait().is_ok());
+    /// coordinator.stop();
+    /// ```
+    pub fn block_operation(&self, op: &str) {
+        self.shared.guards.of(op).block();
+    }
+
+    /// Lifts a block of `op`, manual or automatic (its window of outcomes
+    /// starts afresh). Returns whether it was blocked.
+    pub fn unblock_operation(&self, op: &str) -> bool {
+        self.shared.guards.of(op).unblock()
+    }
+
+    /// The operations blocked now (manually, or tripped by
+    /// [`AutoBlock`](crate::AutoBlock), including those being probed), sorted
+    /// by name.
+    pub fn blocked_operations(&self) -> Vec<String> {
+        self.shared.guards.blocked()
+    }
+
     /// Whether admission is paused globally.
     pub fn is_paused(&self) -> bool {
         self.shared.scheduler.is_paused()

@@ -73,6 +73,15 @@ impl Orphans {
         self.lock().values().cloned().collect()
     }
 
+    /// How many bodies run on after their call ended, per op.
+    pub(crate) fn by_op(&self) -> HashMap<&'static str, usize> {
+        let mut counts = HashMap::new();
+        for job in self.lock().values() {
+            *counts.entry(job.header().op).or_default() += 1;
+        }
+        counts
+    }
+
     /// How many bodies run on after their call ended.
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
@@ -109,7 +118,8 @@ impl Shared {
                 let route = route_of(&*job)?;
                 let header = job.header();
                 let started = header.started_ns();
-                let running_for = (started != 0).then(|| now.saturating_sub(started));
+                let running = body_running || header.state() == crate::TokenState::Executing;
+                let running_for = running.then(|| now.saturating_sub(started));
                 let over_p99 = running_for
                     .zip(p99_of(route))
                     .is_some_and(|(ran, p99)| ran > p99);

@@ -3,7 +3,9 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::guard::Guard;
 
 use crate::metrics::{ShardedHistogram, ShardedStates};
 use crate::token::JobRef;
@@ -31,6 +33,10 @@ pub(crate) struct OpEntry {
     pub(crate) run_time: ShardedHistogram,
     /// Failed attempts that were retried.
     pub(crate) retries: AtomicU64,
+    /// Calls shed without running (`queue_timeout`).
+    pub(crate) expired: AtomicU64,
+    /// The op's circuit breaker (shared by its entries of every class).
+    pub(crate) guard: Arc<Guard>,
     paused: AtomicBool,
     /// `Waiting` calls held back by a pause of this op, in call order.
     held: Mutex<VecDeque<JobRef>>,
@@ -47,7 +53,13 @@ impl std::fmt::Debug for OpEntry {
 }
 
 impl OpEntry {
-    pub(crate) fn new(name: &'static str, class: Class, shards: usize, paused: bool) -> Self {
+    pub(crate) fn new(
+        name: &'static str,
+        class: Class,
+        shards: usize,
+        paused: bool,
+        guard: Arc<Guard>,
+    ) -> Self {
         OpEntry {
             name,
             class,
@@ -56,6 +68,8 @@ impl OpEntry {
             queue_wait: ShardedHistogram::new(shards.min(HISTOGRAM_SHARDS)),
             run_time: ShardedHistogram::new(shards.min(HISTOGRAM_SHARDS)),
             retries: AtomicU64::new(0),
+            expired: AtomicU64::new(0),
+            guard,
             paused: AtomicBool::new(paused),
             held: Mutex::default(),
         }

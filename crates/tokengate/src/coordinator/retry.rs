@@ -173,6 +173,7 @@ impl Shared {
                 terminate_with(&*job, TokenState::TimedOut, Reason::TimedOut(after));
             }
             Action::Readmit => self.readmit(job),
+            Action::Expire(after) => self.expire(&job, after),
             Action::EndAttempt(attempt) => {
                 let last = route_of(&*job)
                     .and_then(|route| route.retry)

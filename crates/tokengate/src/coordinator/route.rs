@@ -137,6 +137,10 @@ impl Owner for Route {
         scheduler::park_waiting(timeout, round);
     }
 
+    fn attempt_failed(&self, _: &Header, message: &str) {
+        self.op.guard.note_failure(message.to_owned());
+    }
+
     fn retry_delay(&self, header: &Header, cause: Cause) -> Option<Duration> {
         let policy = self.retry.as_ref()?;
         let delay = self.shared.retry_delay(policy, header, cause)?;

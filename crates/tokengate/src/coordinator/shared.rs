@@ -8,6 +8,7 @@ use std::thread::JoinHandle;
 use super::admitter::Admitter;
 use super::builder::Config;
 use super::context::{self, OpKey};
+use super::guard::Guards;
 use super::lead::Leads;
 use super::limit::Limits;
 use super::live::Orphans;
@@ -39,6 +40,8 @@ pub(crate) struct Shared {
     pub(crate) limits: Limits,
     /// Bodies still running after their call was killed or timed out.
     pub(crate) orphans: Orphans,
+    /// Per op name: its circuit breaker and manual block.
+    pub(crate) guards: Guards,
     /// The worker processes of `process_pool` calls.
     #[cfg(feature = "process")]
     pub(crate) process: Arc<ProcessPool>,
@@ -89,6 +92,7 @@ impl Shared {
             leads: Leads::default(),
             limits: Limits::new(&config.limits),
             orphans: Orphans::default(),
+            guards: Guards::default(),
             #[cfg(feature = "process")]
             process: Arc::new(ProcessPool::new(
                 config.process_workers,
@@ -167,11 +171,12 @@ impl Shared {
             return entry.clone();
         }
         let paused = self.lock_paused_ops().contains(op);
+        let guard = self.guards.of(op);
         self.ops
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .entry((op, class))
-            .or_insert_with(|| Arc::new(OpEntry::new(op, class, self.shards, paused)))
+            .or_insert_with(|| Arc::new(OpEntry::new(op, class, self.shards, paused, guard)))
             .clone()
     }
 
@@ -221,7 +226,11 @@ impl Shared {
                 .queue_wait
                 .record(now.saturating_sub(header.created_ns()));
             self.start_attempt(route, header, now);
-        } else if to == TokenState::Waiting && from == TokenState::Executing {
+        }
+        if from == TokenState::Executing {
+            self.attempt_ended(route, header, to, now);
+        }
+        if to == TokenState::Waiting && from == TokenState::Executing {
             // An attempt failed and the call waits for its next one: it gives
             // its limit's permit back and passes the gate again when
             // re-admitted; a sticky call keeps its domain's turn.

@@ -33,6 +33,7 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
         let shards = of.iter().flat_map(|entry| pick(entry).shards());
         LatencySummary::from_snapshot(&HistogramSnapshot::merge(shards))
     };
+    let orphaned = shared.orphans.by_op();
     let mut ops: Vec<OpStats> = by_op
         .iter()
         .map(|(op, same)| {
@@ -49,6 +50,12 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
                     .iter()
                     .map(|entry| entry.retries.load(Ordering::Relaxed))
                     .sum(),
+                expired: same
+                    .iter()
+                    .map(|entry| entry.expired.load(Ordering::Relaxed))
+                    .sum(),
+                orphaned: orphaned.get(op).copied().unwrap_or(0),
+                health: same[0].guard.health(shared.config.auto_block.as_ref()),
                 queue_wait: latency(|entry| &entry.queue_wait, same),
                 run_time: latency(|entry| &entry.run_time, same),
             }

@@ -21,6 +21,9 @@ pub(crate) enum Action {
     EndAttempt(u32),
     /// Re-admit the call for its next attempt.
     Readmit,
+    /// Shed the call if it has not started: its queue timeout (the duration)
+    /// passed.
+    Expire(Duration),
 }
 
 /// The call an entry acts on.
@@ -109,6 +112,15 @@ impl Timer {
         self.push(
             deadline,
             Action::EndAttempt(attempt),
+            Target::Weak(Arc::downgrade(job)),
+        );
+    }
+
+    /// Sheds `job` at `deadline` if it has not started by then.
+    pub(crate) fn expire(&self, job: &JobRef, deadline: Instant, after: Duration) {
+        self.push(
+            deadline,
+            Action::Expire(after),
             Target::Weak(Arc::downgrade(job)),
         );
     }

@@ -250,6 +250,15 @@ where
             }
         };
         let outcome = catch_unwind(AssertUnwindSafe(f));
+        if let (Err(payload), Some(owner)) = (&outcome, &self.owner)
+            && self.header.state() == TokenState::Executing
+        {
+            let message = match payload.downcast_ref::<Failure>() {
+                Some(Failure(reason)) => self.header.error(reason.clone()).to_string(),
+                None => panic_message(&**payload),
+            };
+            owner.attempt_failed(&self.header, &message);
+        }
         let outcome = match self.try_again(me, outcome) {
             Some(outcome) => outcome,
             None => return,

@@ -30,8 +30,10 @@ pub(crate) struct Header {
     /// Which of its scheduler's threads runs the body: an index the scheduler
     /// chose, plus one (0: none recorded).
     runner: AtomicU32,
-    /// Attempts that failed and were retried (see `again`).
+    /// Attempts that failed and were retried (see `again`), and attempts
+    /// whose body started.
     retried: AtomicU32,
+    attempts: AtomicU32,
     /// The running attempt passed its own deadline: its body should stop,
     /// and a retry may follow (`retry_on = "timeout"`).
     attempt_cancelled: AtomicBool,
@@ -70,6 +72,7 @@ impl Header {
             created: now_ns(),
             runner: AtomicU32::new(0),
             retried: AtomicU32::new(0),
+            attempts: AtomicU32::new(0),
             attempt_cancelled: AtomicBool::new(false),
             admitted: AtomicU64::new(0),
             started: AtomicU64::new(0),
@@ -113,16 +116,18 @@ impl Header {
             now_ns()
         };
         if to == TokenState::Waiting && from == TokenState::Executing {
-            // A retry: the next attempt has not been admitted or started.
+            // A retry. The failed attempt's timestamps stay until the next
+            // attempt's overwrite them (its owner reads how long it ran).
             self.retried.fetch_add(1, Ordering::Relaxed);
             self.attempt_cancelled.store(false, Ordering::Relaxed);
-            self.admitted.store(0, Ordering::Relaxed);
-            self.started.store(0, Ordering::Relaxed);
             return Some((held_slot, now));
         }
         match to {
             TokenState::Admitted => self.admitted.store(now, Ordering::Relaxed),
-            TokenState::Executing => self.started.store(now, Ordering::Relaxed),
+            TokenState::Executing => {
+                self.started.store(now, Ordering::Relaxed);
+                self.attempts.fetch_add(1, Ordering::Relaxed);
+            }
             s if s.is_terminal() => self.finished.store(now, Ordering::Relaxed),
             _ => {}
         }
@@ -186,10 +191,9 @@ impl Header {
         self.retried.load(Ordering::Relaxed)
     }
 
-    /// Attempts whose body started: the retried ones, and the current one if
-    /// it started.
+    /// Attempts whose body started.
     pub(crate) fn attempts(&self) -> u32 {
-        self.retried() + u32::from(self.started_ns() != 0)
+        self.attempts.load(Ordering::Relaxed)
     }
 
     pub(crate) fn error(&self, kind: Reason) -> TaskError {

@@ -52,6 +52,11 @@ pub(crate) trait Owner: Send + Sync + 'static {
     /// parks so far. A thread that may be able to help later parks briefly.
     fn park(&self, timeout: Option<Duration>, round: u32);
 
+    /// The running attempt's body failed (panicked, or could not produce a
+    /// value: a lost worker process, say); `message` says how. Told before
+    /// the attempt is retried or the call resolves.
+    fn attempt_failed(&self, header: &Header, message: &str);
+
     /// An attempt of a call that may be retried failed with `cause`: returns
     /// the delay before the next attempt, or `None` to end the call with this
     /// attempt's outcome (no retries left, a cause its fn does not retry, or

@@ -107,3 +107,36 @@ fn a_call_running_past_its_op_s_p99_is_flagged() {
         value(slow);
     });
 }
+
+#[test]
+fn a_lane_reports_how_long_its_oldest_call_has_waited() {
+    use tokengate_tests::{single_worker, with_coordinator};
+    with_coordinator(single_worker("oldest-wait"), |c| {
+        assert_eq!(c.stats().lane(Weight::Medium).oldest_wait, None);
+        let gate = Gate::new();
+        let blocker = {
+            let gate = gate.clone();
+            Task::new("blocker").spawn(move || gate.wait())
+        };
+        eventually("the worker is busy", || {
+            blocker.state() == TokenState::Executing
+        });
+        // Mailboxes take a few calls first; the rest wait in the lane.
+        let queued: Vec<_> = (0..100)
+            .map(|i| Task::new("queued").spawn(move || i))
+            .collect();
+        std::thread::sleep(Duration::from_millis(20));
+        let waited = c
+            .stats()
+            .lane(Weight::Medium)
+            .oldest_wait
+            .expect("calls wait");
+        assert!(waited >= Duration::from_millis(20), "{waited:?}");
+        gate.open();
+        assert!(value(blocker));
+        for (i, token) in queued.into_iter().enumerate() {
+            assert_eq!(value(token), i);
+        }
+        assert_eq!(c.stats().lane(Weight::Medium).oldest_wait, None);
+    });
+}

@@ -202,6 +202,10 @@ pub struct OpStats {
 pub struct LaneStats {
     /// The lane's weight.
     pub weight: Weight,
+    /// How long the oldest call waiting in this lane (or its line) has
+    /// waited, if any waits: a lane whose oldest call waits long is starved.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "optional_seconds"))]
+    pub oldest_wait: Option<Duration>,
     /// Calls holding a slot of this lane (waiting or held), now.
     pub depth: usize,
     /// Calls waiting in line for room (made while the lane was full), now;

@@ -2,6 +2,7 @@
 //! are in [`crate::stats`]).
 
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::Shared;
 use super::ops::{Class, OpEntry};
@@ -64,11 +65,15 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
     ops.sort_by(|a, b| a.op.cmp(b.op));
     let all_entries: Vec<&OpEntry> = entries.iter().map(|entry| &**entry).collect();
     let scheduler = &shared.scheduler;
+    let now = crate::token::now_ns();
     let lanes = Weight::ALL
         .into_iter()
         .map(|w| {
             let lane = scheduler.lane(w);
             LaneStats {
+                oldest_wait: lane
+                    .oldest_created()
+                    .map(|created| Duration::from_nanos(now.saturating_sub(created))),
                 weight: w,
                 depth: lane.taken(),
                 in_line: lane.in_line(),

@@ -202,6 +202,20 @@ impl Lane {
         found
     }
 
+    /// When the oldest live call waiting in this lane or its line was made
+    /// (token epoch nanoseconds), if any waits.
+    pub(crate) fn oldest_created(&self) -> Option<u64> {
+        let oldest = |entries: &VecDeque<JobRef>| {
+            entries
+                .iter()
+                .find(|job| job.header().state() == TokenState::Waiting)
+                .map(|job| job.header().created_ns())
+        };
+        let queued = oldest(&self.lock());
+        let in_line = oldest(&self.line.lock().unwrap_or_else(|p| p.into_inner()));
+        queued.into_iter().chain(in_line).min()
+    }
+
     /// Empties the queue and the line (used at shutdown to break token →
     /// coordinator cycles).
     pub(crate) fn clear(&self) {

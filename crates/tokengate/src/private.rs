@@ -2,6 +2,7 @@
 //! in any release.
 
 use std::hash::Hash;
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 #[cfg(feature = "process")]
@@ -34,6 +35,8 @@ pub struct Site {
     pub(crate) digest_policy: DigestPolicy,
     pub(crate) process_pool: bool,
     pub(crate) limit: Option<&'static str>,
+    /// `memory_limit`, in bytes; only on a `process_pool` site.
+    pub(crate) memory_limit: Option<NonZeroU64>,
 }
 
 impl Site {
@@ -52,6 +55,7 @@ impl Site {
             digest_policy: DigestPolicy::Full,
             process_pool: false,
             limit: None,
+            memory_limit: None,
         }
     }
 
@@ -108,6 +112,13 @@ impl Site {
     /// its other gates.
     pub const fn limit(mut self, name: &'static str) -> Site {
         self.limit = Some(name);
+        self
+    }
+
+    /// `memory_limit = "..."`, already parsed to bytes (never 0) by the
+    /// attribute, on a `process_pool` fn.
+    pub const fn memory_limit(mut self, bytes: u64) -> Site {
+        self.memory_limit = NonZeroU64::new(bytes);
         self
     }
 }
@@ -268,7 +279,7 @@ mod process {
     {
         debug_assert!(site.process_pool && site.op == entry.op);
         let call = crate::coordinator::Call::from_site(site, key.map(|key| key.0));
-        crate::coordinator::submit_process(call, entry, encode_args, decode)
+        crate::coordinator::submit_process(call, entry, site.memory_limit, encode_args, decode)
     }
 
     /// Implemented for every type a `process_pool` fn can take or return.

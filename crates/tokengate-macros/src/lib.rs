@@ -35,6 +35,7 @@ mod errors;
 mod expand;
 mod item;
 mod runtime_path;
+mod size;
 mod timeout;
 mod validate;
 

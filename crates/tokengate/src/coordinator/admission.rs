@@ -34,6 +34,11 @@ impl Shared {
             lead,
             limit,
             weight_explicit,
+            // Retries and load shedding (issue 11) are not applied yet.
+            retries: _,
+            retry_backoff: _,
+            retry_on: _,
+            queue_timeout: _,
         } = call;
         let class = match storage {
             Some(speed) => Class::Storage(speed),

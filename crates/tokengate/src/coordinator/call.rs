@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::lead::SeedFrom;
-use crate::__private::Site;
+use crate::__private::{DEFAULT_RETRY_BACKOFF, RETRY_DEFAULT, Site};
 use crate::fingerprint::{HashPolicy, KeyId};
 use crate::{StorageSpeed, Weight};
 
@@ -26,6 +26,19 @@ pub(crate) struct Call {
     /// `limit`: the named limit that admits the call, on top of its other
     /// gates.
     pub(crate) limit: Option<&'static str>,
+    /// `retries`: attempts after the first.
+    #[allow(dead_code)] // read by retries
+    pub(crate) retries: u32,
+    /// `retry_backoff`: the backoff before the first retry.
+    #[allow(dead_code)] // read by retries
+    pub(crate) retry_backoff: Duration,
+    /// `retry_on`: the failures retried, as `__private::RETRY_*` bits.
+    #[allow(dead_code)] // read by retries
+    pub(crate) retry_on: u8,
+    /// `queue_timeout`: a call not started this long after it was made
+    /// expires without running.
+    #[allow(dead_code)] // read by load shedding
+    pub(crate) queue_timeout: Option<Duration>,
 }
 
 impl Call {
@@ -39,6 +52,10 @@ impl Call {
             sticky: None,
             lead: None,
             limit: None,
+            retries: 0,
+            retry_backoff: DEFAULT_RETRY_BACKOFF,
+            retry_on: RETRY_DEFAULT,
+            queue_timeout: None,
         }
     }
 
@@ -65,6 +82,10 @@ impl Call {
                 (calls, seed)
             }),
             limit: site.limit,
+            retries: site.retries,
+            retry_backoff: site.retry_backoff,
+            retry_on: site.retry_on,
+            queue_timeout: site.queue_timeout,
         }
     }
 }
@@ -94,6 +115,33 @@ mod tests {
         let call = Call::plain("spawned", Weight::Heavy, None);
         assert!(!call.weight_explicit);
         assert_eq!(call.limit, None);
+    }
+
+    #[test]
+    fn a_call_carries_its_sites_guards_and_a_plain_call_none() {
+        use crate::__private::{RETRY_ERR, RETRY_PANIC};
+
+        static GUARDED: Site = Site::new("guarded")
+            .retries(3)
+            .retry_backoff_nanos(25_000_000)
+            .retry_on(RETRY_PANIC | RETRY_ERR)
+            .queue_timeout_nanos(100_000_000);
+        static RETRIED: Site = Site::new("retried").retries(2);
+
+        let call = Call::from_site(&GUARDED, None);
+        assert_eq!(call.retries, 3);
+        assert_eq!(call.retry_backoff, Duration::from_millis(25));
+        assert_eq!(call.retry_on, RETRY_PANIC | RETRY_ERR);
+        assert_eq!(call.queue_timeout, Some(Duration::from_millis(100)));
+        // `retries` alone: the default backoff and causes.
+        let call = Call::from_site(&RETRIED, None);
+        assert_eq!(call.retries, 2);
+        assert_eq!(call.retry_backoff, DEFAULT_RETRY_BACKOFF);
+        assert_eq!(call.retry_on, RETRY_DEFAULT);
+        assert_eq!(call.queue_timeout, None);
+        // `spawn` and `Task` calls are neither retried nor shed.
+        let call = Call::plain("spawned", Weight::Heavy, None);
+        assert_eq!((call.retries, call.queue_timeout), (0, None));
     }
 
     #[test]

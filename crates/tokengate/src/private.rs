@@ -41,6 +41,7 @@ pub struct Site {
     pub(crate) retry_backoff: Duration,
     /// `retry_on`, as `RETRY_*` bits, or [`RETRY_DEFAULT`].
     pub(crate) retry_on: u8,
+    /// `queue_timeout`: how long a call may wait to start.
     pub(crate) queue_timeout: Option<Duration>,
     /// `memory_limit`, in bytes; only on a `process_pool` site.
     pub(crate) memory_limit: Option<NonZeroU64>,

@@ -317,14 +317,14 @@ impl ProcessPool {
             state.reaping += usize::from(child.is_some());
             child
         };
-        let status = match child {
+        let exit = match child {
             Some(child) => {
                 // Unless killed, it closed its socket: it has exited or is
                 // about to, so it gets a grace period first.
-                let status = end(child, if kill { Duration::ZERO } else { EXIT_GRACE });
+                let exit = end(child, if kill { Duration::ZERO } else { EXIT_GRACE });
                 self.lock().reaping -= 1;
                 self.freed.notify_all();
-                status
+                exit
             }
             None => Exit {
                 status: "stopped with its coordinator".to_owned(),
@@ -332,7 +332,7 @@ impl ProcessPool {
             },
         };
         self.replace();
-        status
+        exit
     }
 
     /// Starts one worker on a short-lived thread, so that the pool is warm

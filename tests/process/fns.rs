@@ -211,3 +211,22 @@ pub(crate) fn heavy_nap(millis: u64) -> u64 {
 pub(crate) fn double(n: u64) -> u64 {
     n * 2
 }
+
+/// Allocates and fills `bytes` in a worker process held to 64 MiB; its pid,
+/// and the pages it touched.
+#[task_token_guard(op = "p_allocate_limited", process_pool = true, memory_limit = "64MiB")]
+pub(crate) fn allocate_limited(bytes: usize) -> (u32, usize) {
+    (std::process::id(), fill(bytes))
+}
+
+/// [`allocate_limited`] without a limit.
+#[task_token_guard(op = "p_allocate", process_pool = true)]
+pub(crate) fn allocate(bytes: usize) -> (u32, usize) {
+    (std::process::id(), fill(bytes))
+}
+
+/// Allocates `bytes`, writes every page, and counts the pages.
+fn fill(bytes: usize) -> usize {
+    let block = std::hint::black_box(vec![1u8; bytes]);
+    block.iter().step_by(4096).map(|&b| usize::from(b)).sum()
+}

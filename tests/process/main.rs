@@ -12,6 +12,7 @@ mod faults;
 mod fns;
 mod lifecycle;
 mod many_args;
+mod memory_limit;
 mod routing;
 mod stress;
 mod types;

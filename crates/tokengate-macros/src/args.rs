@@ -1,7 +1,8 @@
 //! Parsing the attribute's arguments: `op = "…", weight = "…", timeout = "…",
 //! storage_speed = "…", sticky_anchor = "…", external_calls = ["…", …],
 //! hash_policy = "…", digest_policy = "…", process_pool = true, limit = "…",
-//! crate = "…"`.
+//! queue_timeout = "…", retries = 3, retry_backoff = "…", retry_on = ["…", …],
+//! memory_limit = "…", crate = "…"`.
 //!
 //! Parsing has three layers. The *syntax* is a comma-separated list of
 //! `key = value` pairs ([`Entry`]); a syntax error stops the list there. Each
@@ -18,15 +19,17 @@
 //!    [`Key::example`];
 //! 2. a field in [`GuardArgs`] and its arm in `GuardArgs::set` (which converts
 //!    the value: see [`expect_str`] for the common case, [`choice()`] for a
-//!    value out of a fixed set of names, and [`expect_bool`] for a switch) and
-//!    in `GuardArgs::clear`;
+//!    value out of a fixed set of names, [`expect_bool`] for a switch,
+//!    [`duration`] and [`memory_limit`] for a duration or a size, and
+//!    [`str_list`] for a list) and in `GuardArgs::clear`;
 //! 3. if it excludes or needs other keys, a row in [`EXCLUSIVE`] or a check in
 //!    `GuardArgs::check_combinations`;
 //! 4. its effect in `expand.rs`: for most keys, a `Site` setter.
 //!
 //! The `#[key]` markers on the fn's arguments are not attribute keys: they are
 //! taken out of the signature with the fn (see `item`), and checked against
-//! these keys in `validate`.
+//! these keys in `validate`, as is `retry_on = ["err"]`, which needs a fn
+//! that returns `Result`.
 
 mod choice;
 
@@ -35,10 +38,11 @@ use syn::ext::IdentExt as _;
 use syn::parse::{Parse, ParseStream, Parser as _};
 use syn::{Expr, Ident, Lit, LitBool, LitStr, Path, Token};
 
-pub(crate) use self::choice::{Choice, DigestPolicy, HashPolicy, StorageSpeed, Weight};
+pub(crate) use self::choice::{Choice, DigestPolicy, HashPolicy, RetryCause, StorageSpeed, Weight};
 use crate::errors::Errors;
 use crate::runtime_path::RuntimePath;
-use crate::timeout;
+use crate::size;
+use crate::timeout::{self, DurationKey, QUEUE_TIMEOUT, RETRY_BACKOFF, TIMEOUT};
 
 /// How the attribute is named in messages.
 pub(crate) const ATTRIBUTE: &str = "`#[task_token_guard]`";
@@ -66,13 +70,23 @@ pub(crate) enum Key {
     ProcessPool,
     /// `limit = "name"`: a named limit admits the call.
     Limit,
+    /// `queue_timeout = "100ms"`: a call not started by then expires unrun.
+    QueueTimeout,
+    /// `retries = 3`: attempts after the first.
+    Retries,
+    /// `retry_backoff = "10ms"`: the first retry's backoff.
+    RetryBackoff,
+    /// `retry_on = ["panic", …]`: the failures that are retried.
+    RetryOn,
+    /// `memory_limit = "256MiB"`: what a process-pool call may allocate.
+    MemoryLimit,
     /// `crate = "path"`: the path the expansion names tokengate by.
     Crate,
 }
 
 impl Key {
     /// Every key, in the order messages list them.
-    const ALL: [Key; 11] = [
+    const ALL: [Key; 16] = [
         Key::Op,
         Key::Weight,
         Key::Timeout,
@@ -83,6 +97,11 @@ impl Key {
         Key::DigestPolicy,
         Key::ProcessPool,
         Key::Limit,
+        Key::QueueTimeout,
+        Key::Retries,
+        Key::RetryBackoff,
+        Key::RetryOn,
+        Key::MemoryLimit,
         Key::Crate,
     ];
 
@@ -99,12 +118,18 @@ impl Key {
             Key::DigestPolicy => "digest_policy",
             Key::ProcessPool => "process_pool",
             Key::Limit => "limit",
+            Key::QueueTimeout => "queue_timeout",
+            Key::Retries => "retries",
+            Key::RetryBackoff => "retry_backoff",
+            Key::RetryOn => "retry_on",
+            Key::MemoryLimit => "memory_limit",
             Key::Crate => "crate",
         }
     }
 
-    /// A valid value (one string of it, for `external_calls`; the bool as
-    /// written, for `process_pool`), shown in messages that suggest one.
+    /// A valid value (one string of it, for `external_calls` and `retry_on`;
+    /// the bool or number as written, for `process_pool` and `retries`), shown
+    /// in messages that suggest one.
     const fn example(self) -> &'static str {
         match self {
             Key::Op => "prime_check",
@@ -117,6 +142,11 @@ impl Key {
             Key::DigestPolicy => "short",
             Key::ProcessPool => "true",
             Key::Limit => "github_api",
+            Key::QueueTimeout => "100ms",
+            Key::Retries => "3",
+            Key::RetryBackoff => "10ms",
+            Key::RetryOn => "worker_lost",
+            Key::MemoryLimit => "256MiB",
             Key::Crate => "my_reexport::tokengate",
         }
     }
@@ -195,6 +225,21 @@ pub(crate) struct GuardArgs {
     /// `limit = "…"`, a name checked by [`limit_name`]; without it no named
     /// limit admits the call.
     pub(crate) limit: Option<LitStr>,
+    /// `queue_timeout = "…"`, in nanoseconds; without it a call waits for
+    /// its turn however long it takes.
+    pub(crate) queue_timeout_nanos: Option<u64>,
+    /// `retries = …`, at most [`MAX_RETRIES`]; the runtime falls back to 0.
+    pub(crate) retries: Option<u32>,
+    /// `retry_backoff = "…"`, in nanoseconds; only given with `retries`. The
+    /// runtime falls back to 10ms.
+    pub(crate) retry_backoff_nanos: Option<u64>,
+    /// `retry_on = […]`: distinct causes, never empty, each with its literal
+    /// (an `"err"` is checked against the return type in `validate`); only
+    /// given with `retries`. The runtime falls back to panic and worker_lost.
+    pub(crate) retry_on: Option<Vec<(RetryCause, LitStr)>>,
+    /// `memory_limit = "…"`, in bytes, never 0; only given with
+    /// `process_pool = true`.
+    pub(crate) memory_limit: Option<u64>,
     /// `crate = "…"`, as written; the expansion falls back to `::tokengate`
     /// (see `RuntimePath`).
     pub(crate) crate_path: Option<Path>,
@@ -251,6 +296,24 @@ impl GuardArgs {
         self.written(key).is_some()
     }
 
+    /// The `"err"` of `retry_on`, if it lists it: the fn's value is then
+    /// checked for an `Err`, so it must be a `Result`.
+    pub(crate) fn retry_err(&self) -> Option<&LitStr> {
+        self.retry_on
+            .iter()
+            .flatten()
+            .find(|(cause, _)| *cause == RetryCause::Err)
+            .map(|(_, lit)| lit)
+    }
+
+    /// Forgets the `"err"` of `retry_on`, which `validate` refused: the other
+    /// causes still apply.
+    pub(crate) fn drop_retry_err(&mut self) {
+        if let Some(causes) = &mut self.retry_on {
+            causes.retain(|(cause, _)| *cause != RetryCause::Err);
+        }
+    }
+
     /// The path the expansion names tokengate by: `crate = "…"`, else
     /// `::tokengate`.
     pub(crate) fn runtime(&self) -> RuntimePath {
@@ -273,12 +336,7 @@ impl GuardArgs {
                 })?);
             }
             Key::Weight => self.weight = Some(choice(key, &value)?),
-            Key::Timeout => {
-                let lit = expect_str(key, &value)?;
-                let nanos = timeout::parse_nanos(&lit.value())
-                    .map_err(|e| syn::Error::new(lit.span(), e))?;
-                self.timeout_nanos = Some(nanos);
-            }
+            Key::Timeout => self.timeout_nanos = Some(duration(key, TIMEOUT, &value)?),
             Key::StorageSpeed => self.storage_speed = Some(choice(key, &value)?),
             Key::StickyAnchor => {
                 let lit = expect_str(key, &value)?;
@@ -313,6 +371,15 @@ impl GuardArgs {
                 }
             }
             Key::Limit => self.limit = Some(limit_name(&value)?),
+            Key::QueueTimeout => {
+                self.queue_timeout_nanos = Some(duration(key, QUEUE_TIMEOUT, &value)?);
+            }
+            Key::Retries => self.retries = Some(retries(&value)?),
+            Key::RetryBackoff => {
+                self.retry_backoff_nanos = Some(duration(key, RETRY_BACKOFF, &value)?);
+            }
+            Key::RetryOn => self.retry_on = Some(retry_on(&value)?),
+            Key::MemoryLimit => self.memory_limit = Some(memory_limit(&value)?),
             Key::Crate => self.crate_path = Some(crate_path(&value)?),
         }
         Ok(())
@@ -331,6 +398,11 @@ impl GuardArgs {
             Key::DigestPolicy => self.digest_policy = None,
             Key::ProcessPool => self.process_pool = false,
             Key::Limit => self.limit = None,
+            Key::QueueTimeout => self.queue_timeout_nanos = None,
+            Key::Retries => self.retries = None,
+            Key::RetryBackoff => self.retry_backoff_nanos = None,
+            Key::RetryOn => self.retry_on = None,
+            Key::MemoryLimit => self.memory_limit = None,
             Key::Crate => self.crate_path = None,
         }
     }
@@ -395,6 +467,10 @@ impl GuardArgs {
 
         let sticky = self.written(Key::StickyAnchor).is_some();
         let lead = self.written(Key::ExternalCalls).is_some();
+        let retried = self.written(Key::Retries).is_some();
+        // Written `true`, even if refused for another reason: that error is
+        // enough.
+        let process = self.in_effect(Key::ProcessPool).is_some();
         let without_effect = [
             (
                 Key::HashPolicy,
@@ -408,6 +484,26 @@ impl GuardArgs {
                 !sticky && !lead,
                 "`digest_policy` has no effect here: only `sticky_anchor` keys and \
                  `external_calls` seeds are digested; remove it or add one of those keys",
+            ),
+            (
+                Key::RetryBackoff,
+                !retried,
+                "`retry_backoff` has no effect without `retries`: it spaces the retries of a \
+                 failed call; add `retries = 3`, say, or remove it",
+            ),
+            (
+                Key::RetryOn,
+                !retried,
+                "`retry_on` has no effect without `retries`: it chooses the failures that are \
+                 retried; add `retries = 3`, say, or remove it",
+            ),
+            (
+                Key::MemoryLimit,
+                !process,
+                "`memory_limit` needs `process_pool = true`: the limit holds the worker process \
+                 that runs the call, and a thread call shares its process with the whole \
+                 program, so it cannot be bounded this way; add `process_pool = true` or \
+                 remove `memory_limit`",
             ),
         ];
         for (key, no_effect, message) in without_effect {
@@ -501,6 +597,46 @@ fn choice<C: Choice>(key: Key, value: &Expr) -> syn::Result<C> {
 /// literals. Every bad element is reported; any mistake refuses the whole key.
 fn external_calls(value: &Expr) -> syn::Result<Vec<LitStr>> {
     let key = Key::ExternalCalls;
+    let empty = || {
+        format!(
+            "`external_calls` must not be empty; list the ops this fn calls, such as \
+             `external_calls = [\"{}\"]`, or leave `external_calls` out",
+            key.example()
+        )
+    };
+    str_list(key, value, empty, |lit, calls: &[LitStr]| {
+        let name = lit.value();
+        if name.trim().is_empty() {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!(
+                    "an op in `external_calls` must not be empty; name an op this fn calls, \
+                     such as `\"{}\"`",
+                    key.example()
+                ),
+            ));
+        }
+        if calls.iter().any(|call| call.value() == name) {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("duplicate op `{name}` in `external_calls`"),
+            ));
+        }
+        Ok(lit.clone())
+    })
+}
+
+/// `key = ["…", …]`: a non-empty list of string literals, each turned into a
+/// `T` by `element`, given the elements accepted before it. The error for an
+/// empty list is `empty()`, on the brackets. Every bad element is reported;
+/// any mistake refuses the whole key.
+fn str_list<T>(
+    key: Key,
+    value: &Expr,
+    empty: impl FnOnce() -> String,
+    mut element: impl FnMut(&LitStr, &[T]) -> syn::Result<T>,
+) -> syn::Result<Vec<T>> {
+    let name = key.name();
     let value = ungroup(value);
     let Expr::Array(array) = value else {
         // Suggest a list around what was written, when that is a string or a word.
@@ -511,56 +647,32 @@ fn external_calls(value: &Expr) -> syn::Result<Vec<LitStr>> {
         return Err(syn::Error::new_spanned(
             value,
             format!(
-                "expected a list of string literals in brackets for `external_calls`, such as \
-                 `external_calls = [{inner:?}]`"
+                "expected a list of string literals in brackets for `{name}`, such as \
+                 `{name} = [{inner:?}]`"
             ),
         ));
     };
     if array.elems.is_empty() {
-        return Err(syn::Error::new(
-            array.bracket_token.span.join(),
-            format!(
-                "`external_calls` must not be empty; list the ops this fn calls, such as \
-                 `external_calls = [\"{}\"]`, or leave `external_calls` out",
-                key.example()
-            ),
-        ));
+        return Err(syn::Error::new(array.bracket_token.span.join(), empty()));
     }
 
     let mut errors = Errors::default();
-    let mut calls: Vec<LitStr> = Vec::new();
+    let mut accepted: Vec<T> = Vec::new();
     for elem in &array.elems {
         let elem = ungroup(elem);
         let Some(lit) = str_lit(elem) else {
             let suggestion = written_word(elem).unwrap_or_else(|| key.example().to_owned());
             errors.push(syn::Error::new_spanned(
                 elem,
-                format!(
-                    "expected a string literal in `external_calls`, such as `\"{suggestion}\"`"
-                ),
+                format!("expected a string literal in `{name}`, such as `\"{suggestion}\"`"),
             ));
             continue;
         };
-        let name = lit.value();
-        if name.trim().is_empty() {
-            errors.push(syn::Error::new(
-                lit.span(),
-                format!(
-                    "an op in `external_calls` must not be empty; name an op this fn calls, \
-                     such as `\"{}\"`",
-                    key.example()
-                ),
-            ));
-        } else if calls.iter().any(|call| call.value() == name) {
-            errors.push(syn::Error::new(
-                lit.span(),
-                format!("duplicate op `{name}` in `external_calls`"),
-            ));
-        } else {
-            calls.push(lit.clone());
+        if let Some(item) = errors.ok(element(lit, &accepted)) {
+            accepted.push(item);
         }
     }
-    errors.finish().map(|()| calls)
+    errors.finish().map(|()| accepted)
 }
 
 /// The characters a limit name may have besides ASCII letters and digits.
@@ -592,6 +704,84 @@ fn limit_name(value: &Expr) -> syn::Result<LitStr> {
         ));
     }
     Ok(lit)
+}
+
+/// `key = "…"` for a duration key: whole nanoseconds, not 0 (see
+/// `timeout`). The error is on the literal and names the key.
+fn duration(key: Key, of: DurationKey, value: &Expr) -> syn::Result<u64> {
+    let lit = expect_str(key, value)?;
+    timeout::parse_nanos(&lit.value()).map_err(|e| syn::Error::new(lit.span(), e.message(of)))
+}
+
+/// The most retries one call may make: past this, a failure is not
+/// transient, and the retries only hold a worker.
+pub(crate) const MAX_RETRIES: u32 = 100;
+
+/// `retries = 3`: an integer literal from 0 to [`MAX_RETRIES`]. The error is
+/// on the value.
+fn retries(value: &Expr) -> syn::Result<u32> {
+    let key = Key::Retries;
+    let value = ungroup(value);
+    let lit = match value {
+        Expr::Lit(expr) => match &expr.lit {
+            Lit::Int(lit) => Some(lit),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(lit) = lit else {
+        let message = match str_lit(value).map(|lit| lit.value().parse::<u32>()) {
+            Some(Ok(n)) => format!("`retries` takes a number without quotes: `retries = {n}`"),
+            _ => format!(
+                "`retries` takes a whole number from 0 to {MAX_RETRIES}, such as \
+                 `retries = {}`",
+                key.example()
+            ),
+        };
+        return Err(syn::Error::new_spanned(value, message));
+    };
+    match lit.base10_parse::<u32>() {
+        Ok(n) if n <= MAX_RETRIES => Ok(n),
+        _ => Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "`retries = {}` is too many; a call is retried at most {MAX_RETRIES} times: a \
+                 failure that outlasts that many attempts is not a passing one",
+                lit.base10_digits()
+            ),
+        )),
+    }
+}
+
+/// `retry_on = ["panic", …]`: a non-empty list of distinct causes. Every bad
+/// element is reported; any mistake refuses the whole key.
+fn retry_on(value: &Expr) -> syn::Result<Vec<(RetryCause, LitStr)>> {
+    let key = Key::RetryOn;
+    let empty = || {
+        format!(
+            "`retry_on` must not be empty; list the failures to retry, such as \
+             `retry_on = [\"{}\"]`, or leave `retry_on` out to retry panics and lost \
+             workers",
+            key.example()
+        )
+    };
+    str_list(key, value, empty, |lit, causes: &[(RetryCause, LitStr)]| {
+        let cause = RetryCause::from_lit(lit)?;
+        if causes.iter().any(|(seen, _)| *seen == cause) {
+            return Err(syn::Error::new(
+                lit.span(),
+                format!("duplicate cause `{}` in `retry_on`", cause.name()),
+            ));
+        }
+        Ok((cause, lit.clone()))
+    })
+}
+
+/// `memory_limit = "256MiB"`: a number of bytes (see `size`), not 0. The error
+/// is on the literal.
+fn memory_limit(value: &Expr) -> syn::Result<u64> {
+    let lit = expect_str(Key::MemoryLimit, value)?;
+    size::parse_bytes(&lit.value()).map_err(|e| syn::Error::new(lit.span(), e))
 }
 
 /// `crate = "path"`: the path tokengate is reached by, parsed from the string

@@ -24,9 +24,30 @@
 //! `.sticky_anchor("user")`, `.external_calls(&["child_op"])`,
 //! `.hash_policy(::tokengate::fingerprint::HashPolicy::Fast)`,
 //! `.digest_policy(::tokengate::fingerprint::DigestPolicy::Short)`,
-//! `.process_pool()` and `.limit("github_api")`, except `crate = "…"`: it
-//! replaces `::tokengate`, here and in every output below, with the path given
-//! (see `runtime_path`).
+//! `.process_pool()`, `.limit("github_api")`, `.queue_timeout_nanos(100000000u64)`,
+//! `.retries(3u32)`, `.retry_backoff_nanos(10000000u64)`,
+//! `.retry_on(::tokengate::__private::RETRY_PANIC | ::tokengate::__private::RETRY_ERR)`
+//! (one bit per cause) and `.memory_limit(268435456u64)`, except
+//! `crate = "…"`: it replaces `::tokengate`, here and in every output below,
+//! with the path given (see `runtime_path`).
+//!
+//! A fn whose `retry_on` lists `"err"` (it returns a `Result`, see
+//! `validate`) tells the runtime how to see an `Err` value: it submits through
+//! `submit_retry_err`, which takes `Option<RouteKey>` (the key of a sticky fn,
+//! as below, or `None`) and, before the closure, a predicate spanned on the
+//! return type:
+//!
+//! ```text
+//! ::tokengate::__private::submit_retry_err::<Result<u8, String>, _>(
+//!     __tg_site,
+//!     ::core::option::Option::None,
+//!     |__tg_value: &Result<u8, String>| ::core::result::Result::is_err(__tg_value),
+//!     move || -> Result<u8, String> { body },
+//! )
+//! ```
+//!
+//! and a process-pool fn through `submit_process_retry_err`, with the same
+//! predicate after the key.
 //!
 //! # Names
 //!
@@ -231,7 +252,7 @@ use crate::validate;
 /// Expands `#[task_token_guard(args)] item`.
 pub(crate) fn guard(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
-    let args = GuardArgs::parse(args, &mut errors);
+    let mut args = GuardArgs::parse(args, &mut errors);
 
     let func = match syn::parse2::<GuardedFn>(item.clone()) {
         Ok(func) => func,
@@ -248,6 +269,9 @@ pub(crate) fn guard(args: TokenStream, item: TokenStream) -> TokenStream {
         }
     };
 
+    if errors.ok(validate::retry_err(&func.sig, &args)).is_none() {
+        args.drop_retry_err();
+    }
     let rewritten = match validate::signature(&func.sig, args.process_pool) {
         Ok(()) => submitting_fn(&func, &args),
         Err(error) => {
@@ -306,9 +330,11 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
     let key = args
         .key_policy()
         .and_then(|policy| domain_key(policy, &func.key_arguments(), &mut sig, &runtime));
-    let submit_fn = match key {
-        Some(_) => quote!(submit_keyed),
-        None => quote!(submit),
+    let is_err = args.retry_err().map(|_| is_err(&return_type));
+    let submit_fn = match (&is_err, &key) {
+        (Some(_), _) => quote!(submit_retry_err),
+        (None, Some(_)) => quote!(submit_keyed),
+        (None, None) => quote!(submit),
     };
     let DomainKey {
         helpers: key_helpers,
@@ -324,10 +350,17 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
             helpers,
             entry,
             submit,
-        } = process_pool::process_call(func, &sig, &op, &return_type, key_expr, &runtime);
+        } = process_pool::process_call(func, &sig, &op, &return_type, key_expr, is_err, &runtime);
         (Some(checks), Some(helpers), Some(entry), submit)
     } else {
-        let key_arg = key_expr.map(|key| quote!(#key,));
+        let key_arg = match (&is_err, key_expr) {
+            // `submit_retry_err` takes the key as an option, then the predicate.
+            (Some(is_err), key) => {
+                let key = option(key);
+                Some(quote!(#key, #is_err,))
+            }
+            (None, key) => key.map(|key| quote!(#key,)),
+        };
         let closure_body = braced(brace, quote!(#(#unpack)* #body));
         let submit = quote! {
             #runtime::__private::#submit_fn #submit_generics (
@@ -363,6 +396,35 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
     quote! {
         #(#attrs)*
         #vis #sig #fn_body
+    }
+}
+
+/// `Some(key)` or `None`, as `submit_retry_err` and `submit_process` take a
+/// key.
+fn option(key: Option<TokenStream>) -> TokenStream {
+    match key {
+        Some(key) => quote!(::core::option::Option::Some(#key)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// The predicate that tells the runtime whether a value of the fn is an
+/// `Err`, for `retry_on = ["err"]`: `|v: &R| Result::is_err(v)` for the
+/// return type `R`, which `validate` found written as a `Result`. It is
+/// spanned on the return type, so that a type named `Result` that is not
+/// `std::result::Result` is reported there. An `R` with `impl Trait` in it
+/// cannot be named: the parameter's type is then inferred.
+fn is_err(return_type: &Type) -> TokenStream {
+    let span = return_type.span();
+    // Hygienic, but where the return type is: the argument rustc would refuse.
+    let value = Ident::new("__tg_value", Span::mixed_site().located_at(span));
+    let param = if contains_impl_trait(return_type) {
+        quote!(#value)
+    } else {
+        quote_spanned!(span=> #value: &#return_type)
+    };
+    quote_spanned! {span=>
+        |#param| ::core::result::Result::is_err(#value)
     }
 }
 
@@ -560,6 +622,23 @@ fn site(args: &GuardArgs, op: &LitStr, runtime: &RuntimePath) -> TokenStream {
     }
     if let Some(name) = &args.limit {
         site.extend(quote!(.limit(#name)));
+    }
+    if let Some(nanos) = args.queue_timeout_nanos {
+        site.extend(quote!(.queue_timeout_nanos(#nanos)));
+    }
+    if let Some(retries) = args.retries {
+        site.extend(quote!(.retries(#retries)));
+    }
+    if let Some(nanos) = args.retry_backoff_nanos {
+        site.extend(quote!(.retry_backoff_nanos(#nanos)));
+    }
+    // Empty only when its one cause, `"err"`, was refused: the default applies.
+    if let Some(causes) = args.retry_on.as_ref().filter(|causes| !causes.is_empty()) {
+        let bits = causes.iter().map(|(cause, _)| cause.path(runtime));
+        site.extend(quote!(.retry_on(#(#bits)|*)));
+    }
+    if let Some(bytes) = args.memory_limit.filter(|_| args.process_pool) {
+        site.extend(quote!(.memory_limit(#bytes)));
     }
     site
 }

@@ -35,6 +35,7 @@ mod errors;
 mod expand;
 mod item;
 mod runtime_path;
+mod size;
 mod timeout;
 mod validate;
 
@@ -63,9 +64,9 @@ use proc_macro::TokenStream;
 /// # Keys
 ///
 /// Every key is optional and may appear at most once. Values are string
-/// literals, except for `external_calls` (a list of them) and `process_pool`
-/// (a bool); names out of a fixed set (weights, tiers, policies) are read in
-/// any case. Besides the keys, a `#[key]` marker on an argument chooses what a
+/// literals, except for `external_calls` and `retry_on` (lists of them),
+/// `process_pool` (a bool) and `retries` (a number); names out of a fixed set
+/// (weights, tiers, policies, retry causes) are read in any case. Besides the keys, a `#[key]` marker on an argument chooses what a
 /// sticky key is made of (see [below](#sticky-keys)).
 ///
 /// | key              | value                                                  | default        | effect |
@@ -80,10 +81,18 @@ use proc_macro::TokenStream;
 /// | `digest_policy`  | `"full"` (SHA-256), `"short"` (SHA-256, 8 bytes), `"fast"` (BLAKE2s, 8 bytes) or `"minimal"` (SHA-256, 4 bytes) | `"full"` | how a stable sticky key, or a lead's seed, is digested |
 /// | `process_pool`   | `true` or `false`, unquoted                            | `false`        | `true` runs the call in a warm worker process instead of on a thread, so that a crash, a leak or a runaway loop takes only that process; the arguments and the return value must be serde types (see [`tokengate::process`](https://docs.rs/tokengate/latest/tokengate/process/index.html)) |
 /// | `limit`          | a name of ASCII letters, digits, `_`, `-` and `.`: `"github_api"` | none | a named limit: every call of every fn that names it shares one cap, which the coordinator sets by that name; a call waits for its turn under the limit on top of its other gates |
+/// | `queue_timeout`  | a duration, as for `timeout`: `"100ms"`                 | none           | load shedding: a call that has not started this long after it was made resolves expired, without running (see [guards](#guards-retries-shedding-memory-limits)) |
+/// | `retries`        | a number from 0 to 100, unquoted: `3`                   | `0`            | attempts after the first, made when the call fails with one of the `retry_on` causes; the token resolves once, with the last attempt's outcome |
+/// | `retry_backoff`  | a duration, as for `timeout`: `"10ms"`; needs `retries` | `"10ms"`       | the wait before the first retry, doubled for each next one (with jitter, capped at 30 s) |
+/// | `retry_on`       | a non-empty list of distinct causes out of `"panic"`, `"worker_lost"`, `"timeout"` and `"err"`; needs `retries` | `["panic", "worker_lost"]` | the failures that are retried; `"err"`, on a fn that returns `Result`, retries an `Err` value too |
+/// | `memory_limit`   | a whole number and a unit out of `B`, `KiB`, `MiB`, `GiB` (powers of 1024), `KB`, `MB`, `GB` (powers of 1000): `"256MiB"`; needs `process_pool = true` | none | the memory the call may allocate in its worker process; past it, the call fails with an error that names the limit, and the worker is replaced |
 /// | `crate`          | a path to tokengate, such as `"my_reexport::tokengate"` | `"::tokengate"` | the path the expansion names tokengate by, for code that reaches it through a re-export (see [below](#through-a-re-export)) |
 ///
-/// A timeout must be greater than zero, a whole number of nanoseconds, and at
-/// most `u64::MAX` nanoseconds (about 584 years).
+/// A timeout (a `queue_timeout`, a `retry_backoff`) must be greater than
+/// zero, a whole number of nanoseconds, and at most `u64::MAX` nanoseconds
+/// (about 584 years). A memory limit must be greater than zero, at most
+/// `u64::MAX` bytes, and a whole number of its unit (`"1536MiB"`, not
+/// `"1.5GiB"`); units are case-sensitive.
 ///
 /// ## Keys that go together
 ///
@@ -105,8 +114,77 @@ use proc_macro::TokenStream;
 ///   IO alone.
 /// * `limit` goes with every other key: it is one more gate that admits the
 ///   call, whatever else routes it.
+/// * `retry_backoff` and `retry_on` need `retries`; elsewhere they would have
+///   no effect. `"err"` in `retry_on` needs a fn whose return type is written
+///   as a path whose last segment is `Result`: `Result<T, E>`,
+///   `std::io::Result<T>`, `anyhow::Result<T>`. An alias of another name
+///   cannot be seen through by the attribute; write `Result` in the signature.
+/// * `memory_limit` needs `process_pool = true`: a limit holds the worker
+///   process that runs the call, while a thread call shares its process with
+///   the whole program, which no per-call limit can bound.
+/// * `queue_timeout` and `retries` go with every other key.
 ///
 /// Of two keys that exclude each other, the one written later is the error.
+///
+/// ## Guards: retries, shedding, memory limits
+///
+/// `retries` makes a failing call try again, on the same token: the caller
+/// sees one outcome, the last attempt's. Each retry waits its backoff
+/// (`retry_backoff`, doubled for each next retry) and is admitted again like
+/// a new call; a kill or a stop ends the retries, and the call's own
+/// `timeout` counts from the first attempt. `retry_on` chooses what is worth
+/// retrying: by default panics and lost worker processes, the failures that a
+/// second attempt may not meet.
+///
+/// ```
+/// use tokengate::task_token_guard;
+///
+/// #[derive(Debug)]
+/// pub struct Busy;
+///
+/// // Up to 3 more attempts, 20ms, 40ms and 80ms apart (with jitter), when the
+/// // body panics or returns an `Err`.
+/// #[task_token_guard(op = "fetch", retries = 3, retry_backoff = "20ms", retry_on = ["panic", "err"])]
+/// fn fetch(id: u64) -> Result<String, Busy> {
+///     Ok(format!("record {id}"))
+/// }
+/// # let coordinator = tokengate::OperationsCoordinator::start();
+/// # assert_eq!(fetch(7).wait().unwrap().unwrap(), "record 7");
+/// # coordinator.stop();
+/// ```
+///
+/// `queue_timeout` sheds load: a call that waited that long for a worker
+/// (behind a full lane, a pause, a limit) is not worth running any more, so it
+/// resolves expired, and never takes a worker.
+///
+/// `memory_limit` holds a `process_pool` call to the memory it may allocate
+/// in its worker process, on top of what the worker held when the call
+/// started (its arguments, decoded there, count). An allocation past the
+/// limit fails and ends the worker; the call fails with an error for which
+/// `is_memory_limit()` is true and whose text names the limit, and the next
+/// call gets a fresh worker. Linux only: elsewhere the call fails with an
+/// error that says so (see
+/// [`tokengate::process`](https://docs.rs/tokengate/latest/tokengate/process/index.html#memory-limits)).
+///
+/// ```
+/// use tokengate::{OperationsCoordinator, task_token_guard};
+///
+/// #[task_token_guard(op = "thumbnail", process_pool = true, memory_limit = "64MiB")]
+/// fn thumbnail(bytes: usize) -> usize {
+///     let pixels = std::hint::black_box(vec![1u8; bytes]);
+///     pixels.iter().step_by(4096).map(|&p| usize::from(p)).sum()
+/// }
+///
+/// let coordinator = OperationsCoordinator::start();
+/// assert_eq!(thumbnail(8 << 20).wait().unwrap(), 2048);
+/// # if cfg!(target_os = "linux") {
+/// let err = thumbnail(512 << 20).wait().unwrap_err(); // a runaway allocation
+/// assert!(err.is_memory_limit());
+/// assert!(err.to_string().contains("exceeded its memory limit of 64 MiB"));
+/// assert_eq!(thumbnail(8 << 20).wait().unwrap(), 2048); // on a fresh worker
+/// # }
+/// coordinator.stop();
+/// ```
 ///
 /// ## Through a re-export
 ///
@@ -511,7 +589,11 @@ use proc_macro::TokenStream;
 /// # Errors
 ///
 /// Mistakes are compile errors on the offending token: an unknown or duplicate
-/// key, an unknown weight, storage speed or policy, an unparseable timeout, a
+/// key, an unknown weight, storage speed or policy, an unparseable timeout,
+/// `queue_timeout` or `retry_backoff`, a `retries` that is not a number from 0
+/// to 100, a bad `retry_on` list (not a list, empty, an unknown or repeated
+/// cause, `"err"` on a fn that does not return `Result`), an unparseable or
+/// zero `memory_limit`, or one without `process_pool = true`, a
 /// `crate` that is not a path, a bad `external_calls` list (not a list, empty,
 /// an empty or repeated op), a `limit` name that is empty or has other
 /// characters, keys that exclude each other or would have no effect, a

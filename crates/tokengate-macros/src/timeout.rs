@@ -1,7 +1,10 @@
-//! Parsing `timeout = "250ms"`: a number, an optional fraction and a unit.
+//! Parsing durations: `timeout = "250ms"`, and `retry_backoff` and
+//! `queue_timeout` alike: a number, an optional fraction and a unit.
 //!
 //! The value is turned into whole nanoseconds at compile time, with exact integer
-//! arithmetic (no floats), so `"1.5s"` is exactly `1_500_000_000`.
+//! arithmetic (no floats), so `"1.5s"` is exactly `1_500_000_000`. The keys
+//! share the grammar and the errors; each error names the key it was written
+//! for (see [`DurationKey`]).
 
 use std::fmt;
 
@@ -17,8 +20,41 @@ const UNITS: &[(&str, u128)] = &[
     ("h", 60 * 60 * 1_000_000_000),
 ];
 
-/// Why a timeout string was refused. [`Display`](fmt::Display) writes the
-/// message the user sees, which quotes the input.
+/// A key whose value is a duration, as its messages name it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DurationKey {
+    /// The key as written: `timeout`.
+    key: &'static str,
+    /// What messages call the value: "timeout", "retry backoff".
+    noun: &'static str,
+    /// What leaving the key out means, after "for": "none", "the default of 10ms".
+    absent: &'static str,
+}
+
+/// `timeout = "…"`.
+pub(crate) const TIMEOUT: DurationKey = DurationKey {
+    key: "timeout",
+    noun: "timeout",
+    absent: "none",
+};
+
+/// `retry_backoff = "…"`; the runtime's default is 10ms.
+pub(crate) const RETRY_BACKOFF: DurationKey = DurationKey {
+    key: "retry_backoff",
+    noun: "retry backoff",
+    absent: "the default of 10ms",
+};
+
+/// `queue_timeout = "…"`.
+pub(crate) const QUEUE_TIMEOUT: DurationKey = DurationKey {
+    key: "queue_timeout",
+    noun: "queue timeout",
+    absent: "none",
+};
+
+/// Why a duration string was refused. [`message`](Self::message) writes the
+/// message the user sees, which quotes the input and names the key;
+/// [`Display`](fmt::Display) writes it for `timeout`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TimeoutError {
     /// Not a number followed by a unit at all.
@@ -38,41 +74,42 @@ pub(crate) enum TimeoutError {
     TooLong(String),
 }
 
-impl fmt::Display for TimeoutError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl TimeoutError {
+    /// The message for this error in the value of `key`.
+    pub(crate) fn message(&self, key: DurationKey) -> String {
+        let DurationKey { key, noun, absent } = key;
         match self {
-            TimeoutError::Unparseable(input) => write!(
-                f,
-                "unparseable timeout `{input}`; write a number and a unit, \
+            TimeoutError::Unparseable(input) => format!(
+                "unparseable {noun} `{input}`; write a number and a unit, \
                  such as `250ms`, `2s` or `1m`"
             ),
             TimeoutError::UnknownUnit { input, unit } => {
-                write!(
-                    f,
-                    "unknown unit `{unit}` in timeout `{input}`; expected one of "
-                )?;
-                for (i, (name, _)) in UNITS.iter().enumerate() {
-                    let sep = if i == 0 { "" } else { ", " };
-                    write!(f, "{sep}`{name}`")?;
-                }
-                Ok(())
+                let units: Vec<String> =
+                    UNITS.iter().map(|(name, _)| format!("`{name}`")).collect();
+                format!(
+                    "unknown unit `{unit}` in {noun} `{input}`; expected one of {}",
+                    units.join(", ")
+                )
             }
-            TimeoutError::Zero(input) => write!(
-                f,
-                "timeout `{input}` is zero; a timeout must be greater than zero, \
-                 or leave `timeout` out for none"
+            TimeoutError::Zero(input) => format!(
+                "{noun} `{input}` is zero; a {noun} must be greater than zero, \
+                 or leave `{key}` out for {absent}"
             ),
-            TimeoutError::SubNanosecond(input) => write!(
-                f,
-                "timeout `{input}` is not a whole number of nanoseconds; \
+            TimeoutError::SubNanosecond(input) => format!(
+                "{noun} `{input}` is not a whole number of nanoseconds; \
                  use fewer decimal places or a smaller unit"
             ),
-            TimeoutError::TooLong(input) => write!(
-                f,
-                "timeout `{input}` is too long; the longest is `u64::MAX` \
+            TimeoutError::TooLong(input) => format!(
+                "{noun} `{input}` is too long; the longest is `u64::MAX` \
                  nanoseconds (about 584 years)"
             ),
         }
+    }
+}
+
+impl fmt::Display for TimeoutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message(TIMEOUT))
     }
 }
 

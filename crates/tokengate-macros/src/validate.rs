@@ -8,7 +8,9 @@
 //!
 //! A `process_pool = true` fn runs in a worker process instead, which asks
 //! more of it; see `process_pool`. The `#[key]` markers on its arguments are
-//! checked against the attribute's keys; see `key_markers`.
+//! checked against the attribute's keys; see `key_markers`. So is its return
+//! type, which must be a `Result` under `retry_on = ["err"]`; see
+//! `retry_err`.
 //!
 //! Every mistake in the signature is reported, each on its own token.
 
@@ -144,6 +146,12 @@ pub(crate) fn key_markers(markers: &[KeyMarker], args: &GuardArgs) -> syn::Resul
     let mut errors = Errors::default();
     key_markers::check(markers, args, &mut errors);
     errors.finish()
+}
+
+/// Checks that a fn whose `retry_on` lists `"err"` returns a `Result`; the
+/// error is on the `"err"`.
+pub(crate) fn retry_err(sig: &Signature, args: &GuardArgs) -> syn::Result<()> {
+    retry_err::check(sig, args).map_or(Ok(()), Err)
 }
 
 /// Whether `ty` borrows for a lifetime other than `'static`.
@@ -356,6 +364,7 @@ impl<'ast> Visit<'ast> for BorrowFinder {
 
 mod key_markers;
 mod process_pool;
+mod retry_err;
 
 #[cfg(test)]
 mod tests;

@@ -3,6 +3,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::num::NonZeroU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,6 +59,11 @@ pub enum ErrorKind {
     Process,
     /// The worker process running a `process_pool` call died.
     WorkerLost,
+    /// A `process_pool` call exceeded its `memory_limit`: its worker process
+    /// was ended and replaced. Not a [`WorkerLost`](Self::WorkerLost): the
+    /// same call would exceed the limit again, so it is not worth retrying as
+    /// a lost worker is.
+    MemoryLimit,
     /// The call names a limit its coordinator has no size for (no cap and no
     /// rate): a configuration error, reported at once.
     UnsizedLimit,
@@ -175,6 +181,14 @@ pub(crate) enum Reason {
     /// The worker process running a process-pool call died.
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     WorkerLost { pid: u32, status: String },
+    /// The worker process running a process-pool call with a memory limit
+    /// aborted, as it does when an allocation fails under the limit.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    MemoryLimit {
+        limit: NonZeroU64,
+        pid: u32,
+        status: String,
+    },
 }
 
 impl Reason {
@@ -197,6 +211,7 @@ impl Reason {
             Reason::NoCoordinator { .. } => ErrorKind::NoCoordinator,
             Reason::Process(_) => ErrorKind::Process,
             Reason::WorkerLost { .. } => ErrorKind::WorkerLost,
+            Reason::MemoryLimit { .. } => ErrorKind::MemoryLimit,
         }
     }
 }
@@ -244,6 +259,12 @@ impl fmt::Debug for Reason {
             Reason::Process(message) => f.debug_tuple("Process").field(message).finish(),
             Reason::WorkerLost { pid, status } => f
                 .debug_struct("WorkerLost")
+                .field("pid", pid)
+                .field("status", status)
+                .finish(),
+            Reason::MemoryLimit { limit, pid, status } => f
+                .debug_struct("MemoryLimit")
+                .field("limit", limit)
                 .field("pid", pid)
                 .field("status", status)
                 .finish(),
@@ -375,6 +396,17 @@ impl TaskError {
         self.kind() == ErrorKind::WorkerLost
     }
 
+    /// This `process_pool` call exceeded the `memory_limit` of its fn: an
+    /// allocation failed under the limit and ended its worker process, which
+    /// the pool has replaced. The `Display` text names the limit.
+    ///
+    /// A limited call whose worker aborts for another reason (a stack
+    /// overflow, `std::process::abort`) is reported so too: the parent sees
+    /// only that the worker aborted.
+    pub fn is_memory_limit(&self) -> bool {
+        self.kind() == ErrorKind::MemoryLimit
+    }
+
     /// This `process_pool` call could not be carried out: no worker process
     /// could be started, or a value could not be encoded or decoded on its
     /// way across (a `Serialize` or `Deserialize` impl failed, or the bytes
@@ -385,10 +417,11 @@ impl TaskError {
     }
 
     /// The pid of the worker process that died, when
-    /// [`is_worker_lost`](Self::is_worker_lost).
+    /// [`is_worker_lost`](Self::is_worker_lost) or
+    /// [`is_memory_limit`](Self::is_memory_limit).
     pub fn lost_worker_pid(&self) -> Option<u32> {
         match self.reason {
-            Reason::WorkerLost { pid, .. } => Some(pid),
+            Reason::WorkerLost { pid, .. } | Reason::MemoryLimit { pid, .. } => Some(pid),
             _ => None,
         }
     }
@@ -495,6 +528,36 @@ impl fmt::Display for TaskError {
                  worker was replaced and the call was not retried: call again if it is \
                  safe to repeat"
             ),
+            Reason::MemoryLimit { limit, pid, status } => write!(
+                f,
+                "process-pool call `{op}` exceeded its memory limit of {}: an allocation \
+                 failed and its worker process {pid} aborted ({status}); the worker was \
+                 replaced: raise `memory_limit`, or have the fn use less memory",
+                Bytes(limit.get())
+            ),
+        }
+    }
+}
+
+/// A number of bytes as the attribute takes it: in the largest unit that
+/// divides it (`64 MiB`, `500 MB`), else in bytes.
+struct Bytes(u64);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Largest first.
+        const UNITS: [(&str, u64); 6] = [
+            ("GiB", 1 << 30),
+            ("GB", 1_000_000_000),
+            ("MiB", 1 << 20),
+            ("MB", 1_000_000),
+            ("KiB", 1 << 10),
+            ("KB", 1_000),
+        ];
+        let bytes = self.0;
+        match UNITS.iter().find(|(_, unit)| bytes % unit == 0) {
+            Some((name, unit)) => write!(f, "{} {name}", bytes / unit),
+            None => write!(f, "{bytes} bytes"),
         }
     }
 }
@@ -714,5 +777,45 @@ impl std::error::Error for BuildError {
             | BuildErrorKind::Invalid { .. }
             | BuildErrorKind::DuplicateOp { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts_are_shown_in_the_largest_unit_that_divides_them() {
+        let shown = |bytes: u64| Bytes(bytes).to_string();
+        assert_eq!(shown(64 << 20), "64 MiB");
+        assert_eq!(shown(3 << 30), "3 GiB");
+        assert_eq!(shown(1536 << 20), "1536 MiB");
+        assert_eq!(shown(4096), "4 KiB");
+        assert_eq!(shown(500_000_000), "500 MB");
+        assert_eq!(shown(2_000_000_000), "2 GB");
+        assert_eq!(shown(64_000), "64 KB");
+        assert_eq!(shown(1000), "1 KB");
+        assert_eq!(shown(1_024_000), "1000 KiB");
+        assert_eq!(shown(1023), "1023 bytes");
+    }
+
+    #[test]
+    fn a_memory_limit_error_names_the_limit_and_is_not_a_lost_worker() {
+        let reason = Reason::MemoryLimit {
+            limit: NonZeroU64::new(64 << 20).unwrap(),
+            pid: 42,
+            status: "signal: 6 (SIGABRT)".to_owned(),
+        };
+        let err = TaskError::new("hog", 7, reason);
+        assert!(err.is_memory_limit());
+        assert!(!err.is_worker_lost());
+        assert_eq!(err.kind(), ErrorKind::MemoryLimit);
+        assert_eq!(err.lost_worker_pid(), Some(42));
+        assert_eq!(
+            err.to_string(),
+            "process-pool call `hog` exceeded its memory limit of 64 MiB: an allocation failed \
+             and its worker process 42 aborted (signal: 6 (SIGABRT)); the worker was replaced: \
+             raise `memory_limit`, or have the fn use less memory"
+        );
     }
 }

@@ -151,7 +151,8 @@
 //! a thread. Threads already run Rust in parallel; a process adds a wall: a
 //! call that aborts, leaks or loops forever cannot take the application with
 //! it, and [`kill`](TaskToken::kill) or a `timeout` really stops it, by killing
-//! the process. Arguments and the return value cross as serde values; nothing
+//! the process; `memory_limit = "256MiB"` bounds what a call may allocate
+//! there. Arguments and the return value cross as serde values; nothing
 //! needs to be added to `main` (see [`process`]; Unix only).
 //!
 //! ```
@@ -181,7 +182,9 @@
 //!
 //! * [`task_token_guard`]: the attribute; keys `op`, `weight`, `timeout`,
 //!   `storage_speed`, `sticky_anchor`, `external_calls`, `hash_policy`,
-//!   `digest_policy`, `process_pool`, `crate` (for re-exports of tokengate).
+//!   `digest_policy`, `process_pool`, `limit`, `queue_timeout`, `retries`,
+//!   `retry_backoff`, `retry_on`, `memory_limit`, `crate` (for re-exports of
+//!   tokengate).
 //! * [`TaskToken`]: await it, [`wait`](TaskToken::wait) on it,
 //!   [`kill`](TaskToken::kill) it, read its [`state`](TaskToken::state) and timings.
 //! * [`OperationsCoordinator`]: start, stop, bind ([`enter`](Handle::enter)),

@@ -2,6 +2,7 @@
 //! in any release.
 
 use std::hash::Hash;
+use std::num::NonZeroU64;
 use std::time::Duration;
 
 #[cfg(feature = "process")]
@@ -34,7 +35,36 @@ pub struct Site {
     pub(crate) digest_policy: DigestPolicy,
     pub(crate) process_pool: bool,
     pub(crate) limit: Option<&'static str>,
+    /// `retries`: attempts after the first; 0 when not given.
+    pub(crate) retries: u32,
+    /// `retry_backoff`, or [`DEFAULT_RETRY_BACKOFF`].
+    pub(crate) retry_backoff: Duration,
+    /// `retry_on`, as `RETRY_*` bits, or [`RETRY_DEFAULT`].
+    pub(crate) retry_on: u8,
+    /// `queue_timeout`: how long a call may wait to start.
+    pub(crate) queue_timeout: Option<Duration>,
+    /// `memory_limit`, in bytes; only on a `process_pool` site.
+    pub(crate) memory_limit: Option<NonZeroU64>,
 }
+
+/// `retry_on = ["panic"]`: a call whose body panicked is retried.
+pub const RETRY_PANIC: u8 = 1 << 0;
+/// `retry_on = ["worker_lost"]`: a `process_pool` call whose worker process
+/// died is retried (not one that exceeded its `memory_limit`, which would
+/// only exceed it again).
+pub const RETRY_WORKER_LOST: u8 = 1 << 1;
+/// `retry_on = ["timeout"]`: a call that timed out is retried.
+pub const RETRY_TIMEOUT: u8 = 1 << 2;
+/// `retry_on = ["err"]`: a call whose fn returned an `Err` is retried; the
+/// expansion of such a fn submits through [`submit_retry_err`] or
+/// [`submit_process_retry_err`], which say what an `Err` is.
+pub const RETRY_ERR: u8 = 1 << 3;
+/// What `retries` retries when `retry_on` is not given: panics and lost
+/// worker processes, the failures that a second attempt may not meet.
+pub const RETRY_DEFAULT: u8 = RETRY_PANIC | RETRY_WORKER_LOST;
+
+/// The backoff before the first retry when `retry_backoff` is not given.
+pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(10);
 
 impl Site {
     /// A site for `op` with the defaults: medium weight (not given explicitly),
@@ -52,6 +82,11 @@ impl Site {
             digest_policy: DigestPolicy::Full,
             process_pool: false,
             limit: None,
+            retries: 0,
+            retry_backoff: DEFAULT_RETRY_BACKOFF,
+            retry_on: RETRY_DEFAULT,
+            queue_timeout: None,
+            memory_limit: None,
         }
     }
 
@@ -110,7 +145,48 @@ impl Site {
         self.limit = Some(name);
         self
     }
+
+    /// `retries = n`: attempts after the first, at most 100 (the attribute
+    /// checks).
+    pub const fn retries(mut self, n: u32) -> Site {
+        self.retries = n;
+        self
+    }
+
+    /// `retry_backoff = "..."`, already parsed to nanoseconds by the attribute.
+    pub const fn retry_backoff_nanos(mut self, nanos: u64) -> Site {
+        self.retry_backoff = Duration::from_nanos(nanos);
+        self
+    }
+
+    /// `retry_on = [...]`: the causes, as `RETRY_*` bits or-ed together.
+    pub const fn retry_on(mut self, mask: u8) -> Site {
+        self.retry_on = mask;
+        self
+    }
+
+    /// `queue_timeout = "..."`, already parsed to nanoseconds by the attribute.
+    pub const fn queue_timeout_nanos(mut self, nanos: u64) -> Site {
+        self.queue_timeout = Some(Duration::from_nanos(nanos));
+        self
+    }
+
+    /// `memory_limit = "..."`, already parsed to bytes (never 0) by the
+    /// attribute, on a `process_pool` fn.
+    pub const fn memory_limit(mut self, bytes: u64) -> Site {
+        self.memory_limit = NonZeroU64::new(bytes);
+        self
+    }
 }
+
+/// Says whether a value of a guarded fn is an error: the predicate the
+/// expansion passes to [`submit_retry_err`] and [`submit_process_retry_err`]
+/// for a fn whose `retry_on` lists `"err"`, which returns a `Result`. It is
+/// `|value: &R| Result::is_err(value)`, a plain fn, so the runtime can keep it
+/// with the call and ask it about each attempt's value: `true` means that
+/// value is an `Err`, to be retried while retries remain (the last attempt's
+/// value, `Err` or not, resolves the token).
+pub type IsErr<T> = fn(&T) -> bool;
 
 /// The fingerprint of a call's key arguments (all of them, or those marked
 /// `#[key]`), computed by the attribute's expansion from borrowed arguments
@@ -159,6 +235,26 @@ where
     F: FnOnce() -> T + Send + 'static,
 {
     crate::coordinator::submit(crate::coordinator::Call::from_site(site, Some(key.0)), f)
+}
+
+/// [`submit`] (with `key: None`) or [`submit_keyed`] for a fn whose
+/// `retry_on` lists `"err"`: `is_err` tells an `Err` value from an `Ok` one
+/// (see [`IsErr`]).
+pub fn submit_retry_err<T, F>(
+    site: &'static Site,
+    key: Option<RouteKey>,
+    // Read by the retries of `Err` values (issue 11), which land with the
+    // runtime's retries; until then an `Err` resolves the token as any value.
+    #[allow(unused_variables)] is_err: IsErr<T>,
+    f: F,
+) -> TaskToken<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    debug_assert!(site.retry_on & RETRY_ERR != 0);
+    let call = crate::coordinator::Call::from_site(site, key.map(|key| key.0));
+    crate::coordinator::submit(call, f)
 }
 
 /// Implemented for every type a guarded call can move to a worker thread.
@@ -249,7 +345,7 @@ mod process {
     #[doc(hidden)]
     pub use linkme;
 
-    use super::{RouteKey, Serialize, Site};
+    use super::{IsErr, RETRY_ERR, RouteKey, Serialize, Site};
     use crate::TaskToken;
 
     /// Submits one call of a `process_pool` fn: its body sends the arguments,
@@ -268,7 +364,29 @@ mod process {
     {
         debug_assert!(site.process_pool && site.op == entry.op);
         let call = crate::coordinator::Call::from_site(site, key.map(|key| key.0));
-        crate::coordinator::submit_process(call, entry, encode_args, decode)
+        crate::coordinator::submit_process(call, entry, site.memory_limit, encode_args, decode)
+    }
+
+    /// [`submit_process`] for a fn whose `retry_on` lists `"err"`: `is_err`
+    /// tells an `Err` value from an `Ok` one, once the value is decoded in the
+    /// caller (see [`IsErr`]).
+    pub fn submit_process_retry_err<T, E>(
+        site: &'static Site,
+        key: Option<RouteKey>,
+        // Read by the retries of `Err` values (issue 11), which land with the
+        // runtime's retries; until then an `Err` resolves the token as any
+        // value.
+        #[allow(unused_variables)] is_err: IsErr<T>,
+        entry: &'static ProcessFn,
+        encode_args: E,
+        decode: fn(&[u8]) -> Result<T, String>,
+    ) -> TaskToken<T>
+    where
+        T: Send + 'static,
+        E: FnOnce(&mut Vec<u8>) -> Result<(), String> + Send + 'static,
+    {
+        debug_assert!(site.retry_on & RETRY_ERR != 0);
+        submit_process(site, key, entry, encode_args, decode)
     }
 
     /// Implemented for every type a `process_pool` fn can take or return.

@@ -1,10 +1,14 @@
 //! The keys whose value is one of a fixed set of names: `weight`,
-//! `storage_speed`, `hash_policy` and `digest_policy`.
+//! `storage_speed`, `hash_policy` and `digest_policy`, and the elements of
+//! `retry_on`.
 //!
-//! Each set is one `choices!` table, which writes the enum (mirroring the
-//! runtime's), the names as written in the attribute and the path, within the
-//! runtime, that the expansion names. Parsing ignores ASCII case and refuses
-//! anything else with one error on the literal that lists every valid name.
+//! Each set of the keys is one `choices!` table, which writes the enum
+//! (mirroring the runtime's), the names as written in the attribute and the
+//! path, within the runtime, that the expansion names. The causes of
+//! `retry_on` are bits of a mask in the runtime, not an enum, so
+//! [`RetryCause`] is written out by hand. Parsing ignores ASCII case and
+//! refuses anything else with one error on the literal that lists every valid
+//! name.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
@@ -142,5 +146,49 @@ choices! {
         Fast = "fast",
         /// `"minimal"`: SHA-256, first 4 bytes.
         Minimal = "minimal",
+    }
+}
+
+/// One element of `retry_on = ["…", …]`: a kind of failure that is retried.
+/// Each is a bit of the runtime's mask, `__private::RETRY_*`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RetryCause {
+    /// `"panic"`: the body panicked.
+    Panic,
+    /// `"worker_lost"`: the worker process running the call died.
+    WorkerLost,
+    /// `"timeout"`: the call timed out.
+    Timeout,
+    /// `"err"`: the body returned an `Err` (a fn returning `Result` only).
+    Err,
+}
+
+impl Choice for RetryCause {
+    const KIND: &'static str = "retry cause";
+    const ALL: &'static [Self] = &[
+        RetryCause::Panic,
+        RetryCause::WorkerLost,
+        RetryCause::Timeout,
+        RetryCause::Err,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            RetryCause::Panic => "panic",
+            RetryCause::WorkerLost => "worker_lost",
+            RetryCause::Timeout => "timeout",
+            RetryCause::Err => "err",
+        }
+    }
+
+    fn path(self, runtime: &RuntimePath) -> TokenStream {
+        let bit = match self {
+            RetryCause::Panic => "RETRY_PANIC",
+            RetryCause::WorkerLost => "RETRY_WORKER_LOST",
+            RetryCause::Timeout => "RETRY_TIMEOUT",
+            RetryCause::Err => "RETRY_ERR",
+        };
+        let bit = format_ident!("{}", bit, span = Span::call_site());
+        quote!(#runtime::__private::#bit)
     }
 }

@@ -3,7 +3,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{DigestPolicy, GuardArgs, HashPolicy, StorageSpeed, Weight};
+use super::{DigestPolicy, GuardArgs, HashPolicy, RetryCause, StorageSpeed, Weight};
 use crate::errors::Errors;
 
 /// Parses `tokens` and returns the arguments and every error message, in order.
@@ -37,6 +37,11 @@ fn no_arguments_means_defaults() {
     assert_eq!(args.digest_policy, None);
     assert!(!args.process_pool);
     assert!(args.limit.is_none());
+    assert_eq!(args.queue_timeout_nanos, None);
+    assert_eq!(args.retries, None);
+    assert_eq!(args.retry_backoff_nanos, None);
+    assert!(args.retry_on.is_none());
+    assert_eq!(args.memory_limit, None);
     assert!(args.crate_path.is_none());
     assert_eq!(args.key_policy(), None);
 }
@@ -79,7 +84,8 @@ fn unknown_key_lists_the_valid_keys() {
         [
             "unknown key `foo` in `#[task_token_guard]`; expected one of `op`, `weight`, \
              `timeout`, `storage_speed`, `sticky_anchor`, `external_calls`, `hash_policy`, \
-             `digest_policy`, `process_pool`, `limit`, `crate`"
+             `digest_policy`, `process_pool`, `limit`, `queue_timeout`, `retries`, \
+             `retry_backoff`, `retry_on`, `memory_limit`, `crate`"
         ]
     );
     // A keyword is an unknown key too, not a syntax error.
@@ -739,4 +745,205 @@ fn crate_is_set_once() {
     let (args, messages) = parse(quote!(crate = "first", crate = "second"));
     assert_eq!(messages, ["duplicate key `crate` in `#[task_token_guard]`"]);
     assert_eq!(crate_path(&args).as_deref(), Some("first"));
+}
+
+#[test]
+fn retries_takes_a_whole_number_up_to_100() {
+    for (tokens, n) in [
+        (quote!(retries = 0), 0),
+        (quote!(retries = 3), 3),
+        (quote!(retries = 100), 100),
+        (quote!(retries = 7u32), 7),
+    ] {
+        assert_eq!(parse_ok(tokens).retries, Some(n));
+    }
+}
+
+#[test]
+fn retries_refuses_anything_else() {
+    let too_many = |n: &str| {
+        format!(
+            "`retries = {n}` is too many; a call is retried at most 100 times: a failure that \
+             outlasts that many attempts is not a passing one"
+        )
+    };
+    let not_a_number = "`retries` takes a whole number from 0 to 100, such as `retries = 3`";
+    for (tokens, message) in [
+        (quote!(retries = 101), too_many("101")),
+        (quote!(retries = 99999999999), too_many("99999999999")),
+        (
+            quote!(retries = "3"),
+            "`retries` takes a number without quotes: `retries = 3`".to_owned(),
+        ),
+        (quote!(retries = "three"), not_a_number.to_owned()),
+        (quote!(retries = 2.5), not_a_number.to_owned()),
+        (quote!(retries = -1), not_a_number.to_owned()),
+        (quote!(retries = many), not_a_number.to_owned()),
+    ] {
+        let (args, messages) = parse(tokens.clone());
+        assert_eq!(messages, [message], "{tokens}");
+        assert_eq!(args.retries, None);
+    }
+}
+
+#[test]
+fn retry_backoff_and_retry_on_go_with_retries() {
+    let args = parse_ok(quote!(
+        retries = 2,
+        retry_backoff = "25ms",
+        retry_on = ["panic", "Timeout", "WORKER_LOST"]
+    ));
+    assert_eq!(args.retries, Some(2));
+    assert_eq!(args.retry_backoff_nanos, Some(25_000_000));
+    let causes: Vec<RetryCause> = args.retry_on.iter().flatten().map(|(c, _)| *c).collect();
+    assert_eq!(
+        causes,
+        [
+            RetryCause::Panic,
+            RetryCause::Timeout,
+            RetryCause::WorkerLost
+        ]
+    );
+    assert!(args.retry_err().is_none());
+    // `retries = 0` counts as given.
+    let args = parse_ok(quote!(retry_on = ["err"], retries = 0));
+    assert_eq!(
+        args.retry_err().map(|lit| lit.value()).as_deref(),
+        Some("err")
+    );
+}
+
+#[test]
+fn retry_backoff_and_retry_on_without_retries_are_refused() {
+    let (args, messages) = parse(quote!(retry_backoff = "10ms", retry_on = ["panic"]));
+    assert_eq!(
+        messages,
+        [
+            "`retry_backoff` has no effect without `retries`: it spaces the retries of a failed \
+             call; add `retries = 3`, say, or remove it",
+            "`retry_on` has no effect without `retries`: it chooses the failures that are \
+             retried; add `retries = 3`, say, or remove it",
+        ]
+    );
+    assert_eq!(args.retry_backoff_nanos, None);
+    assert!(args.retry_on.is_none());
+    // A refused `retries` still counts as written: its own error is enough.
+    let (_, messages) = parse(quote!(retries = 1000, retry_backoff = "10ms"));
+    assert_eq!(messages.len(), 1, "{messages:?}");
+}
+
+#[test]
+fn retry_backoff_and_queue_timeout_are_durations_named_in_their_errors() {
+    let args = parse_ok(quote!(queue_timeout = "100ms"));
+    assert_eq!(args.queue_timeout_nanos, Some(100_000_000));
+    for (tokens, message) in [
+        (
+            quote!(retries = 1, retry_backoff = "0ms"),
+            "retry backoff `0ms` is zero; a retry backoff must be greater than zero, or leave \
+             `retry_backoff` out for the default of 10ms",
+        ),
+        (
+            quote!(queue_timeout = "soon"),
+            "unparseable queue timeout `soon`; write a number and a unit, such as `250ms`, \
+             `2s` or `1m`",
+        ),
+        (
+            quote!(queue_timeout = 100),
+            "expected a string literal for `queue_timeout`, such as `queue_timeout = \"100\"`",
+        ),
+    ] {
+        let (args, messages) = parse(tokens.clone());
+        assert_eq!(messages, [message], "{tokens}");
+        assert_eq!(
+            (args.retry_backoff_nanos, args.queue_timeout_nanos),
+            (None, None)
+        );
+    }
+}
+
+#[test]
+fn retry_on_refuses_unknown_repeated_and_missing_causes() {
+    for (tokens, messages) in [
+        (
+            quote!(retries = 1, retry_on = ["panic", "oom", 3]),
+            vec![
+                "unknown retry cause `oom`; expected one of `panic`, `worker_lost`, `timeout`, \
+                 `err`",
+                "expected a string literal in `retry_on`, such as `\"3\"`",
+            ],
+        ),
+        (
+            quote!(retries = 1, retry_on = ["panic", "PANIC"]),
+            vec!["duplicate cause `panic` in `retry_on`"],
+        ),
+        (
+            quote!(retries = 1, retry_on = []),
+            vec![
+                "`retry_on` must not be empty; list the failures to retry, such as \
+                 `retry_on = [\"worker_lost\"]`, or leave `retry_on` out to retry panics and \
+                 lost workers",
+            ],
+        ),
+        (
+            quote!(retries = 1, retry_on = "panic"),
+            vec![
+                "expected a list of string literals in brackets for `retry_on`, such as \
+                 `retry_on = [\"panic\"]`",
+            ],
+        ),
+    ] {
+        let (args, found) = parse(tokens.clone());
+        assert_eq!(found, messages, "{tokens}");
+        assert!(args.retry_on.is_none(), "{tokens}");
+    }
+}
+
+#[test]
+fn drop_retry_err_keeps_the_other_causes() {
+    let mut args = parse_ok(quote!(retries = 1, retry_on = ["err", "panic"]));
+    args.drop_retry_err();
+    assert!(args.retry_err().is_none());
+    let causes: Vec<RetryCause> = args.retry_on.iter().flatten().map(|(c, _)| *c).collect();
+    assert_eq!(causes, [RetryCause::Panic]);
+}
+
+#[test]
+fn memory_limit_takes_a_size_on_a_process_pool_fn() {
+    let args = parse_ok(quote!(process_pool = true, memory_limit = "256MiB"));
+    assert_eq!(args.memory_limit, Some(256 << 20));
+    let args = parse_ok(quote!(memory_limit = "500MB", process_pool = true));
+    assert_eq!(args.memory_limit, Some(500_000_000));
+    let (args, messages) = parse(quote!(process_pool = true, memory_limit = "0GiB"));
+    assert_eq!(
+        messages,
+        [
+            "memory limit `0GiB` is zero; a memory limit must be greater than zero, or leave \
+          `memory_limit` out for none"
+        ]
+    );
+    assert_eq!(args.memory_limit, None);
+}
+
+#[test]
+fn memory_limit_without_process_pool_is_refused() {
+    let message = "`memory_limit` needs `process_pool = true`: the limit holds the worker \
+                   process that runs the call, and a thread call shares its process with the \
+                   whole program, so it cannot be bounded this way; add `process_pool = true` \
+                   or remove `memory_limit`";
+    for tokens in [
+        quote!(memory_limit = "64MiB"),
+        quote!(memory_limit = "64MiB", process_pool = false),
+    ] {
+        let (args, messages) = parse(tokens.clone());
+        assert_eq!(messages, [message], "{tokens}");
+        assert_eq!(args.memory_limit, None);
+    }
+    // `process_pool = true` refused for another reason: that error alone.
+    let (_, messages) = parse(quote!(
+        storage_speed = "FAST",
+        process_pool = true,
+        memory_limit = "64MiB"
+    ));
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].starts_with("`process_pool` cannot be combined"));
 }

@@ -59,14 +59,16 @@ pub(super) struct ProcessCall {
 ///
 /// `outer` is the guarded fn's signature once [`plain_names`] has run, whose
 /// arguments the caller's side encodes by name; `key` is the sticky domain
-/// key, computed from those names, if the fn has one. Every runtime item is
-/// named from `runtime`.
+/// key, computed from those names, if the fn has one; `is_err` is the
+/// predicate of `retry_on = ["err"]`, if the fn has it (see
+/// `expand::is_err`). Every runtime item is named from `runtime`.
 pub(super) fn process_call(
     func: &GuardedFn,
     outer: &Signature,
     op: &LitStr,
     return_type: &Type,
     key: Option<TokenStream>,
+    is_err: Option<TokenStream>,
     runtime: &RuntimePath,
 ) -> ProcessCall {
     let args: Vec<Arg> = outer.inputs.iter().filter_map(Arg::new).collect();
@@ -85,9 +87,10 @@ pub(super) fn process_call(
     ];
     let entry = entry(func, op, &args, &value, &checks, runtime);
 
-    let key = match key {
-        Some(key) => quote!(::core::option::Option::Some(#key)),
-        None => quote!(::core::option::Option::None),
+    let key = super::option(key);
+    let (submit_fn, is_err) = match is_err {
+        Some(is_err) => (quote!(submit_process_retry_err), Some(quote!(#is_err,))),
+        None => (quote!(submit_process), None),
     };
     let out = Ident::new("__tg_out", Span::mixed_site());
     let bytes = Ident::new("__tg_bytes", Span::mixed_site());
@@ -97,9 +100,10 @@ pub(super) fn process_call(
     let site = super::site_ref();
     let process_fn = process_fn_ref();
     let submit = quote! {
-        #runtime::__private::submit_process::<#return_type, _>(
+        #runtime::__private::#submit_fn::<#return_type, _>(
             #site,
             #key,
+            #is_err
             #process_fn,
             move |#out: &mut ::std::vec::Vec<::core::primitive::u8>| {
                 __Tokengate::encode_args::<#(#wire_types),*>(#(#borrowed,)* #out)

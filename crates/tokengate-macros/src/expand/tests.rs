@@ -952,3 +952,169 @@ fn a_malformed_crate_path_still_expands_with_the_default() {
     );
     assert!(out.contains("`not a path` is not a path"), "{out}");
 }
+
+#[test]
+fn guard_keys_have_their_setters() {
+    let out = guard(
+        quote!(
+            queue_timeout = "100ms",
+            retries = 3,
+            retry_backoff = "25ms",
+            retry_on = ["timeout", "panic"]
+        ),
+        quote!(
+            fn f() {}
+        ),
+    )
+    .to_string();
+    let site = quote! {
+        ::tokengate::__private::Site::new("f")
+            .queue_timeout_nanos(100000000u64)
+            .retries(3u32)
+            .retry_backoff_nanos(25000000u64)
+            .retry_on(::tokengate::__private::RETRY_TIMEOUT | ::tokengate::__private::RETRY_PANIC);
+    }
+    .to_string();
+    assert!(out.contains(&site), "{out}");
+    assert!(out.contains(":: submit :: < () , _ >"), "{out}");
+    assert!(!out.contains("compile_error"), "{out}");
+
+    // `retries` alone leaves the causes to the runtime's default.
+    let out = guard(
+        quote!(retries = 0),
+        quote!(
+            fn f() {}
+        ),
+    )
+    .to_string();
+    let site = quote!(::tokengate::__private::Site::new("f").retries(0u32);).to_string();
+    assert!(out.contains(&site), "{out}");
+
+    let out = guard(
+        quote!(process_pool = true, memory_limit = "64MiB"),
+        quote!(
+            fn f() {}
+        ),
+    )
+    .to_string();
+    let site = quote! {
+        ::tokengate::__private::Site::new("f").process_pool().memory_limit(67108864u64);
+    }
+    .to_string();
+    assert!(out.contains(&site), "{out}");
+}
+
+#[test]
+fn retrying_err_values_passes_a_predicate_on_the_return_type() {
+    assert_expands(
+        quote!(retries = 2, retry_on = ["err"]),
+        quote! {
+            fn f(n: u8) -> Result<u8, String> { Ok(n) }
+        },
+        quote! {
+            fn f(n: u8) -> ::tokengate::TaskToken<Result<u8, String> > {
+                ::tokengate::__private::assert_arg::<u8>();
+                ::tokengate::__private::assert_return::<Result<u8, String> >();
+                let __tg_site: &'static ::tokengate::__private::Site = {
+                    static __TOKENGATE_SITE: ::tokengate::__private::Site =
+                        ::tokengate::__private::Site::new("f")
+                            .retries(2u32)
+                            .retry_on(::tokengate::__private::RETRY_ERR);
+                    &__TOKENGATE_SITE
+                };
+                ::tokengate::__private::submit_retry_err::<Result<u8, String>, _>(
+                    __tg_site,
+                    ::core::option::Option::None,
+                    |__tg_value: &Result<u8, String>| ::core::result::Result::is_err(__tg_value),
+                    move || -> Result<u8, String> { Ok(n) },
+                )
+            }
+        },
+    );
+
+    // A sticky fn passes its key as an option; a process-pool fn submits
+    // through its own variant, the predicate after the key.
+    let out = guard(
+        quote!(
+            sticky_anchor = "s",
+            hash_policy = "fast",
+            retries = 1,
+            retry_on = ["err"]
+        ),
+        quote!(
+            fn f(n: u8) -> std::io::Result<u8> {
+                Ok(n)
+            }
+        ),
+    )
+    .to_string();
+    let call = quote! {
+        ::tokengate::__private::submit_retry_err::<std::io::Result<u8>, _>(
+            __tg_site,
+            ::core::option::Option::Some(__Tokengate::fast_key(&n)),
+            |__tg_value: &std::io::Result<u8>| ::core::result::Result::is_err(__tg_value),
+            move || -> std::io::Result<u8> { Ok(n) },
+        )
+    }
+    .to_string();
+    assert!(out.contains(&call), "{out}");
+
+    let out = guard(
+        quote!(
+            process_pool = true,
+            retries = 1,
+            retry_on = ["panic", "err"]
+        ),
+        quote!(
+            fn f() -> Result<(), String> {
+                Ok(())
+            }
+        ),
+    )
+    .to_string();
+    let submit = quote!(::tokengate::__private::submit_process_retry_err::<Result<(), String>, _>);
+    let args = quote! {
+        __tg_site,
+        ::core::option::Option::None,
+        |__tg_value: &Result<(), String>| ::core::result::Result::is_err(__tg_value),
+        __tg_process_fn,
+    };
+    assert!(out.contains(&format!("{submit} ({args}")), "{out}");
+}
+
+#[test]
+fn err_on_a_fn_without_a_result_is_refused_and_left_out() {
+    let out = guard(
+        quote!(retries = 1, retry_on = ["err", "panic"]),
+        quote!(
+            fn f() -> u8 {
+                1
+            }
+        ),
+    );
+    assert_eq!(
+        compile_errors(&out),
+        [
+            "`\"err\"` in `retry_on` needs a fn that returns `Result`, to retry its `Err` \
+          values, but this fn returns a type not written as `Result<..>`; return a \
+          `Result<T, E>`, or remove `\"err\"`"
+        ]
+    );
+    let out = out.to_string();
+    assert!(
+        out.contains(". retry_on (:: tokengate :: __private :: RETRY_PANIC)"),
+        "{out}"
+    );
+    assert!(out.contains(":: submit :: < u8 , _ >"), "{out}");
+
+    // With no other cause, `retry_on` is left to its default.
+    let out = guard(
+        quote!(retries = 1, retry_on = ["err"]),
+        quote!(
+            fn f() {}
+        ),
+    );
+    assert_eq!(compile_errors(&out).len(), 1);
+    assert!(compile_errors(&out)[0].contains("this fn returns nothing"));
+    assert!(!out.to_string().contains(". retry_on ("), "{out}");
+}

@@ -133,3 +133,23 @@ fn messages() {
         "timeout `0s` is zero; a timeout must be greater than zero, or leave `timeout` out for none"
     );
 }
+
+#[test]
+fn messages_name_the_key() {
+    use super::{QUEUE_TIMEOUT, RETRY_BACKOFF};
+
+    assert_eq!(
+        parse_nanos("0ms").unwrap_err().message(RETRY_BACKOFF),
+        "retry backoff `0ms` is zero; a retry backoff must be greater than zero, or leave \
+         `retry_backoff` out for the default of 10ms"
+    );
+    assert_eq!(
+        parse_nanos("5d").unwrap_err().message(QUEUE_TIMEOUT),
+        "unknown unit `d` in queue timeout `5d`; expected one of `ns`, `us`, `µs`, `ms`, `s`, \
+         `m`, `h`"
+    );
+    assert_eq!(
+        parse_nanos("x").unwrap_err().message(QUEUE_TIMEOUT),
+        "unparseable queue timeout `x`; write a number and a unit, such as `250ms`, `2s` or `1m`"
+    );
+}

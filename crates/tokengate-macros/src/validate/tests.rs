@@ -258,3 +258,45 @@ fn process_pool_keeps_the_other_checks() {
         5
     );
 }
+
+/// The message for `retry_on = ["err"]` on a fn with signature `sig`, if any.
+fn retry_err_message(sig: &str) -> Option<String> {
+    let mut errors = crate::errors::Errors::default();
+    let args =
+        crate::args::GuardArgs::parse(quote::quote!(retries = 1, retry_on = ["err"]), &mut errors);
+    assert!(errors.finish().is_ok());
+    let sig: Signature = syn::parse_str(sig).unwrap();
+    super::retry_err(&sig, &args).err().map(|e| e.to_string())
+}
+
+#[test]
+fn err_retries_need_a_result_as_written() {
+    for sig in [
+        "fn f() -> Result<u8, String>",
+        "fn f() -> std::io::Result<u8>",
+        "fn f() -> anyhow::Result<()>",
+        "fn f() -> (Result<u8, String>)",
+        "fn f() -> ::core::result::Result<u8, ()>",
+    ] {
+        assert_eq!(retry_err_message(sig), None, "{sig}");
+    }
+    let refused = |returns: &str| {
+        format!(
+            "`\"err\"` in `retry_on` needs a fn that returns `Result`, to retry its `Err` \
+             values, but this fn returns {returns}; return a `Result<T, E>`, or remove `\"err\"`"
+        )
+    };
+    assert_eq!(retry_err_message("fn f()"), Some(refused("nothing")));
+    for sig in [
+        "fn f() -> u8",
+        "fn f() -> Option<Result<u8, ()>>",
+        "fn f() -> impl Into<Result<u8, ()>>",
+        "fn f() -> Outcome",
+    ] {
+        assert_eq!(
+            retry_err_message(sig),
+            Some(refused("a type not written as `Result<..>`")),
+            "{sig}"
+        );
+    }
+}

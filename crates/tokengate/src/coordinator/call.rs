@@ -72,8 +72,12 @@ impl Call {
                 (calls, seed)
             }),
             limit: site.limit,
-            retry: None,
-            queue_timeout: None,
+            retry: (site.retries > 0).then_some(RetryPolicy {
+                retries: site.retries,
+                backoff: site.retry_backoff,
+                on: site.retry_on,
+            }),
+            queue_timeout: site.queue_timeout,
         }
     }
 }
@@ -103,6 +107,35 @@ mod tests {
         let call = Call::plain("spawned", Weight::Heavy, None);
         assert!(!call.weight_explicit);
         assert_eq!(call.limit, None);
+    }
+
+    #[test]
+    fn a_call_carries_its_sites_guards_and_a_plain_call_none() {
+        use crate::__private::{DEFAULT_RETRY_BACKOFF, RETRY_DEFAULT, RETRY_ERR, RETRY_PANIC};
+
+        static GUARDED: Site = Site::new("guarded")
+            .retries(3)
+            .retry_backoff_nanos(25_000_000)
+            .retry_on(RETRY_PANIC | RETRY_ERR)
+            .queue_timeout_nanos(100_000_000);
+        static RETRIED: Site = Site::new("retried").retries(2);
+
+        let call = Call::from_site(&GUARDED, None);
+        let policy = call.retry.expect("retried");
+        assert_eq!(policy.retries, 3);
+        assert_eq!(policy.backoff, Duration::from_millis(25));
+        assert_eq!(policy.on, RETRY_PANIC | RETRY_ERR);
+        assert_eq!(call.queue_timeout, Some(Duration::from_millis(100)));
+        // `retries` alone: the default backoff and causes.
+        let call = Call::from_site(&RETRIED, None);
+        let policy = call.retry.expect("retried");
+        assert_eq!(policy.retries, 2);
+        assert_eq!(policy.backoff, DEFAULT_RETRY_BACKOFF);
+        assert_eq!(policy.on, RETRY_DEFAULT);
+        assert_eq!(call.queue_timeout, None);
+        // `spawn` and `Task` calls are neither retried nor shed.
+        let call = Call::plain("spawned", Weight::Heavy, None);
+        assert_eq!((call.retry, call.queue_timeout), (None, None));
     }
 
     #[test]

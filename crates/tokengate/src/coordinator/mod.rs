@@ -77,12 +77,14 @@ where
 }
 
 /// [`submit`] for a `process_pool` call: its body sends the call to a worker
-/// process of the coordinator it goes to, or runs it inline inside a worker
-/// process (see the [`process`](crate::process) docs).
+/// process of the coordinator it goes to, held to `memory_limit` there, or
+/// runs it inline inside a worker process (see the [`process`](crate::process)
+/// docs).
 #[cfg(feature = "process")]
 pub(crate) fn submit_process<T, E>(
     call: Call,
     entry: &'static crate::process::registry::ProcessFn,
+    memory_limit: Option<std::num::NonZeroU64>,
     encode_args: E,
     decode: fn(&[u8]) -> Result<T, String>,
 ) -> TaskToken<T>
@@ -94,7 +96,9 @@ where
         let pool = shared
             .filter(|_| !crate::process::is_worker_process())
             .map(|shared| shared.process.clone());
-        Body::Once(move || crate::process::dispatch(pool.as_ref(), entry, encode_args, decode))
+        Body::Once(move || {
+            crate::process::dispatch(pool.as_ref(), entry, memory_limit, encode_args, decode)
+        })
     })
 }
 

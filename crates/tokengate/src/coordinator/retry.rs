@@ -26,7 +26,7 @@ use crate::token::{Cause, Header, JobRef, epoch, terminate_with};
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// The default `retry_backoff`.
-pub(crate) const DEFAULT_BACKOFF: Duration = Duration::from_millis(10);
+pub(crate) const DEFAULT_BACKOFF: Duration = crate::__private::DEFAULT_RETRY_BACKOFF;
 
 /// What ends an attempt with a retry, when its fn has `retries`; see
 /// [`RetryingTask::retry_on`](crate::RetryingTask::retry_on) and the
@@ -49,12 +49,14 @@ impl RetryOn {
     /// The causes retried when none are named: panics and lost workers.
     pub const DEFAULT: [RetryOn; 2] = [RetryOn::Panic, RetryOn::WorkerLost];
 
+    /// The cause as the attribute's expansion writes it.
     pub(crate) const fn bit(self) -> u8 {
+        use crate::__private::{RETRY_ERR, RETRY_PANIC, RETRY_TIMEOUT, RETRY_WORKER_LOST};
         match self {
-            RetryOn::Panic => 1,
-            RetryOn::WorkerLost => 2,
-            RetryOn::Timeout => 4,
-            RetryOn::Err => 8,
+            RetryOn::Panic => RETRY_PANIC,
+            RetryOn::WorkerLost => RETRY_WORKER_LOST,
+            RetryOn::Timeout => RETRY_TIMEOUT,
+            RetryOn::Err => RETRY_ERR,
         }
     }
 

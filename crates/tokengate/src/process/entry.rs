@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use super::codec::{self, Side};
 use super::frame::{self, ERROR, FrameBuf, FrameReader, PANIC, READY, VALUE};
-use super::registry;
+use super::{memory, registry};
 
 /// Set, to the parent's pid, in a worker process's environment.
 pub(crate) const ENV: &str = "TOKENGATE_WORKER";
@@ -36,6 +36,10 @@ pub(crate) const ENV: &str = "TOKENGATE_WORKER";
 /// Set in a worker process's environment when its parent reports panics
 /// itself (a coordinator with a panic handler): the worker prints none.
 pub(crate) const QUIET_PANICS: &str = "TOKENGATE_QUIET_PANICS";
+
+/// The exit code of a worker that could not lift a call's memory limit after
+/// the call: it must not serve another call under it.
+const LIMIT_STUCK: i32 = 73;
 
 /// How often a worker checks that its parent is still alive.
 const WATCH: Duration = Duration::from_millis(50);
@@ -141,35 +145,45 @@ fn serve() -> i32 {
             // The pool closed the socket, or the parent died.
             Err(_) => return 0,
         };
-        let reply = answer(&body, spare);
+        let (reply, limit_lifted) = answer(&body, spare);
         reader.recycle(body);
         if frame::send(&mut socket, &reply).is_err() {
             return 0;
+        }
+        if !limit_lifted {
+            return LIMIT_STUCK;
         }
         spare = reply;
     }
 }
 
-/// The reply frame to one `CALL` body, written into `buf`'s allocation.
-fn answer(body: &[u8], buf: Vec<u8>) -> Vec<u8> {
-    let Some((op, args)) = frame::split_call(body) else {
-        return message(
-            buf,
-            ERROR,
-            "a malformed call frame reached the worker process",
-        );
+/// The reply frame to one `CALL` body, written into `buf`'s allocation, run
+/// under the call's memory limit, if it has one; and whether the limit was
+/// lifted again (always, when there was none).
+fn answer(body: &[u8], buf: Vec<u8>) -> (Vec<u8>, bool) {
+    let Some(request) = frame::split_call(body) else {
+        let text = "a malformed call frame reached the worker process";
+        return (message(buf, ERROR, text), true);
     };
-    let Some(f) = registry::find(op) else {
+    let Some(f) = registry::find(request.op) else {
         let exe = std::env::current_exe().unwrap_or_default();
         let text = format!(
-            "no process_pool fn named `{op}` is linked into {}; the worker runs the \
+            "no process_pool fn named `{}` is linked into {}; the worker runs the \
              parent's executable, so the fn must be part of it",
+            request.op,
             exe.display()
         );
-        return message(buf, ERROR, &text);
+        return (message(buf, ERROR, &text), true);
+    };
+    let held = match request.memory_limit.map(memory::Held::new).transpose() {
+        Ok(held) => held,
+        Err(text) => return (message(buf, ERROR, &text), true),
     };
     let mut frame = FrameBuf::reuse(buf, VALUE);
-    match catch_unwind(AssertUnwindSafe(|| (f.run)(args, frame.body()))) {
+    let ran = catch_unwind(AssertUnwindSafe(|| (f.run)(request.args, frame.body())));
+    // Before the reply allocates: the limit is the call's, not the worker's.
+    let lifted = held.is_none_or(memory::Held::lift);
+    let reply = match ran {
         Ok(Ok(())) => match frame.finish() {
             Ok(reply) => reply,
             Err(err) => message(Vec::new(), ERROR, &err.to_string()),
@@ -183,7 +197,8 @@ fn answer(body: &[u8], buf: Vec<u8>) -> Vec<u8> {
             crate::unwind::drop_quietly(payload);
             message(Vec::new(), PANIC, &text)
         }
-    }
+    };
+    (reply, lifted)
 }
 
 fn message(buf: Vec<u8>, kind: u8, text: &str) -> Vec<u8> {

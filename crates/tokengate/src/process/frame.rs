@@ -3,7 +3,8 @@
 //! ```text
 //! frame = len: u32 LE | kind: u8 | body: [u8; len - 1]
 //!
-//! parent → worker   CALL    body = op_len: u16 LE | op | encoded arguments
+//! parent → worker   CALL    body = memory_limit: u64 LE (0: none) | op_len: u16 LE | op
+//!                                  | encoded arguments
 //! worker → parent   READY   body = (empty), once, after start-up
 //!                   VALUE   body = encoded return value
 //!                   PANIC   body = the panic message, UTF-8
@@ -14,6 +15,7 @@
 //! worker never holds more than one call.
 
 use std::io::{self, Read, Write};
+use std::num::NonZeroU64;
 
 pub(crate) const CALL: u8 = 1;
 pub(crate) const READY: u8 = 0x10;
@@ -40,10 +42,12 @@ impl FrameBuf {
         FrameBuf(buf)
     }
 
-    /// A `CALL` frame for `op` in `buf`'s allocation, ready for the encoded
-    /// arguments.
-    pub(crate) fn call(buf: Vec<u8>, op: &str) -> FrameBuf {
+    /// A `CALL` frame for `op`, to run under `memory_limit`, in `buf`'s
+    /// allocation, ready for the encoded arguments.
+    pub(crate) fn call(buf: Vec<u8>, op: &str, memory_limit: Option<NonZeroU64>) -> FrameBuf {
         let mut frame = FrameBuf::reuse(buf, CALL);
+        let limit = memory_limit.map_or(0, NonZeroU64::get);
+        frame.0.extend_from_slice(&limit.to_le_bytes());
         let len = u16::try_from(op.len()).expect("op names are short");
         frame.0.extend_from_slice(&len.to_le_bytes());
         frame.0.extend_from_slice(op.as_bytes());
@@ -73,11 +77,27 @@ pub(crate) fn send(dst: &mut impl Write, frame: &[u8]) -> io::Result<()> {
     dst.write_all(frame)
 }
 
-/// Splits a `CALL` body into the op name and the encoded arguments.
-pub(crate) fn split_call(body: &[u8]) -> Option<(&str, &[u8])> {
-    let len = usize::from(u16::from_le_bytes(body.get(..2)?.try_into().ok()?));
-    let op = std::str::from_utf8(body.get(2..2 + len)?).ok()?;
-    Some((op, &body[2 + len..]))
+/// A `CALL` body, split.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Request<'a> {
+    /// The limit the worker holds itself to while the call runs.
+    pub(crate) memory_limit: Option<NonZeroU64>,
+    pub(crate) op: &'a str,
+    /// The encoded arguments.
+    pub(crate) args: &'a [u8],
+}
+
+/// Splits a `CALL` body into its memory limit, the op name and the encoded
+/// arguments.
+pub(crate) fn split_call(body: &[u8]) -> Option<Request<'_>> {
+    let (limit, body) = body.split_first_chunk::<8>()?;
+    let (len, body) = body.split_first_chunk::<2>()?;
+    let (op, args) = body.split_at_checked(usize::from(u16::from_le_bytes(*len)))?;
+    Some(Request {
+        memory_limit: NonZeroU64::new(u64::from_le_bytes(*limit)),
+        op: std::str::from_utf8(op).ok()?,
+        args,
+    })
 }
 
 /// What made [`FrameReader::next`] give up.
@@ -244,8 +264,10 @@ mod tests {
     #[test]
     fn frames_survive_timeouts_and_split_reads() {
         let mut data = Vec::new();
-        let mut call = FrameBuf::call(Vec::new(), "heavy");
+        let mut call = FrameBuf::call(Vec::new(), "heavy", NonZeroU64::new(64 << 20));
         call.body().extend_from_slice(&[1, 2, 3]);
+        data.extend(call.finish().unwrap());
+        let call = FrameBuf::call(Vec::new(), "light", None);
         data.extend(call.finish().unwrap());
         data.extend(FrameBuf::new(READY).finish().unwrap());
         let big = FrameBuf::reuse(vec![9; 40_000], VALUE);
@@ -267,7 +289,20 @@ mod tests {
             })
             .unwrap();
         assert_eq!(kind, CALL);
-        assert_eq!(split_call(&body), Some(("heavy", &[1u8, 2, 3][..])));
+        let request = Request {
+            memory_limit: NonZeroU64::new(64 << 20),
+            op: "heavy",
+            args: &[1, 2, 3],
+        };
+        assert_eq!(split_call(&body), Some(request));
+        let (kind, body) = reader.next(&mut src, || true).unwrap();
+        assert_eq!(kind, CALL);
+        let request = Request {
+            memory_limit: None,
+            op: "light",
+            args: &[],
+        };
+        assert_eq!(split_call(&body), Some(request));
         let (kind, body) = reader.next(&mut src, || true).unwrap();
         assert_eq!((kind, body.len()), (READY, 0));
         let (kind, body) = reader.next(&mut src, || true).unwrap();

@@ -12,6 +12,10 @@
 //! that dies on its own (abort, signal, exit) is noticed by its socket closing;
 //! its call fails with a worker-lost error and it is replaced the same way.
 //!
+//! A worker that aborts while it runs a call with a `memory_limit` is taken
+//! to have exceeded that limit (see `memory`): its call fails with a
+//! memory-limit error that names the limit, not a worker-lost one.
+//!
 //! A call that may have reached a process is never resent, so nothing runs
 //! twice. A call that certainly did not is sent to another process: a worker
 //! found dead when it is checked out (it died while idle, say to the OOM
@@ -29,9 +33,11 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::num::NonZeroU64;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::process::{Child, Command, Stdio};
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -164,17 +170,20 @@ impl ProcessPool {
     }
 
     /// Sends one finished `CALL` frame to a worker and returns the reply body.
+    /// `memory_limit` is the one the frame carries, which a worker that
+    /// aborts is taken to have exceeded.
     ///
     /// Runs on the thread running the call, as its body; `cancelled` tells it
     /// whether that call was killed, timed out or shut down meanwhile.
     pub(crate) fn call(
         self: &Arc<Self>,
         request: &[u8],
+        memory_limit: Option<NonZeroU64>,
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Vec<u8>, Reason> {
         loop {
             let worker = self.checkout(cancelled)?;
-            if let Some(result) = self.call_on(worker, request, cancelled) {
+            if let Some(result) = self.call_on(worker, request, memory_limit, cancelled) {
                 return result;
             }
             // Not delivered: the next worker is a live one, or a fresh one.
@@ -187,6 +196,7 @@ impl ProcessPool {
         self: &Arc<Self>,
         mut worker: Worker,
         request: &[u8],
+        memory_limit: Option<NonZeroU64>,
         cancelled: &dyn Fn() -> bool,
     ) -> Option<Result<Vec<u8>, Reason>> {
         let pid = worker.pid;
@@ -221,11 +231,12 @@ impl ProcessPool {
                 Err(Reason::Process(String::from_utf8_lossy(&body).into_owned()))
             }
             Outcome::Reply(kind, _) => {
-                let status = self.retire(worker, false);
+                let exit = self.retire(worker, false);
                 self.lost.fetch_add(1, Ordering::Relaxed);
                 Err(Reason::Process(format!(
                     "worker process {pid} sent an unknown frame kind {kind} and was \
-                     replaced ({status})"
+                     replaced ({})",
+                    exit.status
                 )))
             }
             Outcome::NotDelivered => {
@@ -234,9 +245,13 @@ impl ProcessPool {
                 return None;
             }
             Outcome::Lost => {
-                let status = self.retire(worker, false);
+                let Exit { status, aborted } = self.retire(worker, false);
                 self.lost.fetch_add(1, Ordering::Relaxed);
-                Err(Reason::WorkerLost { pid, status })
+                Err(match memory_limit {
+                    // An allocation the limit refused aborts the worker.
+                    Some(limit) if aborted => Reason::MemoryLimit { limit, pid, status },
+                    _ => Reason::WorkerLost { pid, status },
+                })
             }
             Outcome::Killed => {
                 self.retire(worker, true);
@@ -293,8 +308,8 @@ impl ProcessPool {
     }
 
     /// Removes a worker that died or must die, kills and reaps it, and starts a
-    /// replacement in the background. The exit status, as text.
-    fn retire(self: &Arc<Self>, worker: Worker, kill: bool) -> String {
+    /// replacement in the background. How it ended.
+    fn retire(self: &Arc<Self>, worker: Worker, kill: bool) -> Exit {
         drop(worker.socket);
         let child = {
             let mut state = self.lock();
@@ -302,19 +317,22 @@ impl ProcessPool {
             state.reaping += usize::from(child.is_some());
             child
         };
-        let status = match child {
+        let exit = match child {
             Some(child) => {
                 // Unless killed, it closed its socket: it has exited or is
                 // about to, so it gets a grace period first.
-                let status = end(child, if kill { Duration::ZERO } else { EXIT_GRACE });
+                let exit = end(child, if kill { Duration::ZERO } else { EXIT_GRACE });
                 self.lock().reaping -= 1;
                 self.freed.notify_all();
-                status
+                exit
             }
-            None => "stopped with its coordinator".to_owned(),
+            None => Exit {
+                status: "stopped with its coordinator".to_owned(),
+                aborted: false,
+            },
         };
         self.replace();
-        status
+        exit
     }
 
     /// Starts one worker on a short-lived thread, so that the pool is warm
@@ -535,13 +553,30 @@ impl Worker {
     }
 }
 
+/// How a worker process ended.
+struct Exit {
+    /// Its exit status, as text: `signal: 6 (SIGABRT) (core dumped)`.
+    status: String,
+    /// Whether it ended by SIGABRT (before a kill of ours), as Rust ends a
+    /// process whose allocation failed.
+    aborted: bool,
+}
+
+impl Exit {
+    fn of(status: ExitStatus) -> Exit {
+        Exit {
+            status: status.to_string(),
+            aborted: status.signal() == Some(rustix::process::Signal::ABORT.as_raw()),
+        }
+    }
+}
+
 /// Ends `child`: waits up to `grace` for it to exit, then kills it; reaps it.
-/// Its exit status, as text.
-fn end(mut child: Child, grace: Duration) -> String {
+fn end(mut child: Child, grace: Duration) -> Exit {
     let deadline = Instant::now() + grace;
     loop {
         match child.try_wait() {
-            Ok(Some(status)) => return status.to_string(),
+            Ok(Some(status)) => return Exit::of(status),
             Ok(None) if Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_micros(200));
             }
@@ -550,7 +585,14 @@ fn end(mut child: Child, grace: Duration) -> String {
     }
     let _ = child.kill();
     match child.wait() {
-        Ok(status) => status.to_string(),
-        Err(err) => format!("could not be reaped: {err}"),
+        // Killed here: whatever it was doing, it did not abort on its own.
+        Ok(status) => Exit {
+            aborted: false,
+            ..Exit::of(status)
+        },
+        Err(err) => Exit {
+            status: format!("could not be reaped: {err}"),
+            aborted: false,
+        },
     }
 }

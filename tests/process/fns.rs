@@ -230,3 +230,30 @@ fn fill(bytes: usize) -> usize {
     let block = std::hint::black_box(vec![1u8; bytes]);
     block.iter().step_by(4096).map(|&b| usize::from(b)).sum()
 }
+
+/// Aborts its worker process on the first attempt (leaving `marker` behind),
+/// returns its pid on a later one.
+#[task_token_guard(
+    op = "p_dies_once",
+    process_pool = true,
+    retries = 2,
+    retry_backoff = "1ms"
+)]
+pub(crate) fn dies_once(marker: String) -> u32 {
+    if std::fs::metadata(&marker).is_err() {
+        std::fs::write(&marker, b"died").expect("the marker");
+        std::process::abort();
+    }
+    std::process::id()
+}
+
+/// Always aborts its worker process.
+#[task_token_guard(
+    op = "p_always_dies",
+    process_pool = true,
+    retries = 2,
+    retry_backoff = "1ms"
+)]
+pub(crate) fn always_dies() -> u32 {
+    std::process::abort()
+}

@@ -13,6 +13,7 @@ mod fns;
 mod lifecycle;
 mod many_args;
 mod memory_limit;
+mod retries;
 mod routing;
 mod stress;
 mod types;

@@ -285,3 +285,67 @@ fn a_retried_sticky_call_keeps_its_domain_s_turn() {
         assert_eq!(order.items(), ["first #1", "first #2", "second"]);
     });
 }
+
+static FLAKY_RUNS: AtomicU32 = AtomicU32::new(0);
+
+/// Fails its first two runs; its arguments are bound by patterns, one `mut`.
+#[tokengate::task_token_guard(op = "attr_flaky", retries = 3, retry_backoff = "1ms")]
+fn attr_flaky((a, b): (u32, u32), mut scale: u32, label: String) -> String {
+    scale += 1;
+    if FLAKY_RUNS.fetch_add(1, Ordering::SeqCst) < 2 {
+        std::panic::panic_any(tokengate_tests::ExpectedPanic);
+    }
+    format!("{label}: {}", (a + b) * scale)
+}
+
+#[test]
+fn the_attribute_retries_a_thread_fn_on_a_copy_of_its_arguments() {
+    quiet_expected_panics();
+    with_coordinator(builder("retry-attr"), |c| {
+        let mut token = attr_flaky((2, 3), 1, "sum".to_owned());
+        assert_eq!(settle(&mut token).unwrap(), "sum: 10");
+        assert_eq!(token.attempts(), 3);
+        assert_eq!(c.stats().op("attr_flaky").unwrap().retries, 2);
+    });
+}
+
+#[tokengate::task_token_guard(op = "attr_err", retries = 2, retry_on = ["err"])]
+fn attr_err(runs: Arc<AtomicU32>) -> Result<u32, String> {
+    match runs.fetch_add(1, Ordering::SeqCst) {
+        0 => Err("first".to_owned()),
+        n => Ok(n),
+    }
+}
+
+#[tokengate::task_token_guard(
+    op = "attr_sticky_retry",
+    sticky_anchor = "account",
+    retries = 1,
+    retry_backoff = "1ms"
+)]
+fn attr_sticky_retry(#[key] account: u64, log: Arc<Log<(u64, u32)>>, runs: Arc<AtomicU32>) {
+    let run = runs.fetch_add(1, Ordering::SeqCst);
+    log.push((account, run));
+    if run == 0 {
+        std::panic::panic_any(tokengate_tests::ExpectedPanic);
+    }
+}
+
+#[test]
+fn the_attribute_retries_err_values_and_sticky_calls() {
+    quiet_expected_panics();
+    with_coordinator(builder("retry-attr-err"), |_| {
+        let runs = Arc::new(AtomicU32::new(0));
+        assert_eq!(value(attr_err(runs.clone())), Ok(1));
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+
+        let log = Log::new();
+        let first_runs = Arc::new(AtomicU32::new(0));
+        let first = attr_sticky_retry(9, log.clone(), first_runs);
+        let second = attr_sticky_retry(9, log.clone(), Arc::new(AtomicU32::new(10)));
+        value(first);
+        value(second);
+        // The retried first call kept its turn: the second ran after it.
+        assert_eq!(log.items(), [(9, 0), (9, 1), (9, 10)]);
+    });
+}

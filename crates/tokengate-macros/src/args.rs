@@ -296,6 +296,11 @@ impl GuardArgs {
         self.written(key).is_some()
     }
 
+    /// Whether calls are retried: `retries` of one or more.
+    pub(crate) fn retried(&self) -> bool {
+        self.retries.is_some_and(|n| n > 0)
+    }
+
     /// The `"err"` of `retry_on`, if it lists it: the fn's value is then
     /// checked for an `Err`, so it must be a `Result`.
     pub(crate) fn retry_err(&self) -> Option<&LitStr> {

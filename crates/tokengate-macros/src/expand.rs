@@ -31,23 +31,30 @@
 //! `crate = "…"`: it replaces `::tokengate`, here and in every output below,
 //! with the path given (see `runtime_path`).
 //!
-//! A fn whose `retry_on` lists `"err"` (it returns a `Result`, see
-//! `validate`) tells the runtime how to see an `Err` value: it submits through
-//! `submit_retry_err`, which takes `Option<RouteKey>` (the key of a sticky fn,
-//! as below, or `None`) and, before the closure, a predicate spanned on the
-//! return type:
+//! A thread fn with `retries` runs its body once per attempt, each time on a
+//! copy of its arguments: they move into a tuple, a helper `clone_args` with
+//! one `Clone` parameter per argument copies it, and a closure binds the copy
+//! with the fn's own patterns. It submits through `submit_retrying`, which
+//! takes `Option<RouteKey>` (the key of a sticky fn, as below, or `None`) and,
+//! for `retry_on = ["err"]` (the fn returns a `Result`, see `validate`), a
+//! predicate spanned on the return type that tells an `Err` value:
 //!
 //! ```text
-//! ::tokengate::__private::submit_retry_err::<Result<u8, String>, _>(
+//! ::tokengate::__private::submit_retrying::<Result<u8, String>, _, _>(
 //!     __tg_site,
 //!     ::core::option::Option::None,
-//!     |__tg_value: &Result<u8, String>| ::core::result::Result::is_err(__tg_value),
-//!     move || -> Result<u8, String> { body },
+//!     ::core::option::Option::Some(
+//!         |__tg_value: &Result<u8, String>| ::core::result::Result::is_err(__tg_value)
+//!     ),
+//!     (n,),
+//!     __Tokengate::clone_args::<u8>,
+//!     |(n,)| -> Result<u8, String> { body },
 //! )
 //! ```
 //!
-//! and a process-pool fn through `submit_process_retry_err`, with the same
-//! predicate after the key.
+//! A process-pool fn needs no copy (its arguments are encoded once and the
+//! bytes sent per attempt); one with `retry_on = ["err"]` submits through
+//! `submit_process_retry_err`, with the same predicate after the key.
 //!
 //! # Names
 //!
@@ -272,7 +279,7 @@ pub(crate) fn guard(args: TokenStream, item: TokenStream) -> TokenStream {
     if errors.ok(validate::retry_err(&func.sig, &args)).is_none() {
         args.drop_retry_err();
     }
-    let rewritten = match validate::signature(&func.sig, args.process_pool) {
+    let rewritten = match validate::signature(&func.sig, args.process_pool, args.retried()) {
         Ok(()) => submitting_fn(&func, &args),
         Err(error) => {
             errors.push(error);
@@ -324,17 +331,20 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
     // A process-pool fn encodes its arguments by name, and a sticky fn's key
     // borrows them by name: either may rename some.
     let mut sig = sig.clone();
-    if args.process_pool {
+    // A retried thread fn moves its arguments into a tuple it copies per
+    // attempt: by name, as a process-pool fn encodes them.
+    let retried = args.retried() && !args.process_pool;
+    if args.process_pool || retried {
         process_pool::plain_names(&mut sig);
     }
     let key = args
         .key_policy()
         .and_then(|policy| domain_key(policy, &func.key_arguments(), &mut sig, &runtime));
     let is_err = args.retry_err().map(|_| is_err(&return_type));
-    let submit_fn = match (&is_err, &key) {
-        (Some(_), _) => quote!(submit_retry_err),
-        (None, Some(_)) => quote!(submit_keyed),
-        (None, None) => quote!(submit),
+    // A thread fn without retries never needs its `Err` test.
+    let submit_fn = match &key {
+        Some(_) => quote!(submit_keyed),
+        None => quote!(submit),
     };
     let DomainKey {
         helpers: key_helpers,
@@ -352,15 +362,21 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
             submit,
         } = process_pool::process_call(func, &sig, &op, &return_type, key_expr, is_err, &runtime);
         (Some(checks), Some(helpers), Some(entry), submit)
+    } else if retried {
+        let generics = submit_generics
+            .as_ref()
+            .map(|_| quote!(::<#return_type, _, _>));
+        retried_call(
+            func,
+            &sig,
+            key_expr,
+            is_err,
+            generics,
+            &closure_output,
+            &runtime,
+        )
     } else {
-        let key_arg = match (&is_err, key_expr) {
-            // `submit_retry_err` takes the key as an option, then the predicate.
-            (Some(is_err), key) => {
-                let key = option(key);
-                Some(quote!(#key, #is_err,))
-            }
-            (None, key) => key.map(|key| quote!(#key,)),
-        };
+        let key_arg = key_expr.map(|key| quote!(#key,));
         let closure_body = braced(brace, quote!(#(#unpack)* #body));
         let submit = quote! {
             #runtime::__private::#submit_fn #submit_generics (
@@ -397,6 +413,110 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
         #(#attrs)*
         #vis #sig #fn_body
     }
+}
+
+/// The submission of a thread fn with `retries`: its arguments (by their
+/// plain names in `outer`) move into a tuple the runtime copies for each
+/// attempt, and a closure that binds them with the fn's own patterns runs the
+/// body, as many times as there are attempts. Returns the checks that each
+/// argument is `Clone` (spanned on its type) with the `submit_retrying` call.
+fn retried_call(
+    func: &GuardedFn,
+    outer: &Signature,
+    key: Option<TokenStream>,
+    is_err: Option<TokenStream>,
+    generics: Option<TokenStream>,
+    closure_output: &Option<TokenStream>,
+    runtime: &RuntimePath,
+) -> (
+    Option<TokenStream>,
+    Option<TokenStream>,
+    Option<TokenStream>,
+    TokenStream,
+) {
+    let names: Vec<&Ident> = outer
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(arg) => match &*arg.pat {
+                Pat::Ident(binding) => Some(&binding.ident),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let patterns: Vec<&Pat> = func
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(arg) => Some(&*arg.pat),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let checks = func.sig.inputs.iter().filter_map(|input| {
+        let (ty, span) = arg_type(input)?;
+        let runtime = runtime.at(span);
+        Some(quote_spanned! {span=> #runtime::__private::assert_retry_arg::<#ty>(); })
+    });
+    // The copy goes through a generic fn with one `Clone` parameter per
+    // argument, named in a turbofish: an argument type that is not `Clone` is
+    // then reported on the type, once (see `expand::process_pool` on errors).
+    let types: Vec<TokenStream> = func
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(arg) if contains_impl_trait(&arg.ty) => Some(quote!(_)),
+            FnArg::Typed(arg) => Some(arg.ty.to_token_stream()),
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    let (params, refs) = clone_params(types.len());
+    let helper = {
+        let pattern = tuple(&refs);
+        let copies: Vec<TokenStream> = refs
+            .iter()
+            .map(|name| quote!(::core::clone::Clone::clone(#name)))
+            .collect();
+        let shape = tuple(&params);
+        let copy = tuple(&copies);
+        quote! {
+            fn clone_args<#(#params: ::core::clone::Clone),*>(args: &#shape) -> #shape {
+                let #pattern = args;
+                #copy
+            }
+        }
+    };
+    let clone = quote!(__Tokengate::clone_args::<#(#types),*>);
+    let key = option(key);
+    let is_err = match is_err {
+        Some(is_err) => quote!(::core::option::Option::Some(#is_err)),
+        None => quote!(::core::option::Option::None),
+    };
+    let site = site_ref();
+    let args = tuple(&names);
+    let params_tuple = tuple(&patterns);
+    let body = braced(&func.brace, func.body.clone());
+    let submit = quote! {
+        #runtime::__private::submit_retrying #generics (
+            #site,
+            #key,
+            #is_err,
+            #args,
+            #clone,
+            |#params_tuple| #closure_output #body,
+        )
+    };
+    (Some(quote!(#(#checks)*)), Some(helper), None, submit)
+}
+
+/// `A0, A1, …` and `a0, a1, …`: a retried fn's argument types and the
+/// references its `clone_args` helper binds.
+fn clone_params(count: usize) -> (Vec<Ident>, Vec<Ident>) {
+    (0..count)
+        .map(|i| (format_ident!("A{}", i), format_ident!("a{}", i)))
+        .unzip()
 }
 
 /// `Some(key)` or `None`, as `submit_retry_err` and `submit_process` take a

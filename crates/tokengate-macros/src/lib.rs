@@ -131,10 +131,18 @@ use proc_macro::TokenStream;
 /// `retries` makes a failing call try again, on the same token: the caller
 /// sees one outcome, the last attempt's. Each retry waits its backoff
 /// (`retry_backoff`, doubled for each next retry) and is admitted again like
-/// a new call; a kill or a stop ends the retries, and the call's own
-/// `timeout` counts from the first attempt. `retry_on` chooses what is worth
-/// retrying: by default panics and lost worker processes, the failures that a
-/// second attempt may not meet.
+/// a new call, holding no thread meanwhile; a kill or a stop ends the
+/// retries, and the call's own `timeout` counts from the first attempt
+/// (unless `retry_on` lists `"timeout"`: then the `timeout` bounds each
+/// attempt, and an attempt that runs past it is cut off, its body sees
+/// `is_cancelled()`, and the next one follows). `retry_on` chooses what is
+/// worth retrying: by default panics and lost worker processes, the failures
+/// that a second attempt may not meet.
+///
+/// Each attempt of a thread fn runs on a fresh copy of the arguments, so they
+/// must be `Clone` (a compile error on the argument's type says so), and the
+/// fn cannot take `self`. A `process_pool` fn's arguments are encoded once,
+/// and the same bytes are sent for each attempt.
 ///
 /// ```
 /// use tokengate::task_token_guard;

@@ -28,7 +28,7 @@ use crate::item::KeyMarker;
 
 /// Checks `sig`, as a `process_pool = true` fn if `process_pool`; `Err` holds
 /// every mistake found, combined.
-pub(crate) fn signature(sig: &Signature, process_pool: bool) -> syn::Result<()> {
+pub(crate) fn signature(sig: &Signature, process_pool: bool, retried: bool) -> syn::Result<()> {
     let mut errors = Errors::default();
     let mut refuse = |tokens: &dyn quote::ToTokens, message: String| {
         errors.push(syn::Error::new_spanned(tokens.to_token_stream(), message));
@@ -83,6 +83,13 @@ pub(crate) fn signature(sig: &Signature, process_pool: bool) -> syn::Result<()> 
             // A process-pool fn takes no `self` at all, borrowed or not; the
             // suggestion to take it by value would mislead.
             FnArg::Receiver(_) if process_pool => {}
+            FnArg::Receiver(receiver) if retried => refuse(
+                receiver,
+                format!(
+                    "a {ATTRIBUTE} fn with `retries` runs its body again on a copy of its \
+                     arguments, which `self` cannot be; use a free fn that takes the value"
+                ),
+            ),
             FnArg::Receiver(receiver) => {
                 if receiver_borrows(receiver) {
                     refuse(

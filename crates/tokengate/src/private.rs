@@ -53,11 +53,12 @@ pub const RETRY_PANIC: u8 = 1 << 0;
 /// died is retried (not one that exceeded its `memory_limit`, which would
 /// only exceed it again).
 pub const RETRY_WORKER_LOST: u8 = 1 << 1;
-/// `retry_on = ["timeout"]`: a call that timed out is retried.
+/// `retry_on = ["timeout"]`: the fn's `timeout` bounds each attempt, and an
+/// attempt that runs past it is retried.
 pub const RETRY_TIMEOUT: u8 = 1 << 2;
 /// `retry_on = ["err"]`: a call whose fn returned an `Err` is retried; the
-/// expansion of such a fn submits through [`submit_retry_err`] or
-/// [`submit_process_retry_err`], which say what an `Err` is.
+/// expansion of such a fn passes [`submit_retrying`] or
+/// [`submit_process_retry_err`] a predicate that says what an `Err` is.
 pub const RETRY_ERR: u8 = 1 << 3;
 /// What `retries` retries when `retry_on` is not given: panics and lost
 /// worker processes, the failures that a second attempt may not meet.
@@ -180,7 +181,7 @@ impl Site {
 }
 
 /// Says whether a value of a guarded fn is an error: the predicate the
-/// expansion passes to [`submit_retry_err`] and [`submit_process_retry_err`]
+/// expansion passes to [`submit_retrying`] and [`submit_process_retry_err`]
 /// for a fn whose `retry_on` lists `"err"`, which returns a `Result`. It is
 /// `|value: &R| Result::is_err(value)`, a plain fn, so the runtime can keep it
 /// with the call and ask it about each attempt's value: `true` means that
@@ -237,25 +238,51 @@ where
     crate::coordinator::submit(crate::coordinator::Call::from_site(site, Some(key.0)), f)
 }
 
-/// [`submit`] (with `key: None`) or [`submit_keyed`] for a fn whose
-/// `retry_on` lists `"err"`: `is_err` tells an `Err` value from an `Ok` one
-/// (see [`IsErr`]).
-pub fn submit_retry_err<T, F>(
+/// Submits one call of a thread fn with `retries`: `args` (its arguments, as
+/// a tuple) is copied by `clone` for each attempt and `body` runs on the copy,
+/// so a failed attempt can run again; `is_err` (for `retry_on = ["err"]`)
+/// tells an `Err` value from an `Ok` one (see [`IsErr`]). `key` is the sticky
+/// domain key, or a keyed lead's, if any.
+pub fn submit_retrying<T, A, G>(
     site: &'static Site,
     key: Option<RouteKey>,
-    // Read by the retries of `Err` values (issue 11), which land with the
-    // runtime's retries; until then an `Err` resolves the token as any value.
-    #[allow(unused_variables)] is_err: IsErr<T>,
-    f: F,
+    is_err: Option<IsErr<T>>,
+    args: A,
+    clone: fn(&A) -> A,
+    body: G,
 ) -> TaskToken<T>
 where
     T: Send + 'static,
-    F: FnOnce() -> T + Send + 'static,
+    A: Send + 'static,
+    G: Fn(A) -> T + Send + Sync + 'static,
 {
-    debug_assert!(site.retry_on & RETRY_ERR != 0);
     let call = crate::coordinator::Call::from_site(site, key.map(|key| key.0));
-    crate::coordinator::submit(call, f)
+    // The copy is made under a lock, so the arguments need not be `Sync`.
+    let args = std::sync::Mutex::new(args);
+    let body = std::sync::Arc::new(body);
+    let make = move || {
+        let args = clone(&args.lock().unwrap_or_else(|p| p.into_inner()));
+        let body = body.clone();
+        move || body(args)
+    };
+    crate::coordinator::submit_retrying(call, make, is_err)
 }
+
+/// Implemented for every argument type of a thread fn with `retries`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be copied for a retry",
+    label = "this argument type does not implement `Clone`",
+    note = "a thread fn with `retries` runs its body again on a copy of its arguments: \
+            derive or implement `Clone` for this type (or wrap it in an `Arc`), or drop \
+            `retries`"
+)]
+pub trait RetryArg {}
+
+impl<T: Clone> RetryArg for T {}
+
+/// Compile-time check for an argument of a thread fn with `retries`, spanned
+/// on its type.
+pub const fn assert_retry_arg<T: RetryArg + ?Sized>() {}
 
 /// Implemented for every type a guarded call can move to a worker thread.
 #[diagnostic::on_unimplemented(
@@ -362,9 +389,7 @@ mod process {
         T: Send + 'static,
         E: FnOnce(&mut Vec<u8>) -> Result<(), String> + Send + 'static,
     {
-        debug_assert!(site.process_pool && site.op == entry.op);
-        let call = crate::coordinator::Call::from_site(site, key.map(|key| key.0));
-        crate::coordinator::submit_process(call, entry, site.memory_limit, encode_args, decode)
+        submit(site, key, None, entry, encode_args, decode)
     }
 
     /// [`submit_process`] for a fn whose `retry_on` lists `"err"`: `is_err`
@@ -373,10 +398,7 @@ mod process {
     pub fn submit_process_retry_err<T, E>(
         site: &'static Site,
         key: Option<RouteKey>,
-        // Read by the retries of `Err` values (issue 11), which land with the
-        // runtime's retries; until then an `Err` resolves the token as any
-        // value.
-        #[allow(unused_variables)] is_err: IsErr<T>,
+        is_err: IsErr<T>,
         entry: &'static ProcessFn,
         encode_args: E,
         decode: fn(&[u8]) -> Result<T, String>,
@@ -386,7 +408,44 @@ mod process {
         E: FnOnce(&mut Vec<u8>) -> Result<(), String> + Send + 'static,
     {
         debug_assert!(site.retry_on & RETRY_ERR != 0);
-        submit_process(site, key, entry, encode_args, decode)
+        submit(site, key, Some(is_err), entry, encode_args, decode)
+    }
+
+    /// A process-pool call, retried if its fn has `retries` (its arguments
+    /// are then encoded once, now, and the bytes sent again per attempt).
+    fn submit<T, E>(
+        site: &'static Site,
+        key: Option<RouteKey>,
+        is_err: Option<IsErr<T>>,
+        entry: &'static ProcessFn,
+        encode_args: E,
+        decode: fn(&[u8]) -> Result<T, String>,
+    ) -> TaskToken<T>
+    where
+        T: Send + 'static,
+        E: FnOnce(&mut Vec<u8>) -> Result<(), String> + Send + 'static,
+    {
+        debug_assert!(site.process_pool && site.op == entry.op);
+        let call = crate::coordinator::Call::from_site(site, key.map(|key| key.0));
+        if site.retries == 0 {
+            return crate::coordinator::submit_process(
+                call,
+                entry,
+                site.memory_limit,
+                encode_args,
+                decode,
+            );
+        }
+        let mut bytes = Vec::new();
+        let encoded = encode_args(&mut bytes).map(|()| bytes);
+        crate::coordinator::submit_process_retrying(
+            call,
+            entry,
+            site.memory_limit,
+            encoded,
+            decode,
+            is_err,
+        )
     }
 
     /// Implemented for every type a `process_pool` fn can take or return.

@@ -976,7 +976,10 @@ fn guard_keys_have_their_setters() {
     }
     .to_string();
     assert!(out.contains(&site), "{out}");
-    assert!(out.contains(":: submit :: < () , _ >"), "{out}");
+    assert!(
+        out.contains(":: submit_retrying :: < () , _ , _ >"),
+        "{out}"
+    );
     assert!(!out.contains("compile_error"), "{out}");
 
     // `retries` alone leaves the causes to the runtime's default.
@@ -1013,7 +1016,16 @@ fn retrying_err_values_passes_a_predicate_on_the_return_type() {
         },
         quote! {
             fn f(n: u8) -> ::tokengate::TaskToken<Result<u8, String> > {
+                enum __Tokengate {}
+                #[allow(clippy::too_many_arguments)]
+                impl __Tokengate {
+                    fn clone_args<A0: ::core::clone::Clone>(args: &(A0,)) -> (A0,) {
+                        let (a0,) = args;
+                        (::core::clone::Clone::clone(a0),)
+                    }
+                }
                 ::tokengate::__private::assert_arg::<u8>();
+                ::tokengate::__private::assert_retry_arg::<u8>();
                 ::tokengate::__private::assert_return::<Result<u8, String> >();
                 let __tg_site: &'static ::tokengate::__private::Site = {
                     static __TOKENGATE_SITE: ::tokengate::__private::Site =
@@ -1022,18 +1034,23 @@ fn retrying_err_values_passes_a_predicate_on_the_return_type() {
                             .retry_on(::tokengate::__private::RETRY_ERR);
                     &__TOKENGATE_SITE
                 };
-                ::tokengate::__private::submit_retry_err::<Result<u8, String>, _>(
+                ::tokengate::__private::submit_retrying::<Result<u8, String>, _, _>(
                     __tg_site,
                     ::core::option::Option::None,
-                    |__tg_value: &Result<u8, String>| ::core::result::Result::is_err(__tg_value),
-                    move || -> Result<u8, String> { Ok(n) },
+                    ::core::option::Option::Some(
+                        |__tg_value: &Result<u8, String>| ::core::result::Result::is_err(__tg_value)
+                    ),
+                    (n,),
+                    __Tokengate::clone_args::<u8>,
+                    |(n,)| -> Result<u8, String> { Ok(n) },
                 )
             }
         },
     );
 
     // A sticky fn passes its key as an option; a process-pool fn submits
-    // through its own variant, the predicate after the key.
+    // through its own variant, the predicate after the key. Without retries,
+    // the predicate is not needed.
     let out = guard(
         quote!(
             sticky_anchor = "s",
@@ -1049,11 +1066,15 @@ fn retrying_err_values_passes_a_predicate_on_the_return_type() {
     )
     .to_string();
     let call = quote! {
-        ::tokengate::__private::submit_retry_err::<std::io::Result<u8>, _>(
+        ::tokengate::__private::submit_retrying::<std::io::Result<u8>, _, _>(
             __tg_site,
             ::core::option::Option::Some(__Tokengate::fast_key(&n)),
-            |__tg_value: &std::io::Result<u8>| ::core::result::Result::is_err(__tg_value),
-            move || -> std::io::Result<u8> { Ok(n) },
+            ::core::option::Option::Some(
+                |__tg_value: &std::io::Result<u8>| ::core::result::Result::is_err(__tg_value)
+            ),
+            (n,),
+            __Tokengate::clone_args::<u8>,
+            |(n,)| -> std::io::Result<u8> { Ok(n) },
         )
     }
     .to_string();
@@ -1105,7 +1126,10 @@ fn err_on_a_fn_without_a_result_is_refused_and_left_out() {
         out.contains(". retry_on (:: tokengate :: __private :: RETRY_PANIC)"),
         "{out}"
     );
-    assert!(out.contains(":: submit :: < u8 , _ >"), "{out}");
+    assert!(
+        out.contains(":: submit_retrying :: < u8 , _ , _ >"),
+        "{out}"
+    );
 
     // With no other cause, `retry_on` is left to its default.
     let out = guard(

@@ -13,7 +13,7 @@ fn messages(sig: &str) -> Vec<String> {
 /// if `process_pool`, in order.
 fn messages_as(sig: &str, process_pool: bool) -> Vec<String> {
     let sig: Signature = syn::parse_str(sig).unwrap();
-    match signature(&sig, process_pool) {
+    match signature(&sig, process_pool, false) {
         Ok(()) => Vec::new(),
         Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
     }

@@ -102,6 +102,41 @@ where
     })
 }
 
+/// [`submit_process`] for a call that may be retried: its arguments were
+/// encoded once (or failed to), and each attempt sends those bytes again.
+#[cfg(feature = "process")]
+pub(crate) fn submit_process_retrying<T>(
+    call: Call,
+    entry: &'static crate::process::registry::ProcessFn,
+    memory_limit: Option<std::num::NonZeroU64>,
+    encoded: Result<Vec<u8>, String>,
+    decode: fn(&[u8]) -> Result<T, String>,
+    is_err: Option<fn(&T) -> bool>,
+) -> TaskToken<T>
+where
+    T: Send + 'static,
+{
+    submit_with(call, move |shared| {
+        let pool = shared
+            .filter(|_| !crate::process::is_worker_process())
+            .map(|shared| shared.process.clone());
+        let make = move || {
+            let (pool, encoded) = (pool.clone(), encoded.clone());
+            move || {
+                let encode = move |out: &mut Vec<u8>| {
+                    out.extend_from_slice(&encoded?);
+                    Ok(())
+                };
+                crate::process::dispatch(pool.as_ref(), entry, memory_limit, encode, decode)
+            }
+        };
+        Body::Again(Again {
+            make: Box::new(make),
+            is_err,
+        })
+    })
+}
+
 /// Whether this process is a tokengate worker process (where calls run inline).
 fn in_worker_process() -> bool {
     #[cfg(feature = "process")]

@@ -199,6 +199,24 @@ pub mod systems {
         black_box(x)
     }
 
+    /// The named limit [`limited_noop`] calls share; the [`Harness`] sizes it
+    /// far above any batch, so it never binds and its bookkeeping is measured.
+    pub const BENCH_LIMIT: &str = "bench_limit";
+
+    /// A no-op under the named limit [`BENCH_LIMIT`]: a permit taken and
+    /// given back per call. Default weight, like [`noop`].
+    #[task_token_guard(op = "limited_noop", limit = "bench_limit")]
+    pub fn limited_noop(x: u64) -> u64 {
+        black_box(x)
+    }
+
+    /// A no-op with `retries = 3` that succeeds at once: what arming retries
+    /// costs a call that never needs one. Default weight, like [`noop`].
+    #[task_token_guard(op = "retried_noop", retries = 3)]
+    pub fn retried_noop(x: u64) -> u64 {
+        black_box(x)
+    }
+
     /// How a no-op call is routed: the routing features' cost is measured
     /// against [`Routing::Plain`].
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,11 +227,21 @@ pub mod systems {
         Sticky,
         /// [`tier_noop`]: storage tier FAST, on IO threads.
         Tier,
+        /// [`limited_noop`]: a permit of a named limit that never binds.
+        Limited,
+        /// [`retried_noop`]: `retries = 3`, never needed.
+        Retried,
     }
 
     impl Routing {
         /// Every routing.
-        pub const ALL: [Routing; 3] = [Routing::Plain, Routing::Sticky, Routing::Tier];
+        pub const ALL: [Routing; 5] = [
+            Routing::Plain,
+            Routing::Sticky,
+            Routing::Tier,
+            Routing::Limited,
+            Routing::Retried,
+        ];
 
         /// Short, stable names (used as criterion ids).
         pub const fn name(self) -> &'static str {
@@ -221,6 +249,8 @@ pub mod systems {
                 Routing::Plain => "plain",
                 Routing::Sticky => "sticky",
                 Routing::Tier => "tier_fast",
+                Routing::Limited => "limited",
+                Routing::Retried => "retried",
             }
         }
 
@@ -230,6 +260,8 @@ pub mod systems {
                 Routing::Plain => noop(x),
                 Routing::Sticky => sticky_noop(x),
                 Routing::Tier => tier_noop(x),
+                Routing::Limited => limited_noop(x),
+                Routing::Retried => retried_noop(x),
             }
         }
     }
@@ -379,7 +411,10 @@ pub mod systems {
                 .enable_all()
                 .build()
                 .expect("tokio runtime starts");
-            let coordinator = OperationsCoordinator::start();
+            let coordinator = OperationsCoordinator::builder()
+                .limit(BENCH_LIMIT, 1 << 30)
+                .start()
+                .expect("the coordinator starts");
             let harness = Harness { rt, coordinator };
             for system in System::ALL {
                 harness.batch(system, 1_000);

@@ -549,7 +549,13 @@ fn routing_rows(h: &Harness) -> (Vec<Row>, f64) {
             .collect();
         median(&diffs)
     };
-    let (plain, sticky, tier) = (0, 1, 2);
+    let (plain, sticky, tier, limited, retried) = (0, 1, 2, 3, 4);
+    let labels = [
+        (sticky, "sticky (new key each)"),
+        (tier, "tier FAST"),
+        (limited, "named limit (never full)"),
+        (retried, "retries = 3 (none needed)"),
+    ];
     let mb: Vec<f64> = batch.iter().map(|v| median(v)).collect();
     let mt: Vec<f64> = trip.iter().map(|v| median(v)).collect();
     let signed = |ns: f64| {
@@ -560,7 +566,7 @@ fn routing_rows(h: &Harness) -> (Vec<Row>, f64) {
         }
     };
     let mut rows = Vec::new();
-    for (i, label) in [(sticky, "sticky (new key each)"), (tier, "tier FAST")] {
+    for (i, label) in labels {
         let add = added(&batch, i);
         rows.push(Row {
             id: "6",
@@ -571,7 +577,7 @@ fn routing_rows(h: &Harness) -> (Vec<Row>, f64) {
             target: Target::half_micro(add),
         });
     }
-    for (i, label) in [(sticky, "sticky (new key each)"), (tier, "tier FAST")] {
+    for (i, label) in labels {
         let add = added(&trip, i);
         rows.push(Row {
             id: "6",

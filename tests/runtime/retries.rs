@@ -309,6 +309,28 @@ fn the_attribute_retries_a_thread_fn_on_a_copy_of_its_arguments() {
     });
 }
 
+static BARE_RUNS: AtomicU32 = AtomicU32::new(0);
+
+/// No arguments at all: nothing to copy between attempts.
+#[tokengate::task_token_guard(op = "attr_bare", retries = 1, retry_backoff = "1ms")]
+fn attr_bare() -> u32 {
+    let run = BARE_RUNS.fetch_add(1, Ordering::SeqCst);
+    if run == 0 {
+        std::panic::panic_any(tokengate_tests::ExpectedPanic);
+    }
+    run
+}
+
+#[test]
+fn the_attribute_retries_a_fn_without_arguments() {
+    quiet_expected_panics();
+    with_coordinator(builder("retry-bare"), |_| {
+        let mut token = attr_bare();
+        assert_eq!(settle(&mut token).unwrap(), 1);
+        assert_eq!(token.attempts(), 2);
+    });
+}
+
 #[tokengate::task_token_guard(op = "attr_err", retries = 2, retry_on = ["err"])]
 fn attr_err(runs: Arc<AtomicU32>) -> Result<u32, String> {
     match runs.fetch_add(1, Ordering::SeqCst) {

@@ -473,7 +473,10 @@ fn retried_call(
         })
         .collect();
     let (params, refs) = clone_params(types.len());
-    let helper = {
+    let helper = if params.is_empty() {
+        // No arguments: nothing to copy (and no `-> ()` for lints to flag).
+        quote! { fn clone_args(_args: &()) {} }
+    } else {
         let pattern = tuple(&refs);
         let copies: Vec<TokenStream> = refs
             .iter()

@@ -458,20 +458,34 @@ impl fmt::Display for Stats {
             )?;
         }
         for op in &self.ops {
-            writeln!(
+            write!(
                 f,
-                "op {:<20} submitted {:>8} completed {:>8} failed {:>5} killed {:>5} timed out {:>5} \
-                 run p50 {} p99 {}{}",
+                "op {:<20} submitted {:>8} completed {:>8} failed {:>5} killed {:>5} timed out {:>5}",
                 op.op,
                 op.counts.submitted,
                 op.counts.completed,
                 op.counts.failed,
                 op.counts.killed,
                 op.counts.timed_out,
-                Rounded(op.run_time.p50),
-                Rounded(op.run_time.p99),
-                if op.paused { " (paused)" } else { "" }
             )?;
+            if op.run_time.count > 0 {
+                write!(
+                    f,
+                    " run p50 {} p99 {}",
+                    Rounded(op.run_time.p50),
+                    Rounded(op.run_time.p99)
+                )?;
+            }
+            if op.retries > 0 {
+                write!(f, " ({} retried)", op.retries)?;
+            }
+            if op.expired > 0 {
+                write!(f, " ({} expired)", op.expired)?;
+            }
+            if op.health.state != HealthState::Healthy {
+                write!(f, " ({})", op.health.state)?;
+            }
+            writeln!(f, "{}", if op.paused { " (paused)" } else { "" })?;
         }
         writeln!(f, "queue wait {}", self.queue_wait)?;
         writeln!(f, "run time   {}", self.run_time)

@@ -1004,3 +1004,95 @@ fn small_lanes_with_sync_and_async_submitters_and_kills_run_each_call_at_most_on
         total.detached
     );
 }
+
+/// Calls per submitter thread of the `Reject` stress test.
+const REJECT_CALLS: u64 = 5_120;
+const _: () = assert!(REJECT_CALLS % 64 == 0);
+/// Submitter threads of the `Reject` stress test.
+const REJECT_SUBMITTERS: u64 = 4;
+/// Lane capacity of the `Reject` stress test: every waiting call of a
+/// weight, in its lane or a mailbox, holds one of these.
+const REJECT_LANE: usize = 32;
+
+#[test]
+fn reject_under_kills_resolves_each_call_once_and_gives_every_slot_back() {
+    let started = Instant::now();
+    let c = builder("stress-reject")
+        .core_groups(2)
+        .workers_per_core(2)
+        .lane_capacity(REJECT_LANE)
+        .full_lane_policy(tokengate::FullLanePolicy::Reject)
+        .start()
+        .unwrap();
+    let total = (REJECT_SUBMITTERS * REJECT_CALLS) as usize;
+    let ran = Arc::new(RanFlags::new(total));
+    let (accepted, rejected, killed) = std::thread::scope(|s| {
+        let submitters: Vec<_> = (0..REJECT_SUBMITTERS)
+            .map(|k| {
+                let (c, ran) = (&c, &ran);
+                s.spawn(move || {
+                    let _bound = c.enter();
+                    let mut rng = SplitMix64::new(0xBEEF + k);
+                    let (mut accepted, mut rejected, mut killed) = (0u64, 0u64, 0u64);
+                    let mut tokens = Vec::with_capacity(64);
+                    for input in k * REJECT_CALLS..(k + 1) * REJECT_CALLS {
+                        let weight =
+                            [Weight::Light, Weight::Medium, Weight::Heavy][rng.below(3) as usize];
+                        let spin = rng.below(20);
+                        let ran = ran.clone();
+                        let token = Task::new("reject_stress").weight(weight).spawn(move || {
+                            ran.mark(input);
+                            std::hint::black_box((0..spin * 100).sum::<u64>());
+                            input
+                        });
+                        if rng.below(8) == 0 {
+                            token.kill();
+                        }
+                        tokens.push((input, token));
+                        if tokens.len() == 64 {
+                            for (input, token) in tokens.drain(..) {
+                                match token.wait() {
+                                    Ok(value) => {
+                                        assert_eq!(value, input);
+                                        accepted += 1;
+                                    }
+                                    Err(e) if e.is_rejected() => rejected += 1,
+                                    Err(e) if e.is_killed() => killed += 1,
+                                    Err(e) => panic!("unexpected outcome: {e}"),
+                                }
+                            }
+                        }
+                    }
+                    assert!(tokens.is_empty());
+                    (accepted, rejected, killed)
+                })
+            })
+            .collect();
+        submitters
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .fold((0, 0, 0), |(a, r, k), (a2, r2, k2)| {
+                (a + a2, r + r2, k + k2)
+            })
+    });
+    assert_eq!(accepted + rejected + killed, total as u64);
+    assert!(rejected > 0, "a lane of {REJECT_LANE} never filled");
+    let s = c.stats();
+    assert_eq!(s.tokens.finished(), total as u64);
+    assert!(
+        s.lanes.iter().all(|l| l.depth == 0),
+        "lane slots leaked: {:?}",
+        s.lanes
+    );
+    c.stop();
+    let bodies = ran.check(&[]);
+    assert!(
+        bodies >= accepted,
+        "{accepted} calls returned values from {bodies} bodies"
+    );
+    eprintln!(
+        "stress (reject): {total} calls in {:?}: {accepted} ran, {rejected} rejected, \
+         {killed} killed; {bodies} bodies ran",
+        started.elapsed()
+    );
+}

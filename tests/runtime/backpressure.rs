@@ -196,6 +196,40 @@ fn full_lane_rejects_with_the_reject_policy() {
     });
 }
 
+#[test]
+fn reject_bounds_what_waits_in_mailboxes_too() {
+    // Roomy mailboxes (the default 64) and a lane of 3: the busy worker's
+    // mailbox could take every call, but under Reject only 3 may wait.
+    let builder = single_worker("bp-reject-mailbox")
+        .lane_capacity(3)
+        .full_lane_policy(FullLanePolicy::Reject);
+    with_coordinator(builder, |c| {
+        let gate = Gate::new();
+        let blocker = block_worker(&gate);
+        let tokens: Vec<_> = (0..10)
+            .map(|i| Task::new("bounded").spawn(move || i))
+            .collect();
+        let refused = tokens
+            .iter()
+            .filter(|t| t.state() == TokenState::Killed)
+            .count();
+        assert_eq!(refused, 7, "3 of 10 may wait behind the busy worker");
+        assert_eq!(c.stats().lane(Weight::Medium).depth, 3);
+        gate.open();
+        value(blocker);
+        let ran: Vec<usize> = tokens.into_iter().filter_map(|t| t.wait().ok()).collect();
+        assert_eq!(ran, [0, 1, 2]);
+        // Every slot came back with the claims: the lane takes 3 again.
+        eventually("the lane empties", || {
+            c.stats().lane(Weight::Medium).depth == 0
+        });
+        let again: Vec<_> = (0..3)
+            .map(|i| Task::new("bounded").spawn(move || i))
+            .collect();
+        assert!(again.into_iter().all(|t| t.wait().is_ok()));
+    });
+}
+
 #[task_token_guard(op = "fill_own_lane", weight = "light")]
 fn fill_own_lane(n: u32) -> u32 {
     let children: Vec<TaskToken<u32>> = (0..n)

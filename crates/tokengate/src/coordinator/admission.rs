@@ -84,6 +84,7 @@ impl Shared {
             orphan: OrphanBits::default(),
             retry,
             in_backoff: AtomicBool::new(false),
+            mailbox_slot: AtomicBool::new(false),
         };
         let mut header = Header::new(id, op, weight, timeout);
         if let Path::Combined(speed) = path {
@@ -216,6 +217,10 @@ impl Shared {
         let header = job.header();
         let route = route_of(&*job).expect("admitted tokens have a route");
         let lane = self.scheduler.slot_lane(route.path, header.weight);
+        if self.config.full_lane == FullLanePolicy::Reject {
+            self.route_bounded(job, lane);
+            return;
+        }
         if self.place_now(&job).is_some() {
             return;
         }
@@ -224,23 +229,53 @@ impl Shared {
             self.enqueue_with_slot(job);
             return;
         }
-        match self.config.full_lane {
-            FullLanePolicy::Reject => {
-                terminate_with(
-                    &*job,
-                    TokenState::Killed,
-                    Reason::Rejected {
-                        weight: header.weight,
-                        capacity: lane.capacity,
-                    },
-                );
-            }
-            FullLanePolicy::Wait => {
-                if lane.line_push(job) {
-                    self.admitter.wake();
-                }
-            }
+        if lane.line_push(job) {
+            self.admitter.wake();
         }
+    }
+
+    /// [`route_new`](Self::route_new) under [`FullLanePolicy::Reject`]: every
+    /// call waiting to start holds a slot of its lane, whether it waits in
+    /// the lane (the token's slot bit, given back as it leaves `Waiting`) or
+    /// in a worker's mailbox (`Route::mailbox_slot`, given back as it leaves
+    /// `Admitted`), so the lane's capacity bounds all that waits of its
+    /// weight and a server sheds load as soon as that many calls wait, not
+    /// once every mailbox is full too.
+    fn route_bounded(&self, job: JobRef, lane: &crate::scheduler::Lane) {
+        let header = job.header();
+        let route = route_of(&*job).expect("admitted tokens have a route");
+        if !lane.try_reserve() {
+            terminate_with(
+                &*job,
+                TokenState::Killed,
+                Reason::Rejected {
+                    weight: header.weight,
+                    capacity: lane.capacity,
+                },
+            );
+            return;
+        }
+        // Set before a worker can see the call: its claim gives the slot back.
+        route.mailbox_slot.store(true, Ordering::SeqCst);
+        match self.place_now(&job) {
+            Some(true) => return,
+            // Finished before it was placed: it never reached `Admitted`.
+            Some(false) => {
+                if route.mailbox_slot.swap(false, Ordering::SeqCst) {
+                    self.give_back(lane);
+                }
+                return;
+            }
+            None => {}
+        }
+        // No mailbox took it: it waits in its lane, on the token's slot bit.
+        route.mailbox_slot.store(false, Ordering::SeqCst);
+        if !header.arm_lane_slot() {
+            // Killed meanwhile: we give the slot back (see `StateCell`).
+            self.give_back(lane);
+            return;
+        }
+        self.enqueue_waiting(job);
     }
 
     /// Moves calls waiting in line into their lanes while the lanes have room

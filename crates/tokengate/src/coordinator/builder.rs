@@ -26,7 +26,10 @@ pub enum FullLanePolicy {
     #[default]
     Wait,
     /// Resolve the token at once with an error for which
-    /// [`is_rejected`](crate::TaskError::is_rejected) is true.
+    /// [`is_rejected`](crate::TaskError::is_rejected) is true. The lane's
+    /// capacity then bounds every call of its weight that waits to start,
+    /// in the lane or in a worker's mailbox, so load is shed as soon as that
+    /// many wait (see [`CoordinatorBuilder::lane_capacity`]).
     Reject,
 }
 
@@ -210,6 +213,12 @@ impl CoordinatorBuilder {
     }
 
     /// How many calls may wait in each weight lane (default 65,536).
+    ///
+    /// With [`FullLanePolicy::Reject`] this bounds every call of the weight
+    /// waiting to start, those already handed to a worker's mailbox
+    /// included: the next call past it is rejected. (With the default
+    /// [`FullLanePolicy::Wait`], calls handed to mailboxes do not count, and
+    /// the calls past it wait in line.)
     pub fn lane_capacity(mut self, capacity: usize) -> Self {
         self.config.lane_capacity = capacity;
         self

@@ -45,6 +45,10 @@ pub(crate) struct Route {
     pub(crate) retry: Option<RetryPolicy>,
     /// Between a failed attempt and its re-admission: `Waiting`, in no queue.
     pub(crate) in_backoff: AtomicBool,
+    /// Under `FullLanePolicy::Reject`, a call handed straight to a worker's
+    /// mailbox holds a slot of its lane until it leaves `Admitted` (the
+    /// token's own slot bit covers `Waiting` only).
+    pub(crate) mailbox_slot: AtomicBool,
 }
 
 impl Route {

@@ -217,7 +217,11 @@ impl Shared {
             self.registry.remove(header.id);
         }
         route.op.counters.local().record(from, to);
-        if held_slot {
+        if held_slot
+            || (from == TokenState::Admitted
+                && route.mailbox_slot.load(Ordering::Relaxed)
+                && route.mailbox_slot.swap(false, Ordering::SeqCst))
+        {
             self.give_back(self.scheduler.slot_lane(route.path, header.weight));
         }
         if to == TokenState::Executing {

@@ -640,3 +640,4 @@ pub mod keys {
 }
 
 pub mod process_pool;
+pub mod service;

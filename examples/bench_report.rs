@@ -50,6 +50,7 @@ use tokengate::{OperationsCoordinator, StorageSpeed, TaskToken};
 use tokengate_benches::keys::{KeyPolicy, ns_per_key, payload};
 use tokengate_benches::machine::{cores, cpu_model, rss};
 use tokengate_benches::process_pool::{Carrier, ColdStart, MIB, ProcessHarness, bytes, cold_start};
+use tokengate_benches::service::{self, Endpoints, Mix};
 use tokengate_benches::stats::{fmt_ns, median, nanos, quantile};
 use tokengate_benches::systems::{Harness, Routing, System, noop, square};
 use tokengate_benches::work;
@@ -142,6 +143,7 @@ fn main() {
     rows.extend(fingerprint_rows());
     rows.extend(fifo_rows(&harness, plain_ns_per_call));
     rows.extend(process_rows());
+    rows.extend(service_rows(&harness));
 
     println!();
     print_table(&rows);
@@ -675,6 +677,69 @@ fn fifo_rows(h: &Harness, plain_ns_per_call: f64) -> Vec<Row> {
             }
         })
         .collect()
+}
+
+// ----- 11. weights hold CPU share: a two-endpoint service ------------------------
+
+/// Rows 11: the in-process service of `tokengate_benches::service` (closed-loop
+/// clients of a ~75 µs `/light` and a ~20 ms `/heavy` endpoint), each mix
+/// against each backend for 2 s after 0.5 s of warm-up.
+fn service_rows(h: &Harness) -> Vec<Row> {
+    let endpoints = Endpoints::calibrate();
+    let handle = h.coordinator.handle();
+    let (warm_up, measure) = (Duration::from_millis(500), Duration::from_secs(2));
+    let p50 = |mix: Mix| -> Vec<(f64, f64)> {
+        service::Backend::ALL
+            .map(|backend| {
+                let l = service::run(&h.rt, &handle, backend, mix, endpoints, warm_up, measure);
+                let (light, heavy) = (quantile(&l.light, 0.5), quantile(&l.heavy, 0.5));
+                println!(
+                    "row 11 ({}): {:<24} light p50 {:>9} p95 {:>9} ({} requests); heavy p50 {:>9} \
+                     p95 {:>9} ({} requests)",
+                    mix.name,
+                    backend.name(),
+                    fmt_ns(light),
+                    fmt_ns(quantile(&l.light, 0.95)),
+                    l.light.len(),
+                    fmt_ns(heavy),
+                    fmt_ns(quantile(&l.heavy, 0.95)),
+                    l.heavy.len()
+                );
+                (light, heavy)
+            })
+            .to_vec()
+    };
+    let (weighted, unweighted, blocking, rayon) = (0, 1, 2, 3);
+    let light_flood = p50(Mix::LIGHT_FLOOD);
+    let heavy_flood = p50(Mix::HEAVY_FLOOD);
+    let heavy_in_light_flood = light_flood[weighted].1;
+    let light_in_heavy_flood = heavy_flood[weighted].0;
+    vec![
+        Row {
+            id: "11",
+            what: "light flood (64 light, 2 heavy): heavy p50".to_owned(),
+            ours: format!(
+                "{} (all medium {})",
+                fmt_ns(heavy_in_light_flood),
+                fmt_ns(light_flood[unweighted].1)
+            ),
+            reference: format!("rayon {}", fmt_ns(light_flood[rayon].1)),
+            ratio: Some(heavy_in_light_flood / light_flood[rayon].1),
+            target: Target::ratio(heavy_in_light_flood / light_flood[rayon].1, 1.2),
+        },
+        Row {
+            id: "11",
+            what: "heavy flood (4 light, 16 heavy): light p50".to_owned(),
+            ours: format!(
+                "{} (all medium {})",
+                fmt_ns(light_in_heavy_flood),
+                fmt_ns(heavy_flood[unweighted].0)
+            ),
+            reference: format!("spawn_blocking {}", fmt_ns(heavy_flood[blocking].0)),
+            ratio: Some(light_in_heavy_flood / heavy_flood[blocking].0),
+            target: Target::ratio(light_in_heavy_flood / heavy_flood[blocking].0, 0.1),
+        },
+    ]
 }
 
 // ----- 9. process-pool calls vs procspawn ---------------------------------------

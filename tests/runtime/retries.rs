@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokengate::{ErrorKind, KillReason, RetryOn, Task, TaskToken, TokenState};
 use tokengate_tests::{
-    Log, builder, eventually, quiet_expected_panics, resolve, settle, value, with_coordinator,
+    Gate, Log, builder, eventually, quiet_expected_panics, resolve, settle, value, with_coordinator,
 };
 
 /// Panics on its first `failures` runs, then returns how many runs it took.
@@ -216,16 +216,29 @@ fn the_call_s_timeout_ends_the_retries() {
 fn a_retry_re_enters_admission_where_a_pause_holds_it() {
     quiet_expected_panics();
     with_coordinator(builder("retry-paused"), |c| {
-        let (runs, body) = flaky(1);
+        // The first attempt fails only once the op is paused, so its retry
+        // meets the pause however slow this machine is.
+        let gate = Gate::new();
+        let runs = Arc::new(AtomicU32::new(0));
+        let (g, r) = (gate.clone(), runs.clone());
         let mut token = Task::new("paused_between")
             .retries(1)
-            .retry_backoff(Duration::from_millis(30))
-            .spawn(body);
-        eventually("the first attempt failed", || {
+            .retry_backoff(Duration::from_millis(1))
+            .spawn(move || {
+                if r.fetch_add(1, Ordering::SeqCst) == 0 {
+                    assert!(g.wait());
+                    std::panic::panic_any(tokengate_tests::ExpectedPanic);
+                }
+                2
+            });
+        eventually("the first attempt runs", || {
             runs.load(Ordering::SeqCst) == 1
         });
         c.pause_operation("paused_between");
-        std::thread::sleep(Duration::from_millis(80));
+        gate.open();
+        eventually("the pause holds the retry", || {
+            c.stats().op("paused_between").unwrap().held == 1
+        });
         assert_eq!(runs.load(Ordering::SeqCst), 1, "the retry ran while paused");
         assert_eq!(token.state(), TokenState::Waiting);
         c.resume_operation("paused_between");

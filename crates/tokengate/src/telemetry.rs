@@ -62,7 +62,7 @@
 //! | `call shed` | `WARN` | its `queue_timeout` (or `max_queue_wait`) passed before it started; field `after` |
 //! | `call refused` | `DEBUG` | its operation is blocked; field `error` |
 //! | `call failed` | `WARN` | a `process_pool` call could not be carried out, or its limit has no size; field `error` |
-//! | `call panicked` | `ERROR` | an attempt's body panicked (each attempt, retried or not); field `message` |
+//! | `call panicked` | `ERROR` | an attempt's body panicked (each attempt, retried or not); fields `attempt`, `panic` (its message) |
 //! | `retrying call` | `DEBUG` | a failed attempt gets another one; fields `attempt`, `delay`, `cause` |
 //! | `operation blocked` | `WARN` | auto-block tripped, or a probe failed; field `why` |
 //! | `operation blocked` | `INFO` | [`Handle::block_operation`](crate::Handle::block_operation) |

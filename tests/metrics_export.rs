@@ -41,7 +41,9 @@ fn op_key(name: &str, op: &str, extra: &[(&str, &str)]) -> (String, Vec<(String,
 fn the_timer_publishes_every_interval_and_a_stop_publishes_the_final_values() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
-    recorder.install().expect("no recorder was installed before");
+    recorder
+        .install()
+        .expect("no recorder was installed before");
     const CALLS: u64 = 8;
 
     // Published by the timer thread, every 20 ms.
@@ -51,7 +53,11 @@ fn the_timer_publishes_every_interval_and_a_stop_publishes_the_final_values() {
             for i in 0..CALLS {
                 value(tokengate::spawn("ticked", move || i));
             }
-            let completed = op_key("tokengate_calls_total", "ticked", &[("outcome", "completed")]);
+            let completed = op_key(
+                "tokengate_calls_total",
+                "ticked",
+                &[("outcome", "completed")],
+            );
             let run_time = op_key("tokengate_run_seconds", "ticked", &[]);
             let mut samples = 0;
             eventually("the timer published every call", || {
@@ -59,7 +65,8 @@ fn the_timer_publishes_every_interval_and_a_stop_publishes_the_final_values() {
                 if let Some(DebugValue::Histogram(values)) = published.get(&run_time) {
                     samples += values.len();
                 }
-                published.get(&completed) == Some(&DebugValue::Counter(CALLS)) && samples == CALLS as usize
+                published.get(&completed) == Some(&DebugValue::Counter(CALLS))
+                    && samples == CALLS as usize
             });
             // Never a sample twice: later publications add none.
             std::thread::sleep(Duration::from_millis(100));

@@ -121,7 +121,9 @@ where
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let serial = NEXT.fetch_add(1, Ordering::Relaxed);
         let span = ctx.span(id).expect("a new span is in the registry");
-        let parent = span.parent().and_then(|parent| serial_of(&ctx, &parent.id()));
+        let parent = span
+            .parent()
+            .and_then(|parent| serial_of(&ctx, &parent.id()));
         span.extensions_mut().insert(Serial(serial));
         let mut seen = SpanSeen {
             name: attrs.metadata().name(),

@@ -178,7 +178,10 @@ fn a_lost_worker_and_a_panic_in_a_worker_process_are_reported_in_the_calls_span(
             assert!(resolve(token).unwrap_err().is_panic());
             let panics = log.events("call panicked");
             assert_eq!(panics.len(), 1, "{panics:?}");
-            assert!(panics[0].fields["panic"].contains("in a worker"), "{panics:?}");
+            assert!(
+                panics[0].fields["panic"].contains("in a worker"),
+                "{panics:?}"
+            );
             assert_eq!(panics[0].span, Some(log.call_span(id).0));
         });
     });

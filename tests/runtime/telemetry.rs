@@ -61,7 +61,10 @@ fn a_calls_span_is_a_child_of_the_callers_span_and_is_entered_on_the_worker() {
             // The bodies' own events are in their calls' spans.
             let resizing = &log.events("resizing")[0];
             assert_eq!(resizing.span, Some(serial));
-            assert_eq!(log.events("encoding")[0].span, Some(log.call_span(inner_id).0));
+            assert_eq!(
+                log.events("encoding")[0].span,
+                Some(log.call_span(inner_id).0)
+            );
             // Closed once the call resolved and its body returned.
             eventually("the call's span closes", || log.call_span(token).1.closed);
         });
@@ -106,7 +109,10 @@ fn the_path_fields_say_where_a_call_runs() {
                     .all(|&id| log.call_span(id).1.fields.contains_key("outcome"))
             });
             let (_, tier) = log.call_span(tier);
-            assert_eq!((tier.fields["path"].as_str(), tier.fields["tier"].as_str()), ("tier", "FAST"));
+            assert_eq!(
+                (tier.fields["path"].as_str(), tier.fields["tier"].as_str()),
+                ("tier", "FAST")
+            );
             assert_eq!(log.call_span(sticky).1.fields["path"], "sticky");
         });
     });
@@ -138,11 +144,13 @@ fn kills_timeouts_rejections_and_panics_are_reported_inside_the_calls_span() {
             assert_eq!(log.call_span(held_id).1.fields["outcome"], "killed");
 
             // A timeout, fired on the timer's thread: WARN.
-            let slow = Task::new("slow").timeout(Duration::from_millis(20)).spawn(|| {
-                while !tokengate::is_cancelled() {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            });
+            let slow = Task::new("slow")
+                .timeout(Duration::from_millis(20))
+                .spawn(|| {
+                    while !tokengate::is_cancelled() {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                });
             let slow_id = slow.id();
             assert_eq!(error(slow).kind(), ErrorKind::TimedOut);
             let timed_out = log.events("call timed out");
@@ -258,7 +266,10 @@ fn auto_block_trips_and_unblocks_are_reported() {
             c.block_operation("by_hand");
             let manual = log.events("operation blocked");
             assert_eq!(manual.len(), 2, "{manual:?}");
-            assert_eq!((manual[1].level, manual[1].fields["op"].as_str()), (Level::INFO, "by_hand"));
+            assert_eq!(
+                (manual[1].level, manual[1].fields["op"].as_str()),
+                (Level::INFO, "by_hand")
+            );
         });
     });
 }
@@ -279,7 +290,8 @@ struct Line {
 
 fn is_name(name: &str, first: fn(char) -> bool) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(first) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    chars.next().is_some_and(first)
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
 /// A float as Go's `ParseFloat` (which Prometheus uses) reads it.
@@ -288,7 +300,10 @@ fn go_float(text: &str) -> Result<f64, String> {
         "+Inf" => Ok(f64::INFINITY),
         "-Inf" => Ok(f64::NEG_INFINITY),
         "NaN" => Ok(f64::NAN),
-        _ if text.chars().all(|c| c.is_ascii_digit() || ".eE+-".contains(c)) => {
+        _ if text
+            .chars()
+            .all(|c| c.is_ascii_digit() || ".eE+-".contains(c)) =>
+        {
             text.parse().map_err(|e| format!("{text:?}: {e}"))
         }
         _ => Err(format!("{text:?} is not a number")),
@@ -318,7 +333,9 @@ fn sample_line(line: &str) -> Result<Line, String> {
             if !is_name(key, |c| c.is_ascii_alphabetic() || c == '_') {
                 return Err(format!("bad label name {key:?}"));
             }
-            rest = rest[eq + 1..].strip_prefix('"').ok_or("an unquoted label value")?;
+            rest = rest[eq + 1..]
+                .strip_prefix('"')
+                .ok_or("an unquoted label value")?;
             let mut value = String::new();
             let mut chars = rest.char_indices();
             let end = loop {
@@ -342,7 +359,9 @@ fn sample_line(line: &str) -> Result<Line, String> {
     let mut parts = rest.split(' ');
     let value = go_float(parts.next().ok_or("no value")?)?;
     if let Some(timestamp) = parts.next() {
-        timestamp.parse::<i64>().map_err(|e| format!("timestamp: {e}"))?;
+        timestamp
+            .parse::<i64>()
+            .map_err(|e| format!("timestamp: {e}"))?;
     }
     if parts.next().is_some() {
         return Err("text after the timestamp".into());
@@ -353,6 +372,9 @@ fn sample_line(line: &str) -> Result<Line, String> {
         value,
     })
 }
+
+/// A family and a label set, `le` left out.
+type Series = (String, Vec<(String, String)>);
 
 /// Reads a whole exposition strictly: comment lines are well-formed HELP
 /// or TYPE lines, each family's TYPE comes once and before its samples,
@@ -367,11 +389,17 @@ fn read_exposition(text: &str) -> Vec<Line> {
     for line in text.lines() {
         if let Some(help) = line.strip_prefix("# HELP ") {
             let (name, doc) = help.split_once(' ').expect("HELP has a name and a text");
-            assert!(is_name(name, |c| c.is_ascii_alphabetic() || c == '_'), "{line}");
+            assert!(
+                is_name(name, |c| c.is_ascii_alphabetic() || c == '_'),
+                "{line}"
+            );
             let mut chars = doc.chars();
             while let Some(c) = chars.next() {
                 if c == '\\' {
-                    assert!(matches!(chars.next(), Some('\\' | 'n')), "bad escape: {line}");
+                    assert!(
+                        matches!(chars.next(), Some('\\' | 'n')),
+                        "bad escape: {line}"
+                    );
                 }
             }
             continue;
@@ -382,8 +410,14 @@ fn read_exposition(text: &str) -> Vec<Line> {
                 ["counter", "gauge", "histogram", "summary", "untyped"].contains(&kind),
                 "{line}"
             );
-            assert!(types.insert(name.to_owned(), kind.to_owned()).is_none(), "TYPE twice: {line}");
-            assert!(!done.contains(&name.to_owned()), "TYPE after samples: {line}");
+            assert!(
+                types.insert(name.to_owned(), kind.to_owned()).is_none(),
+                "TYPE twice: {line}"
+            );
+            assert!(
+                !done.contains(&name.to_owned()),
+                "TYPE after samples: {line}"
+            );
             if let Some(previous) = current.replace(name.to_owned()) {
                 done.push(previous);
             }
@@ -403,17 +437,34 @@ fn read_exposition(text: &str) -> Vec<Line> {
         lines.push(sample);
     }
     // Histograms: per label set, buckets rise with `le` and end at +Inf = count.
-    let mut buckets: HashMap<(String, Vec<(String, String)>), Vec<(f64, f64)>> = HashMap::new();
+    let mut buckets: HashMap<Series, Vec<(f64, f64)>> = HashMap::new();
     for line in &lines {
         if let Some(family) = line.name.strip_suffix("_bucket") {
-            let le = line.labels.iter().find(|(k, _)| k == "le").expect("a bucket has `le`");
+            let le = line
+                .labels
+                .iter()
+                .find(|(k, _)| k == "le")
+                .expect("a bucket has `le`");
             let le = go_float(&le.1).unwrap();
-            let rest: Vec<_> = line.labels.iter().filter(|(k, _)| k != "le").cloned().collect();
-            buckets.entry((family.to_owned(), rest)).or_default().push((le, line.value));
+            let rest: Vec<_> = line
+                .labels
+                .iter()
+                .filter(|(k, _)| k != "le")
+                .cloned()
+                .collect();
+            buckets
+                .entry((family.to_owned(), rest))
+                .or_default()
+                .push((le, line.value));
         }
     }
     for ((family, labels), series) in &buckets {
-        assert!(series.windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1), "{family} {labels:?}: {series:?}");
+        assert!(
+            series
+                .windows(2)
+                .all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1),
+            "{family} {labels:?}: {series:?}"
+        );
         let (last_le, last_count) = *series.last().unwrap();
         assert_eq!(last_le, f64::INFINITY, "{family} ends at +Inf");
         let count = lines
@@ -444,7 +495,11 @@ fn prometheus_text_is_valid_exposition_format_and_matches_stats() {
         const CALLS: u64 = 6;
         let sleep = Duration::from_millis(3);
         let tokens: Vec<_> = (0..CALLS)
-            .map(|_| Task::new(AWKWARD).limit("db").spawn(move || std::thread::sleep(sleep)))
+            .map(|_| {
+                Task::new(AWKWARD)
+                    .limit("db")
+                    .spawn(move || std::thread::sleep(sleep))
+            })
             .collect();
         for token in tokens {
             value(token);
@@ -471,27 +526,44 @@ fn prometheus_text_is_valid_exposition_format_and_matches_stats() {
         for metric in tokengate::telemetry::METRICS {
             let has_samples = text.contains(&format!("\n{}", metric.name));
             if has_samples {
-                assert_eq!(scrape.docs.get(metric.name).map(String::as_str), Some(metric.help));
+                assert_eq!(
+                    scrape.docs.get(metric.name).map(String::as_str),
+                    Some(metric.help)
+                );
             }
         }
 
         // The awkward op name comes back exactly, unescaped.
         let op = stats.op(AWKWARD).expect("calls of the awkward op");
-        let submitted = find(&lines, "tokengate_calls_submitted_total", &[("op", AWKWARD)]);
+        let submitted = find(
+            &lines,
+            "tokengate_calls_submitted_total",
+            &[("op", AWKWARD)],
+        );
         assert_eq!(submitted.value, op.counts.submitted as f64);
         assert_eq!(submitted.value, CALLS as f64);
-        let completed = find(&lines, "tokengate_calls_total", &[("op", AWKWARD), ("outcome", "completed")]);
+        let completed = find(
+            &lines,
+            "tokengate_calls_total",
+            &[("op", AWKWARD), ("outcome", "completed")],
+        );
         assert_eq!(completed.value, CALLS as f64);
         // prometheus-parse keeps label values escaped: the escaped form.
         let escaped = r#"we\"ird\\op\nname"#;
         let parsed = scrape
             .samples
             .iter()
-            .find(|s| s.metric == "tokengate_calls_submitted_total" && s.labels.get("op") == Some(escaped))
+            .find(|s| {
+                s.metric == "tokengate_calls_submitted_total" && s.labels.get("op") == Some(escaped)
+            })
             .expect("prometheus-parse finds the sample");
         assert_eq!(parsed.value, prometheus_parse::Value::Counter(CALLS as f64));
 
-        let doomed = find(&lines, "tokengate_calls_total", &[("op", "doomed"), ("outcome", "failed")]);
+        let doomed = find(
+            &lines,
+            "tokengate_calls_total",
+            &[("op", "doomed"), ("outcome", "failed")],
+        );
         assert_eq!(doomed.value, 1.0);
         assert_eq!(
             find(&lines, "tokengate_workers", &[]).value,
@@ -501,14 +573,22 @@ fn prometheus_text_is_valid_exposition_format_and_matches_stats() {
             find(&lines, "tokengate_lane_capacity", &[("weight", "medium")]).value,
             stats.lane(Weight::Medium).capacity as f64
         );
-        assert_eq!(find(&lines, "tokengate_limit_cap", &[("limit", "db")]).value, 3.0);
+        assert_eq!(
+            find(&lines, "tokengate_limit_cap", &[("limit", "db")]).value,
+            3.0
+        );
         assert_eq!(
             find(&lines, "tokengate_limit_started_total", &[("limit", "db")]).value,
             CALLS as f64
         );
         assert_eq!(find(&lines, "tokengate_live_tokens", &[]).value, 0.0);
         assert_eq!(
-            find(&lines, "tokengate_op_health", &[("op", AWKWARD), ("state", "healthy")]).value,
+            find(
+                &lines,
+                "tokengate_op_health",
+                &[("op", AWKWARD), ("state", "healthy")]
+            )
+            .value,
             1.0
         );
 
@@ -518,8 +598,14 @@ fn prometheus_text_is_valid_exposition_format_and_matches_stats() {
             find(&lines, &format!("tokengate_run_seconds{suffix}"), labels).value
         };
         assert_eq!(run("_count", &[("op", AWKWARD)]), op.run_time.count as f64);
-        assert_eq!(run("_bucket", &[("op", AWKWARD), ("le", "0.002097151")]), 0.0);
-        assert_eq!(run("_bucket", &[("op", AWKWARD), ("le", "68.719476735")]), CALLS as f64);
+        assert_eq!(
+            run("_bucket", &[("op", AWKWARD), ("le", "0.002097151")]),
+            0.0
+        );
+        assert_eq!(
+            run("_bucket", &[("op", AWKWARD), ("le", "68.719476735")]),
+            CALLS as f64
+        );
         let sum = run("_sum", &[("op", AWKWARD)]);
         assert!(sum >= CALLS as f64 * sleep.as_secs_f64(), "{sum}");
         let mean_sum = op.run_time.mean.as_secs_f64() * CALLS as f64;
@@ -542,7 +628,7 @@ fn prometheus_text_is_valid_exposition_format_and_matches_stats() {
 // ----- the metrics facade --------------------------------------------------------
 
 /// Snapshot entries by name and labels.
-type Published = HashMap<(String, Vec<(String, String)>), DebugValue>;
+type Published = HashMap<Series, DebugValue>;
 
 fn snapshot(recorder: &DebuggingRecorder) -> Published {
     recorder
@@ -562,7 +648,10 @@ fn snapshot(recorder: &DebuggingRecorder) -> Published {
 }
 
 fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -576,7 +665,9 @@ fn publish_metrics_reaches_the_recorder_of_the_calling_thread() {
         const CALLS: usize = 5;
         let sleep = Duration::from_millis(2);
         for _ in 0..CALLS {
-            value(tokengate::spawn("publish", move || std::thread::sleep(sleep)));
+            value(tokengate::spawn("publish", move || {
+                std::thread::sleep(sleep)
+            }));
         }
         eventually("every call has finished", || c.stats().in_flight == 0);
         let recorder = DebuggingRecorder::new();
@@ -590,7 +681,10 @@ fn publish_metrics_reaches_the_recorder_of_the_calling_thread() {
                 .unwrap_or_else(|| panic!("{name} {pairs:?} was not published"))
         };
         assert_eq!(
-            get("tokengate_calls_total", &[("op", "publish"), ("outcome", "completed")]),
+            get(
+                "tokengate_calls_total",
+                &[("op", "publish"), ("outcome", "completed")]
+            ),
             &DebugValue::Counter(CALLS as u64)
         );
         assert_eq!(
@@ -610,7 +704,9 @@ fn publish_metrics_reaches_the_recorder_of_the_calling_thread() {
 
         // Published again: counters and gauges as they are, no histogram
         // sample twice.
-        value(tokengate::spawn("publish", move || std::thread::sleep(sleep)));
+        value(tokengate::spawn("publish", move || {
+            std::thread::sleep(sleep)
+        }));
         eventually("the call has finished", || c.stats().in_flight == 0);
         metrics::with_local_recorder(&recorder, || c.publish_metrics());
         let published = snapshot(&recorder);
@@ -620,7 +716,10 @@ fn publish_metrics_reaches_the_recorder_of_the_calling_thread() {
             (name.to_owned(), labels(&pairs))
         };
         assert_eq!(
-            published[&key("tokengate_calls_total", &[("op", "publish"), ("outcome", "completed")])],
+            published[&key(
+                "tokengate_calls_total",
+                &[("op", "publish"), ("outcome", "completed")]
+            )],
             DebugValue::Counter(CALLS as u64 + 1)
         );
         match &published[&key("tokengate_run_seconds", &[("op", "publish")])] {

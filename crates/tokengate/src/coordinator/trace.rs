@@ -149,12 +149,8 @@ impl CallTrace {
             // the call's: a layer that filters the call's span out still
             // finds the caller's there, as it did on the caller's thread.
             let caller = Span::current();
-            let traced = (!span.is_disabled() || !caller.is_disabled()).then(|| {
-                Box::new(Traced(Mutex::new(Spans {
-                    caller,
-                    own: span,
-                })))
-            });
+            let traced = (!span.is_disabled() || !caller.is_disabled())
+                .then(|| Box::new(Traced(Mutex::new(Spans { caller, own: span }))));
             CallTrace { traced }
         }
         #[cfg(not(feature = "tracing"))]
@@ -215,9 +211,10 @@ impl CallTrace {
             own: Span::none(),
         };
         let spans = std::mem::replace(&mut *traced.spans(), none());
-        spans
-            .own
-            .record("outcome", error.map_or("completed", |err| err.kind().as_str()));
+        spans.own.record(
+            "outcome",
+            error.map_or("completed", |err| err.kind().as_str()),
+        );
         // Whichever thread resolves the call (the timer's, an admin's), the
         // report goes to the subscriber the call's spans belong to, as a
         // child of the innermost.
@@ -277,11 +274,20 @@ fn report(parent: Option<&Span>, header: &Header, err: &TaskError) {
     let (op, token_id) = (header.op, header.id);
     match err.kind() {
         ErrorKind::Killed => {
-            let reason = err.kill_reason().map_or("unknown", |reason| reason.as_str());
+            let reason = err
+                .kill_reason()
+                .map_or("unknown", |reason| reason.as_str());
             call_event!(parent, Level::DEBUG, op, token_id, reason, "call killed");
         }
         ErrorKind::Shutdown => {
-            call_event!(parent, Level::DEBUG, op, token_id, reason = "shutdown", "call killed");
+            call_event!(
+                parent,
+                Level::DEBUG,
+                op,
+                token_id,
+                reason = "shutdown",
+                "call killed"
+            );
         }
         ErrorKind::TimedOut => {
             call_event!(parent, Level::WARN, op, token_id, error = %err, "call timed out");
@@ -301,7 +307,10 @@ fn report(parent: Option<&Span>, header: &Header, err: &TaskError) {
         // Reported as they happen, by the attempt (`panicked`) or the process
         // pool (a lost worker process); a call with no coordinator has no
         // owner to report it.
-        ErrorKind::Panic | ErrorKind::WorkerLost | ErrorKind::MemoryLimit | ErrorKind::NoCoordinator => {}
+        ErrorKind::Panic
+        | ErrorKind::WorkerLost
+        | ErrorKind::MemoryLimit
+        | ErrorKind::NoCoordinator => {}
     }
 }
 

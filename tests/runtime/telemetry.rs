@@ -744,3 +744,21 @@ fn a_metrics_label_must_be_a_label_name_of_its_own() {
         .expect_err("a zero interval");
     assert!(err.to_string().contains("metrics_interval"), "{err}");
 }
+
+#[test]
+fn the_readme_lists_every_metric_with_its_type_and_labels() {
+    let readme = include_str!("../../README.md");
+    let rows: Vec<Vec<&str>> = readme
+        .lines()
+        .filter(|line| line.starts_with("| `tokengate_"))
+        .map(|line| line.split('|').map(str::trim).collect())
+        .collect();
+    let metrics = tokengate::telemetry::METRICS;
+    assert_eq!(rows.len(), metrics.len(), "one row per family");
+    for (row, metric) in rows.iter().zip(metrics) {
+        assert_eq!(row[1], format!("`{}`", metric.name));
+        assert_eq!(row[2], metric.kind.as_str(), "{}", metric.name);
+        let labels: Vec<String> = metric.labels.iter().map(|l| format!("`{l}`")).collect();
+        assert_eq!(row[3], labels.join(", "), "{}", metric.name);
+    }
+}

@@ -93,6 +93,10 @@ impl Shared {
         if let Path::Combined(speed) = path {
             header = header.tagged(combined_tag(speed));
         }
+        #[cfg(feature = "tracing")]
+        {
+            header = header.with_trace(route.trace.is_traced());
+        }
         let cell = Cell::with_body(header, Some(route), body);
         let token = TaskToken::from_cell(cell.clone());
         let shed_after = queue_timeout.or(self.config.max_queue_wait);

@@ -23,9 +23,9 @@
 //!
 //! # Cost
 //!
-//! With no subscriber, capturing is two relaxed loads (the span macro's
-//! level check and [`LevelFilter::current`]) and the rest of the call's
-//! path checks one `Option`; nothing is allocated, locked or timed. With a
+//! With no subscriber, capturing is one relaxed load ([`LevelFilter::current`]
+//! is `OFF`), and the rest of the call's path checks a flag in the token's
+//! header and an `Option` here; nothing is allocated, locked or timed. With a
 //! subscriber, the spans live in a small box behind a mutex that only this
 //! call's own threads touch, a few times per call.
 //!
@@ -127,6 +127,10 @@ impl CallTrace {
     ) -> CallTrace {
         #[cfg(feature = "tracing")]
         {
+            // No subscriber at all (the common case): one relaxed load.
+            if LevelFilter::current() == LevelFilter::OFF {
+                return CallTrace { traced: None };
+            }
             let span = tracing::span!(
                 target: TARGET,
                 Level::DEBUG,
@@ -141,10 +145,6 @@ impl CallTrace {
                 queue_wait = tracing::field::Empty,
                 outcome = tracing::field::Empty,
             );
-            // No subscriber at all: nothing to keep.
-            if span.is_disabled() && LevelFilter::current() == LevelFilter::OFF {
-                return CallTrace { traced: None };
-            }
             // The caller's span is kept too, and entered on the worker under
             // the call's: a layer that filters the call's span out still
             // finds the caller's there, as it did on the caller's thread.
@@ -155,6 +155,13 @@ impl CallTrace {
         }
         #[cfg(not(feature = "tracing"))]
         CallTrace {}
+    }
+
+    /// Whether the call is traced (its header says so, so that an untraced
+    /// call never asks).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn is_traced(&self) -> bool {
+        self.traced.is_some()
     }
 
     /// The spans to enter around an attempt of the body, outer first (the

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 
 use super::again::{Again, Body, Cause};
+#[cfg(feature = "tracing")]
+use super::span::BodyScope;
 use super::{Header, Owner};
 use crate::TokenState;
 // The slot's lock is loom's under `--cfg loom`: the models race on it.
@@ -201,7 +203,9 @@ where
     /// transition) and wakes its waiter.
     fn store(&self, result: Result<T, TaskError>) {
         #[cfg(feature = "tracing")]
-        if let Some(owner) = &self.owner {
+        if let Some(owner) = &self.owner
+            && (self.header.traced || result.is_err())
+        {
             owner.resolved(&self.header, result.as_ref().err());
         }
         let (replaced, waker) = {
@@ -247,19 +251,13 @@ where
 
     fn run(&self, me: &JobRef) {
         let this: &dyn Job = self;
-        // The attempt runs, and its outcome is stored, inside the call's span,
-        // with the span's subscriber as this thread's default (as the
-        // caller's was where the call was made).
+        // A traced call's attempt runs, and its outcome is stored, inside its
+        // spans.
         #[cfg(feature = "tracing")]
-        let spans = self.owner.as_ref().and_then(|owner| owner.body_spans());
-        #[cfg(feature = "tracing")]
-        let _default = spans.iter().flatten().find_map(|span| {
-            span.with_subscriber(|(_, dispatch)| tracing::dispatcher::set_default(dispatch))
-        });
-        #[cfg(feature = "tracing")]
-        let _outer = spans.as_ref().map(|[outer, _]| outer.enter());
-        #[cfg(feature = "tracing")]
-        let _inner = spans.as_ref().map(|[_, inner]| inner.enter());
+        let _scope = match &self.owner {
+            Some(owner) if self.header.traced => owner.body_spans().map(BodyScope::enter),
+            _ => None,
+        };
         let f = {
             let mut slot = self.lock();
             match std::mem::replace(&mut slot.stage, Stage::Running) {

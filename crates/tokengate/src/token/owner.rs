@@ -61,17 +61,19 @@ pub(crate) trait Owner: Send + Sync + 'static {
     fn attempt_failed(&self, header: &Header, message: &str, panicked: bool);
 
     /// The call resolved, to `error` or (`None`) to a value: told once per
-    /// call, by whoever won its terminal transition, before its waiter is
-    /// woken (so whoever sees the result sees what the owner did here).
+    /// call that failed or is [`traced`](Header::traced), by whoever won its
+    /// terminal transition, before its waiter is woken (so whoever sees the
+    /// result sees what the owner did here).
     #[cfg(feature = "tracing")]
     fn resolved(&self, header: &Header, error: Option<&TaskError>) {
         let _ = (header, error);
     }
 
-    /// The spans each attempt of the body runs in, if the owner traces the
-    /// call: outer first, entered in that order on whichever thread runs the
-    /// attempt, around it and its outcome, with their subscriber as that
-    /// thread's default meanwhile. Either may be disabled (`Span::none()`).
+    /// The spans each attempt of a [`traced`](Header::traced) call runs in,
+    /// unless it resolved: outer first, entered in that order on whichever
+    /// thread runs the attempt, around it and its outcome, with their
+    /// subscriber as that thread's default meanwhile. Either may be disabled
+    /// (`Span::none()`).
     #[cfg(feature = "tracing")]
     fn body_spans(&self) -> Option<[tracing::Span; 2]> {
         None

@@ -52,10 +52,10 @@
 //! span bookkeeping, not formatting), also inside a caller's span. Each is
 //! what it adds to the calls without a subscriber measured beside it. The
 //! feature cannot be switched off within one binary, so the row without a
-//! subscriber is the baseline: what tracing costs there is the span
-//! macro's level check and one more relaxed load per call, which the
-//! not-interested row bounds from above (it does that, plus a look-up of
-//! the caller's span).
+//! subscriber is the baseline: what tracing costs there is one relaxed load
+//! when the call is made and a flag check when it runs, which the
+//! not-interested row bounds from above (it does that, plus the span
+//! macro's level check and a look-up of the caller's span).
 //!
 //! Rows 11 measure the `metrics` feature with a recorder installed
 //! (metrics-util's `DebuggingRecorder`, a registry like any exporter's):

@@ -4,7 +4,7 @@
 //!
 //! Run it with `cargo run --release --example bench_report` (about 45 s on
 //! 2 cores), or only some row groups with `--rows`, for example
-//! `cargo run --release --example bench_report -- --rows 2,10,11`. Every figure is the median of 7 rounds taken after a warm-up, and
+//! `cargo run --release --example bench_report -- --rows 2,12,13`. Every figure is the median of 7 rounds taken after a warm-up, and
 //! the systems are measured in turn within each round, so drift in CPU speed
 //! (this kind of VM drifts by up to ±40 % over tens of seconds) hits them alike.
 //! Compare ratios, not absolute numbers, across machines.
@@ -44,7 +44,7 @@
 //! divert before `main` on a variable of their own. Criterion versions:
 //! `benches/process.rs`.
 //!
-//! Rows 10 measure what the `tracing` feature costs a call: a batch of
+//! Rows 12 measure what the `tracing` feature costs a call: a batch of
 //! 100,000 no-op calls (as row 2, `.wait()` each) with no subscriber, with a
 //! subscriber that is not interested in tokengate's `DEBUG` span (a
 //! registry behind a `WARN` filter), and with one that is (a registry and a
@@ -57,7 +57,7 @@
 //! not-interested row bounds from above (it does that, plus the span
 //! macro's level check and a look-up of the caller's span).
 //!
-//! Rows 11 measure the `metrics` feature with a recorder installed
+//! Rows 13 measure the `metrics` feature with a recorder installed
 //! (metrics-util's `DebuggingRecorder`, a registry like any exporter's):
 //! one publication of every family (the timer thread does one per
 //! `metrics_interval`, 1 s by default), and a batch of 100,000 no-op calls
@@ -156,7 +156,7 @@ fn print_rounds(row: &str, unit: &str, scale: f64, names: &[&str], rounds: &[Vec
     }
 }
 
-/// Which row groups to measure: `--rows 2,10` (a group is the number a
+/// Which row groups to measure: `--rows 2,12` (a group is the number a
 /// row id starts with), or all.
 struct Only(Option<Vec<u32>>);
 
@@ -167,14 +167,14 @@ impl Only {
         while let Some(arg) = args.next() {
             match arg.as_str() {
                 "--rows" => {
-                    let list = args.next().expect("`--rows` takes a list such as `2,10`");
+                    let list = args.next().expect("`--rows` takes a list such as `2,12`");
                     let groups = list
                         .split(',')
-                        .map(|id| id.trim().parse().expect("row groups are numbers: `2,10`"))
+                        .map(|id| id.trim().parse().expect("row groups are numbers: `2,12`"))
                         .collect();
                     only = Some(groups);
                 }
-                other => panic!("unknown argument `{other}`; the one option is `--rows 2,10`"),
+                other => panic!("unknown argument `{other}`; the one option is `--rows 2,12`"),
             }
         }
         Only(only)
@@ -235,11 +235,11 @@ fn main() {
     if only.wants(9) {
         rows.extend(process_rows());
     }
-    if only.wants(10) {
+    if only.wants(12) {
         rows.extend(tracing_rows(&harness));
     }
     // Last: it installs a global recorder.
-    if only.wants(11) {
+    if only.wants(13) {
         rows.extend(metrics_rows(&harness));
     }
 
@@ -980,9 +980,9 @@ fn process_cold_rows() -> Vec<Row> {
     ]
 }
 
-// ----- 10. tracing: what the `tracing` feature costs a call --------------------
+// ----- 12. tracing: what the `tracing` feature costs a call --------------------
 
-/// A layer that does nothing: what rows 10 measure is tokengate's and the
+/// A layer that does nothing: what rows 12 measure is tokengate's and the
 /// registry's span bookkeeping, not a layer's formatting.
 struct Quiet;
 
@@ -1026,7 +1026,7 @@ fn tracing_rows(h: &Harness) -> Vec<Row> {
     }
     let names: Vec<&str> = variants.iter().map(|(name, _)| *name).collect();
     print_rounds(
-        "10 (batch 100k, .wait() each)",
+        "12 (batch 100k, .wait() each)",
         "ns/call",
         1.0,
         &names,
@@ -1036,7 +1036,7 @@ fn tracing_rows(h: &Harness) -> Vec<Row> {
     let (none, quiet, traced, nested) = (0, 1, 2, 3);
     let baseline = format!("no subscriber {}/call", fmt_ns(m[none]));
     let row = |i: usize, what: &str, target: Option<Target>| Row {
-        id: "10",
+        id: "12",
         what: what.to_owned(),
         ours: format!("{} ({}/call)", signed(added(&per_call, i)), fmt_ns(m[i])),
         reference: baseline.clone(),
@@ -1046,10 +1046,10 @@ fn tracing_rows(h: &Harness) -> Vec<Row> {
     let quiet_added = added(&per_call, quiet);
     vec![
         Row {
-            id: "10",
+            id: "12",
             what: "tracing on, no subscriber: batch 100k, per call".to_owned(),
             ours: format!("{}/call", fmt_ns(m[none])),
-            reference: "(the baseline of rows 10)".to_owned(),
+            reference: "(the baseline of rows 12)".to_owned(),
             ratio: None,
             target: None,
         },
@@ -1067,7 +1067,7 @@ fn tracing_rows(h: &Harness) -> Vec<Row> {
     ]
 }
 
-// ----- 11. metrics: what the `metrics` feature costs ---------------------------
+// ----- 13. metrics: what the `metrics` feature costs ---------------------------
 
 /// `n` no-op calls on `coordinator`, then `.wait()` on each; the total time.
 fn wait_batch(coordinator: &OperationsCoordinator, n: u64) -> Duration {
@@ -1101,7 +1101,7 @@ fn metrics_rows(h: &Harness) -> Vec<Row> {
     publish();
     let per_publication: Vec<f64> = (0..ROUNDS).map(|_| publish()).collect();
     print_rounds(
-        "11 (one publication)",
+        "13 (one publication)",
         "µs",
         1e3,
         &["publish"],
@@ -1138,7 +1138,7 @@ fn metrics_rows(h: &Harness) -> Vec<Row> {
         }
     }
     print_rounds(
-        "11 (batch 100k, .wait() each)",
+        "13 (batch 100k, .wait() each)",
         "ns/call",
         1.0,
         &["never publishes", "publishes every 1 ms"],
@@ -1153,7 +1153,7 @@ fn metrics_rows(h: &Harness) -> Vec<Row> {
     let calls_per_s = 1e9 / m[0];
     vec![
         Row {
-            id: "11",
+            id: "13",
             what: "metrics: one publication, recorder installed".to_owned(),
             ours: fmt_ns(p),
             reference: format!("{ops} ops, {series} series"),
@@ -1161,7 +1161,7 @@ fn metrics_rows(h: &Harness) -> Vec<Row> {
             target: None,
         },
         Row {
-            id: "11",
+            id: "13",
             what: "metrics: per call, publishing every 1 s".to_owned(),
             ours: format!("{:.3} ns/call", p / calls_per_s),
             reference: format!("at {calls_per_s:.0} calls/s"),
@@ -1169,7 +1169,7 @@ fn metrics_rows(h: &Harness) -> Vec<Row> {
             target: None,
         },
         Row {
-            id: "11",
+            id: "13",
             what: "metrics: publishing every 1 ms, added/call".to_owned(),
             ours: format!("{} ({}/call)", signed(added(&per_call, 1)), fmt_ns(m[1])),
             reference: format!("never {}/call", fmt_ns(m[0])),

@@ -23,6 +23,11 @@ pub(crate) struct Header {
     /// A routing tag for the scheduler that runs the call, set when it is
     /// made; opaque to the token layer (0: none).
     pub(crate) tag: u8,
+    /// Whether its owner traces the call (hands out spans for its body, and
+    /// wants to hear how it resolved): set when it is made, so that an
+    /// untraced call pays a flag check, not a call into its owner.
+    #[cfg(feature = "tracing")]
+    pub(crate) traced: bool,
     /// The state, plus whether the token holds a slot of its lane's capacity.
     state: StateCell,
     /// Nanoseconds since [`epoch`] when the call was made.
@@ -68,6 +73,8 @@ impl Header {
             weight,
             timeout,
             tag: 0,
+            #[cfg(feature = "tracing")]
+            traced: false,
             state: StateCell::new(),
             created: now_ns(),
             runner: AtomicU32::new(0),
@@ -83,6 +90,13 @@ impl Header {
     /// The header with routing tag `tag` (see [`tag`](Self::tag)).
     pub(crate) fn tagged(mut self, tag: u8) -> Header {
         self.tag = tag;
+        self
+    }
+
+    /// The header of a call its owner traces (see [`traced`](Self::traced)).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn with_trace(mut self, traced: bool) -> Header {
+        self.traced = traced;
         self
     }
 

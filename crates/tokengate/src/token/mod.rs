@@ -56,8 +56,10 @@
 //! capacity when a token leaves `Waiting`, and drops the token from its live
 //! registry when it finishes. The owner is also asked before a queued call is
 //! admitted (a pause holds it back), told when a killed body returns, and
-//! consulted when a thread blocks on the token. Nothing holds a finished token
-//! except the caller's own handle.
+//! consulted when a thread blocks on the token. With the `tracing` feature it
+//! also hands out the spans each attempt runs in and is told how the call
+//! resolved, before its waiter wakes. Nothing holds a finished token except
+//! the caller's own handle.
 //!
 //! **Waiting.** `await` registers the task's waker; [`TaskToken::wait`] registers
 //! a waker that unparks the calling thread (`wait.rs`). Before it parks, the
@@ -73,6 +75,8 @@ mod id;
 #[cfg(all(test, loom))]
 mod loom;
 mod owner;
+#[cfg(feature = "tracing")]
+mod span;
 mod state_cell;
 #[cfg(all(test, not(loom)))]
 mod tests;

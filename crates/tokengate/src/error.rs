@@ -75,6 +75,39 @@ pub enum ErrorKind {
     Expired,
 }
 
+impl ErrorKind {
+    /// The kind's snake_case name (`"timed_out"`, `"worker_lost"`): the
+    /// `outcome` a `tokengate.call` span records for a call that failed this
+    /// way (see [`telemetry`](crate::telemetry)), and a stable label for
+    /// logs and metrics of your own.
+    ///
+    /// ```
+    /// assert_eq!(tokengate::ErrorKind::TimedOut.as_str(), "timed_out");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Panic => "panic",
+            ErrorKind::Killed => "killed",
+            ErrorKind::TimedOut => "timed_out",
+            ErrorKind::Rejected => "rejected",
+            ErrorKind::Shutdown => "shutdown",
+            ErrorKind::NoCoordinator => "no_coordinator",
+            ErrorKind::Process => "process",
+            ErrorKind::WorkerLost => "worker_lost",
+            ErrorKind::MemoryLimit => "memory_limit",
+            ErrorKind::UnsizedLimit => "unsized_limit",
+            ErrorKind::Blocked => "blocked",
+            ErrorKind::Expired => "expired",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// Who killed a call; see [`TaskError::kill_reason`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

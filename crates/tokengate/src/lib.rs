@@ -234,6 +234,7 @@ mod state;
 pub mod stats;
 mod storage;
 mod sync;
+pub mod telemetry;
 mod token;
 mod unwind;
 mod weight;

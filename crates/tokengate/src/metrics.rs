@@ -188,6 +188,17 @@ fn bucket_floor(i: usize) -> u64 {
     (1u64 << exp) | (mantissa << (exp - SUB_BITS))
 }
 
+/// The middle of bucket `i` (the last bucket, which is open-ended, stands
+/// for its floor).
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+fn bucket_midpoint(i: usize) -> u64 {
+    let floor = bucket_floor(i);
+    if i + 1 >= BUCKETS {
+        return floor;
+    }
+    floor + (bucket_floor(i + 1) - floor) / 2
+}
+
 impl Histogram {
     pub(crate) fn record(&self, nanos: u64) {
         self.buckets[bucket_of(nanos)].fetch_add(1, Ordering::Relaxed);
@@ -254,6 +265,37 @@ impl HistogramSnapshot {
         self.buckets.iter().sum()
     }
 
+    /// The sum of the samples, in nanoseconds.
+    pub(crate) fn sum_nanos(&self) -> u64 {
+        self.sum
+    }
+
+    /// How many samples are below `boundary` nanoseconds, exactly:
+    /// `boundary` must be where a bucket starts (a power of two from
+    /// [`LINEAR`] up is).
+    pub(crate) fn count_below(&self, boundary: u64) -> u64 {
+        let first = bucket_of(boundary);
+        debug_assert_eq!(bucket_floor(first), boundary, "not a bucket boundary");
+        self.buckets[..first].iter().sum()
+    }
+
+    /// Samples per bucket, with a value each bucket stands for (its
+    /// midpoint, within 1/(2·SUB) of every value in it), in nanoseconds.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn buckets(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.buckets
+            .iter()
+            .enumerate()
+            .map(|(i, &count)| (bucket_midpoint(i), count))
+    }
+
+    /// Samples per bucket, in bucket order (for telling two snapshots
+    /// apart).
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn counts(&self) -> &[u64] {
+        &self.buckets
+    }
+
     pub(crate) fn mean(&self) -> Duration {
         Duration::from_nanos(self.sum.checked_div(self.count()).unwrap_or(0))
     }
@@ -299,6 +341,44 @@ mod tests {
             last = b;
         }
         assert_eq!(bucket_of(u64::MAX), BUCKETS - 1);
+    }
+
+    #[test]
+    fn counts_below_powers_of_two_are_exact() {
+        let h = Histogram::default();
+        for v in [0, 7, 1023, 1024, 1025, 2047, 2048, 1 << 30, (1 << 30) - 1] {
+            h.record(v);
+        }
+        let s = HistogramSnapshot::merge([&h]);
+        assert_eq!(s.count_below(1 << 10), 3);
+        assert_eq!(s.count_below(1 << 11), 6);
+        assert_eq!(s.count_below(1 << 12), 7);
+        assert_eq!(s.count_below(1 << 30), 8);
+        assert_eq!(s.count_below(1 << 31), 9);
+        assert_eq!(
+            s.sum_nanos(),
+            7 + 1023 + 1024 + 1025 + 2047 + 2048 + (2 << 30) - 1
+        );
+    }
+
+    #[test]
+    fn a_bucket_midpoint_is_within_a_sixteenth_of_its_values() {
+        let h = Histogram::default();
+        let values = [3u64, 1_000, 1_234_567, 999_999_999];
+        for v in values {
+            h.record(v);
+        }
+        let s = HistogramSnapshot::merge([&h]);
+        let mids: Vec<u64> = s
+            .buckets()
+            .filter(|&(_, count)| count > 0)
+            .map(|(mid, _)| mid)
+            .collect();
+        assert_eq!(mids.len(), values.len());
+        for (mid, v) in mids.into_iter().zip(values) {
+            let error = mid.abs_diff(v) as f64 / v as f64;
+            assert!(error <= 1.0 / (2 * SUB) as f64, "{v} stands as {mid}");
+        }
     }
 
     #[test]

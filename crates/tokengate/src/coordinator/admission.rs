@@ -14,6 +14,7 @@ use super::live::OrphanBits;
 use super::ops::Class;
 use super::route::{Route, route_of};
 use super::shared::Shared;
+use super::trace::CallTrace;
 use crate::error::Reason;
 use crate::scheduler::{DomainKey, Path, Placement, combined_tag, with_current, worker_context};
 use crate::token::{Body, Cell, Header, JobRef, epoch, next_id, terminate_with};
@@ -37,6 +38,7 @@ impl Shared {
             weight_explicit,
             retry,
             queue_timeout,
+            process,
         } = call;
         let class = match storage {
             Some(speed) => Class::Storage(speed),
@@ -73,6 +75,7 @@ impl Shared {
             Path::Lane
         };
         let lead = lead.map(|(calls, from)| self.leads.join(lead::seed(id, calls, from), calls));
+        let trace = CallTrace::capture(id, op, weight, path, lead.is_some(), process);
         let route = Route {
             shared: self.clone(),
             op: entry,
@@ -84,6 +87,7 @@ impl Shared {
             orphan: OrphanBits::default(),
             retry,
             in_backoff: AtomicBool::new(false),
+            trace,
         };
         let mut header = Header::new(id, op, weight, timeout);
         if let Path::Combined(speed) = path {

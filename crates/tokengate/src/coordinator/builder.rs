@@ -58,6 +58,12 @@ pub(crate) struct Config {
     pub(crate) auto_block: Option<AutoBlock>,
     /// Calls not started this long after they were made are shed.
     pub(crate) max_queue_wait: Option<Duration>,
+    /// How often the timer thread publishes to the `metrics` recorder.
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics_interval: Duration,
+    /// Labels added to every series this coordinator publishes.
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics_labels: Vec<(String, String)>,
 }
 
 /// The most worker threads a coordinator runs (`core_groups × workers_per_core`).
@@ -115,6 +121,8 @@ impl Config {
         if let Some(rule) = &self.auto_block {
             check_auto_block(rule)?;
         }
+        #[cfg(feature = "metrics")]
+        check_metrics(self)?;
         for limit in &self.limits {
             check_limit_name(&limit.name)?;
             if let Some(rate) = limit.rate {
@@ -191,6 +199,10 @@ impl CoordinatorBuilder {
                 limits: Vec::new(),
                 auto_block: None,
                 max_queue_wait: None,
+                #[cfg(feature = "metrics")]
+                metrics_interval: Duration::from_secs(1),
+                #[cfg(feature = "metrics")]
+                metrics_labels: Vec::new(),
             },
         }
     }
@@ -451,6 +463,50 @@ impl CoordinatorBuilder {
         self
     }
 
+    /// How often the coordinator publishes its metrics to the `metrics`
+    /// facade's global recorder (default: every second), from its timer
+    /// thread; it also publishes once more when it stops. A guarded call
+    /// never touches the recorder itself: what is published is read from the
+    /// counters and histograms behind [`stats`](crate::Handle::stats). An
+    /// interval too long for the clock (`Duration::MAX`) publishes only at
+    /// stop and when asked ([`publish_metrics`](crate::Handle::publish_metrics)).
+    /// See [`telemetry`](crate::telemetry) for what is published.
+    ///
+    /// # Errors
+    ///
+    /// [`start`](Self::start) fails if `interval` is zero.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn metrics_interval(mut self, interval: Duration) -> Self {
+        self.config.metrics_interval = interval;
+        self
+    }
+
+    /// Adds label `key="value"` to every series this coordinator publishes
+    /// to the `metrics` facade: with several coordinators in one process,
+    /// give each its own, or their series (absolute values) overwrite each
+    /// other.
+    ///
+    /// ```
+    /// let coordinator = tokengate::OperationsCoordinator::builder()
+    ///     .metrics_label("pool", "thumbnails")
+    ///     .start()
+    ///     .unwrap();
+    /// # coordinator.stop();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`start`](Self::start) fails if `key` is not a valid label name
+    /// (`[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`), or is one
+    /// tokengate's families use themselves.
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn metrics_label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.config.metrics_labels.push((key.into(), value.into()));
+        self
+    }
+
     /// Starts the coordinator's threads and makes it the process default.
     ///
     /// # Errors
@@ -483,6 +539,44 @@ fn check_limit_name(name: &str) -> Result<(), BuildError> {
             name,
             "a limit name must not contain control characters; use the name its calls give",
         ));
+    }
+    Ok(())
+}
+
+/// A metrics interval must be positive, and extra labels valid and not
+/// tokengate's own.
+#[cfg(feature = "metrics")]
+fn check_metrics(config: &Config) -> Result<(), BuildError> {
+    if config.metrics_interval.is_zero() {
+        return Err(BuildError::invalid(
+            "metrics_interval",
+            "the interval must be longer than zero; pass how often to publish (1 s is the \
+             default)",
+        ));
+    }
+    for (key, _) in &config.metrics_labels {
+        let mut chars = key.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !key.starts_with("__");
+        if !valid {
+            return Err(BuildError::invalid(
+                "metrics_label",
+                "a label name is letters, digits and `_`, not starting with a digit or `__`",
+            ));
+        }
+        let taken = crate::telemetry::METRICS
+            .iter()
+            .any(|metric| metric.labels.contains(&key.as_str()))
+            || key == "le";
+        if taken {
+            return Err(BuildError::invalid(
+                "metrics_label",
+                "tokengate's metrics use this label name themselves; pick another",
+            ));
+        }
     }
     Ok(())
 }

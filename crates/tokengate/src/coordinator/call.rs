@@ -31,6 +31,9 @@ pub(crate) struct Call {
     pub(crate) retry: Option<RetryPolicy>,
     /// `queue_timeout`: shed the call if it has not started by then.
     pub(crate) queue_timeout: Option<Duration>,
+    /// `process_pool = true`: its body runs in a worker process (for its
+    /// span's `process` field; the body itself does the sending).
+    pub(crate) process: bool,
 }
 
 impl Call {
@@ -46,6 +49,7 @@ impl Call {
             limit: None,
             retry: None,
             queue_timeout: None,
+            process: false,
         }
     }
 
@@ -78,6 +82,7 @@ impl Call {
                 on: site.retry_on,
             }),
             queue_timeout: site.queue_timeout,
+            process: site.process_pool,
         }
     }
 }

@@ -152,6 +152,15 @@ impl std::fmt::Display for Why {
     }
 }
 
+/// How recording an outcome changed a guard.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Change {
+    /// It tripped (or a probe failed): the op is blocked, for this reason.
+    Blocked(Why),
+    /// A probe succeeded: the op is no longer blocked.
+    Unblocked,
+}
+
 /// A refusal: the op is blocked, why, and when it will be probed.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Refusal {
@@ -256,9 +265,8 @@ impl Guard {
     }
 
     /// Records a finished attempt: whether it failed, and how long it ran.
-    /// May trip the guard, or decide a probe; returns why it tripped or was
-    /// blocked again.
-    pub(crate) fn record(&self, rule: &AutoBlock, failed: bool, ran: Duration) -> Option<Why> {
+    /// May trip the guard, or decide a probe; returns how that changed it.
+    pub(crate) fn record(&self, rule: &AutoBlock, failed: bool, ran: Duration) -> Option<Change> {
         let now = Instant::now();
         let slow = rule.slow.is_some_and(|(threshold, _)| ran > threshold);
         let epoch = self.epoch(now, rule);
@@ -292,7 +300,7 @@ impl Guard {
     }
 
     /// The first outcome while probing decides.
-    fn decide_probe(&self, failed: bool, now: Instant) -> Option<Why> {
+    fn decide_probe(&self, failed: bool, now: Instant) -> Option<Change> {
         let mut inner = self.lock();
         if self.state.load(Ordering::Acquire) != PROBING {
             return None;
@@ -301,7 +309,7 @@ impl Guard {
             inner.opened_at = Some(now);
             inner.why = Some(Why::ProbeFailed);
             self.state.store(OPEN, Ordering::Release);
-            return Some(Why::ProbeFailed);
+            return Some(Change::Blocked(Why::ProbeFailed));
         }
         inner.opened_at = None;
         inner.why = None;
@@ -311,7 +319,7 @@ impl Guard {
             bucket.slow.store(0, Ordering::Relaxed);
         }
         self.state.store(CLOSED, Ordering::Release);
-        None
+        Some(Change::Unblocked)
     }
 
     fn window(&self, rule: &AutoBlock, now: Instant) -> (u32, u32, u32) {
@@ -329,7 +337,7 @@ impl Guard {
         sums
     }
 
-    fn maybe_trip(&self, rule: &AutoBlock, now: Instant) -> Option<Why> {
+    fn maybe_trip(&self, rule: &AutoBlock, now: Instant) -> Option<Change> {
         let (calls, failures, slow) = self.window(rule, now);
         if calls < rule.min_calls.max(1) {
             return None;
@@ -359,7 +367,7 @@ impl Guard {
         }
         inner.opened_at = Some(now);
         inner.why = Some(why.clone());
-        Some(why)
+        Some(Change::Blocked(why))
     }
 
     /// Blocks the op until [`unblock`](Self::unblock).
@@ -466,6 +474,10 @@ impl super::shared::Shared {
             _ => return,
         };
         let ran = Duration::from_nanos(now.saturating_sub(header.started_ns()));
-        route.op.guard.record(rule, failed, ran);
+        match route.op.guard.record(rule, failed, ran) {
+            Some(Change::Blocked(why)) => super::trace::op_blocked(route.op.name, &why, false),
+            Some(Change::Unblocked) => super::trace::op_unblocked(route.op.name, "probe"),
+            None => {}
+        }
     }
 }

@@ -5,8 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::current::{self, EnterGuard};
+use super::guard::Why;
 use super::shared::Shared;
-use super::stats;
+use super::{prometheus, samples, stats, trace};
 use crate::stats::Stats;
 use crate::{StorageSpeed, TokenId};
 
@@ -121,6 +122,43 @@ impl Handle {
     /// with the number of calls ever made.
     pub fn stats(&self) -> Stats {
         stats::collect(&self.shared)
+    }
+
+    /// The coordinator's [`stats`](Self::stats), every family of
+    /// [`telemetry::METRICS`](crate::telemetry::METRICS), in the Prometheus
+    /// text exposition format (version 0.0.4): serve it as a `/metrics`
+    /// endpoint (content type `text/plain; version=0.0.4`) without any
+    /// exporter. Histograms of queue wait and run time per operation are cut
+    /// at the runtime's own bucket boundaries, so their counts are exact.
+    /// Costs what [`stats`](Self::stats) costs, plus the text.
+    ///
+    /// ```
+    /// use tokengate::OperationsCoordinator;
+    ///
+    /// let coordinator = OperationsCoordinator::start();
+    /// tokengate::spawn("thumbnail", || ()).wait().unwrap();
+    /// let text = coordinator.prometheus_text();
+    /// assert!(text.contains(r#"tokengate_calls_submitted_total{op="thumbnail"} 1"#));
+    /// assert!(text.contains(r#"tokengate_run_seconds_count{op="thumbnail"} 1"#));
+    /// coordinator.stop();
+    /// ```
+    pub fn prometheus_text(&self) -> String {
+        let (stats, latencies) = stats::collect_with_latencies(&self.shared);
+        prometheus::render(&samples::from_stats(&stats, latencies))
+    }
+
+    /// Publishes the coordinator's metrics to the `metrics` facade now, to
+    /// the recorder current on this thread (a `with_local_recorder` one, or
+    /// the global one): counters and gauges at their current values,
+    /// histograms with the samples recorded since the last publication. The
+    /// coordinator does this on its own every
+    /// [`metrics_interval`](crate::CoordinatorBuilder::metrics_interval) and
+    /// when it stops; call it right after installing a recorder, or before a
+    /// scrape that must be current. See [`telemetry`](crate::telemetry).
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn publish_metrics(&self) {
+        self.shared.export.publish(&self.shared);
     }
 
     /// Live (unfinished) tokens, from the registry.
@@ -259,12 +297,17 @@ impl Handle {
     /// ```
     pub fn block_operation(&self, op: &str) {
         self.shared.guards.of(op).block();
+        trace::op_blocked(op, &Why::Manual, true);
     }
 
     /// Lifts a block of `op`, manual or automatic (its window of outcomes
     /// starts afresh). Returns whether it was blocked.
     pub fn unblock_operation(&self, op: &str) -> bool {
-        self.shared.guards.of(op).unblock()
+        let was = self.shared.guards.of(op).unblock();
+        if was {
+            trace::op_unblocked(op, "manual");
+        }
+        was
     }
 
     /// The operations blocked now (manually, or tripped by

@@ -7,6 +7,8 @@ mod builder;
 mod call;
 mod context;
 mod current;
+#[cfg(feature = "metrics")]
+mod export;
 mod gate;
 mod guard;
 mod handle;
@@ -16,14 +18,17 @@ mod live;
 mod ops;
 mod overrides;
 mod panics;
+mod prometheus;
 mod registry;
 mod retry;
 mod route;
+mod samples;
 mod shared;
 mod shed;
 mod shutdown;
 mod stats;
 mod timer;
+mod trace;
 
 pub use builder::{CoordinatorBuilder, FullLanePolicy};
 pub(crate) use call::Call;

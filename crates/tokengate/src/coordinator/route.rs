@@ -17,6 +17,7 @@ use super::live::OrphanBits;
 use super::ops::OpEntry;
 use super::retry::RetryPolicy;
 use super::shared::Shared;
+use super::trace::CallTrace;
 use crate::TokenState;
 use crate::scheduler::{self, Path};
 use crate::token::{Cause, Header, Job, JobRef, Owner};
@@ -45,6 +46,8 @@ pub(crate) struct Route {
     pub(crate) retry: Option<RetryPolicy>,
     /// Between a failed attempt and its re-admission: `Waiting`, in no queue.
     pub(crate) in_backoff: AtomicBool,
+    /// Its span, if a `tracing` subscriber wants one.
+    pub(crate) trace: CallTrace,
 }
 
 impl Route {
@@ -137,13 +140,27 @@ impl Owner for Route {
         scheduler::park_waiting(timeout, round);
     }
 
-    fn attempt_failed(&self, _: &Header, message: &str) {
+    fn attempt_failed(&self, header: &Header, message: &str, panicked: bool) {
+        if panicked {
+            self.trace.panicked(header, message);
+        }
         self.op.guard.note_failure(message.to_owned());
+    }
+
+    #[cfg(feature = "tracing")]
+    fn resolved(&self, header: &Header, error: Option<&crate::TaskError>) {
+        self.trace.resolved(header, error);
+    }
+
+    #[cfg(feature = "tracing")]
+    fn body_span(&self) -> Option<tracing::Span> {
+        self.trace.body_span()
     }
 
     fn retry_delay(&self, header: &Header, cause: Cause) -> Option<Duration> {
         let policy = self.retry.as_ref()?;
         let delay = self.shared.retry_delay(policy, header, cause)?;
+        self.trace.retrying(header, cause, delay);
         // Before the call moves back to `Waiting`: no waiting thread may run
         // it inline until its backoff is over.
         self.in_backoff.store(true, Ordering::SeqCst);

@@ -45,6 +45,9 @@ pub(crate) struct Shared {
     /// The worker processes of `process_pool` calls.
     #[cfg(feature = "process")]
     pub(crate) process: Arc<ProcessPool>,
+    /// Publishes to the `metrics` facade.
+    #[cfg(feature = "metrics")]
+    pub(crate) export: super::export::Export,
     /// One entry per (op name, class) ever submitted here; never removed.
     ops: RwLock<HashMap<(&'static str, Class), Arc<OpEntry>>>,
     /// Op names paused now (new entries of those names start paused).
@@ -101,6 +104,8 @@ impl Shared {
                         as crate::process::OnPanic
                 }),
             )),
+            #[cfg(feature = "metrics")]
+            export: super::export::Export::new(&config.metrics_labels),
             ops: RwLock::default(),
             paused_ops: Mutex::default(),
             shards,
@@ -131,7 +136,15 @@ impl Shared {
             std::io::Result::Ok(())
         };
         spawn("timer", |shared| {
-            shared.timer.run(|job, action| shared.fire(job, action))
+            #[cfg(feature = "metrics")]
+            let (every, tick) = (Some(shared.config.metrics_interval), || {
+                shared.export.publish(shared)
+            });
+            #[cfg(not(feature = "metrics"))]
+            let (every, tick) = (None, || {});
+            shared
+                .timer
+                .run(every, tick, |job, action| shared.fire(job, action))
         })?;
         spawn("admit", |shared| {
             shared.admitter.run(|| {
@@ -225,6 +238,7 @@ impl Shared {
                 .op
                 .queue_wait
                 .record(now.saturating_sub(header.created_ns()));
+            route.trace.started(header, now);
             self.start_attempt(route, header, now);
         }
         if from == TokenState::Executing {

@@ -39,6 +39,7 @@ impl Shared {
     ///    queued calls and the coordinator), the timer and admission threads
     ///    stop, the worker processes are ended and reaped, and the threads
     ///    that exited are joined.
+    /// 6. With the `metrics` feature, the final values are published.
     ///
     /// Returns false if the coordinator was already stopping.
     pub(crate) fn stop(&self, how: Stop) -> bool {
@@ -110,6 +111,9 @@ impl Shared {
                 let _ = handle.join();
             }
         }
+        // 6. The final values go to the `metrics` recorder.
+        #[cfg(feature = "metrics")]
+        self.export.publish(self);
         true
     }
 }

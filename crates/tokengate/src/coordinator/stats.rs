@@ -10,7 +10,22 @@ use crate::Weight;
 use crate::metrics::{HistogramSnapshot, ShardedHistogram, StateTotals};
 use crate::stats::{LaneStats, LatencySummary, OpStats, StateCounts, Stats, WorkerStats};
 
+/// One operation's latency histograms, as a snapshot (for exports that
+/// need the buckets, not only the summaries in [`Stats`]).
+#[derive(Debug)]
+pub(crate) struct OpLatency {
+    pub(crate) op: &'static str,
+    pub(crate) queue_wait: HistogramSnapshot,
+    pub(crate) run_time: HistogramSnapshot,
+}
+
 pub(crate) fn collect(shared: &Shared) -> Stats {
+    collect_with_latencies(shared).0
+}
+
+/// A [`Stats`] snapshot, and each operation's histograms (sorted by op, as
+/// `Stats::ops` is) that its latency summaries were read from.
+pub(crate) fn collect_with_latencies(shared: &Shared) -> (Stats, Vec<OpLatency>) {
     let entries = shared.op_entries();
     let mut all = StateTotals::default();
     let mut by_lane = [StateTotals::default(); 3];
@@ -30,19 +45,24 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
             None => by_op.push((entry.name, vec![entry])),
         }
     }
+    let merged = |pick: fn(&OpEntry) -> &ShardedHistogram, of: &[&OpEntry]| {
+        HistogramSnapshot::merge(of.iter().flat_map(|entry| pick(entry).shards()))
+    };
     let latency = |pick: fn(&OpEntry) -> &ShardedHistogram, of: &[&OpEntry]| {
-        let shards = of.iter().flat_map(|entry| pick(entry).shards());
-        LatencySummary::from_snapshot(&HistogramSnapshot::merge(shards))
+        LatencySummary::from_snapshot(&merged(pick, of))
     };
     let orphaned = shared.orphans.by_op();
+    let mut latencies = Vec::with_capacity(by_op.len());
     let mut ops: Vec<OpStats> = by_op
         .iter()
         .map(|(op, same)| {
+            let queue_wait = merged(|entry| &entry.queue_wait, same);
+            let run_time = merged(|entry| &entry.run_time, same);
             let mut totals = StateTotals::default();
             for entry in same {
                 totals.merge(&entry.counters.totals());
             }
-            OpStats {
+            let stats = OpStats {
                 op,
                 counts: StateCounts::from_totals(&totals),
                 paused: same.iter().any(|entry| entry.is_paused()),
@@ -57,12 +77,19 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
                     .sum(),
                 orphaned: orphaned.get(op).copied().unwrap_or(0),
                 health: same[0].guard.health(shared.config.auto_block.as_ref()),
-                queue_wait: latency(|entry| &entry.queue_wait, same),
-                run_time: latency(|entry| &entry.run_time, same),
-            }
+                queue_wait: LatencySummary::from_snapshot(&queue_wait),
+                run_time: LatencySummary::from_snapshot(&run_time),
+            };
+            latencies.push(OpLatency {
+                op,
+                queue_wait,
+                run_time,
+            });
+            stats
         })
         .collect();
     ops.sort_by(|a, b| a.op.cmp(b.op));
+    latencies.sort_by(|a, b| a.op.cmp(b.op));
     let all_entries: Vec<&OpEntry> = entries.iter().map(|entry| &**entry).collect();
     let scheduler = &shared.scheduler;
     let now = crate::token::now_ns();
@@ -106,7 +133,7 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
         .map(|tier| tier.snapshot(StateCounts::from_totals(&by_tier[tier.speed.index()])))
         .collect();
     let tokens = StateCounts::from_totals(&all);
-    Stats {
+    let stats = Stats {
         in_flight: tokens.in_flight(),
         tokens,
         ops,
@@ -126,5 +153,6 @@ pub(crate) fn collect(shared: &Shared) -> Stats {
         processes: shared.process.stats(),
         #[cfg(not(feature = "process"))]
         processes: Default::default(),
-    }
+    };
+    (stats, latencies)
 }

@@ -166,35 +166,48 @@ impl Timer {
     }
 
     /// The timer thread's loop: `fire` acts on each live call whose deadline
-    /// passed. Returns once [`stop`](Self::stop) was called.
-    pub(crate) fn run(&self, fire: impl Fn(JobRef, Action)) {
+    /// passed, and `tick` runs every `every` (if given; the coordinator's
+    /// metrics publication). Returns once [`stop`](Self::stop) was called.
+    pub(crate) fn run(
+        &self,
+        every: Option<Duration>,
+        tick: impl Fn(),
+        fire: impl Fn(JobRef, Action),
+    ) {
+        let after = |every: Option<Duration>| every.and_then(|e| Instant::now().checked_add(e));
+        let mut next_tick = after(every);
         let mut state = self.lock();
         loop {
             if state.stopped {
                 return;
             }
             let now = Instant::now();
-            match state.heap.peek() {
-                None => {
-                    state = self.wake.wait(state).unwrap_or_else(|p| p.into_inner());
-                }
-                Some(Reverse(next)) if next.deadline <= now => {
-                    let Reverse(entry) = state.heap.pop().expect("peeked");
-                    drop(state);
-                    if let Some(job) = entry.job.live() {
-                        fire(job, entry.action);
-                    }
-                    state = self.lock();
-                }
-                Some(Reverse(next)) => {
-                    let wait = next.deadline - now;
-                    state = self
-                        .wake
-                        .wait_timeout(state, wait)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0;
-                }
+            if next_tick.is_some_and(|at| at <= now) {
+                drop(state);
+                tick();
+                next_tick = after(every);
+                state = self.lock();
+                continue;
             }
+            let due = state.heap.peek().map(|Reverse(next)| next.deadline);
+            if due.is_some_and(|due| due <= now) {
+                let Reverse(entry) = state.heap.pop().expect("peeked");
+                drop(state);
+                if let Some(job) = entry.job.live() {
+                    fire(job, entry.action);
+                }
+                state = self.lock();
+                continue;
+            }
+            state = match due.into_iter().chain(next_tick).min() {
+                None => self.wake.wait(state).unwrap_or_else(|p| p.into_inner()),
+                Some(at) => {
+                    self.wake
+                        .wait_timeout(state, at - now)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            };
         }
     }
 }

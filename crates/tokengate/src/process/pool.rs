@@ -233,6 +233,14 @@ impl ProcessPool {
             Outcome::Reply(kind, _) => {
                 let exit = self.retire(worker, false);
                 self.lost.fetch_add(1, Ordering::Relaxed);
+                #[cfg(feature = "tracing")]
+                tracing::error!(
+                    target: crate::telemetry::TARGET,
+                    pid,
+                    status = %exit.status,
+                    frame_kind = kind,
+                    "worker process lost"
+                );
                 Err(Reason::Process(format!(
                     "worker process {pid} sent an unknown frame kind {kind} and was \
                      replaced ({})",
@@ -242,11 +250,20 @@ impl ProcessPool {
             Outcome::NotDelivered => {
                 self.retire(worker, true);
                 self.died_idle.fetch_add(1, Ordering::Relaxed);
+                died_idle(pid);
                 return None;
             }
             Outcome::Lost => {
                 let Exit { status, aborted } = self.retire(worker, false);
                 self.lost.fetch_add(1, Ordering::Relaxed);
+                #[cfg(feature = "tracing")]
+                tracing::error!(
+                    target: crate::telemetry::TARGET,
+                    pid,
+                    status = %status,
+                    memory_limit = memory_limit.filter(|_| aborted).map(NonZeroU64::get),
+                    "worker process lost"
+                );
                 Err(match memory_limit {
                     // An allocation the limit refused aborts the worker.
                     Some(limit) if aborted => Reason::MemoryLimit { limit, pid, status },
@@ -276,6 +293,7 @@ impl ProcessPool {
                 if child.is_some_and(|child| !matches!(child.try_wait(), Ok(None))) {
                     state.children.remove(&worker.pid);
                     self.died_idle.fetch_add(1, Ordering::Relaxed);
+                    died_idle(worker.pid);
                     continue;
                 }
                 return Ok(worker);
@@ -551,6 +569,13 @@ impl Worker {
             Err(_) => Outcome::Lost,
         }
     }
+}
+
+/// Reports a worker process found dead before a call reached it.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+fn died_idle(pid: u32) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(target: crate::telemetry::TARGET, pid, "worker process died idle");
 }
 
 /// How a worker process ended.

@@ -189,8 +189,21 @@ impl<T, F, O> Cell<T, F, O> {
         // it), so poisoning cannot leave the slot half-written.
         self.slot.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
+impl<T, F, O> Cell<T, F, O>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+    O: Owner,
+{
+    /// Stores the call's result (once: the caller won its terminal
+    /// transition) and wakes its waiter.
     fn store(&self, result: Result<T, TaskError>) {
+        #[cfg(feature = "tracing")]
+        if let Some(owner) = &self.owner {
+            owner.resolved(&self.header, result.as_ref().err());
+        }
         let (replaced, waker) = {
             let mut slot = self.lock();
             let replaced = std::mem::replace(&mut slot.stage, Stage::Done(result));
@@ -234,6 +247,11 @@ where
 
     fn run(&self, me: &JobRef) {
         let this: &dyn Job = self;
+        // The attempt runs, and its outcome is stored, inside the call's span.
+        #[cfg(feature = "tracing")]
+        let span = self.owner.as_ref().and_then(|owner| owner.body_span());
+        #[cfg(feature = "tracing")]
+        let _entered = span.as_ref().map(tracing::Span::enter);
         let f = {
             let mut slot = self.lock();
             match std::mem::replace(&mut slot.stage, Stage::Running) {
@@ -253,11 +271,14 @@ where
         if let (Err(payload), Some(owner)) = (&outcome, &self.owner)
             && self.header.state() == TokenState::Executing
         {
-            let message = match payload.downcast_ref::<Failure>() {
-                Some(Failure(reason)) => self.header.error(reason.clone()).to_string(),
-                None => panic_message(&**payload),
+            let (message, panicked) = match payload.downcast_ref::<Failure>() {
+                Some(Failure(reason)) => (
+                    self.header.error(reason.clone()).to_string(),
+                    matches!(reason, Reason::Panic(..)),
+                ),
+                None => (panic_message(&**payload), true),
             };
-            owner.attempt_failed(&self.header, &message);
+            owner.attempt_failed(&self.header, &message, panicked);
         }
         let outcome = match self.try_again(me, outcome) {
             Some(outcome) => outcome,

@@ -61,7 +61,7 @@ impl Owner for Stub {
     fn readmit_after(&self, _: JobRef, _: Duration) {
         self.0.readmits.fetch_add(1, SeqCst);
     }
-    fn attempt_failed(&self, _: &Header, _: &str) {}
+    fn attempt_failed(&self, _: &Header, _: &str, _: bool) {}
     fn as_any(&self) -> &dyn Any {
         self
     }

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use super::again::Cause;
 use super::{Header, JobRef};
+#[cfg(feature = "tracing")]
+use crate::TaskError;
 use crate::TokenState;
 
 /// The party a token reports to: implemented by the coordinator's per-call
@@ -53,9 +55,26 @@ pub(crate) trait Owner: Send + Sync + 'static {
     fn park(&self, timeout: Option<Duration>, round: u32);
 
     /// The running attempt's body failed (panicked, or could not produce a
-    /// value: a lost worker process, say); `message` says how. Told before
-    /// the attempt is retried or the call resolves.
-    fn attempt_failed(&self, header: &Header, message: &str);
+    /// value: a lost worker process, say); `message` says how, and `panicked`
+    /// whether it was a panic (in this process or a worker process). Told
+    /// before the attempt is retried or the call resolves.
+    fn attempt_failed(&self, header: &Header, message: &str, panicked: bool);
+
+    /// The call resolved, to `error` or (`None`) to a value: told once per
+    /// call, by whoever won its terminal transition, before its waiter is
+    /// woken (so whoever sees the result sees what the owner did here).
+    #[cfg(feature = "tracing")]
+    fn resolved(&self, header: &Header, error: Option<&TaskError>) {
+        let _ = (header, error);
+    }
+
+    /// The span each attempt of the body runs in, if the owner traces the
+    /// call: entered on whichever thread runs it, around the attempt and its
+    /// outcome.
+    #[cfg(feature = "tracing")]
+    fn body_span(&self) -> Option<tracing::Span> {
+        None
+    }
 
     /// An attempt of a call that may be retried failed with `cause`: returns
     /// the delay before the next attempt, or `None` to end the call with this

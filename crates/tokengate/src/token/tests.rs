@@ -51,7 +51,7 @@ impl Owner for Stub {
         None
     }
     fn readmit_after(&self, _: JobRef, _: Duration) {}
-    fn attempt_failed(&self, _: &Header, _: &str) {}
+    fn attempt_failed(&self, _: &Header, _: &str, _: bool) {}
     fn as_any(&self) -> &dyn Any {
         self
     }

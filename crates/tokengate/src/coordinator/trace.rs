@@ -1,0 +1,300 @@
+//! Tracing (the `tracing` feature): each call's `tokengate.call` span, and
+//! the events that report what went wrong (the list, with levels and
+//! fields, is in the [`telemetry`](crate::telemetry) docs).
+//!
+//! # The span's life
+//!
+//! 1. **Made where the call is made** ([`CallTrace::capture`], in
+//!    admission), so its parent is the span current there. If no subscriber
+//!    wants the span, but one is installed and a span is current, that
+//!    caller's span is kept instead, so the body still runs in the caller's
+//!    tree. With neither, nothing is kept and nothing is allocated.
+//! 2. **Entered around each attempt** of the body, on whichever thread runs
+//!    it (the token's cell asks its owner for [`CallTrace::body_span`]).
+//!    `queue_wait` is recorded when the body first starts.
+//! 3. **Closed when the call resolves** ([`CallTrace::resolved`]): `outcome`
+//!    is recorded, the event for a failure is emitted inside the span, and
+//!    the route lets go of it. A body still running (a call killed while it
+//!    runs) holds it open until it returns.
+//!
+//! # Cost
+//!
+//! With no subscriber, capturing is two relaxed loads (the span macro's
+//! level check and [`LevelFilter::current`]) and the rest of the call's
+//! path checks one `Option`; nothing is allocated, locked or timed. With a
+//! subscriber, the span's handle lives in a small box behind a mutex that
+//! only this call's own threads touch, a few times per call.
+//!
+//! Without the feature, every method here is an empty inline function.
+
+use std::time::Duration;
+
+use crate::Weight;
+use crate::scheduler::Path;
+use crate::token::{Cause, Header};
+
+#[cfg(feature = "tracing")]
+use crate::TaskError;
+#[cfg(feature = "tracing")]
+use std::sync::{Mutex, MutexGuard};
+#[cfg(feature = "tracing")]
+use tracing::{Level, Span, level_filters::LevelFilter};
+
+#[cfg(feature = "tracing")]
+use crate::telemetry::{CALL_SPAN, TARGET};
+
+/// What a call is traced with: its span (or its caller's), if anyone wants
+/// it. Lives in the call's route.
+#[derive(Debug, Default)]
+pub(crate) struct CallTrace {
+    #[cfg(feature = "tracing")]
+    traced: Option<Box<Traced>>,
+}
+
+/// A traced call's span.
+#[cfg(feature = "tracing")]
+#[derive(Debug)]
+struct Traced {
+    /// The call's own `tokengate.call` span, or (that one filtered out) the
+    /// span current where it was made; `Span::none()` once it resolved.
+    span: Mutex<Span>,
+    /// Whether `span` is the call's own, whose fields are ours to record.
+    own: bool,
+}
+
+#[cfg(feature = "tracing")]
+impl Traced {
+    fn span(&self) -> MutexGuard<'_, Span> {
+        self.span.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Emits an event with target `tokengate`: a child of `$parent` if there is
+/// one, else of whatever span is current.
+#[cfg(feature = "tracing")]
+macro_rules! call_event {
+    ($parent:expr, $level:expr, $($rest:tt)+) => {
+        match $parent {
+            Some(parent) => tracing::event!(target: TARGET, parent: parent, $level, $($rest)+),
+            None => tracing::event!(target: TARGET, $level, $($rest)+),
+        }
+    };
+}
+
+/// What the `path` field says of a call's path, and its storage tier.
+#[cfg(feature = "tracing")]
+fn path_fields(path: Path) -> (&'static str, Option<&'static str>) {
+    match path {
+        Path::Lane => ("lane", None),
+        Path::Storage(speed) => ("tier", Some(speed.as_str())),
+        Path::Combined(speed) => ("combined", Some(speed.as_str())),
+        Path::Sticky { .. } => ("sticky", None),
+        Path::Group(_) => ("lead_group", None),
+    }
+}
+
+impl CallTrace {
+    /// Captures the span of a call being made on this thread: its own
+    /// `tokengate.call` span if a subscriber wants it, else the caller's
+    /// span if there is one, else nothing.
+    #[inline]
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn capture(
+        id: u64,
+        op: &'static str,
+        weight: Weight,
+        path: Path,
+        lead: bool,
+        process: bool,
+    ) -> CallTrace {
+        #[cfg(feature = "tracing")]
+        {
+            let span = tracing::span!(
+                target: TARGET,
+                Level::DEBUG,
+                CALL_SPAN,
+                op,
+                weight = weight.as_str(),
+                token_id = id,
+                path = path_fields(path).0,
+                tier = path_fields(path).1,
+                lead,
+                process,
+                queue_wait = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+            );
+            let traced = if !span.is_disabled() {
+                Some(Box::new(Traced {
+                    span: Mutex::new(span),
+                    own: true,
+                }))
+            } else if LevelFilter::current() == LevelFilter::OFF {
+                None
+            } else {
+                let caller = Span::current();
+                (!caller.is_disabled()).then(|| {
+                    Box::new(Traced {
+                        span: Mutex::new(caller),
+                        own: false,
+                    })
+                })
+            };
+            CallTrace { traced }
+        }
+        #[cfg(not(feature = "tracing"))]
+        CallTrace {}
+    }
+
+    /// The span to enter around an attempt of the body, if the call is traced
+    /// and has not resolved.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn body_span(&self) -> Option<Span> {
+        let traced = self.traced.as_ref()?;
+        let span = traced.span();
+        (!span.is_disabled()).then(|| span.clone())
+    }
+
+    /// The body starts (`now`, token epoch nanoseconds): on its first start,
+    /// the span records how long the call waited.
+    #[inline]
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn started(&self, header: &Header, now: u64) {
+        #[cfg(feature = "tracing")]
+        if let Some(traced) = self.traced.as_ref().filter(|t| t.own)
+            && header.attempts() == 1
+        {
+            let wait = Duration::from_nanos(now.saturating_sub(header.created_ns()));
+            traced
+                .span()
+                .record("queue_wait", tracing::field::debug(wait));
+        }
+    }
+
+    /// The call resolved, to `error` or to a value: the span records the
+    /// outcome, a failure is reported, and the route lets go of the span.
+    #[inline]
+    #[cfg(feature = "tracing")]
+    pub(crate) fn resolved(&self, header: &Header, error: Option<&TaskError>) {
+        if self.traced.is_none() && error.is_none() {
+            return;
+        }
+        self.resolved_slow(header, error);
+    }
+
+    #[cfg(feature = "tracing")]
+    #[cold]
+    fn resolved_slow(&self, header: &Header, error: Option<&TaskError>) {
+        use crate::ErrorKind;
+        let span = self.traced.as_ref().map(|traced| {
+            (
+                std::mem::replace(&mut *traced.span(), Span::none()),
+                traced.own,
+            )
+        });
+        let outcome = error.map_or("completed", |err| err.kind().as_str());
+        if let Some((span, true)) = &span {
+            span.record("outcome", outcome);
+        }
+        let Some(err) = error else {
+            return;
+        };
+        let parent = span.as_ref().map(|(span, _)| span);
+        let (op, token_id) = (header.op, header.id);
+        match err.kind() {
+            ErrorKind::Killed => {
+                let reason = err.kill_reason();
+                call_event!(parent, Level::DEBUG, op, token_id, reason = ?reason, "call killed");
+            }
+            ErrorKind::Shutdown => {
+                call_event!(
+                    parent,
+                    Level::DEBUG,
+                    op,
+                    token_id,
+                    reason = "shutdown",
+                    "call killed"
+                );
+            }
+            ErrorKind::TimedOut => {
+                call_event!(parent, Level::WARN, op, token_id, error = %err, "call timed out");
+            }
+            ErrorKind::Rejected => {
+                call_event!(parent, Level::WARN, op, token_id, error = %err, "call rejected");
+            }
+            ErrorKind::Expired => {
+                call_event!(parent, Level::WARN, op, token_id, error = %err, "call shed");
+            }
+            ErrorKind::Blocked => {
+                call_event!(parent, Level::DEBUG, op, token_id, error = %err, "call refused");
+            }
+            ErrorKind::Process | ErrorKind::UnsizedLimit => {
+                call_event!(parent, Level::WARN, op, token_id, error = %err, "call failed");
+            }
+            // Reported as they happen, by the attempt (`panicked`) or the
+            // process pool (a lost worker process); no owner sees the last.
+            ErrorKind::Panic
+            | ErrorKind::WorkerLost
+            | ErrorKind::MemoryLimit
+            | ErrorKind::NoCoordinator => {}
+        }
+    }
+
+    /// An attempt's body panicked with `message` (reported on the thread
+    /// that ran it, inside the call's span).
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn panicked(&self, header: &Header, message: &str) {
+        #[cfg(feature = "tracing")]
+        tracing::event!(
+            target: TARGET,
+            Level::ERROR,
+            op = header.op,
+            token_id = header.id,
+            attempt = header.attempts(),
+            message,
+            "call panicked"
+        );
+    }
+
+    /// A failed attempt (`cause`) is retried after `delay`.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn retrying(&self, header: &Header, cause: Cause, delay: Duration) {
+        #[cfg(feature = "tracing")]
+        {
+            let cause = match cause {
+                Cause::Panic => "panic",
+                Cause::WorkerLost => "worker_lost",
+                Cause::Timeout => "timeout",
+                Cause::Err => "err",
+            };
+            tracing::event!(
+                target: TARGET,
+                Level::DEBUG,
+                op = header.op,
+                token_id = header.id,
+                attempt = header.attempts(),
+                cause,
+                delay = ?delay,
+                "retrying call"
+            );
+        }
+    }
+}
+
+/// Operation `op` was blocked: tripped by auto-block (or a failed probe),
+/// or `manual`ly.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn op_blocked(op: &str, why: &dyn std::fmt::Display, manual: bool) {
+    #[cfg(feature = "tracing")]
+    if manual {
+        tracing::event!(target: TARGET, Level::INFO, op, why = %why, "operation blocked");
+    } else {
+        tracing::event!(target: TARGET, Level::WARN, op, why = %why, "operation blocked");
+    }
+}
+
+/// Operation `op` was unblocked (`how`: `"probe"` or `"manual"`).
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn op_unblocked(op: &str, how: &'static str) {
+    #[cfg(feature = "tracing")]
+    tracing::event!(target: TARGET, Level::INFO, op, how, "operation unblocked");
+}

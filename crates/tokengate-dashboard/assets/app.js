@@ -38,6 +38,7 @@
 
   function rate(r) {
     if (r == null) return '–';
+    if (r === 0) return '0';
     return r >= 100 ? int.format(Math.round(r)) : r.toFixed(1);
   }
 
@@ -252,7 +253,7 @@
       { key: 'p50', label: 'p50', color: '#1f6feb' },
       { key: 'p95', label: 'p95', color: '#b35900' },
       { key: 'p99', label: 'p99', color: '#c62828' },
-      { key: 'mean', label: 'mean (this second)', color: '#6f42c1' },
+      { key: 'mean', label: 'mean', color: '#6f42c1' },
     ], seconds);
   }
 

@@ -10,13 +10,16 @@ use crate::secret::MIN_TOKEN_LEN;
 /// needs an opt-in, a weak access token, a port that could not be bound, or no
 /// randomness for the token.
 ///
-/// ```no_run
-/// # async fn demo(handle: tokengate::Handle) {
-/// use tokengate_dashboard::{serve, Config};
+/// ```
+/// use tokengate_dashboard::{Config, serve};
 ///
-/// let refused = serve(handle, Config::new().bind(([0, 0, 0, 0], 8080))).await;
-/// assert!(refused.unwrap_err().is_remote_refused());
-/// # }
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let coordinator = tokengate::OperationsCoordinator::start();
+/// let everywhere = Config::new().bind(([0, 0, 0, 0], 8080));
+/// let refused = serve(coordinator.handle(), everywhere).await.unwrap_err();
+/// assert!(refused.is_remote_refused());
+/// println!("{refused}"); // says how to opt in
+/// # coordinator.stop(); }
 /// ```
 pub struct Error {
     kind: Kind,

@@ -8,6 +8,7 @@
 //! The stream sends `history` first (the ring, for the charts), then
 //! `snapshot` events. It ends when the dashboard shuts down.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -19,7 +20,8 @@ use tokengate::stats::Stats;
 use tokio::time::MissedTickBehavior;
 
 use crate::app::App;
-use crate::history::Sample;
+use crate::history::{LATENCY_WINDOW, Sample};
+use crate::latency::RunBuckets;
 use crate::snapshot::Snapshot;
 
 /// How often the coordinator is sampled and the page updated.
@@ -31,6 +33,9 @@ pub(crate) async fn sample(app: Arc<App>) {
     let mut tick = tokio::time::interval(PERIOD);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut previous: Option<(Stats, Instant)> = None;
+    // Run-time histograms of the last few ticks, oldest first: the latency
+    // figures cover the difference between the newest and the oldest.
+    let mut readings: VecDeque<(Instant, RunBuckets)> = VecDeque::new();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -38,21 +43,34 @@ pub(crate) async fn sample(app: Arc<App>) {
         }
         let watching = app.feed.receiver_count() > 0;
         let handle = app.handle.clone();
-        // `stats()` is cheap, but `live_calls()` walks every live call: off
-        // the runtime's async threads.
+        // Off the runtime's async threads: `prometheus_text()` builds a text
+        // of every operation's histograms, `live_calls()` (below) walks every
+        // live call.
         let taken = tokio::task::spawn_blocking(move || {
             let stats = handle.stats();
-            let at = (Instant::now(), SystemTime::now());
-            (stats, at, handle)
+            let buckets = RunBuckets::parse(&handle.prometheus_text());
+            (stats, buckets, Instant::now(), SystemTime::now(), handle)
         })
         .await;
-        let Ok((stats, (now, wall), handle)) = taken else {
+        let Ok((stats, buckets, now, wall, handle)) = taken else {
             return;
         };
-        let sample = Sample::between(
-            previous.as_ref().map(|(s, at)| (s, now - *at)),
-            &stats,
+        while readings
+            .front()
+            .is_some_and(|(at, _)| now.duration_since(*at) > LATENCY_WINDOW + PERIOD / 2)
+        {
+            readings.pop_front();
+        }
+        let recent = match readings.front() {
+            Some((_, oldest)) => buckets.since(oldest),
+            None => RunBuckets::default(),
+        };
+        readings.push_back((now, buckets));
+        let sample = Sample::new(
             wall,
+            &stats,
+            previous.as_ref().map(|(s, at)| (s, now - *at)),
+            &recent,
         );
         app.history.push(sample);
         if watching {

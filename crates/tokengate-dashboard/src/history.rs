@@ -8,11 +8,13 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use tokengate::stats::Stats;
 
+use crate::latency::RunBuckets;
+
 /// How many samples are kept: five minutes of one a second.
 pub(crate) const WINDOW: usize = 300;
 
 /// One second of the coordinator's life: rates over the interval since the
-/// previous sample, and latencies.
+/// previous sample, and run-time latencies over the last few seconds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub(crate) struct Sample {
     /// When it was taken, in seconds since the Unix epoch.
@@ -27,37 +29,43 @@ pub(crate) struct Sample {
     pub(crate) killed: f64,
     /// Calls in flight at the sample.
     pub(crate) in_flight: u64,
-    /// Run time percentiles, in seconds, of every call since the coordinator
-    /// started (the coordinator keeps cumulative histograms).
-    pub(crate) p50: f64,
-    /// 95th percentile, as `p50`.
-    pub(crate) p95: f64,
-    /// 99th percentile, as `p50`.
-    pub(crate) p99: f64,
-    /// The mean run time, in seconds, of the bodies that ended in this
-    /// interval (from the change in count and mean), if any did.
+    /// The median run time, in seconds, of the bodies that ended in the last
+    /// [`LATENCY_WINDOW`] (`None` if none did).
+    pub(crate) p50: Option<f64>,
+    /// The 95th percentile, as `p50`.
+    pub(crate) p95: Option<f64>,
+    /// The 99th percentile, as `p50`.
+    pub(crate) p99: Option<f64>,
+    /// The mean, as `p50` (exact; percentiles are interpolated within
+    /// power-of-two buckets).
     pub(crate) mean: Option<f64>,
 }
 
+/// The window the latency figures of a sample cover: long enough to hold a
+/// few calls of a slow workload, short enough to show a spike.
+pub(crate) const LATENCY_WINDOW: Duration = Duration::from_secs(5);
+
 impl Sample {
-    /// The sample for `now`, given the previous snapshot and how long ago it
-    /// was taken (rates are zero for the first sample).
-    pub(crate) fn between(
-        previous: Option<(&Stats, Duration)>,
-        now: &Stats,
+    /// The sample for `now`: rates since the `previous` snapshot (taken that
+    /// long ago; zero for the first sample) and latencies of `recent`, the
+    /// run times recorded over the last [`LATENCY_WINDOW`].
+    pub(crate) fn new(
         at: SystemTime,
+        now: &Stats,
+        previous: Option<(&Stats, Duration)>,
+        recent: &RunBuckets,
     ) -> Sample {
         let t = at
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        let run = &now.run_time;
         let mut sample = Sample {
             t,
             in_flight: now.in_flight,
-            p50: run.p50.as_secs_f64(),
-            p95: run.p95.as_secs_f64(),
-            p99: run.p99.as_secs_f64(),
+            p50: recent.quantile(0.50),
+            p95: recent.quantile(0.95),
+            p99: recent.quantile(0.99),
+            mean: recent.mean(),
             ..Sample::default()
         };
         let Some((before, elapsed)) = previous else {
@@ -70,11 +78,6 @@ impl Sample {
         sample.completed = rate(a.completed, b.completed);
         sample.failed = rate(a.failed + a.timed_out, b.failed + b.timed_out);
         sample.killed = rate(a.killed, b.killed);
-        let ended = run.count.saturating_sub(before.run_time.count);
-        if ended > 0 {
-            let total = |s: &Stats| s.run_time.mean.as_secs_f64() * s.run_time.count as f64;
-            sample.mean = Some(((total(now) - total(before)) / ended as f64).max(0.0));
-        }
         sample
     }
 }

@@ -40,14 +40,20 @@
 //!   cap editor; sticky and lead domains; worker processes (pids, starts,
 //!   losses); global pause, resume and drain.
 //!
-//! The latency chart draws the p50, p95 and p99 run time that
-//! [`Handle::stats`](tokengate::Handle::stats) reports (over every call
-//! since the coordinator started), and the mean run time of the calls that
-//! ended in each second.
+//! The latency chart draws the p50, p95, p99 and mean run time of the calls
+//! that ended in the five seconds before each sample. The coordinator's
+//! histograms count every call since it started, so the sampler reads their
+//! bucket counts (from [`Handle::prometheus_text`](tokengate::Handle::prometheus_text))
+//! each second and takes percentiles of the difference, interpolated within
+//! power-of-two buckets as Prometheus's `histogram_quantile` does; the mean
+//! is exact. The operations table shows each operation's percentiles since
+//! start, from [`Handle::stats`](tokengate::Handle::stats) (within 12.5 %).
 //!
 //! # Endpoints for scripts
 //!
-//! `GET /api/stats` ([`Stats`](tokengate::stats::Stats) as JSON, through
+//! `GET /metrics` (the Prometheus text exposition format, as
+//! [`Handle::prometheus_text`](tokengate::Handle::prometheus_text) renders
+//! it), `GET /api/stats` ([`Stats`](tokengate::stats::Stats) as JSON, through
 //! tokengate's `serde` feature), `GET /api/live` (the live calls;
 //! `?limit=N`), `GET /api/history` (the samples behind the charts), and
 //! `POST` controls (`/api/ops/{pause,resume,drain,kill,block,unblock}` with
@@ -58,6 +64,7 @@
 //!
 //! ```text
 //! curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:PORT/api/stats
+//! curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:PORT/metrics
 //! curl -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 //!      -d '{"op": "resize"}' http://127.0.0.1:PORT/api/ops/pause
 //! ```
@@ -117,6 +124,7 @@ mod dashboard;
 mod error;
 mod feed;
 mod history;
+mod latency;
 mod problem;
 mod reply;
 mod routes;

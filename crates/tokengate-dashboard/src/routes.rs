@@ -8,6 +8,7 @@
 //! | `GET` | `/api/live` | [`LiveCall`](tokengate::stats::LiveCall)s as JSON, oldest first (`?limit=N`) |
 //! | `GET` | `/api/history` | the last five minutes of one-second samples |
 //! | `GET` | `/api/session` | the session's CSRF token, for the page |
+//! | `GET` | `/metrics` | [`Handle::prometheus_text`](tokengate::Handle::prometheus_text) |
 //! | `POST` | `/api/ops/{pause,resume,drain,kill,block,unblock}` | `{"op": "..."}` |
 //! | `POST` | `/api/calls/kill` | `{"id": 42}` |
 //! | `POST` | `/api/storage/cap` | `{"tier": "FAST", "cap": 80}` |
@@ -19,7 +20,7 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{from_fn_with_state, map_response};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 
@@ -46,6 +47,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .route("/api/live", get(live))
         .route("/api/history", get(history))
         .route("/api/session", get(session))
+        .route("/metrics", get(metrics))
         .route("/api/ops/{action}", post(control::op))
         .route("/api/calls/kill", post(control::kill_call))
         .route("/api/storage/cap", post(control::storage_cap))
@@ -111,6 +113,20 @@ async fn live(State(app): State<Arc<App>>, RawQuery(query): RawQuery) -> Result<
     .await
     .map_err(|err| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))?;
     Ok(reply::json(&calls))
+}
+
+/// `GET /metrics`: the Prometheus text exposition format.
+async fn metrics(State(app): State<Arc<App>>) -> Result<Response, Problem> {
+    let handle = app.handle.clone();
+    let text = tokio::task::spawn_blocking(move || handle.prometheus_text())
+        .await
+        .map_err(|err| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()))?;
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
 }
 
 /// `GET /api/history`.

@@ -631,6 +631,54 @@ async fn json_endpoints_and_the_event_stream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_serve_the_prometheus_text() {
+    let (coordinator, dashboard) = start("metrics").await;
+    call_once(&coordinator, "thumbnail");
+    let reply = Request::get("/metrics")
+        .bearer(&dashboard)
+        .send(&dashboard)
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(
+        reply
+            .body
+            .contains(r#"tokengate_calls_submitted_total{op="thumbnail"} 1"#),
+        "{}",
+        reply.body
+    );
+    assert!(
+        reply
+            .body
+            .contains("# TYPE tokengate_run_seconds histogram")
+    );
+    // Every sample line is `name{labels} value`, its value a number.
+    for line in reply
+        .body
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("{line}"));
+        assert!(series.starts_with("tokengate_"), "{line}");
+        let value = value.replace("+Inf", "inf");
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+    }
+    // It needs the token like every endpoint; a cookie session works too.
+    assert_eq!(Request::get("/metrics").send(&dashboard).await.status, 401);
+    let (cookie, _) = support::browser_session(&dashboard).await;
+    let from_browser = Request::get("/metrics")
+        .header("Cookie", &cookie)
+        .send(&dashboard)
+        .await;
+    assert_eq!(from_browser.status, 200);
+    dashboard.shutdown().await;
+    coordinator.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_loopback_address_needs_an_opt_in_and_a_token() {
     let coordinator = tokengate::OperationsCoordinator::start();
     let handle = coordinator.handle();

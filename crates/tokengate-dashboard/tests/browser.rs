@@ -87,7 +87,11 @@ async fn check_page(
     // With it: a session cookie, and the token leaves the address bar.
     client.goto(&dashboard.url()).await.unwrap();
     let url = client.current_url().await.unwrap();
-    assert_eq!(url.as_str(), format!("{base}/"), "redirected to the clean URL");
+    assert_eq!(
+        url.as_str(),
+        format!("{base}/"),
+        "redirected to the clean URL"
+    );
     let cookies = client.get_all_cookies().await.unwrap();
     let session = cookies
         .iter()
@@ -104,7 +108,10 @@ async fn check_page(
         if now > first {
             break;
         }
-        assert!(Instant::now() < deadline, "the submitted count stayed at {first}");
+        assert!(
+            Instant::now() < deadline,
+            "the submitted count stayed at {first}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(text(client, "#conn").await, "live");
@@ -118,7 +125,9 @@ async fn check_page(
     .await;
     eventually_in(client, "the page to show `export` paused", async |client| {
         let resume = client
-            .find(Locator::Css(r#"button[data-op="export"][data-action="resume"]"#))
+            .find(Locator::Css(
+                r#"button[data-op="export"][data-action="resume"]"#,
+            ))
             .await
             .ok()?;
         let disabled = resume.prop("disabled").await.ok()??;
@@ -197,7 +206,10 @@ async fn number(client: &Client, id: &str) -> u64 {
                 return n;
             }
         }
-        assert!(Instant::now() < deadline, "#{id} shows no number: {shown:?}");
+        assert!(
+            Instant::now() < deadline,
+            "#{id} shows no number: {shown:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -217,11 +229,7 @@ async fn wait_for(client: &Client, css: &str) -> fantoccini::elements::Element {
 }
 
 /// Waits until `check` returns `Some`, or panics with `what`.
-async fn eventually_in(
-    client: &Client,
-    what: &str,
-    check: impl AsyncFn(&Client) -> Option<()>,
-) {
+async fn eventually_in(client: &Client, what: &str, check: impl AsyncFn(&Client) -> Option<()>) {
     let deadline = Instant::now() + PATIENCE;
     while check(client).await.is_none() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -254,7 +262,10 @@ impl Chromedriver {
         let driver = Chromedriver { child, port };
         let deadline = Instant::now() + PATIENCE;
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver does not listen on {port}");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver does not listen on {port}"
+            );
             thread::sleep(Duration::from_millis(50));
         }
         driver

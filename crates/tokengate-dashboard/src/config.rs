@@ -66,7 +66,9 @@ impl Config {
     }
 
     /// Allows a non-loopback address (with a [`token`](Self::token) of the
-    /// user's own); off by default.
+    /// user's own); off by default. Behind a reverse proxy, have it pass the
+    /// `Host` header through: a control from the page must come from an
+    /// `Origin` that matches it.
     pub fn allow_remote(mut self, allow: bool) -> Config {
         self.allow_remote = allow;
         self

@@ -82,6 +82,10 @@ pub(crate) async fn sample(app: Arc<App>) {
             if let Ok(Some(json)) = json {
                 app.feed.send_replace(Some(Arc::from(json)));
             }
+        } else {
+            // Nobody watches: forget the last snapshot, so that the next page
+            // to open does not start from a stale one.
+            app.feed.send_replace(None);
         }
         previous = Some((stats, now));
     }

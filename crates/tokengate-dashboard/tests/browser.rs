@@ -50,7 +50,9 @@ async fn the_dashboard_in_a_real_browser() {
     let release = Arc::new(AtomicBool::new(false));
     let stuck = held(&coordinator, "slow_report", &release);
 
-    let client = driver.session().await;
+    let client = tokio::time::timeout(BOUND, driver.session())
+        .await
+        .expect("chromedriver starts a Chromium session within the test's bound");
     let checked = tokio::time::timeout(BOUND, async {
         check_page(&client, &coordinator, &dashboard, stuck).await;
     })

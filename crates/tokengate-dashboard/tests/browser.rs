@@ -377,7 +377,7 @@ impl Workload {
                 tokens.push(Task::new(MARKUP_OP).spawn(|| true));
                 // `export` calls are not waited for: once it is paused they
                 // wait in the coordinator, and the page shows them held.
-                let _ = Task::new("export").spawn(|| thread::sleep(Duration::from_millis(2)));
+                drop(Task::new("export").spawn(|| thread::sleep(Duration::from_millis(2))));
                 for token in tokens {
                     let _ = token.wait();
                 }

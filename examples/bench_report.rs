@@ -3,7 +3,8 @@
 //! system's workloads (a) and (b) next to its published figures.
 //!
 //! Run it with `cargo run --release --example bench_report` (about 45 s on
-//! 2 cores). Every figure is the median of 7 rounds taken after a warm-up, and
+//! 2 cores), or only some row groups with `--rows`, for example
+//! `cargo run --release --example bench_report -- --rows 2,10,11`. Every figure is the median of 7 rounds taken after a warm-up, and
 //! the systems are measured in turn within each round, so drift in CPU speed
 //! (this kind of VM drifts by up to ±40 % over tens of seconds) hits them alike.
 //! Compare ratios, not absolute numbers, across machines.
@@ -42,6 +43,27 @@
 //! in `procspawn::init()`, the first line of `main`; tokengate's workers
 //! divert before `main` on a variable of their own. Criterion versions:
 //! `benches/process.rs`.
+//!
+//! Rows 10 measure what the `tracing` feature costs a call: a batch of
+//! 100,000 no-op calls (as row 2, `.wait()` each) with no subscriber, with a
+//! subscriber that is not interested in tokengate's `DEBUG` span (a
+//! registry behind a `WARN` filter), and with one that is (a registry and a
+//! layer that does nothing, so the figure is tokengate's and the registry's
+//! span bookkeeping, not formatting), also inside a caller's span. Each is
+//! what it adds to the calls without a subscriber measured beside it. The
+//! feature cannot be switched off within one binary, so the row without a
+//! subscriber is the baseline: what tracing costs there is the span
+//! macro's level check and one more relaxed load per call, which the
+//! not-interested row bounds from above (it does that, plus a look-up of
+//! the caller's span).
+//!
+//! Rows 11 measure the `metrics` feature with a recorder installed
+//! (metrics-util's `DebuggingRecorder`, a registry like any exporter's):
+//! one publication of every family (the timer thread does one per
+//! `metrics_interval`, 1 s by default), and a batch of 100,000 no-op calls
+//! on a coordinator that publishes every millisecond, against one that
+//! never does. A call itself never touches the recorder; what a
+//! publication costs is spread over the calls made meanwhile.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -103,6 +125,27 @@ impl Target {
     }
 }
 
+/// What variant `i` adds to variant 0 (the baseline): the median of its
+/// per-round differences from the baseline measured right beside it (drift
+/// hits both alike).
+fn added(values: &[Vec<f64>], i: usize) -> f64 {
+    let diffs: Vec<f64> = values[i]
+        .iter()
+        .zip(&values[0])
+        .map(|(v, base)| v - base)
+        .collect();
+    median(&diffs)
+}
+
+/// A difference in ns, with its sign.
+fn signed(ns: f64) -> String {
+    if ns < 0.0 {
+        format!("-{}", fmt_ns(-ns))
+    } else {
+        format!("+{}", fmt_ns(ns))
+    }
+}
+
 /// Prints each system's per-round figures (scaled by `scale`), so that a
 /// bimodal or drifting measurement is visible behind its median.
 fn print_rounds(row: &str, unit: &str, scale: f64, names: &[&str], rounds: &[Vec<f64>]) {
@@ -113,9 +156,39 @@ fn print_rounds(row: &str, unit: &str, scale: f64, names: &[&str], rounds: &[Vec
     }
 }
 
+/// Which row groups to measure: `--rows 2,10` (a group is the number a
+/// row id starts with), or all.
+struct Only(Option<Vec<u32>>);
+
+impl Only {
+    fn from_args() -> Only {
+        let mut args = std::env::args().skip(1);
+        let mut only = None;
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--rows" => {
+                    let list = args.next().expect("`--rows` takes a list such as `2,10`");
+                    let groups = list
+                        .split(',')
+                        .map(|id| id.trim().parse().expect("row groups are numbers: `2,10`"))
+                        .collect();
+                    only = Some(groups);
+                }
+                other => panic!("unknown argument `{other}`; the one option is `--rows 2,10`"),
+            }
+        }
+        Only(only)
+    }
+
+    fn wants(&self, group: u32) -> bool {
+        self.0.as_ref().is_none_or(|groups| groups.contains(&group))
+    }
+}
+
 fn main() {
     // procspawn's worker processes are this binary: they stop here.
     procspawn::init();
+    let only = Only::from_args();
     let started = Instant::now();
     println!("tokengate bench_report");
     println!("machine: {} logical CPUs, {}", cores(), cpu_model());
@@ -130,18 +203,45 @@ fn main() {
 
     let mut rows = Vec::new();
     // Memory first: later rows free large heaps that the allocator would reuse.
-    let memory = memory_row();
-    rows.extend(round_trip_rows(&harness));
-    rows.extend(batch_rows(&harness));
-    rows.extend(cpu_scaling_rows(&harness));
-    rows.push(memory);
-    rows.extend(original_latency_rows(&harness));
-    rows.extend(original_throughput_rows(&harness));
-    let (routing, plain_ns_per_call) = routing_rows(&harness);
-    rows.extend(routing);
-    rows.extend(fingerprint_rows());
-    rows.extend(fifo_rows(&harness, plain_ns_per_call));
-    rows.extend(process_rows());
+    let memory = only.wants(4).then(memory_row);
+    if only.wants(1) {
+        rows.extend(round_trip_rows(&harness));
+    }
+    if only.wants(2) {
+        rows.extend(batch_rows(&harness));
+    }
+    if only.wants(3) {
+        rows.extend(cpu_scaling_rows(&harness));
+    }
+    rows.extend(memory);
+    if only.wants(5) {
+        rows.extend(original_latency_rows(&harness));
+        rows.extend(original_throughput_rows(&harness));
+    }
+    // Row 8's ratios need row 6's plain batch.
+    let plain_ns_per_call = (only.wants(6) || only.wants(8)).then(|| {
+        let (routing, plain_ns_per_call) = routing_rows(&harness);
+        if only.wants(6) {
+            rows.extend(routing);
+        }
+        plain_ns_per_call
+    });
+    if only.wants(7) {
+        rows.extend(fingerprint_rows());
+    }
+    if let Some(plain_ns_per_call) = plain_ns_per_call.filter(|_| only.wants(8)) {
+        rows.extend(fifo_rows(&harness, plain_ns_per_call));
+    }
+    if only.wants(9) {
+        rows.extend(process_rows());
+    }
+    if only.wants(10) {
+        rows.extend(tracing_rows(&harness));
+    }
+    // Last: it installs a global recorder.
+    if only.wants(11) {
+        rows.extend(metrics_rows(&harness));
+    }
 
     println!();
     print_table(&rows);
@@ -539,26 +639,9 @@ fn routing_rows(h: &Harness) -> (Vec<Row>, f64) {
         h.coordinator.storage_cap(StorageSpeed::Fast),
         stats.storage(StorageSpeed::Fast).high_water
     );
-    // What a routing adds: the median of its per-round differences from the
-    // plain call measured right beside it (drift hits both alike).
-    let added = |values: &[Vec<f64>], i: usize| -> f64 {
-        let diffs: Vec<f64> = values[i]
-            .iter()
-            .zip(&values[0])
-            .map(|(r, p)| r - p)
-            .collect();
-        median(&diffs)
-    };
     let (plain, sticky, tier) = (0, 1, 2);
     let mb: Vec<f64> = batch.iter().map(|v| median(v)).collect();
     let mt: Vec<f64> = trip.iter().map(|v| median(v)).collect();
-    let signed = |ns: f64| {
-        if ns < 0.0 {
-            format!("-{}", fmt_ns(-ns))
-        } else {
-            format!("+{}", fmt_ns(ns))
-        }
-    };
     let mut rows = Vec::new();
     for (i, label) in [(sticky, "sticky (new key each)"), (tier, "tier FAST")] {
         let add = added(&batch, i);
@@ -892,6 +975,205 @@ fn process_cold_rows() -> Vec<Row> {
                 fmt_ns(s[pool])
             ),
             ratio: Some(f[prestart] / f[pool]),
+            target: None,
+        },
+    ]
+}
+
+// ----- 10. tracing: what the `tracing` feature costs a call --------------------
+
+/// A layer that does nothing: what rows 10 measure is tokengate's and the
+/// registry's span bookkeeping, not a layer's formatting.
+struct Quiet;
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Quiet {}
+
+fn tracing_rows(h: &Harness) -> Vec<Row> {
+    use tracing::dispatcher::{Dispatch, with_default};
+    use tracing_subscriber::filter::LevelFilter;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    const N: u64 = 100_000;
+    let not_interested = Dispatch::new(
+        tracing_subscriber::registry()
+            .with(LevelFilter::WARN)
+            .with(Quiet),
+    );
+    let interested = Dispatch::new(tracing_subscriber::registry().with(Quiet));
+    // Per variant: ns per call of a batch.
+    let variants: [(&str, &dyn Fn() -> Duration); 4] = [
+        ("no subscriber", &|| h.batch(System::TokenGateWait, N)),
+        ("not interested", &|| {
+            with_default(&not_interested, || h.batch(System::TokenGateWait, N))
+        }),
+        ("interested", &|| {
+            with_default(&interested, || h.batch(System::TokenGateWait, N))
+        }),
+        ("caller's span", &|| {
+            with_default(&interested, || {
+                tracing::info_span!("request").in_scope(|| h.batch(System::TokenGateWait, N))
+            })
+        }),
+    ];
+    for (_, batch) in &variants {
+        batch();
+    }
+    let mut per_call = vec![Vec::new(); variants.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, batch)) in variants.iter().enumerate() {
+            per_call[i].push(batch().as_nanos() as f64 / N as f64);
+        }
+    }
+    let names: Vec<&str> = variants.iter().map(|(name, _)| *name).collect();
+    print_rounds(
+        "10 (batch 100k, .wait() each)",
+        "ns/call",
+        1.0,
+        &names,
+        &per_call,
+    );
+    let m: Vec<f64> = per_call.iter().map(|v| median(v)).collect();
+    let (none, quiet, traced, nested) = (0, 1, 2, 3);
+    let baseline = format!("no subscriber {}/call", fmt_ns(m[none]));
+    let row = |i: usize, what: &str, target: Option<Target>| Row {
+        id: "10",
+        what: what.to_owned(),
+        ours: format!("{} ({}/call)", signed(added(&per_call, i)), fmt_ns(m[i])),
+        reference: baseline.clone(),
+        ratio: Some(m[i] / m[none]),
+        target,
+    };
+    let quiet_added = added(&per_call, quiet);
+    vec![
+        Row {
+            id: "10",
+            what: "tracing on, no subscriber: batch 100k, per call".to_owned(),
+            ours: format!("{}/call", fmt_ns(m[none])),
+            reference: "(the baseline of rows 10)".to_owned(),
+            ratio: None,
+            target: None,
+        },
+        row(
+            quiet,
+            "tracing: subscriber not interested, added",
+            Some(Target {
+                value: quiet_added,
+                limit: 30.0,
+                label: "<= 30 ns".to_owned(),
+            }),
+        ),
+        row(traced, "tracing: span per call (registry), added", None),
+        row(nested, "tracing: same, in a caller's span, added", None),
+    ]
+}
+
+// ----- 11. metrics: what the `metrics` feature costs ---------------------------
+
+/// `n` no-op calls on `coordinator`, then `.wait()` on each; the total time.
+fn wait_batch(coordinator: &OperationsCoordinator, n: u64) -> Duration {
+    let _bound = coordinator.enter();
+    let start = Instant::now();
+    let tokens: Vec<TaskToken<u64>> = (0..n).map(noop).collect();
+    for (i, token) in (0..n).zip(tokens) {
+        assert_eq!(token.wait().expect("call failed"), i);
+    }
+    start.elapsed()
+}
+
+fn metrics_rows(h: &Harness) -> Vec<Row> {
+    use metrics_util::debugging::DebuggingRecorder;
+
+    const N: u64 = 100_000;
+    const PUBLICATIONS: u32 = 200;
+    // One publication of the harness coordinator (the ops of the rows
+    // before), to a recorder on this thread.
+    let local = DebuggingRecorder::new();
+    let drained = local.snapshotter();
+    let publish = || {
+        let start = Instant::now();
+        for _ in 0..PUBLICATIONS {
+            metrics::with_local_recorder(&local, || h.coordinator.publish_metrics());
+        }
+        let ns = start.elapsed().as_nanos() as f64 / f64::from(PUBLICATIONS);
+        drop(drained.snapshot());
+        ns
+    };
+    publish();
+    let per_publication: Vec<f64> = (0..ROUNDS).map(|_| publish()).collect();
+    print_rounds(
+        "11 (one publication)",
+        "µs",
+        1e3,
+        &["publish"],
+        std::slice::from_ref(&per_publication),
+    );
+    let ops = h.coordinator.stats().ops.len();
+    let series = {
+        metrics::with_local_recorder(&local, || h.coordinator.publish_metrics());
+        drained.snapshot().into_vec().len()
+    };
+
+    // Calls on a coordinator whose timer publishes every millisecond, and
+    // on one that never does, with a global recorder installed.
+    let global = DebuggingRecorder::new();
+    let global_drained = global.snapshotter();
+    global
+        .install()
+        .expect("bench_report installs the only recorder");
+    let start = |interval| {
+        OperationsCoordinator::builder()
+            .metrics_interval(interval)
+            .start()
+            .expect("coordinator starts")
+    };
+    let coordinators = [start(Duration::MAX), start(Duration::from_millis(1))];
+    for c in &coordinators {
+        wait_batch(c, N);
+    }
+    let mut per_call = vec![Vec::new(); coordinators.len()];
+    for _ in 0..ROUNDS {
+        for (i, c) in coordinators.iter().enumerate() {
+            per_call[i].push(wait_batch(c, N).as_nanos() as f64 / N as f64);
+            drop(global_drained.snapshot());
+        }
+    }
+    print_rounds(
+        "11 (batch 100k, .wait() each)",
+        "ns/call",
+        1.0,
+        &["never publishes", "publishes every 1 ms"],
+        &per_call,
+    );
+    for c in coordinators {
+        c.stop();
+    }
+    let m: Vec<f64> = per_call.iter().map(|v| median(v)).collect();
+    let p = median(&per_publication);
+    // At the default 1 s interval, one publication per second of calls.
+    let calls_per_s = 1e9 / m[0];
+    vec![
+        Row {
+            id: "11",
+            what: "metrics: one publication, recorder installed".to_owned(),
+            ours: fmt_ns(p),
+            reference: format!("{ops} ops, {series} series"),
+            ratio: None,
+            target: None,
+        },
+        Row {
+            id: "11",
+            what: "metrics: per call, publishing every 1 s".to_owned(),
+            ours: format!("{:.3} ns/call", p / calls_per_s),
+            reference: format!("at {calls_per_s:.0} calls/s"),
+            ratio: None,
+            target: None,
+        },
+        Row {
+            id: "11",
+            what: "metrics: publishing every 1 ms, added/call".to_owned(),
+            ours: format!("{} ({}/call)", signed(added(&per_call, 1)), fmt_ns(m[1])),
+            reference: format!("never {}/call", fmt_ns(m[0])),
+            ratio: Some(m[1] / m[0]),
             target: None,
         },
     ]

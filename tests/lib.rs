@@ -7,6 +7,8 @@
 //! Most tests run inside [`with_coordinator`], which starts a coordinator for
 //! the test, binds the test's calls to it and stops it, whatever happens.
 
+pub mod recording;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once};

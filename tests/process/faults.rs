@@ -151,3 +151,38 @@ fn a_queued_call_killed_before_it_starts_never_reaches_a_worker() {
         },
     );
 }
+
+#[test]
+fn a_lost_worker_and_a_panic_in_a_worker_process_are_reported_in_the_calls_span() {
+    use tokengate_tests::recording::recorded;
+    use tracing::Level;
+
+    recorded(|log| {
+        with_coordinator(builder("p-trace").process_workers(1), |_| {
+            let before = value(fns::pid());
+            let token = fns::die(true, 0);
+            let id = token.id();
+            assert!(resolve(token).unwrap_err().is_worker_lost());
+            let lost = log.events("worker process lost");
+            assert_eq!(lost.len(), 1, "{lost:?}");
+            assert_eq!(lost[0].level, Level::ERROR);
+            assert_eq!(lost[0].fields["pid"], before.to_string());
+            assert!(lost[0].fields["status"].contains("SIGABRT"), "{lost:?}");
+            let (serial, span) = log.call_span(id);
+            assert_eq!(lost[0].span, Some(serial));
+            assert_eq!(span.fields["process"], "true");
+            assert_eq!(span.fields["outcome"], "worker_lost");
+
+            let token = fns::explode("in a worker".into());
+            let id = token.id();
+            assert!(resolve(token).unwrap_err().is_panic());
+            let panics = log.events("call panicked");
+            assert_eq!(panics.len(), 1, "{panics:?}");
+            assert!(
+                panics[0].fields["panic"].contains("in a worker"),
+                "{panics:?}"
+            );
+            assert_eq!(panics[0].span, Some(log.call_span(id).0));
+        });
+    });
+}

@@ -36,4 +36,5 @@ mod sticky;
 mod sticky_turns;
 mod stop_now;
 mod storage;
+mod telemetry;
 mod token;

@@ -126,6 +126,18 @@ pub enum KillReason {
 }
 
 impl KillReason {
+    /// The reason's snake_case name (`"token"`, `"stop_now"`): the `reason`
+    /// of a `call killed` event (see [`telemetry`](crate::telemetry)).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            KillReason::Token => "token",
+            KillReason::Admin => "admin",
+            KillReason::Operation => "operation",
+            KillReason::Drain => "drain",
+            KillReason::StopNow => "stop_now",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             KillReason::Token => "by its token",

@@ -200,6 +200,10 @@
 //! * [`fingerprint`]: compute routing keys yourself, to predict routing.
 //! * [`process`]: how `process_pool` calls reach worker processes, and what
 //!   happens when one fails.
+//! * [`telemetry`]: a `tokengate.call` span per call that continues the
+//!   caller's span tree on the worker (feature `tracing`, on by default),
+//!   metrics for the `metrics` facade (feature `metrics`), and
+//!   [`prometheus_text`](Handle::prometheus_text) for a `/metrics` endpoint.
 //!
 //! # How calls are scheduled
 //!

@@ -10,8 +10,7 @@
 //!   feature needed.
 //! * The `metrics` feature publishes the same families to the recorder the
 //!   application installed (`metrics-exporter-prometheus`, StatsD,
-//!   OpenTelemetry...), once per
-//!   [`metrics_interval`](crate::CoordinatorBuilder::metrics_interval).
+//!   OpenTelemetry...), once per `CoordinatorBuilder::metrics_interval`.
 //! * The `tracing` feature (on by default) runs every guarded call inside a
 //!   `tokengate.call` span that continues the caller's span tree on the
 //!   worker thread, and reports kills, timeouts, rejections and failures as
@@ -57,12 +56,12 @@
 //! | event message | level | when |
 //! |---|---|---|
 //! | `call killed` | `DEBUG` | killed ([`TaskToken::kill`](crate::TaskToken::kill), an admin kill, a drain, `stop_now`) or resolved by a stop; field `reason` |
-//! | `call timed out` | `WARN` | its `timeout` passed; field `after` |
+//! | `call timed out` | `WARN` | its `timeout` passed; field `error` |
 //! | `call rejected` | `WARN` | its lane or limit was full under [`FullLanePolicy::Reject`](crate::FullLanePolicy::Reject); field `error` |
-//! | `call shed` | `WARN` | its `queue_timeout` (or `max_queue_wait`) passed before it started; field `after` |
+//! | `call shed` | `WARN` | its `queue_timeout` (or `max_queue_wait`) passed before it started; field `error` |
 //! | `call refused` | `DEBUG` | its operation is blocked; field `error` |
 //! | `call failed` | `WARN` | a `process_pool` call could not be carried out, or its limit has no size; field `error` |
-//! | `call panicked` | `ERROR` | an attempt's body panicked (each attempt, retried or not); field `message` |
+//! | `call panicked` | `ERROR` | an attempt's body panicked (each attempt, retried or not); fields `attempt`, `panic` (its message) |
 //! | `retrying call` | `DEBUG` | a failed attempt gets another one; fields `attempt`, `delay`, `cause` |
 //! | `operation blocked` | `WARN` | auto-block tripped, or a probe failed; field `why` |
 //! | `operation blocked` | `INFO` | [`Handle::block_operation`](crate::Handle::block_operation) |
@@ -129,20 +128,19 @@
 //!
 //! With the `metrics` feature, the coordinator's timer thread publishes
 //! these to the installed global recorder every
-//! [`metrics_interval`](crate::CoordinatorBuilder::metrics_interval) (1 s by
-//! default), and once more when it stops: counters as absolute values
-//! (`Counter::absolute`), gauges with `Gauge::set`, and histograms with the
-//! samples recorded since the previous publication. The runtime keeps its
-//! latencies in log-linear histograms; each new sample reaches the recorder
-//! as the midpoint of its bucket, within 6.25 % of the true value.
-//! [`Handle::publish_metrics`](crate::Handle::publish_metrics) publishes at
-//! once, to the recorder current on the calling thread (so
+//! `CoordinatorBuilder::metrics_interval` (1 s by default), and once more
+//! when it stops: counters as absolute values (`Counter::absolute`), gauges
+//! with `Gauge::set`, and histograms with the samples recorded since the
+//! previous publication. The runtime keeps its latencies in log-linear
+//! histograms; each new sample reaches the recorder as the midpoint of its
+//! bucket, within 6.25 % of the true value. `Handle::publish_metrics`
+//! publishes at once, to the recorder current on the calling thread (so
 //! `metrics::with_local_recorder` works in tests).
 //!
 //! Each coordinator publishes its own absolute values: with several in one
 //! process, give each a label of its own with
-//! [`metrics_label`](crate::CoordinatorBuilder::metrics_label), or their
-//! series overwrite each other.
+//! `CoordinatorBuilder::metrics_label`, or their series overwrite each
+//! other.
 //!
 //! ## The Prometheus text format
 //!

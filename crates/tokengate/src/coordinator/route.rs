@@ -153,8 +153,8 @@ impl Owner for Route {
     }
 
     #[cfg(feature = "tracing")]
-    fn body_span(&self) -> Option<tracing::Span> {
-        self.trace.body_span()
+    fn body_spans(&self) -> Option<[tracing::Span; 2]> {
+        self.trace.body_spans()
     }
 
     fn retry_delay(&self, header: &Header, cause: Cause) -> Option<Duration> {

@@ -5,25 +5,29 @@
 //! # The span's life
 //!
 //! 1. **Made where the call is made** ([`CallTrace::capture`], in
-//!    admission), so its parent is the span current there. If no subscriber
-//!    wants the span, but one is installed and a span is current, that
-//!    caller's span is kept instead, so the body still runs in the caller's
-//!    tree. With neither, nothing is kept and nothing is allocated.
+//!    admission), so its parent is the span current there; that caller's
+//!    span is kept too. With no subscriber at all, nothing is kept and
+//!    nothing is allocated.
 //! 2. **Entered around each attempt** of the body, on whichever thread runs
-//!    it (the token's cell asks its owner for [`CallTrace::body_span`]).
-//!    `queue_wait` is recorded when the body first starts.
+//!    it (the token's cell asks its owner for [`CallTrace::body_spans`]):
+//!    the caller's span, then the call's, with their subscriber as the
+//!    thread's default meanwhile. So the thread looks as the caller's did:
+//!    a layer that filters `tokengate.call` out still finds the caller's
+//!    span current, and a subscriber set with `with_default` sees the
+//!    body's events. `queue_wait` is recorded when the body first starts.
 //! 3. **Closed when the call resolves** ([`CallTrace::resolved`]): `outcome`
-//!    is recorded, the event for a failure is emitted inside the span, and
-//!    the route lets go of it. A body still running (a call killed while it
-//!    runs) holds it open until it returns.
+//!    is recorded, the event for a failure is emitted inside the span (to
+//!    its subscriber, whichever thread resolved the call), and the route
+//!    lets go of both spans. A body still running (a call killed while it
+//!    runs) holds them open until it returns.
 //!
 //! # Cost
 //!
 //! With no subscriber, capturing is two relaxed loads (the span macro's
 //! level check and [`LevelFilter::current`]) and the rest of the call's
 //! path checks one `Option`; nothing is allocated, locked or timed. With a
-//! subscriber, the span's handle lives in a small box behind a mutex that
-//! only this call's own threads touch, a few times per call.
+//! subscriber, the spans live in a small box behind a mutex that only this
+//! call's own threads touch, a few times per call.
 //!
 //! Without the feature, every method here is an empty inline function.
 
@@ -43,29 +47,43 @@ use tracing::{Level, Span, level_filters::LevelFilter};
 #[cfg(feature = "tracing")]
 use crate::telemetry::{CALL_SPAN, TARGET};
 
-/// What a call is traced with: its span (or its caller's), if anyone wants
-/// it. Lives in the call's route.
+/// What a call is traced with: its span and its caller's, if anyone wants
+/// them. Lives in the call's route.
 #[derive(Debug, Default)]
 pub(crate) struct CallTrace {
     #[cfg(feature = "tracing")]
     traced: Option<Box<Traced>>,
 }
 
-/// A traced call's span.
+/// A traced call's spans; both `Span::none()` once it resolved.
 #[cfg(feature = "tracing")]
 #[derive(Debug)]
-struct Traced {
-    /// The call's own `tokengate.call` span, or (that one filtered out) the
-    /// span current where it was made; `Span::none()` once it resolved.
-    span: Mutex<Span>,
-    /// Whether `span` is the call's own, whose fields are ours to record.
-    own: bool,
+struct Traced(Mutex<Spans>);
+
+#[cfg(feature = "tracing")]
+#[derive(Debug)]
+struct Spans {
+    /// The span current where the call was made (none if there was none).
+    caller: Span,
+    /// The call's own `tokengate.call` span, a child of `caller` (disabled
+    /// if no subscriber wants it).
+    own: Span,
+}
+
+#[cfg(feature = "tracing")]
+impl Spans {
+    /// The innermost of the two that is enabled: where events go.
+    fn innermost(&self) -> Option<&Span> {
+        [&self.own, &self.caller]
+            .into_iter()
+            .find(|span| !span.is_disabled())
+    }
 }
 
 #[cfg(feature = "tracing")]
 impl Traced {
-    fn span(&self) -> MutexGuard<'_, Span> {
-        self.span.lock().unwrap_or_else(|p| p.into_inner())
+    fn spans(&self) -> MutexGuard<'_, Spans> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -123,35 +141,31 @@ impl CallTrace {
                 queue_wait = tracing::field::Empty,
                 outcome = tracing::field::Empty,
             );
-            let traced = if !span.is_disabled() {
-                Some(Box::new(Traced {
-                    span: Mutex::new(span),
-                    own: true,
-                }))
-            } else if LevelFilter::current() == LevelFilter::OFF {
-                None
-            } else {
-                let caller = Span::current();
-                (!caller.is_disabled()).then(|| {
-                    Box::new(Traced {
-                        span: Mutex::new(caller),
-                        own: false,
-                    })
-                })
-            };
+            // No subscriber at all: nothing to keep.
+            if span.is_disabled() && LevelFilter::current() == LevelFilter::OFF {
+                return CallTrace { traced: None };
+            }
+            // The caller's span is kept too, and entered on the worker under
+            // the call's: a layer that filters the call's span out still
+            // finds the caller's there, as it did on the caller's thread.
+            let caller = Span::current();
+            let traced = (!span.is_disabled() || !caller.is_disabled())
+                .then(|| Box::new(Traced(Mutex::new(Spans { caller, own: span }))));
             CallTrace { traced }
         }
         #[cfg(not(feature = "tracing"))]
         CallTrace {}
     }
 
-    /// The span to enter around an attempt of the body, if the call is traced
-    /// and has not resolved.
+    /// The spans to enter around an attempt of the body, outer first (the
+    /// caller's, then the call's own), if the call is traced and has not
+    /// resolved.
     #[cfg(feature = "tracing")]
-    pub(crate) fn body_span(&self) -> Option<Span> {
+    pub(crate) fn body_spans(&self) -> Option<[Span; 2]> {
         let traced = self.traced.as_ref()?;
-        let span = traced.span();
-        (!span.is_disabled()).then(|| span.clone())
+        let spans = traced.spans();
+        spans.innermost()?;
+        Some([spans.caller.clone(), spans.own.clone()])
     }
 
     /// The body starts (`now`, token epoch nanoseconds): on its first start,
@@ -160,12 +174,13 @@ impl CallTrace {
     #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
     pub(crate) fn started(&self, header: &Header, now: u64) {
         #[cfg(feature = "tracing")]
-        if let Some(traced) = self.traced.as_ref().filter(|t| t.own)
+        if let Some(traced) = &self.traced
             && header.attempts() == 1
         {
             let wait = Duration::from_nanos(now.saturating_sub(header.created_ns()));
             traced
-                .span()
+                .spans()
+                .own
                 .record("queue_wait", tracing::field::debug(wait));
         }
     }
@@ -184,58 +199,29 @@ impl CallTrace {
     #[cfg(feature = "tracing")]
     #[cold]
     fn resolved_slow(&self, header: &Header, error: Option<&TaskError>) {
-        use crate::ErrorKind;
-        let span = self.traced.as_ref().map(|traced| {
-            (
-                std::mem::replace(&mut *traced.span(), Span::none()),
-                traced.own,
-            )
-        });
-        let outcome = error.map_or("completed", |err| err.kind().as_str());
-        if let Some((span, true)) = &span {
-            span.record("outcome", outcome);
-        }
-        let Some(err) = error else {
+        let Some(traced) = &self.traced else {
+            // Not traced: reported to this thread's subscriber, if any.
+            if let Some(err) = error {
+                report(None, header, err);
+            }
             return;
         };
-        let parent = span.as_ref().map(|(span, _)| span);
-        let (op, token_id) = (header.op, header.id);
-        match err.kind() {
-            ErrorKind::Killed => {
-                let reason = err.kill_reason();
-                call_event!(parent, Level::DEBUG, op, token_id, reason = ?reason, "call killed");
-            }
-            ErrorKind::Shutdown => {
-                call_event!(
-                    parent,
-                    Level::DEBUG,
-                    op,
-                    token_id,
-                    reason = "shutdown",
-                    "call killed"
-                );
-            }
-            ErrorKind::TimedOut => {
-                call_event!(parent, Level::WARN, op, token_id, error = %err, "call timed out");
-            }
-            ErrorKind::Rejected => {
-                call_event!(parent, Level::WARN, op, token_id, error = %err, "call rejected");
-            }
-            ErrorKind::Expired => {
-                call_event!(parent, Level::WARN, op, token_id, error = %err, "call shed");
-            }
-            ErrorKind::Blocked => {
-                call_event!(parent, Level::DEBUG, op, token_id, error = %err, "call refused");
-            }
-            ErrorKind::Process | ErrorKind::UnsizedLimit => {
-                call_event!(parent, Level::WARN, op, token_id, error = %err, "call failed");
-            }
-            // Reported as they happen, by the attempt (`panicked`) or the
-            // process pool (a lost worker process); no owner sees the last.
-            ErrorKind::Panic
-            | ErrorKind::WorkerLost
-            | ErrorKind::MemoryLimit
-            | ErrorKind::NoCoordinator => {}
+        let none = || Spans {
+            caller: Span::none(),
+            own: Span::none(),
+        };
+        let spans = std::mem::replace(&mut *traced.spans(), none());
+        spans.own.record(
+            "outcome",
+            error.map_or("completed", |err| err.kind().as_str()),
+        );
+        // Whichever thread resolves the call (the timer's, an admin's), the
+        // report goes to the subscriber the call's spans belong to, as a
+        // child of the innermost.
+        if let (Some(err), Some(parent)) = (error, spans.innermost()) {
+            parent.with_subscriber(|(_, dispatch)| {
+                tracing::dispatcher::with_default(dispatch, || report(Some(parent), header, err));
+            });
         }
     }
 
@@ -250,7 +236,7 @@ impl CallTrace {
             op = header.op,
             token_id = header.id,
             attempt = header.attempts(),
-            message,
+            panic = message,
             "call panicked"
         );
     }
@@ -277,6 +263,54 @@ impl CallTrace {
                 "retrying call"
             );
         }
+    }
+}
+
+/// Reports a call that resolved to `err` (if its kind is reported here),
+/// as a child of `parent`, or of the current span.
+#[cfg(feature = "tracing")]
+fn report(parent: Option<&Span>, header: &Header, err: &TaskError) {
+    use crate::ErrorKind;
+    let (op, token_id) = (header.op, header.id);
+    match err.kind() {
+        ErrorKind::Killed => {
+            let reason = err
+                .kill_reason()
+                .map_or("unknown", |reason| reason.as_str());
+            call_event!(parent, Level::DEBUG, op, token_id, reason, "call killed");
+        }
+        ErrorKind::Shutdown => {
+            call_event!(
+                parent,
+                Level::DEBUG,
+                op,
+                token_id,
+                reason = "shutdown",
+                "call killed"
+            );
+        }
+        ErrorKind::TimedOut => {
+            call_event!(parent, Level::WARN, op, token_id, error = %err, "call timed out");
+        }
+        ErrorKind::Rejected => {
+            call_event!(parent, Level::WARN, op, token_id, error = %err, "call rejected");
+        }
+        ErrorKind::Expired => {
+            call_event!(parent, Level::WARN, op, token_id, error = %err, "call shed");
+        }
+        ErrorKind::Blocked => {
+            call_event!(parent, Level::DEBUG, op, token_id, error = %err, "call refused");
+        }
+        ErrorKind::Process | ErrorKind::UnsizedLimit => {
+            call_event!(parent, Level::WARN, op, token_id, error = %err, "call failed");
+        }
+        // Reported as they happen, by the attempt (`panicked`) or the process
+        // pool (a lost worker process); a call with no coordinator has no
+        // owner to report it.
+        ErrorKind::Panic
+        | ErrorKind::WorkerLost
+        | ErrorKind::MemoryLimit
+        | ErrorKind::NoCoordinator => {}
     }
 }
 

@@ -247,11 +247,19 @@ where
 
     fn run(&self, me: &JobRef) {
         let this: &dyn Job = self;
-        // The attempt runs, and its outcome is stored, inside the call's span.
+        // The attempt runs, and its outcome is stored, inside the call's span,
+        // with the span's subscriber as this thread's default (as the
+        // caller's was where the call was made).
         #[cfg(feature = "tracing")]
-        let span = self.owner.as_ref().and_then(|owner| owner.body_span());
+        let spans = self.owner.as_ref().and_then(|owner| owner.body_spans());
         #[cfg(feature = "tracing")]
-        let _entered = span.as_ref().map(tracing::Span::enter);
+        let _default = spans.iter().flatten().find_map(|span| {
+            span.with_subscriber(|(_, dispatch)| tracing::dispatcher::set_default(dispatch))
+        });
+        #[cfg(feature = "tracing")]
+        let _outer = spans.as_ref().map(|[outer, _]| outer.enter());
+        #[cfg(feature = "tracing")]
+        let _inner = spans.as_ref().map(|[_, inner]| inner.enter());
         let f = {
             let mut slot = self.lock();
             match std::mem::replace(&mut slot.stage, Stage::Running) {

@@ -68,11 +68,12 @@ pub(crate) trait Owner: Send + Sync + 'static {
         let _ = (header, error);
     }
 
-    /// The span each attempt of the body runs in, if the owner traces the
-    /// call: entered on whichever thread runs it, around the attempt and its
-    /// outcome.
+    /// The spans each attempt of the body runs in, if the owner traces the
+    /// call: outer first, entered in that order on whichever thread runs the
+    /// attempt, around it and its outcome, with their subscriber as that
+    /// thread's default meanwhile. Either may be disabled (`Span::none()`).
     #[cfg(feature = "tracing")]
-    fn body_span(&self) -> Option<tracing::Span> {
+    fn body_spans(&self) -> Option<[tracing::Span; 2]> {
         None
     }
 

@@ -15,6 +15,7 @@ mod combined;
 mod coordinators;
 mod errors;
 mod fingerprint;
+mod group;
 mod guards;
 mod keys;
 mod lane_slots;

@@ -79,8 +79,17 @@ pub enum ErrorKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum KillReason {
-    /// [`TaskToken::kill`](crate::TaskToken::kill).
+    /// [`TaskToken::kill`](crate::TaskToken::kill), or
+    /// [`KillHandle::kill`](crate::KillHandle::kill) of one of its handles.
     Token,
+    /// Its [`TokenGroup`](crate::TokenGroup) (or
+    /// [`map_unordered`](crate::map_unordered) with
+    /// [`fail_fast`](crate::MapUnordered::fail_fast)): another member failed,
+    /// or the group was killed or dropped before it was joined.
+    Group,
+    /// Its [`KillOnDrop`](crate::KillOnDrop) was dropped before the call
+    /// finished (its awaiting caller went away).
+    Dropped,
     /// [`Handle::kill_token`](crate::Handle::kill_token),
     /// by its id.
     Admin,
@@ -96,6 +105,11 @@ impl KillReason {
     fn describe(self) -> &'static str {
         match self {
             KillReason::Token => "by its token",
+            KillReason::Group => {
+                "by its group (another member failed, or the group was killed or dropped \
+                 before it was joined)"
+            }
+            KillReason::Dropped => "because its `KillOnDrop` was dropped before it finished",
             KillReason::Admin => "by an admin kill of its id",
             KillReason::Operation => "by a kill of its whole operation",
             KillReason::Drain => "by a drain while it was waiting",

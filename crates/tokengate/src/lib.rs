@@ -222,6 +222,7 @@ mod cancel;
 mod coordinator;
 mod error;
 pub mod fingerprint;
+mod group;
 mod map;
 mod metrics;
 mod name;
@@ -248,11 +249,12 @@ pub use coordinator::{
     Override, PanicReport, RetryOn,
 };
 pub use error::{BuildError, Cancelled, ErrorKind, KillReason, TaskError, TokenId};
-pub use map::{a_map, map};
+pub use group::{GroupError, MemberError, TokenGroup};
+pub use map::{AMapUnordered, MapUnordered, a_map, a_map_unordered, map, map_unordered};
 pub use name::ParseNameError;
 pub use spawn::{RetryingTask, Task, spawn};
 pub use state::TokenState;
 pub use storage::StorageSpeed;
-pub use token::TaskToken;
+pub use token::{KillHandle, KillOnDrop, TaskToken};
 pub use tokengate_macros::task_token_guard;
 pub use weight::Weight;

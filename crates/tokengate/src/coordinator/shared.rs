@@ -21,6 +21,7 @@ use crate::TokenState;
 use crate::process::ProcessPool;
 use crate::scheduler::{Path, Scheduler, ThreadConfig};
 use crate::token::Header;
+use super::bulk::BulkMaps;
 
 pub(super) const RUNNING: u8 = 0;
 pub(super) const STOPPING: u8 = 1;
@@ -58,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) admitter: Admitter,
     /// The timer and admission threads, joined at stop.
     pub(super) service_threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Streaming maps in progress (`map_unordered`).
+    pub(crate) bulk_maps: BulkMaps,
 }
 
 impl std::fmt::Debug for Shared {
@@ -108,6 +111,7 @@ impl Shared {
             submitting: AtomicUsize::new(0),
             admitter: Admitter::default(),
             service_threads: Mutex::default(),
+            bulk_maps: BulkMaps::default(),
             config,
         }
     }

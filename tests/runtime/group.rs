@@ -60,7 +60,7 @@ fn one_failure_after_100ms_cancels_its_four_siblings() {
         assert_eq!(err.failures().len(), 1);
         assert_eq!(err.cancelled(), 4);
         assert!(err.to_string().contains("raised after 100 ms"), "{err}");
-        assert!(err.to_string().contains("4 cancelled"), "{err}");
+        assert!(err.to_string().contains("cancelled 4 other members"), "{err}");
         assert!(err.source().is_some());
         eventually("every sibling's body saw the cancellation", || {
             saw.load(Ordering::SeqCst) == 4

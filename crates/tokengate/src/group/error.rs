@@ -66,13 +66,15 @@ impl<E: fmt::Display> fmt::Display for GroupError<E> {
             );
         };
         write!(f, "{first}")?;
-        let more = self.failures.len() - 1;
-        match (more, self.cancelled) {
+        let (more, cancelled) = (self.failures.len() - 1, self.cancelled);
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
+        match (more, cancelled) {
             (0, 0) => Ok(()),
-            (more, cancelled) => write!(
+            (0, c) => write!(f, "; the group cancelled {c} other member{}", plural(c)),
+            (m, c) => write!(
                 f,
-                " (group: {more} more member{} failed, {cancelled} cancelled)",
-                if more == 1 { "" } else { "s" }
+                "; {m} more member{} failed, and the group cancelled {c}",
+                plural(m)
             ),
         }
     }

@@ -88,7 +88,11 @@ fn main() {
     }
     let mut all: Vec<u32> = handled.into_iter().flatten().collect();
     all.sort_unstable();
-    assert_eq!(all, (0..ITEMS).collect::<Vec<_>>(), "every item handled once");
+    assert_eq!(
+        all,
+        (0..ITEMS).collect::<Vec<_>>(),
+        "every item handled once"
+    );
     println!(
         "\nall {ITEMS} items handled exactly once in {:.2?}",
         started.elapsed()

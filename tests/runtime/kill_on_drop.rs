@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokengate::{ErrorKind, KillReason, Task, TaskToken, TokenState};
-use tokengate_tests::{Gate, block_on, builder, eventually, single_worker, value, with_coordinator};
+use tokengate_tests::{
+    Gate, block_on, builder, eventually, single_worker, value, with_coordinator,
+};
 
 /// A call that runs until it is cancelled, then counts that it saw it.
 fn until_cancelled(saw: &Arc<AtomicUsize>) -> TaskToken<u32> {
@@ -39,7 +41,9 @@ fn the_losing_branch_of_select_is_killed_and_a_queued_one_never_runs() {
         let gate = Gate::new();
         let g = gate.clone();
         let blocker = Task::new("blocker").spawn(move || assert!(g.wait()));
-        eventually("the blocker runs", || blocker.state() == TokenState::Executing);
+        eventually("the blocker runs", || {
+            blocker.state() == TokenState::Executing
+        });
         let ran = Arc::new(AtomicUsize::new(0));
         let r = ran.clone();
         let queued = Task::new("loser").spawn(move || {
@@ -95,7 +99,9 @@ fn a_kill_on_drop_can_be_awaited_waited_on_and_detached() {
         assert_eq!(Task::new("w").spawn(|| 1).kill_on_drop().wait().unwrap(), 1);
         let saw = Arc::new(AtomicUsize::new(0));
         let detached = until_cancelled(&saw).kill_on_drop().detach();
-        eventually("the call runs", || detached.state() == TokenState::Executing);
+        eventually("the call runs", || {
+            detached.state() == TokenState::Executing
+        });
         let handle = detached.kill_handle();
         drop(detached);
         assert!(!handle.is_finished(), "a detached call runs on");

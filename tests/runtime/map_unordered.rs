@@ -26,80 +26,99 @@ fn every_item_comes_back_once_with_its_index() {
 
 #[test]
 fn results_come_in_completion_order() {
-    with_coordinator(builder("mu-order").core_groups(1).workers_per_core(4), |_| {
-        let gates: Vec<Arc<Gate>> = (0..4).map(|_| Gate::new()).collect();
-        let open = Arc::new(gates.clone());
-        let wait_for = Task::new("gated").func(move |i: usize| {
-            assert!(open[i].wait());
-            i
-        });
-        let mut results = tokengate::map_unordered(wait_for, 0..4);
-        for i in [3, 1, 0, 2] {
-            gates[i].open();
-            let (index, result) = results.next().unwrap();
-            assert_eq!((index, result.unwrap()), (i, i));
-        }
-        assert!(results.next().is_none());
-    });
+    with_coordinator(
+        builder("mu-order").core_groups(1).workers_per_core(4),
+        |_| {
+            let gates: Vec<Arc<Gate>> = (0..4).map(|_| Gate::new()).collect();
+            let open = Arc::new(gates.clone());
+            let wait_for = Task::new("gated").func(move |i: usize| {
+                assert!(open[i].wait());
+                i
+            });
+            let mut results = tokengate::map_unordered(wait_for, 0..4);
+            for i in [3, 1, 0, 2] {
+                gates[i].open();
+                let (index, result) = results.next().unwrap();
+                assert_eq!((index, result.unwrap()), (i, i));
+            }
+            assert!(results.next().is_none());
+        },
+    );
 }
 
 #[test]
 fn in_flight_bounds_the_calls_made_and_running() {
-    with_coordinator(builder("mu-bound").core_groups(1).workers_per_core(8), |_| {
-        let running = Arc::new(AtomicUsize::new(0));
-        let most = Arc::new(AtomicUsize::new(0));
-        let (r, m) = (running.clone(), most.clone());
-        let work = Task::new("bounded").func(move |x: u64| {
-            let now = r.fetch_add(1, Ordering::SeqCst) + 1;
-            m.fetch_max(now, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(2));
-            r.fetch_sub(1, Ordering::SeqCst);
-            x
-        });
-        let mut results = tokengate::map_unordered(work, 0..200u64).in_flight(3);
-        let mut count = 0;
-        while let Some((_, result)) = results.next() {
-            result.unwrap();
-            assert!(results.in_flight_now() <= 3);
-            count += 1;
-        }
-        assert_eq!(count, 200);
-        let most = most.load(Ordering::SeqCst);
-        assert!((1..=3).contains(&most), "{most} ran at once with in_flight(3)");
-    });
+    with_coordinator(
+        builder("mu-bound").core_groups(1).workers_per_core(8),
+        |_| {
+            let running = Arc::new(AtomicUsize::new(0));
+            let most = Arc::new(AtomicUsize::new(0));
+            let (r, m) = (running.clone(), most.clone());
+            let work = Task::new("bounded").func(move |x: u64| {
+                let now = r.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(now, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(2));
+                r.fetch_sub(1, Ordering::SeqCst);
+                x
+            });
+            let mut results = tokengate::map_unordered(work, 0..200u64).in_flight(3);
+            let mut count = 0;
+            while let Some((_, result)) = results.next() {
+                result.unwrap();
+                assert!(results.in_flight_now() <= 3);
+                count += 1;
+            }
+            assert_eq!(count, 200);
+            let most = most.load(Ordering::SeqCst);
+            assert!(
+                (1..=3).contains(&most),
+                "{most} ran at once with in_flight(3)"
+            );
+        },
+    );
 }
 
 #[test]
 fn fail_fast_kills_the_calls_in_flight_and_stops_submitting() {
     quiet_expected_panics();
-    with_coordinator(builder("mu-fail").core_groups(1).workers_per_core(4), |_| {
-        let made = Arc::new(AtomicUsize::new(0));
-        let m = made.clone();
-        let work = Task::new("maybe").func(move |x: u32| {
-            m.fetch_add(1, Ordering::SeqCst);
-            // The first item fails: it surely gets a worker.
-            if x == 0 {
-                panic!("{EXPECTED_PANIC}: item 0");
+    with_coordinator(
+        builder("mu-fail").core_groups(1).workers_per_core(4),
+        |_| {
+            let made = Arc::new(AtomicUsize::new(0));
+            let m = made.clone();
+            let work = Task::new("maybe").func(move |x: u32| {
+                m.fetch_add(1, Ordering::SeqCst);
+                // The first item fails: it surely gets a worker.
+                if x == 0 {
+                    panic!("{EXPECTED_PANIC}: item 0");
+                }
+                while !tokengate::is_cancelled() {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                x
+            });
+            let outcomes: Vec<_> = tokengate::map_unordered(work, 0..1_000u32)
+                .in_flight(8)
+                .fail_fast()
+                .collect();
+            let (index, first) = &outcomes[0];
+            assert_eq!(*index, 0);
+            assert!(first.as_ref().unwrap_err().is_panic());
+            assert_eq!(
+                outcomes.len(),
+                8,
+                "the failure, then the 7 killed in flight"
+            );
+            for (_, killed) in &outcomes[1..] {
+                let err = killed.as_ref().unwrap_err();
+                assert_eq!(err.kill_reason(), Some(KillReason::Group), "{err}");
             }
-            while !tokengate::is_cancelled() {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            x
-        });
-        let outcomes: Vec<_> = tokengate::map_unordered(work, 0..1_000u32)
-            .in_flight(8)
-            .fail_fast()
-            .collect();
-        let (index, first) = &outcomes[0];
-        assert_eq!(*index, 0);
-        assert!(first.as_ref().unwrap_err().is_panic());
-        assert_eq!(outcomes.len(), 8, "the failure, then the 7 killed in flight");
-        for (_, killed) in &outcomes[1..] {
-            let err = killed.as_ref().unwrap_err();
-            assert_eq!(err.kill_reason(), Some(KillReason::Group), "{err}");
-        }
-        assert!(made.load(Ordering::SeqCst) <= 8, "calls made after the failure");
-    });
+            assert!(
+                made.load(Ordering::SeqCst) <= 8,
+                "calls made after the failure"
+            );
+        },
+    );
 }
 
 #[test]
@@ -184,7 +203,9 @@ fn bulk_maps_shows_an_active_map_then_clears_it() {
         assert_eq!(maps[0].label, "nightly import");
         assert_eq!((maps[0].done, maps[0].total, maps[0].in_flight), (0, 10, 2));
         eventually("both calls run", || {
-            c.stats().op("stuck").is_some_and(|op| op.counts.executing == 2)
+            c.stats()
+                .op("stuck")
+                .is_some_and(|op| op.counts.executing == 2)
         });
         drop(labelled);
         assert!(c.bulk_maps().is_empty());

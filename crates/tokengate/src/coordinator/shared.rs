@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 
 use super::admitter::Admitter;
 use super::builder::Config;
+use super::bulk::BulkMaps;
 use super::context::{self, OpKey};
 use super::guard::Guards;
 use super::lead::Leads;
@@ -21,7 +22,6 @@ use crate::TokenState;
 use crate::process::ProcessPool;
 use crate::scheduler::{Path, Scheduler, ThreadConfig};
 use crate::token::Header;
-use super::bulk::BulkMaps;
 
 pub(super) const RUNNING: u8 = 0;
 pub(super) const STOPPING: u8 = 1;

@@ -97,9 +97,7 @@ impl<T> Members<T> {
     /// (tokens already resolved are left alone). They are handed back as
     /// they resolve, like any other.
     pub(crate) fn kill_all(&self, reason: KillReason) -> usize {
-        self.tokens()
-            .filter(|token| token.kill_for(reason))
-            .count()
+        self.tokens().filter(|token| token.kill_for(reason)).count()
     }
 
     /// Drops every live token without killing it: their calls run on,

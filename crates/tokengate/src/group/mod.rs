@@ -29,7 +29,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use tokengate::{task_token_guard, ErrorKind, KillReason, OperationsCoordinator, TokenGroup};
+//! use tokengate::{task_token_guard, OperationsCoordinator, TokenGroup};
 //!
 //! #[task_token_guard(op = "cook")]
 //! fn cook(dish: u32) -> u32 {
@@ -61,7 +61,6 @@
 //! }
 //! served.sort();
 //! assert_eq!(served, [10, 11, 12]);
-//! # let _ = (ErrorKind::Killed, KillReason::Group);
 //! coordinator.stop();
 //! ```
 

@@ -124,7 +124,10 @@ macro_rules! builders {
             /// Panics if `n` is 0: nothing would ever run.
             #[track_caller]
             pub fn in_flight(mut self, n: usize) -> Self {
-                assert!(n > 0, "`in_flight(0)` would never make a call; use 1 or more");
+                assert!(
+                    n > 0,
+                    "`in_flight(0)` would never make a call; use 1 or more"
+                );
                 self.core.in_flight = n;
                 self
             }
@@ -146,10 +149,7 @@ macro_rules! builders {
             /// the input iterator says remain (exact for vectors, ranges and
             /// slices; after a [`fail_fast`](Self::fail_fast) stop, the
             /// items submitted).
-            pub fn on_progress(
-                mut self,
-                hook: impl FnMut(usize, usize) + Send + 'static,
-            ) -> Self {
+            pub fn on_progress(mut self, hook: impl FnMut(usize, usize) + Send + 'static) -> Self {
                 self.core.progress = Some(Box::new(hook));
                 self
             }
@@ -241,7 +241,10 @@ where
 
     /// [`next`](Self::next) as a poll function, to implement a `Stream`
     /// (`futures::stream::poll_fn(move |cx| map.poll_next(cx))`).
-    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<(usize, Result<R, TaskError>)>> {
+    pub fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<(usize, Result<R, TaskError>)>> {
         self.core.fill();
         match self.core.members.poll_next(cx.waker()) {
             Poll::Ready(Some((slot, id, result))) => {
@@ -315,10 +318,7 @@ where
             let token = (self.f)(item);
             if !self.registered {
                 self.registered = true;
-                let label = self
-                    .label
-                    .take()
-                    .unwrap_or_else(|| token.op().to_owned());
+                let label = self.label.take().unwrap_or_else(|| token.op().to_owned());
                 self.bulk = BulkProgress::register(token.job_ref(), label);
             }
             let slot = self.members.insert(token);

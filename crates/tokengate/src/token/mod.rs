@@ -81,13 +81,13 @@ mod tests;
 mod wait;
 
 pub(crate) use again::{Again, Body, Cause};
-pub(crate) use context::thread_waker;
 pub(crate) use cell::{Cell, Completion, Job, JobRef, kill, terminate_with};
+pub(crate) use context::thread_waker;
 pub(crate) use header::{Header, epoch, now_ns};
 pub(crate) use id::next_id;
-pub(crate) use owner::Owner;
 pub use kill_handle::KillHandle;
 pub use kill_on_drop::KillOnDrop;
+pub(crate) use owner::Owner;
 
 use std::fmt;
 use std::future::Future;

@@ -212,7 +212,10 @@ fn a_dropped_kill_on_drop_kills_its_call_for_being_dropped() {
     drop(token.kill_on_drop());
     let err = view.wait().unwrap_err();
     assert_eq!(err.kill_reason(), Some(KillReason::Dropped));
-    assert!(err.to_string().contains("`KillOnDrop` was dropped"), "{err}");
+    assert!(
+        err.to_string().contains("`KillOnDrop` was dropped"),
+        "{err}"
+    );
 }
 
 #[test]

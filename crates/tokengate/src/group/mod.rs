@@ -106,6 +106,32 @@ use crate::{TaskError, TaskToken};
 ///
 /// # Structured concurrency
 ///
+/// ```
+/// use std::time::Duration;
+/// use tokengate::{task_token_guard, KillReason, OperationsCoordinator, TokenGroup};
+///
+/// #[task_token_guard(op = "step")]
+/// fn step(n: u32) -> u32 {
+///     if n == 0 {
+///         panic!("step 0 failed");
+///     }
+///     while !tokengate::is_cancelled() {
+///         std::thread::sleep(Duration::from_millis(1));
+///     }
+///     n
+/// }
+///
+/// let coordinator = OperationsCoordinator::start();
+/// let mut group: TokenGroup<u32> = (0..3).map(step).collect();
+/// let (_, first) = group.wait_next().unwrap(); // completion order: the failure
+/// assert!(first.unwrap_err().is_panic());
+/// while let Some((_, rest)) = group.wait_next() {
+///     // the group killed the others as soon as it saw the failure
+///     assert_eq!(rest.unwrap_err().kill_reason(), Some(KillReason::Group));
+/// }
+/// coordinator.stop();
+/// ```
+///
 /// * **Fail fast**: the first member that fails kills every other member
 ///   ([`KillReason::Group`]); [`GroupError`] holds every failure and how many
 ///   were cancelled. Failures count when the group hands them back, that is

@@ -58,6 +58,27 @@ type Progress = Box<dyn FnMut(usize, usize) + Send>;
 /// [`Handle::bulk_maps`](crate::Handle::bulk_maps). Dropping the iterator
 /// kills the calls it has in flight (queued ones never run); items it has
 /// not submitted are never called.
+///
+/// ```
+/// use tokengate::{task_token_guard, OperationsCoordinator};
+///
+/// #[task_token_guard(op = "check_link", weight = "light")]
+/// fn check_link(url: String) -> bool {
+///     url.starts_with("https://")
+/// }
+///
+/// let coordinator = OperationsCoordinator::start();
+/// let urls = (0..1_000).map(|i| format!("https://example.com/{i}"));
+/// let mut broken = 0;
+/// for (index, ok) in tokengate::map_unordered(check_link, urls).in_flight(32).fail_fast() {
+///     if !ok.expect("no call fails") {
+///         println!("link {index} is broken");
+///         broken += 1;
+///     }
+/// }
+/// assert_eq!(broken, 0);
+/// coordinator.stop();
+/// ```
 pub fn map_unordered<I, R, F>(f: F, items: I) -> MapUnordered<I::IntoIter, F, R>
 where
     I: IntoIterator,

@@ -106,6 +106,34 @@ fn killed_siblings_say_their_group_killed_them() {
 }
 
 #[test]
+fn every_failure_is_kept_when_several_fail_before_the_kill_lands() {
+    quiet_expected_panics();
+    with_coordinator(builder("group-several"), |_| {
+        let mut group = TokenGroup::new();
+        let mut handles = Vec::new();
+        let mut failing = Vec::new();
+        for i in 0..3 {
+            let token = Task::new("fails")
+                .spawn(move || -> u32 { panic!("{EXPECTED_PANIC}: failure {i}") });
+            handles.push(token.kill_handle());
+            failing.push(group.add(token));
+        }
+        group.add(Task::new("fine").spawn(|| 1));
+        // All three fail before the group looks.
+        eventually("the failing calls resolve", || {
+            handles.iter().all(|h| h.is_finished())
+        });
+        let err = group.wait().unwrap_err();
+        let mut ids: Vec<TokenId> = err.failures().iter().map(|(id, _)| *id).collect();
+        ids.sort();
+        failing.sort();
+        assert_eq!(ids, failing);
+        assert!(err.failures().iter().all(|(_, e)| e.is_panic()));
+        assert!(err.to_string().contains("2 more members failed"), "{err}");
+    });
+}
+
+#[test]
 fn join_returns_values_in_add_order() {
     with_coordinator(
         builder("group-order").core_groups(1).workers_per_core(4),

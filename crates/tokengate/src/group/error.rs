@@ -71,6 +71,7 @@ impl<E: fmt::Display> fmt::Display for GroupError<E> {
         match (more, cancelled) {
             (0, 0) => Ok(()),
             (0, c) => write!(f, "; the group cancelled {c} other member{}", plural(c)),
+            (m, 0) => write!(f, "; {m} more member{} failed", plural(m)),
             (m, c) => write!(
                 f,
                 "; {m} more member{} failed, and the group cancelled {c}",

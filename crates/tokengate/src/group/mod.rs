@@ -175,6 +175,12 @@ impl<T> TokenGroup<T> {
     ///
     /// If a member has already failed, the call is killed at once: a failed
     /// group takes no new work.
+    ///
+    /// # Panics
+    ///
+    /// The group panics when it hands the member back if the token's result
+    /// was already taken ([`TaskToken::wait_timeout`] returned it), as the
+    /// token itself would.
     pub fn add(&mut self, token: TaskToken<T>) -> TokenId {
         let id = token.id();
         if self.failed {

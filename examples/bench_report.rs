@@ -30,6 +30,13 @@
 //! the fingerprint cost per policy, and per-key FIFO throughput with 1, 16 and 1,024 keys (criterion
 //! versions: `benches/routing.rs`).
 //!
+//! Row 10 is a `TokenGroup` of 100,000 members (guarded no-op calls): the
+//! time to make the calls, add them to a group and join it, per member,
+//! against the same calls waited on one by one (`tokengate::map`); and the
+//! bytes per member, counted by this binary's allocator (switched on only
+//! for that measurement): what a queued call costs, and what the group adds
+//! to it. `--rows 10` runs this row alone.
+//!
 //! Rows 9 measure process-pool calls (`process_pool = true`, one warm worker
 //! process per logical CPU) against procspawn's `Pool` of the same size and
 //! against tokengate's own thread path: a `u64 -> u64` round trip (target
@@ -73,10 +80,12 @@
 //! never does. A call itself never touches the recorder; what a
 //! publication costs is spread over the calls made meanwhile.
 
+use std::alloc::{GlobalAlloc, Layout, System as SystemAlloc};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokengate::{OperationsCoordinator, StorageSpeed, TaskToken};
+use tokengate::{OperationsCoordinator, StorageSpeed, TaskToken, TokenGroup};
 use tokengate_benches::keys::{KeyPolicy, ns_per_key, payload};
 use tokengate_benches::machine::{cores, cpu_model, rss};
 use tokengate_benches::process_pool::{Carrier, ColdStart, MIB, ProcessHarness, bytes, cold_start};
@@ -86,6 +95,65 @@ use tokengate_benches::systems::{Harness, Routing, System, noop, square};
 use tokengate_benches::work;
 
 const ROUNDS: usize = 7;
+
+/// Whether [`Counting`] counts now: only while row 10 measures.
+static COUNTING: AtomicBool = AtomicBool::new(false);
+/// Bytes allocated and not freed while counting.
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+/// The system allocator, counting [`LIVE`] bytes while [`COUNTING`] is on.
+/// Off, it costs one relaxed load per call.
+struct Counting;
+
+impl Counting {
+    fn count(bytes: isize) {
+        if COUNTING.load(Ordering::Relaxed) {
+            LIVE.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+}
+
+// SAFETY: every method forwards its arguments unchanged to the system
+// allocator and returns its result; the only addition is an atomic counter
+// update, which neither allocates nor touches the memory.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `alloc` is passed on as is.
+        let ptr = unsafe { SystemAlloc.alloc(layout) };
+        if !ptr.is_null() {
+            Counting::count(layout.size() as isize);
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for `alloc`.
+        let ptr = unsafe { SystemAlloc.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            Counting::count(layout.size() as isize);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract for `dealloc` is passed on as is.
+        unsafe { SystemAlloc.dealloc(ptr, layout) };
+        Counting::count(-(layout.size() as isize));
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract for `realloc` is passed on as is.
+        let new = unsafe { SystemAlloc.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            Counting::count(new_size as isize - layout.size() as isize);
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
 
 /// One line of the table.
 struct Row {
@@ -223,6 +291,9 @@ fn main() {
         rows.extend(cpu_scaling_rows(&harness));
     }
     rows.extend(memory);
+    if only.wants(10) {
+        rows.extend(group_rows());
+    }
     if only.wants(5) {
         rows.extend(original_latency_rows(&harness));
         rows.extend(original_throughput_rows(&harness));
@@ -479,6 +550,81 @@ fn memory_row() -> Row {
             label: "<= 512 B".to_owned(),
         }),
     }
+}
+
+// ----- 10. a group of 100,000 members ---------------------------------------
+
+/// Row 10: time and memory of a `TokenGroup` of 100,000 members.
+fn group_rows() -> Vec<Row> {
+    const N: u64 = 100_000;
+    let coordinator = OperationsCoordinator::builder()
+        .lane_capacity(2 * N as usize)
+        .start()
+        .expect("coordinator starts");
+    let bound = coordinator.enter();
+    assert_eq!(noop(7).wait().unwrap(), 7);
+
+    // Time: make, add and join, against make and wait one by one.
+    let mut grouped = Vec::new();
+    let mut mapped = Vec::new();
+    for round in 0..=3 {
+        let started = Instant::now();
+        let group: TokenGroup<u64> = (0..N).map(noop).collect();
+        let values = group.wait().expect("no member fails");
+        let group_time = started.elapsed();
+        assert_eq!(values.len(), N as usize);
+        let started = Instant::now();
+        let values = tokengate::map(noop, 0..N);
+        let map_time = started.elapsed();
+        assert!(values.iter().all(Result::is_ok));
+        if round > 0 {
+            // Round 0 warms the allocator and the lanes.
+            grouped.push(group_time);
+            mapped.push(map_time);
+        }
+    }
+    let group_ns = median(&nanos(&grouped)) / N as f64;
+    let map_ns = median(&nanos(&mapped)) / N as f64;
+
+    // Memory: the calls held queued, then added to a group.
+    coordinator.pause_admission();
+    LIVE.store(0, Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
+    let tokens: Vec<TaskToken<u64>> = (0..N).map(noop).collect();
+    let calls = LIVE.load(Ordering::SeqCst);
+    let mut group = TokenGroup::new();
+    group.extend(tokens);
+    let with_group = LIVE.load(Ordering::SeqCst);
+    COUNTING.store(false, Ordering::SeqCst);
+    let per_call = calls as f64 / N as f64;
+    let per_member = (with_group - calls) as f64 / N as f64;
+    coordinator.resume_admission();
+    assert_eq!(group.wait().expect("no member fails").len(), N as usize);
+    drop(bound);
+    coordinator.stop();
+
+    vec![
+        Row {
+            id: "10",
+            what: "TokenGroup of 100k: make + add + join".to_owned(),
+            ours: format!(
+                "{} total, {}/member",
+                fmt_ns(group_ns * N as f64),
+                fmt_ns(group_ns)
+            ),
+            reference: format!("map (wait each): {}/call", fmt_ns(map_ns)),
+            ratio: Some(group_ns / map_ns),
+            target: None,
+        },
+        Row {
+            id: "10",
+            what: "TokenGroup of 100k: heap bytes per member".to_owned(),
+            ours: format!("+{per_member:.0} B over a Vec of tokens"),
+            reference: format!("{per_call:.0} B/queued call, in a Vec"),
+            ratio: None,
+            target: None,
+        },
+    ]
 }
 
 // ----- 5. the original's workloads (a) and (b) ---------------------------------

@@ -14,6 +14,11 @@
 //! dropping their tokens, some still in line), while a killer kills random
 //! calls.
 //!
+//! The fourth runs groups (`TokenGroup`) and streaming maps under random
+//! kills and member panics, joined every way (completion order, sync and
+//! async; whole joins; dropped unjoined; `kill_all`): every member is handed
+//! back exactly once, or killed with its dropped group.
+//!
 //! No call may run twice: every body records its input in a flag of its own,
 //! and those flags are checked, not the coordinator's counters.
 
@@ -26,8 +31,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Serialize, Serializer};
 use tokengate::{
-    OperationsCoordinator, StorageSpeed, Task, TaskError, TaskToken, Weight, current_worker,
-    task_token_guard,
+    KillHandle, KillReason, OperationsCoordinator, StorageSpeed, Task, TaskError, TaskToken,
+    TokenGroup, TokenId, Weight, current_worker, task_token_guard,
 };
 use tokengate_tests::{
     ExpectedPanic, Outcomes, PATIENCE, SplitMix64, builder, eventually, quiet_expected_panics,
@@ -1095,4 +1100,149 @@ fn reject_under_kills_resolves_each_call_once_and_gives_every_slot_back() {
          {killed} killed; {bodies} bodies ran",
         started.elapsed()
     );
+}
+
+/// Groups per thread in the group stress test, and threads.
+const GROUPS: u64 = 150;
+const GROUP_THREADS: u64 = 4;
+/// The most members of one group.
+const MEMBERS: u64 = 40;
+
+/// One member of the group stress test: marks its input, sometimes panics,
+/// sometimes sleeps, and returns its input.
+fn member(rng: &mut SplitMix64, input: u64, ran: &Arc<RanFlags>) -> TaskToken<u64> {
+    let ran = ran.clone();
+    let panics = rng.chance(1);
+    let sleep_us = if rng.chance(20) { rng.below(200) } else { 0 };
+    Task::new("group_member").spawn(move || {
+        ran.mark(input);
+        if panics {
+            std::panic::panic_any(ExpectedPanic);
+        }
+        if sleep_us > 0 {
+            std::thread::sleep(Duration::from_micros(sleep_us));
+        }
+        input
+    })
+}
+
+#[test]
+fn groups_under_random_kills_hand_back_every_member_exactly_once() {
+    quiet_expected_panics();
+    let coordinator = builder("stress-groups")
+        .start()
+        .expect("the coordinator starts");
+    let handle = coordinator.handle();
+    let ran = Arc::new(RanFlags::new((GROUP_THREADS * GROUPS * MEMBERS) as usize));
+    let (kill_tx, kill_rx) = mpsc::channel::<KillHandle>();
+    let stop = Arc::new(AtomicBool::new(false));
+    let killer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut rng = SplitMix64::new(0x6b11);
+            let mut kills = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                match kill_rx.recv_timeout(Duration::from_millis(1)) {
+                    Ok(member) if rng.chance(5) => kills += u64::from(member.kill()),
+                    Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            kills
+        })
+    };
+    let workers: Vec<_> = (0..GROUP_THREADS)
+        .map(|t| {
+            let (handle, ran, kill_tx) = (handle.clone(), ran.clone(), kill_tx.clone());
+            std::thread::spawn(move || {
+                let _bound = handle.enter();
+                let mut rng = SplitMix64::new(0x9e37 + t);
+                let mut returned = Vec::new();
+                for g in 0..GROUPS {
+                    let base = (t * GROUPS + g) * MEMBERS;
+                    let n = 1 + rng.below(MEMBERS);
+                    let mut group = TokenGroup::new();
+                    let mut added: Vec<(TokenId, u64)> = Vec::new();
+                    let mut handles = Vec::new();
+                    for i in 0..n {
+                        let token = member(&mut rng, base + i, &ran);
+                        let _ = kill_tx.send(token.kill_handle());
+                        handles.push(token.kill_handle());
+                        added.push((group.add(token), base + i));
+                    }
+                    let inputs: std::collections::HashMap<TokenId, u64> =
+                        added.iter().copied().collect();
+                    match g % 5 {
+                        // Completion order, sync: each member once.
+                        0 | 1 => {
+                            let mut seen = HashSet::new();
+                            let next = |group: &mut TokenGroup<u64>| {
+                                if g % 5 == 0 {
+                                    group.wait_next()
+                                } else {
+                                    tokengate_tests::block_on(group.join_next())
+                                }
+                            };
+                            while let Some((id, result)) = next(&mut group) {
+                                assert!(seen.insert(id), "member {id} handed back twice");
+                                let input = inputs[&id];
+                                match result {
+                                    Ok(v) => {
+                                        assert_eq!(v, input);
+                                        returned.push(input);
+                                    }
+                                    Err(e) if e.is_panic() => returned.push(input),
+                                    Err(e) => assert!(e.is_killed(), "{e}"),
+                                }
+                            }
+                            assert_eq!(seen.len(), n as usize, "members lost");
+                        }
+                        // A whole join: the values in add order, or every
+                        // failure accounted for.
+                        2 => match group.wait() {
+                            Ok(values) => {
+                                let expected: Vec<u64> = added.iter().map(|&(_, i)| i).collect();
+                                assert_eq!(values, expected);
+                                returned.extend(values);
+                            }
+                            Err(err) => {
+                                assert!(!err.failures().is_empty());
+                                assert!(err.failures().len() + err.cancelled() <= n as usize);
+                                for (id, e) in err.failures() {
+                                    assert!(inputs.contains_key(id));
+                                    assert_ne!(e.kill_reason(), Some(KillReason::Group));
+                                }
+                            }
+                        },
+                        // Dropped unjoined: everything is resolved at once.
+                        3 => {
+                            drop(group);
+                            assert!(handles.iter().all(KillHandle::is_finished));
+                        }
+                        // Killed, then joined.
+                        _ => {
+                            group.kill_all();
+                            let result = tokengate_tests::block_on(group.join());
+                            if let Ok(values) = result {
+                                returned.extend(values);
+                            }
+                        }
+                    }
+                }
+                returned
+            })
+        })
+        .collect();
+    drop(kill_tx);
+    let mut returned = Vec::new();
+    for worker in workers {
+        returned.extend(worker.join().expect("a group thread panicked"));
+    }
+    stop.store(true, Ordering::SeqCst);
+    let kills = killer.join().unwrap();
+    eventually("every call resolved", || handle.live_tokens() == 0);
+    coordinator.stop();
+    let ran_count = ran.check(&returned);
+    assert!(kills > 0, "the killer killed nothing");
+    assert!(ran_count as usize >= returned.len());
 }

@@ -186,3 +186,27 @@ fn a_lost_worker_and_a_panic_in_a_worker_process_are_reported_in_the_calls_span(
         });
     });
 }
+
+#[test]
+fn a_failing_group_member_ends_its_siblings_worker_processes() {
+    tokengate_tests::quiet_expected_panics();
+    let dir = scratch_dir("group");
+    with_coordinator(builder("p-group").process_workers(2), |coordinator| {
+        let pid_file = dir.join("pid");
+        let mut group = tokengate::TokenGroup::new();
+        group.add(fns::spin(pid_file.display().to_string(), 60));
+        let pid: u32 = read_when_written(&pid_file).parse().unwrap();
+        group.add(tokengate::spawn("fails_on_a_thread", || -> u32 {
+            panic!("{}: a sibling failed", tokengate_tests::EXPECTED_PANIC)
+        }));
+        let err = tokengate_tests::block_on(group.join()).unwrap_err();
+        assert!(err.first().unwrap().1.is_panic());
+        assert_eq!(err.cancelled(), 1, "the spinning sibling was cancelled");
+        wait_exited(pid);
+        eventually("the killed worker replaced", || {
+            let p = coordinator.stats().processes;
+            p.killed == 1 && p.alive >= 1
+        });
+        assert!(!coordinator.worker_processes().contains(&pid));
+    });
+}

@@ -112,8 +112,17 @@ impl fmt::Display for ErrorKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum KillReason {
-    /// [`TaskToken::kill`](crate::TaskToken::kill).
+    /// [`TaskToken::kill`](crate::TaskToken::kill), or
+    /// [`KillHandle::kill`](crate::KillHandle::kill) of one of its handles.
     Token,
+    /// Its [`TokenGroup`](crate::TokenGroup) (or
+    /// [`map_unordered`](crate::map_unordered) with
+    /// [`fail_fast`](crate::MapUnordered::fail_fast)): another member failed,
+    /// or the group was killed or dropped before it was joined.
+    Group,
+    /// Its [`KillOnDrop`](crate::KillOnDrop) was dropped before the call
+    /// finished (its awaiting caller went away).
+    Dropped,
     /// [`Handle::kill_token`](crate::Handle::kill_token),
     /// by its id.
     Admin,
@@ -131,6 +140,8 @@ impl KillReason {
     pub const fn as_str(self) -> &'static str {
         match self {
             KillReason::Token => "token",
+            KillReason::Group => "group",
+            KillReason::Dropped => "dropped",
             KillReason::Admin => "admin",
             KillReason::Operation => "operation",
             KillReason::Drain => "drain",
@@ -141,6 +152,11 @@ impl KillReason {
     fn describe(self) -> &'static str {
         match self {
             KillReason::Token => "by its token",
+            KillReason::Group => {
+                "by its group (another member failed, or the group was killed or dropped \
+                 before it was joined)"
+            }
+            KillReason::Dropped => "because its `KillOnDrop` was dropped before it finished",
             KillReason::Admin => "by an admin kill of its id",
             KillReason::Operation => "by a kill of its whole operation",
             KillReason::Drain => "by a drain while it was waiting",

@@ -78,6 +78,37 @@
 //! coordinator.stop();
 //! ```
 //!
+//! # Calls that belong together
+//!
+//! Dropping a token *detaches* its call: it runs on, its result unread. To
+//! tie calls to their caller instead, put them in a [`TokenGroup`] (the first
+//! failure kills the rest; a group dropped unjoined kills what it holds),
+//! wrap one in [`kill_on_drop`](TaskToken::kill_on_drop), or keep a
+//! [`kill_handle`](TaskToken::kill_handle). Over many items,
+//! [`map_unordered`] hands results back as they finish, with at most
+//! [`in_flight`](MapUnordered::in_flight) calls made at a time.
+//!
+//! ```
+//! use tokengate::{task_token_guard, OperationsCoordinator, TokenGroup};
+//!
+//! #[task_token_guard(op = "word_count", weight = "light")]
+//! fn word_count(text: String) -> usize {
+//!     text.split_whitespace().count()
+//! }
+//!
+//! let coordinator = OperationsCoordinator::start();
+//! let texts = ["a b", "c d e", "f"].map(String::from);
+//! let group: TokenGroup<usize> = texts.clone().into_iter().map(word_count).collect();
+//! assert_eq!(group.wait().unwrap(), [2, 3, 1]); // all or nothing, in add order
+//!
+//! let mut total = 0;
+//! for (_index, count) in tokengate::map_unordered(word_count, texts).in_flight(2) {
+//!     total += count.unwrap(); // as each call finishes
+//! }
+//! assert_eq!(total, 6);
+//! coordinator.stop();
+//! ```
+//!
 //! # Nesting
 //!
 //! A guarded fn may call guarded fns and wait on their tokens, or take tokens
@@ -193,7 +224,12 @@
 //!   anywhere.
 //! * [`CoordinatorBuilder`]: core groups, workers per core, lane and mailbox
 //!   capacities, [`FullLanePolicy`], stop timeout, worker processes.
-//! * [`map`] / [`a_map`]: one fn over many items, results in order.
+//! * [`map`] / [`a_map`]: one fn over many items, results in order;
+//!   [`map_unordered`] / [`a_map_unordered`]: as they finish, bounded, with
+//!   fail fast and progress ([`Handle::bulk_maps`] shows them).
+//! * [`TokenGroup`]: calls that succeed or fail together, joined in add or
+//!   completion order; [`KillOnDrop`] and [`KillHandle`]: cancellation of
+//!   lone calls.
 //! * [`spawn`] / [`Task`]: guarded calls of closures, without the attribute.
 //! * [`is_cancelled`] / [`checkpoint`]: cooperative cancellation inside a call;
 //!   [`current_worker`] / [`current_token_id`]: where and which call runs.
@@ -226,6 +262,7 @@ mod cancel;
 mod coordinator;
 mod error;
 pub mod fingerprint;
+mod group;
 mod map;
 mod metrics;
 mod name;
@@ -253,11 +290,12 @@ pub use coordinator::{
     Override, PanicReport, RetryOn,
 };
 pub use error::{BuildError, Cancelled, ErrorKind, KillReason, TaskError, TokenId};
-pub use map::{a_map, map};
+pub use group::{GroupError, MemberError, TokenGroup};
+pub use map::{AMapUnordered, MapUnordered, a_map, a_map_unordered, map, map_unordered};
 pub use name::ParseNameError;
 pub use spawn::{RetryingTask, Task, spawn};
 pub use state::TokenState;
 pub use storage::StorageSpeed;
-pub use token::TaskToken;
+pub use token::{KillHandle, KillOnDrop, TaskToken};
 pub use tokengate_macros::task_token_guard;
 pub use weight::Weight;

@@ -492,6 +492,33 @@ impl fmt::Display for Stats {
     }
 }
 
+/// One streaming map in progress, from
+/// [`Handle::bulk_maps`](crate::Handle::bulk_maps): what a progress bar
+/// needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct BulkMap {
+    /// The map's label ([`MapUnordered::label`](crate::MapUnordered::label)),
+    /// or the operation name of its calls.
+    pub label: String,
+    /// Items resolved so far (values and failures).
+    pub done: usize,
+    /// Items in all, as far as the map knows: the items submitted plus those
+    /// its iterator says remain (exact for vectors, ranges and slices).
+    pub total: usize,
+    /// Items that failed so far.
+    pub failed: usize,
+    /// Calls submitted and not resolved yet.
+    pub in_flight: usize,
+    /// When the map made its first call.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub started_at: std::time::Instant,
+    /// Time since its first call.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
+    pub elapsed: Duration,
+}
+
 /// One call in flight, from [`Handle::live_calls`](crate::Handle::live_calls):
 /// what is queued, what runs, and what misbehaves right now.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -276,6 +276,30 @@ impl Handle {
         self.shared.live_calls()
     }
 
+    /// The streaming maps ([`map_unordered`](crate::map_unordered),
+    /// [`a_map_unordered`](crate::a_map_unordered)) whose calls run here now,
+    /// oldest first, with their progress: for a dashboard's progress bars.
+    /// A map appears with its first call and disappears when it ends or is
+    /// dropped.
+    ///
+    /// ```
+    /// use tokengate::{OperationsCoordinator, Task};
+    ///
+    /// let coordinator = OperationsCoordinator::start();
+    /// let double = Task::new("double").func(|x: u32| x * 2);
+    /// let mut results = tokengate::map_unordered(double, 0..100).label("doubling");
+    /// let (_, first) = results.next().unwrap();
+    /// assert!(first.is_ok());
+    /// let maps = coordinator.bulk_maps();
+    /// assert_eq!((maps[0].label.as_str(), maps[0].total), ("doubling", 100));
+    /// assert_eq!(results.count(), 99);
+    /// assert!(coordinator.bulk_maps().is_empty());
+    /// coordinator.stop();
+    /// ```
+    pub fn bulk_maps(&self) -> Vec<crate::stats::BulkMap> {
+        self.shared.bulk_maps.snapshot()
+    }
+
     /// Blocks operation `op` until [`unblock_operation`](Self::unblock_operation):
     /// its new calls fail at once with
     /// [`ErrorKind::Blocked`](crate::ErrorKind::Blocked); calls already queued

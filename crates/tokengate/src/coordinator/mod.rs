@@ -4,6 +4,7 @@ mod admin;
 mod admission;
 mod admitter;
 mod builder;
+mod bulk;
 mod call;
 mod context;
 mod current;
@@ -31,6 +32,7 @@ mod timer;
 mod trace;
 
 pub use builder::{CoordinatorBuilder, FullLanePolicy};
+pub(crate) use bulk::BulkProgress;
 pub(crate) use call::Call;
 pub use current::EnterGuard;
 pub use guard::AutoBlock;

@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 
 use super::admitter::Admitter;
 use super::builder::Config;
+use super::bulk::BulkMaps;
 use super::context::{self, OpKey};
 use super::guard::Guards;
 use super::lead::Leads;
@@ -61,6 +62,8 @@ pub(crate) struct Shared {
     pub(crate) admitter: Admitter,
     /// The timer and admission threads, joined at stop.
     pub(super) service_threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Streaming maps in progress (`map_unordered`).
+    pub(crate) bulk_maps: BulkMaps,
 }
 
 impl std::fmt::Debug for Shared {
@@ -113,6 +116,7 @@ impl Shared {
             submitting: AtomicUsize::new(0),
             admitter: Admitter::default(),
             service_threads: Mutex::default(),
+            bulk_maps: BulkMaps::default(),
             config,
         }
     }

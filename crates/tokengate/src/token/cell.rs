@@ -81,6 +81,10 @@ pub(crate) trait Completion<T>: Send + Sync {
     /// Returns the result once it is there, registering `waker` otherwise.
     fn poll_result(&self, waker: &Waker) -> Poll<Result<T, TaskError>>;
 
+    /// Registers `waker` to be woken once the result is there, without taking
+    /// it. Returns true (and registers nothing) if it is there already.
+    fn watch(&self, waker: &Waker) -> bool;
+
     /// The same cell as a job (for kills and inline claims).
     fn as_job(&self) -> &dyn Job;
 
@@ -431,6 +435,20 @@ where
                     place => *place = Some(waker.clone()),
                 }
                 Poll::Pending
+            }
+        }
+    }
+
+    fn watch(&self, waker: &Waker) -> bool {
+        let mut slot = self.lock();
+        match slot.stage {
+            Stage::Done(_) | Stage::Taken => true,
+            Stage::Pending(_) | Stage::Running => {
+                match &mut slot.waker {
+                    Some(current) if current.will_wake(waker) => {}
+                    place => *place = Some(waker.clone()),
+                }
+                false
             }
         }
     }

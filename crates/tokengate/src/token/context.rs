@@ -43,7 +43,7 @@ impl Wake for ThreadWaker {
 }
 
 /// A waker that unparks the calling thread.
-pub(super) fn thread_waker() -> Waker {
+pub(crate) fn thread_waker() -> Waker {
     CONTEXT.with(|c| {
         c.waker
             .get_or_init(|| Waker::from(Arc::new(ThreadWaker(std::thread::current()))))

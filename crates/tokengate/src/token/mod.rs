@@ -72,6 +72,8 @@ mod cell;
 mod context;
 mod header;
 mod id;
+mod kill_handle;
+mod kill_on_drop;
 #[cfg(all(test, loom))]
 mod loom;
 mod owner;
@@ -84,15 +86,18 @@ mod wait;
 
 pub(crate) use again::{Again, Body, Cause};
 pub(crate) use cell::{Cell, Completion, Job, JobRef, kill, terminate_with};
+pub(crate) use context::thread_waker;
 pub(crate) use header::{Header, epoch, now_ns};
 pub(crate) use id::next_id;
+pub use kill_handle::KillHandle;
+pub use kill_on_drop::KillOnDrop;
 pub(crate) use owner::Owner;
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::{KillReason, TokenId};
@@ -122,7 +127,10 @@ use crate::{TaskError, TokenState, Weight};
 /// # Dropping
 ///
 /// Dropping a token *detaches* the call: it still runs to completion and its
-/// result is dropped. To stop it, call [`kill`](Self::kill) first.
+/// result is dropped. To stop it, call [`kill`](Self::kill) first, wrap it
+/// with [`kill_on_drop`](Self::kill_on_drop), keep a
+/// [`kill_handle`](Self::kill_handle), or add it to a
+/// [`TokenGroup`](crate::TokenGroup).
 ///
 /// # Cancel safety
 ///
@@ -208,7 +216,42 @@ impl<T> TaskToken<T> {
     /// at once; its body keeps running until it returns, and can stop early by
     /// checking [`is_cancelled`](crate::is_cancelled).
     pub fn kill(&self) -> bool {
-        kill(self.cell.as_job(), KillReason::Token)
+        self.kill_for(KillReason::Token)
+    }
+
+    /// Wraps the token so that dropping it before the call finished kills the
+    /// call; see [`KillOnDrop`]. A plain token detaches its call when dropped.
+    pub fn kill_on_drop(self) -> KillOnDrop<T> {
+        KillOnDrop::new(self)
+    }
+
+    /// A cloneable, `Send + Sync` handle that can kill this call from
+    /// anywhere; see [`KillHandle`].
+    pub fn kill_handle(&self) -> KillHandle {
+        KillHandle::new(self.id(), Arc::downgrade(&self.cell.clone().job()))
+    }
+
+    /// The call as a job, to kill it or run it inline.
+    pub(crate) fn job_ref(&self) -> &dyn Job {
+        self.cell.as_job()
+    }
+
+    /// The call as an owned job.
+    pub(crate) fn job(&self) -> JobRef {
+        self.cell.clone().job()
+    }
+
+    /// Registers `waker` to be woken once the call resolved, without taking
+    /// its result; true (nothing registered) if it has resolved already. The
+    /// wake comes only with the final outcome, never between retried
+    /// attempts.
+    pub(crate) fn watch(&self, waker: &Waker) -> bool {
+        self.cell.watch(waker)
+    }
+
+    /// Kills the call for `reason`; true if this took effect.
+    pub(crate) fn kill_for(&self, reason: KillReason) -> bool {
+        kill(self.cell.as_job(), reason)
     }
 
     /// Gives this call a deadline `timeout` from now: if it has not finished

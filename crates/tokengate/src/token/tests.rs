@@ -195,3 +195,54 @@ fn a_token_resolved_at_birth_has_no_owner() {
             .is_no_coordinator()
     );
 }
+
+/// A second token view of the cell behind `token`, to read an outcome the
+/// first one's owner (a dropped `KillOnDrop`) never will.
+fn second_view<T: Send + 'static>(token: &TaskToken<T>) -> TaskToken<T> {
+    TaskToken {
+        cell: token.cell.clone(),
+    }
+}
+
+#[test]
+fn a_dropped_kill_on_drop_kills_its_call_for_being_dropped() {
+    let (_recorder, token, job) = cell(|| 1);
+    assert!(job.transition(Created, Waiting));
+    let view = second_view(&token);
+    drop(token.kill_on_drop());
+    let err = view.wait().unwrap_err();
+    assert_eq!(err.kill_reason(), Some(KillReason::Dropped));
+    assert!(
+        err.to_string().contains("`KillOnDrop` was dropped"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_resolved_call_is_left_alone_by_its_kill_on_drop() {
+    let (_recorder, token, job) = cell(|| 1);
+    start(&job);
+    job.run(&job);
+    let view = second_view(&token);
+    drop(token.kill_on_drop());
+    assert_eq!(view.wait().unwrap(), 1);
+}
+
+#[test]
+fn watch_reports_a_resolved_call_and_wakes_once_for_a_pending_one() {
+    struct Count(AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let (_recorder, token, job) = cell(|| 1);
+    let count = Arc::new(Count(AtomicUsize::new(0)));
+    let waker = std::task::Waker::from(count.clone());
+    start(&job);
+    assert!(!token.watch(&waker), "pending: the waker is registered");
+    job.run(&job);
+    assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    assert!(token.watch(&waker), "resolved: nothing to register");
+    assert_eq!(token.wait().unwrap(), 1, "watching took nothing");
+}

@@ -1,4 +1,10 @@
-//! The Concurrent construct: run one guarded fn over many items, results in order.
+//! The Concurrent construct: run one guarded fn over many items, results in
+//! input order ([`map`], [`a_map`]) or as they finish ([`map_unordered`],
+//! [`a_map_unordered`]).
+
+mod unordered;
+
+pub use unordered::{AMapUnordered, MapUnordered, a_map_unordered, map_unordered};
 
 use crate::{TaskError, TaskToken};
 

@@ -228,6 +228,7 @@ mod name;
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub mod process;
+pub mod remote;
 mod scheduler;
 mod spawn;
 mod state;

@@ -254,7 +254,7 @@ use crate::args::{self, ATTRIBUTE, Choice as _, GuardArgs, HashPolicy};
 use crate::errors::Errors;
 use crate::item::GuardedFn;
 use crate::runtime_path::RuntimePath;
-use crate::validate;
+use crate::validate::{self, Crossing};
 
 /// Expands `#[task_token_guard(args)] item`.
 pub(crate) fn guard(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -279,7 +279,7 @@ pub(crate) fn guard(args: TokenStream, item: TokenStream) -> TokenStream {
     if errors.ok(validate::retry_err(&func.sig, &args)).is_none() {
         args.drop_retry_err();
     }
-    let rewritten = match validate::signature(&func.sig, args.process_pool, args.retried()) {
+    let rewritten = match validate::signature(&func.sig, crossing(&args), args.retried()) {
         Ok(()) => submitting_fn(&func, &args),
         Err(error) => {
             errors.push(error);
@@ -289,6 +289,17 @@ pub(crate) fn guard(args: TokenStream, item: TokenStream) -> TokenStream {
     errors.ok(validate::key_markers(&func.key_markers, &args));
     let errors = errors.to_compile_error();
     quote!(#rewritten #errors)
+}
+
+/// Where the fn's calls go when they leave this process, if they do.
+fn crossing(args: &GuardArgs) -> Option<Crossing> {
+    if args.remote.is_some() {
+        Some(Crossing::Remote)
+    } else if args.process_pool {
+        Some(Crossing::ProcessPool)
+    } else {
+        None
+    }
 }
 
 /// The fn that submits its body to a worker and returns the token.
@@ -333,8 +344,9 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
     let mut sig = sig.clone();
     // A retried thread fn moves its arguments into a tuple it copies per
     // attempt: by name, as a process-pool fn encodes them.
-    let retried = args.retried() && !args.process_pool;
-    if args.process_pool || retried {
+    let crossing = crossing(args);
+    let retried = args.retried() && crossing.is_none();
+    if crossing.is_some() || retried {
         process_pool::plain_names(&mut sig);
     }
     let key = args
@@ -354,13 +366,31 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
     } = key.unwrap_or_default();
 
     let site_ref = site_ref();
-    let (process_checks, process_helpers, process_entry, submit) = if args.process_pool {
+    let (process_checks, process_helpers, process_entry, submit) = if let Some(crossing) = crossing
+    {
+        let remote = (crossing == Crossing::Remote).then(|| process_pool::Remote {
+            weight: args.weight.map_or_else(
+                || quote!(#runtime::Weight::Medium),
+                |weight| weight.path(&runtime),
+            ),
+            isolated: args.process_pool,
+            memory_limit: args.memory_limit.filter(|_| args.process_pool).unwrap_or(0),
+        });
         let ProcessCall {
             checks,
             helpers,
             entry,
             submit,
-        } = process_pool::process_call(func, &sig, &op, &return_type, key_expr, is_err, &runtime);
+        } = process_pool::process_call(
+            func,
+            &sig,
+            &op,
+            &return_type,
+            key_expr,
+            is_err,
+            remote,
+            &runtime,
+        );
         (Some(checks), Some(helpers), Some(entry), submit)
     } else if retried {
         let generics = submit_generics
@@ -762,6 +792,9 @@ fn site(args: &GuardArgs, op: &LitStr, runtime: &RuntimePath) -> TokenStream {
     }
     if let Some(bytes) = args.memory_limit.filter(|_| args.process_pool) {
         site.extend(quote!(.memory_limit(#bytes)));
+    }
+    if let Some(pool) = &args.remote {
+        site.extend(quote!(.remote(#pool)));
     }
     site
 }

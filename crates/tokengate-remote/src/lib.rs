@@ -121,7 +121,7 @@ mod names;
 mod wire;
 mod worker;
 
-pub use caller::{Caller, CallerConfig, CallerStats, ConnectionState, Permit};
+pub use caller::{Caller, CallerConfig, CallerStats, ConnectionState, Permit, Remote};
 pub use error::Error;
 pub use job::{DEFAULT_POOL, Job, OnDone, Outcome, StickyKey};
 pub use worker::{

@@ -31,7 +31,12 @@ const ROUNDS: u32 = 8;
 
 /// Hashes `block` `rounds` times over; returns the digest and the process
 /// that computed it.
-#[task_token_guard(op = "remote_example_digest", weight = "heavy", timeout = "30s", remote = true)]
+#[task_token_guard(
+    op = "remote_example_digest",
+    weight = "heavy",
+    timeout = "30s",
+    remote = true
+)]
 fn digest(block: Vec<u8>, rounds: u32) -> ([u8; 32], u32) {
     (hash(&block, rounds), std::process::id())
 }

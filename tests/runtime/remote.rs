@@ -262,10 +262,17 @@ fn a_stop_waits_for_remote_calls_in_flight_then_closes_the_backend() {
 
     let stopping = Instant::now();
     coordinator.stop();
-    assert!(stopping.elapsed() >= Duration::from_millis(200), "it was waited for");
+    assert!(
+        stopping.elapsed() >= Duration::from_millis(200),
+        "it was waited for"
+    );
     assert!(error(stuck_call).is_shutdown());
     assert!(backend.closed.load(Ordering::SeqCst));
-    assert_eq!(backend.kills.load(Ordering::SeqCst), 1, "stopped on its host");
+    assert_eq!(
+        backend.kills.load(Ordering::SeqCst),
+        1,
+        "stopped on its host"
+    );
 }
 
 #[test]
@@ -314,7 +321,11 @@ fn a_remote_attempt_past_its_own_deadline_is_stopped_and_retried() {
             let mut token = slow_once();
             assert_eq!(tokengate_tests::settle(&mut token).unwrap(), 1);
             assert_eq!(token.attempts(), 2);
-            assert_eq!(backend.kills.load(Ordering::SeqCst), 1, "the first was stopped");
+            assert_eq!(
+                backend.kills.load(Ordering::SeqCst),
+                1,
+                "the first was stopped"
+            );
             assert_eq!(coordinator.stats().remote.unwrap().submitted, 2);
         },
     );
@@ -342,7 +353,10 @@ fn many_callers_never_overfill_the_window() {
             assert_eq!(total, expected);
             assert!(backend.high_water.load(Ordering::SeqCst) <= 3);
             let remote = coordinator.stats().remote.unwrap();
-            assert_eq!((remote.submitted, remote.in_flight, remote.waiting), (200, 0, 0));
+            assert_eq!(
+                (remote.submitted, remote.in_flight, remote.waiting),
+                (200, 0, 0)
+            );
         },
     );
     // Holds the window full for a moment, so that calls wait, then lets all go.

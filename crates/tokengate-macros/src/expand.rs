@@ -27,7 +27,7 @@
 //! `.process_pool()`, `.limit("github_api")`, `.queue_timeout_nanos(100000000u64)`,
 //! `.retries(3u32)`, `.retry_backoff_nanos(10000000u64)`,
 //! `.retry_on(::tokengate::__private::RETRY_PANIC | ::tokengate::__private::RETRY_ERR)`
-//! (one bit per cause) and `.memory_limit(268435456u64)`, except
+//! (one bit per cause), `.memory_limit(268435456u64)` and `.remote("gpu")`, except
 //! `crate = "…"`: it replaces `::tokengate`, here and in every output below,
 //! with the path given (see `runtime_path`).
 //!
@@ -214,6 +214,16 @@
 //! an argument type without serde is reported once, on the type. A sticky
 //! process-pool fn's key helper joins `encode_args` and `decode_args` in the
 //! one `impl __Tokengate`.
+//!
+//! A `remote` fn expands the same way, with three differences: its checks are
+//! `assert_remote_value` (whose message names worker hosts and `remote`); its
+//! registration says how a worker host runs it,
+//! `ProcessFn::new(…).remote(::tokengate::Weight::Heavy, false, 0u64)` (its
+//! weight, whether `process_pool = true` isolates it there, and its
+//! `memory_limit` in bytes, 0 for none); and it submits through
+//! `submit_remote` (`submit_remote_retry_err` under `retry_on = ["err"]`),
+//! with the same arguments as `submit_process`. Its site has `.remote("pool")`
+//! (`"default"` for `remote = true`).
 //!
 //! # Checks and errors
 //!

@@ -1019,10 +1019,12 @@ fn remote_excludes_keys_that_cannot_work_across_hosts() {
     let (args, messages) = parse(quote!(remote = true, memory_limit = "64MiB"));
     assert_eq!(
         messages,
-        ["`memory_limit` on a `remote` fn needs `process_pool = true` too: the limit holds \
+        [
+            "`memory_limit` on a `remote` fn needs `process_pool = true` too: the limit holds \
           the worker process that runs the call on its worker host, and without \
           `process_pool` the call runs on a thread there, which cannot be bounded this way; \
-          add `process_pool = true` or remove `memory_limit`"]
+          add `process_pool = true` or remove `memory_limit`"
+        ]
     );
     assert_eq!(args.memory_limit, None);
 }

@@ -268,16 +268,23 @@ fn process_pool_keeps_the_other_checks() {
 #[test]
 fn a_remote_fn_is_checked_as_a_process_pool_fn_in_its_own_words() {
     let remote = |sig| messages_crossing(sig, Some(Crossing::Remote));
-    assert_eq!(remote("fn f(a: u8, data: Vec<u8>) -> u64"), Vec::<String>::new());
+    assert_eq!(
+        remote("fn f(a: u8, data: Vec<u8>) -> u64"),
+        Vec::<String>::new()
+    );
     assert_eq!(
         remote("fn f(&self, x: u8)"),
-        ["a `remote` fn is found by op name in a worker host, so it must be a free fn or an \
-          associated fn without `self`; pass what the call needs as arguments"]
+        [
+            "a `remote` fn is found by op name in a worker host, so it must be a free fn or an \
+          associated fn without `self`; pass what the call needs as arguments"
+        ]
     );
     assert_eq!(
         remote("fn f<T>(x: T)"),
-        ["a `remote` fn cannot have type parameters: a worker host finds the fn by op name, \
-          which must name one concrete fn; use concrete types, or drop `remote`"]
+        [
+            "a `remote` fn cannot have type parameters: a worker host finds the fn by op name, \
+          which must name one concrete fn; use concrete types, or drop `remote`"
+        ]
     );
     assert_eq!(
         remote("fn f(x: impl Send) -> Self"),

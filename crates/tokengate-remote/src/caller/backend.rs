@@ -8,11 +8,11 @@
 
 use std::sync::Arc;
 
+use tokengate::TokenId;
 use tokengate::remote::{
     ConnectRemote, RemoteBackend, RemoteConnection, RemoteDone, RemoteJob, RemoteOutcome,
     RemotePermit, RemoteStats,
 };
-use tokengate::TokenId;
 
 use crate::caller::{Caller, CallerConfig, ConnectionState, Permit};
 use crate::job::{Job, Outcome};
@@ -49,7 +49,7 @@ impl RemoteBackend for Caller {
         let id = self.job_id(job.token, job.attempt);
         let mut sent = Job::new(id, job.op, job.args)
             .weight(job.weight.as_str())
-        .pool(job.pool);
+            .pool(job.pool);
         if let Some(budget) = job.budget {
             sent = sent.deadline(budget);
         }

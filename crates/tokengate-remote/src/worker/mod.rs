@@ -27,8 +27,8 @@ use futures::StreamExt;
 use tokio::sync::{Semaphore, watch};
 
 pub use cancel::CancelFlag;
-pub use config::{Executor, Failure, ResultHook, WorkerConfig};
 use config::Runner;
+pub use config::{Executor, Failure, ResultHook, WorkerConfig};
 pub use stats::WorkerStats;
 
 use crate::broker;

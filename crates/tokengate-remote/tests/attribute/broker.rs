@@ -9,12 +9,14 @@ use crate::support::*;
 #[test]
 fn a_broker_down_at_submit_fails_the_call_with_a_clear_error() {
     let mut hosts = Hosts::start(1);
-    let coordinator = start(caller(1).remote(
-        hosts
-            .remote()
-            .publish_attempts(2)
-            .publish_timeout(Duration::from_millis(300)),
-    ));
+    let coordinator = start(
+        caller(1).remote(
+            hosts
+                .remote()
+                .publish_attempts(2)
+                .publish_timeout(Duration::from_millis(300)),
+        ),
+    );
     let _bound = coordinator.enter();
     assert_eq!(double(vec![1]).wait().unwrap(), vec![1, 1]);
 
@@ -24,7 +26,10 @@ fn a_broker_down_at_submit_fails_the_call_with_a_clear_error() {
     assert!(made.elapsed() < PATIENCE);
     assert!(err.is_remote_unavailable(), "{err}");
     let text = err.to_string();
-    assert!(text.starts_with("remote call `attr_double` could not be sent: "), "{text}");
+    assert!(
+        text.starts_with("remote call `attr_double` could not be sent: "),
+        "{text}"
+    );
     assert!(text.contains("2 attempt(s)"), "{text}");
     assert!(text.contains(&hosts.server.url()), "{text}");
     let remote = coordinator.stats().remote.unwrap();
@@ -41,6 +46,9 @@ fn a_coordinator_whose_broker_is_down_does_not_start() {
         .start()
         .unwrap_err();
     let text = err.to_string();
-    assert!(text.starts_with("could not start the remote backend: "), "{text}");
+    assert!(
+        text.starts_with("could not start the remote backend: "),
+        "{text}"
+    );
     assert!(text.contains(&url), "{text}");
 }

@@ -32,9 +32,21 @@ fn a_remote_call_runs_on_the_worker_host_and_resolves_here() {
     assert_eq!(remote.connection.as_str(), "connected");
     assert_eq!(remote.max_in_flight, 1_000);
     assert_eq!(stats.tokens.completed, 3);
-    assert!(stats.to_string().contains("remote: broker connected"), "{stats}");
+    assert!(
+        stats.to_string().contains("remote: broker connected"),
+        "{stats}"
+    );
     // The host counted them as calls of its own.
-    assert_eq!(hosts.host.stats().op("attr_double").unwrap().counts.completed, 1);
+    assert_eq!(
+        hosts
+            .host
+            .stats()
+            .op("attr_double")
+            .unwrap()
+            .counts
+            .completed,
+        1
+    );
     assert_eq!(hosts.worker.stats().values, 3);
 }
 
@@ -60,7 +72,12 @@ fn errors_panics_and_failures_come_back_as_the_tokens_result() {
     let err = picky(Picky(String::new())).wait().unwrap_err();
     assert!(err.is_process_failure(), "{err}");
     let text = err.to_string();
-    assert!(text.starts_with("remote call `attr_picky` failed: could not decode its arguments on the worker host"), "{text}");
+    assert!(
+        text.starts_with(
+            "remote call `attr_picky` failed: could not decode its arguments on the worker host"
+        ),
+        "{text}"
+    );
     assert!(text.contains("a picky value must not be empty"), "{text}");
     assert_eq!(picky(Picky("ok".to_owned())).wait().unwrap(), 2);
 

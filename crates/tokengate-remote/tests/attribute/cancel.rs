@@ -19,10 +19,15 @@ fn a_timeout_resolves_at_the_deadline_and_stops_the_call_on_its_host() {
     let err = spin(tag).wait().unwrap_err();
     let took = made.elapsed();
     assert!(err.is_timeout(), "{err}");
-    assert!(took >= Duration::from_millis(300), "resolved after {took:?}");
+    assert!(
+        took >= Duration::from_millis(300),
+        "resolved after {took:?}"
+    );
     assert!(took < PATIENCE, "resolved after {took:?}");
     eventually("the host's call saw its cancellation", || saw_cancel(tag));
-    eventually("the host is idle again", || hosts.worker.stats().running == 0);
+    eventually("the host is idle again", || {
+        hosts.worker.stats().running == 0
+    });
     let stats = coordinator.stats();
     assert_eq!(stats.tokens.timed_out, 1);
     assert_eq!(stats.remote.unwrap().in_flight, 0);

@@ -17,7 +17,10 @@ fn without_a_backend_remote_calls_run_in_the_local_process_pool() {
     assert!(boom("locally".to_owned()).wait().unwrap_err().is_panic());
     let err = picky(Picky(String::new())).wait().unwrap_err();
     assert!(err.is_process_failure(), "{err}");
-    assert!(err.to_string().contains("a picky value must not be empty"), "{err}");
+    assert!(
+        err.to_string().contains("a picky value must not be empty"),
+        "{err}"
+    );
 
     let stats = coordinator.stats();
     assert!(stats.remote.is_none());

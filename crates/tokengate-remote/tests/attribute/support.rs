@@ -52,7 +52,10 @@ impl Hosts {
     }
 
     /// [`start`](Self::start), with the worker's config adjusted by `tune`.
-    pub(crate) fn start_with(slots: usize, tune: impl FnOnce(WorkerConfig) -> WorkerConfig) -> Hosts {
+    pub(crate) fn start_with(
+        slots: usize,
+        tune: impl FnOnce(WorkerConfig) -> WorkerConfig,
+    ) -> Hosts {
         quiet_expected_panics();
         let server = NatsServer::start();
         // A worker thread per slot, so that every job the worker takes runs

@@ -57,7 +57,10 @@ fn the_in_flight_window_bounds_remote_calls() {
     assert_eq!(started(tag), 6);
     assert!(most_at_once(tag) <= 2, "{} ran at once", most_at_once(tag));
     let remote = coordinator.stats().remote.unwrap();
-    assert_eq!((remote.in_flight, remote.waiting, remote.submitted), (0, 0, 6));
+    assert_eq!(
+        (remote.in_flight, remote.waiting, remote.submitted),
+        (0, 0, 6)
+    );
 }
 
 #[test]
@@ -78,7 +81,8 @@ fn a_full_window_and_lane_reject_under_the_reject_policy() {
     let err = rejected.wait().unwrap_err();
     assert!(err.is_rejected(), "{err}");
     assert!(
-        err.to_string().contains("its remote backend has 2 calls in flight"),
+        err.to_string()
+            .contains("its remote backend has 2 calls in flight"),
         "{err}"
     );
     open(tag);

@@ -227,7 +227,9 @@ fn a_panic_or_a_failure_elsewhere_is_the_tokens_error() {
     let err = token.wait().unwrap_err();
     assert_eq!(err.panic_message(), Some("far away"));
     assert_eq!(
-        err.into_panic().downcast_ref::<String>().map(String::as_str),
+        err.into_panic()
+            .downcast_ref::<String>()
+            .map(String::as_str),
         Some("far away")
     );
 

@@ -49,9 +49,11 @@ impl RemoteCall {
         let mut args = self.args.lock().unwrap_or_else(PoisonError::into_inner);
         let taken = if keep { args.clone() } else { args.take() };
         taken.unwrap_or_else(|| {
-            Err("the arguments of this remote call were sent already; this is a bug in \
+            Err(
+                "the arguments of this remote call were sent already; this is a bug in \
                  tokengate, please report it"
-                .to_owned())
+                    .to_owned(),
+            )
         })
     }
 

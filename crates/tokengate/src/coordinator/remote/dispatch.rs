@@ -91,8 +91,7 @@ impl Shared {
     pub(crate) fn place_remote(&self, job: &JobRef) -> Option<bool> {
         let link = self.remote.as_ref()?;
         let route = route_of(&**job).expect("admitted tokens have a route");
-        if !self.remote_open() || route.op.is_paused() || !self.scheduler.remote_lane.is_clear()
-        {
+        if !self.remote_open() || route.op.is_paused() || !self.scheduler.remote_lane.is_clear() {
             return None;
         }
         match link.backend.try_reserve() {
@@ -155,7 +154,10 @@ impl Shared {
             return true;
         }
         let route = route_of(&*job).expect("admitted tokens have a route");
-        let remote = route.remote.as_deref().expect("remote calls have a remote part");
+        let remote = route
+            .remote
+            .as_deref()
+            .expect("remote calls have a remote part");
         let header = job.header();
         let args = match remote.args(route.retry.is_some()) {
             Ok(args) => args,
@@ -173,7 +175,9 @@ impl Shared {
             pool: remote.pool,
             weight: header.weight,
             sticky: remote.sticky,
-            budget: header.timeout.map(|timeout| budget(header, timeout, per_attempt)),
+            budget: header
+                .timeout
+                .map(|timeout| budget(header, timeout, per_attempt)),
             args,
         };
         link.running.fetch_add(1, Ordering::SeqCst);
@@ -243,7 +247,10 @@ fn settle_remote(job: &JobRef, outcome: RemoteOutcome) {
     if let Some(link) = &route.shared.remote {
         link.running.fetch_sub(1, Ordering::SeqCst);
     }
-    let remote = route.remote.as_deref().expect("remote calls have a remote part");
+    let remote = route
+        .remote
+        .as_deref()
+        .expect("remote calls have a remote part");
     let settled = match outcome {
         RemoteOutcome::Value(bytes) => match remote.decode(&bytes) {
             Ok(value) => Settled::Value(value),
@@ -256,9 +263,7 @@ fn settle_remote(job: &JobRef, outcome: RemoteOutcome) {
             Settled::Failed(Reason::TimedOut(after))
         }
         RemoteOutcome::WorkerLost(message) => Settled::Failed(Reason::RemoteLost(message)),
-        RemoteOutcome::Unavailable(message) => {
-            Settled::Failed(Reason::RemoteUnavailable(message))
-        }
+        RemoteOutcome::Unavailable(message) => Settled::Failed(Reason::RemoteUnavailable(message)),
         // Only our own kills cancel, and those resolved the call first; an
         // attempt cut off by its own deadline settles as timed out.
         RemoteOutcome::Cancelled => Settled::Failed(Reason::RemoteUnavailable(

@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use super::super::Call;
 use super::super::handle::Handle;
+use crate::TaskToken;
 use crate::error::{Failure, Reason, TaskError};
 use crate::process::codec::{self, Side};
 use crate::process::registry;
 use crate::token::{Body, Cell, Header, next_id};
-use crate::TaskToken;
 
 /// How often [`execute`] looks at its `cancelled` test while the call runs.
 const CANCEL_POLL: Duration = Duration::from_millis(5);
@@ -75,9 +75,9 @@ pub fn run_job(handle: &Handle, op: &str, args: Vec<u8>) -> TaskToken<Vec<u8>> {
             exe.display()
         ));
         let header = Header::new(next_id(), "<unknown remote op>", Default::default(), None);
-        return TaskToken::from_cell(Cell::<_, fn() -> Vec<u8>, super::super::route::Route>::failed(
-            header, reason,
-        ));
+        return TaskToken::from_cell(
+            Cell::<_, fn() -> Vec<u8>, super::super::route::Route>::failed(header, reason),
+        );
     };
     let call = Call::plain(entry.op, remote.weight, None);
     if remote.isolated {

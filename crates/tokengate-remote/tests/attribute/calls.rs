@@ -116,3 +116,26 @@ fn a_retried_remote_call_sends_each_attempt() {
     );
     assert_eq!(started(tag), 4);
 }
+
+#[test]
+fn sticky_remote_calls_of_one_key_run_in_order() {
+    // Serving the sticky partitions too, with more slots than its consumers
+    // (three weights, four partitions): calls of one key would overlap, were
+    // they not kept apart.
+    let hosts = Hosts::start_with(16, |config| config.sticky(true));
+    let coordinator = start(caller(1).remote(hosts.remote()));
+    let _bound = coordinator.enter();
+
+    let keys: Vec<u32> = (0..3).map(|_| tag()).collect();
+    let tokens: Vec<_> = (0..10)
+        .flat_map(|seq| keys.iter().map(move |&key| (key, seq)))
+        .map(|(key, seq)| append(key, seq))
+        .collect();
+    for token in tokens {
+        token.wait().unwrap();
+    }
+    for key in keys {
+        assert_eq!(log(key), (0..10).collect::<Vec<_>>(), "key {key}");
+        assert_eq!(most_at_once(key), 1, "key {key}'s calls overlapped");
+    }
+}

@@ -205,3 +205,31 @@ impl Drop for Running {
         }
     }
 }
+
+/// Appends `seq` to `key`'s log on the worker host; calls of one key run one
+/// at a time, in the order they were made.
+#[task_token_guard(op = "attr_append", remote = true, sticky_anchor = "log", hash_policy = "fast")]
+pub(crate) fn append(#[key] key: u32, seq: u32) -> u32 {
+    let _running = Running::enter(key);
+    LOGS.lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .entry(key)
+        .or_default()
+        .push(seq);
+    // Long enough that calls of one key would overlap on the host's slots,
+    // were they not kept apart.
+    std::thread::sleep(Duration::from_millis(25));
+    seq
+}
+
+static LOGS: Mutex<Option<HashMap<u32, Vec<u32>>>> = Mutex::new(None);
+
+/// What [`append`] logged for `key`, in order.
+pub(crate) fn log(key: u32) -> Vec<u32> {
+    LOGS.lock()
+        .unwrap()
+        .as_ref()
+        .and_then(|logs| logs.get(&key).cloned())
+        .unwrap_or_default()
+}

@@ -208,7 +208,12 @@ impl Drop for Running {
 
 /// Appends `seq` to `key`'s log on the worker host; calls of one key run one
 /// at a time, in the order they were made.
-#[task_token_guard(op = "attr_append", remote = true, sticky_anchor = "log", hash_policy = "fast")]
+#[task_token_guard(
+    op = "attr_append",
+    remote = true,
+    sticky_anchor = "log",
+    hash_policy = "fast"
+)]
 pub(crate) fn append(#[key] key: u32, seq: u32) -> u32 {
     let _running = Running::enter(key);
     LOGS.lock()

@@ -139,3 +139,30 @@ fn sticky_remote_calls_of_one_key_run_in_order() {
         assert_eq!(most_at_once(key), 1, "key {key}'s calls overlapped");
     }
 }
+
+#[test]
+fn a_named_pool_goes_to_its_own_worker_hosts() {
+    let hosts = Hosts::start(1);
+    let gpu_host = tokengate::OperationsCoordinator::builder()
+        .thread_name("tg-gpu")
+        .stop_timeout(PATIENCE)
+        .start()
+        .unwrap();
+    let _gpu = tokengate_remote::Worker::start(
+        tokengate_remote::Worker::nats(hosts.server.url())
+            .pool("gpu")
+            .coordinator(gpu_host.handle())
+            .slots(1)
+            .poll_interval(std::time::Duration::from_millis(250)),
+    )
+    .expect("the gpu pool's worker host starts");
+    let coordinator = start(caller(1).remote(hosts.remote()));
+    let _bound = coordinator.enter();
+
+    for _ in 0..3 {
+        let gpu = where_gpu().wait().unwrap();
+        assert!(gpu.starts_with("tg-gpu"), "ran on `{gpu}`");
+        let (_, default) = where_am_i().wait().unwrap();
+        assert!(default.starts_with("tg-host"), "ran on `{default}`");
+    }
+}

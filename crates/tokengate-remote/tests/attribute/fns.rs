@@ -238,3 +238,9 @@ pub(crate) fn log(key: u32) -> Vec<u32> {
         .and_then(|logs| logs.get(&key).cloned())
         .unwrap_or_default()
 }
+
+/// The thread that ran the call, for a pool of its own.
+#[task_token_guard(op = "attr_where_gpu", remote = "gpu")]
+pub(crate) fn where_gpu() -> String {
+    std::thread::current().name().unwrap_or("").to_owned()
+}

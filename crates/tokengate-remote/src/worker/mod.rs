@@ -99,6 +99,11 @@ impl Worker {
     ///
     /// The worker starts a coordinator of its own when it starts, and stops
     /// it when it stops; [`WorkerConfig::coordinator`] gives it one instead.
+    /// Like any coordinator started last, the worker's own becomes the
+    /// process default for guarded calls made outside a coordinator: a
+    /// process that is a caller too binds its calls with
+    /// [`Handle::enter`](tokengate::Handle::enter), or gives the worker its
+    /// coordinator.
     /// The executable must be the same build as the callers' (their `remote`
     /// fns are found by op name, and their values decoded by type).
     ///

@@ -33,6 +33,7 @@ mod nesting;
 mod per_call;
 mod placement;
 mod release;
+mod remote;
 mod retries;
 mod stats;
 mod sticky;

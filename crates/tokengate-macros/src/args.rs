@@ -2,7 +2,7 @@
 //! storage_speed = "…", sticky_anchor = "…", external_calls = ["…", …],
 //! hash_policy = "…", digest_policy = "…", process_pool = true, limit = "…",
 //! queue_timeout = "…", retries = 3, retry_backoff = "…", retry_on = ["…", …],
-//! memory_limit = "…", crate = "…"`.
+//! memory_limit = "…", remote = true | "pool", crate = "…"`.
 //!
 //! Parsing has three layers. The *syntax* is a comma-separated list of
 //! `key = value` pairs ([`Entry`]); a syntax error stops the list there. Each
@@ -80,13 +80,15 @@ pub(crate) enum Key {
     RetryOn,
     /// `memory_limit = "256MiB"`: what a process-pool call may allocate.
     MemoryLimit,
+    /// `remote = true | false | "pool"`: the call runs on a worker host.
+    Remote,
     /// `crate = "path"`: the path the expansion names tokengate by.
     Crate,
 }
 
 impl Key {
     /// Every key, in the order messages list them.
-    const ALL: [Key; 16] = [
+    const ALL: [Key; 17] = [
         Key::Op,
         Key::Weight,
         Key::Timeout,
@@ -102,6 +104,7 @@ impl Key {
         Key::RetryBackoff,
         Key::RetryOn,
         Key::MemoryLimit,
+        Key::Remote,
         Key::Crate,
     ];
 
@@ -123,6 +126,7 @@ impl Key {
             Key::RetryBackoff => "retry_backoff",
             Key::RetryOn => "retry_on",
             Key::MemoryLimit => "memory_limit",
+            Key::Remote => "remote",
             Key::Crate => "crate",
         }
     }
@@ -147,6 +151,7 @@ impl Key {
             Key::RetryBackoff => "10ms",
             Key::RetryOn => "worker_lost",
             Key::MemoryLimit => "256MiB",
+            Key::Remote => "true",
             Key::Crate => "my_reexport::tokengate",
         }
     }
@@ -169,7 +174,7 @@ impl Key {
 
 /// Pairs of keys that cannot be given together, and why. The key written later
 /// is refused.
-const EXCLUSIVE: [(Key, Key, &str); 4] = [
+const EXCLUSIVE: [(Key, Key, &str); 6] = [
     (
         Key::StickyAnchor,
         Key::ExternalCalls,
@@ -194,6 +199,20 @@ const EXCLUSIVE: [(Key, Key, &str); 4] = [
         Key::ProcessPool,
         "a `storage_speed` call is IO and runs on an IO thread, while a `process_pool` \
          call runs in a worker process; pick one",
+    ),
+    (
+        Key::StorageSpeed,
+        Key::Remote,
+        "a `storage_speed` call waits for a turn of this host's storage tier, which a \
+         `remote` call, run on another host, would not hold; limit remote calls with \
+         `limit = \"...\"`, or run the IO call here",
+    ),
+    (
+        Key::ExternalCalls,
+        Key::Remote,
+        "a lead's children run in its worker group on this host, while a `remote` call \
+         runs on another; call the children from inside the remote fn instead (they run \
+         on its worker host)",
     ),
 ];
 
@@ -240,6 +259,10 @@ pub(crate) struct GuardArgs {
     /// `memory_limit = "…"`, in bytes, never 0; only given with
     /// `process_pool = true`.
     pub(crate) memory_limit: Option<u64>,
+    /// `remote = true` (the pool `"default"`, spanned on the `true`) or
+    /// `remote = "pool"`, a name checked by [`pool_name`]; `None` when the
+    /// key was not given, was `false`, or was refused.
+    pub(crate) remote: Option<LitStr>,
     /// `crate = "…"`, as written; the expansion falls back to `::tokengate`
     /// (see `RuntimePath`).
     pub(crate) crate_path: Option<Path>,
@@ -385,6 +408,16 @@ impl GuardArgs {
             }
             Key::RetryOn => self.retry_on = Some(retry_on(&value)?),
             Key::MemoryLimit => self.memory_limit = Some(memory_limit(&value)?),
+            Key::Remote => {
+                let Some(pool) = remote(&value)? else {
+                    self.switched_off.push(key);
+                    return Ok(());
+                };
+                if !cfg!(feature = "process") {
+                    return Err(missing_feature(&value, "`remote`", "process"));
+                }
+                self.remote = Some(pool);
+            }
             Key::Crate => self.crate_path = Some(crate_path(&value)?),
         }
         Ok(())
@@ -408,6 +441,7 @@ impl GuardArgs {
             Key::RetryBackoff => self.retry_backoff_nanos = None,
             Key::RetryOn => self.retry_on = None,
             Key::MemoryLimit => self.memory_limit = None,
+            Key::Remote => self.remote = None,
             Key::Crate => self.crate_path = None,
         }
     }
@@ -476,6 +510,18 @@ impl GuardArgs {
         // Written `true`, even if refused for another reason: that error is
         // enough.
         let process = self.in_effect(Key::ProcessPool).is_some();
+        let remote = self.in_effect(Key::Remote).is_some();
+        let memory_limit_needs = if remote {
+            "`memory_limit` on a `remote` fn needs `process_pool = true` too: the limit holds \
+             the worker process that runs the call on its worker host, and without \
+             `process_pool` the call runs on a thread there, which cannot be bounded this way; \
+             add `process_pool = true` or remove `memory_limit`"
+        } else {
+            "`memory_limit` needs `process_pool = true`: the limit holds the worker process \
+             that runs the call, and a thread call shares its process with the whole \
+             program, so it cannot be bounded this way; add `process_pool = true` or \
+             remove `memory_limit`"
+        };
         let without_effect = [
             (
                 Key::HashPolicy,
@@ -502,14 +548,7 @@ impl GuardArgs {
                 "`retry_on` has no effect without `retries`: it chooses the failures that are \
                  retried; add `retries = 3`, say, or remove it",
             ),
-            (
-                Key::MemoryLimit,
-                !process,
-                "`memory_limit` needs `process_pool = true`: the limit holds the worker process \
-                 that runs the call, and a thread call shares its process with the whole \
-                 program, so it cannot be bounded this way; add `process_pool = true` or \
-                 remove `memory_limit`",
-            ),
+            (Key::MemoryLimit, !process, memory_limit_needs),
         ];
         for (key, no_effect, message) in without_effect {
             if let (Some((position, ident)), true) = (self.written(key), no_effect) {
@@ -780,6 +819,59 @@ fn retry_on(value: &Expr) -> syn::Result<Vec<(RetryCause, LitStr)>> {
         }
         Ok((cause, lit.clone()))
     })
+}
+
+/// The longest pool name: a broker names subjects and consumers after it.
+const MAX_POOL: usize = 64;
+
+/// `remote = true | false | "pool"`: the pool of worker hosts (`true` is the
+/// pool `"default"`, as a literal spanned on the `true`), or `None` for
+/// `false`. A pool name is 1 to [`MAX_POOL`] ASCII letters, digits, `_` and
+/// `-`, since brokers name subjects and consumers after it. The error is on
+/// the value.
+fn remote(value: &Expr) -> syn::Result<Option<LitStr>> {
+    let key = Key::Remote;
+    let value = ungroup(value);
+    if let Expr::Lit(expr) = value
+        && let Lit::Bool(LitBool { value: on, span }) = expr.lit
+    {
+        return Ok(on.then(|| LitStr::new("default", span)));
+    }
+    let Some(lit) = str_lit(value) else {
+        return Err(syn::Error::new_spanned(
+            value,
+            format!(
+                "`remote` takes `true`, `false` or the name of a pool of worker hosts, such as \
+                 `remote = {}` or `remote = \"gpu\"`",
+                key.example()
+            ),
+        ));
+    };
+    let name = lit.value();
+    if name == "true" || name == "false" {
+        return Err(syn::Error::new(
+            lit.span(),
+            format!("`remote` takes `true` or `false` without quotes: `remote = {name}`"),
+        ));
+    }
+    let bad = name
+        .chars()
+        .find(|c| !c.is_ascii_alphanumeric() && *c != '_' && *c != '-');
+    if name.is_empty() || name.len() > MAX_POOL || bad.is_some() {
+        let why = match bad {
+            Some(bad) => format!("invalid character {bad:?} in pool name `{name}`"),
+            None if name.is_empty() => "the pool name must not be empty".to_owned(),
+            None => format!("the pool name `{name}` is longer than {MAX_POOL} characters"),
+        };
+        return Err(syn::Error::new(
+            lit.span(),
+            format!(
+                "{why}; a pool name is 1 to {MAX_POOL} ASCII letters, digits, `_` and `-`, \
+                 such as `remote = \"gpu\"`, or `remote = true` for the default pool"
+            ),
+        ));
+    }
+    Ok(Some(lit.clone()))
 }
 
 /// `memory_limit = "256MiB"`: a number of bytes (see `size`), not 0. The error

@@ -27,7 +27,7 @@
 //! `.process_pool()`, `.limit("github_api")`, `.queue_timeout_nanos(100000000u64)`,
 //! `.retries(3u32)`, `.retry_backoff_nanos(10000000u64)`,
 //! `.retry_on(::tokengate::__private::RETRY_PANIC | ::tokengate::__private::RETRY_ERR)`
-//! (one bit per cause) and `.memory_limit(268435456u64)`, except
+//! (one bit per cause), `.memory_limit(268435456u64)` and `.remote("gpu")`, except
 //! `crate = "…"`: it replaces `::tokengate`, here and in every output below,
 //! with the path given (see `runtime_path`).
 //!
@@ -215,6 +215,16 @@
 //! process-pool fn's key helper joins `encode_args` and `decode_args` in the
 //! one `impl __Tokengate`.
 //!
+//! A `remote` fn expands the same way, with three differences: its checks are
+//! `assert_remote_value` (whose message names worker hosts and `remote`); its
+//! registration says how a worker host runs it,
+//! `ProcessFn::new(…).remote(::tokengate::Weight::Heavy, false, 0u64)` (its
+//! weight, whether `process_pool = true` isolates it there, and its
+//! `memory_limit` in bytes, 0 for none); and it submits through
+//! `submit_remote` (`submit_remote_retry_err` under `retry_on = ["err"]`),
+//! with the same arguments as `submit_process`. Its site has `.remote("pool")`
+//! (`"default"` for `remote = true`).
+//!
 //! # Checks and errors
 //!
 //! The checks are statements in the fn body, not `const _` items, so that the
@@ -254,7 +264,7 @@ use crate::args::{self, ATTRIBUTE, Choice as _, GuardArgs, HashPolicy};
 use crate::errors::Errors;
 use crate::item::GuardedFn;
 use crate::runtime_path::RuntimePath;
-use crate::validate;
+use crate::validate::{self, Crossing};
 
 /// Expands `#[task_token_guard(args)] item`.
 pub(crate) fn guard(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -279,7 +289,7 @@ pub(crate) fn guard(args: TokenStream, item: TokenStream) -> TokenStream {
     if errors.ok(validate::retry_err(&func.sig, &args)).is_none() {
         args.drop_retry_err();
     }
-    let rewritten = match validate::signature(&func.sig, args.process_pool, args.retried()) {
+    let rewritten = match validate::signature(&func.sig, crossing(&args), args.retried()) {
         Ok(()) => submitting_fn(&func, &args),
         Err(error) => {
             errors.push(error);
@@ -289,6 +299,17 @@ pub(crate) fn guard(args: TokenStream, item: TokenStream) -> TokenStream {
     errors.ok(validate::key_markers(&func.key_markers, &args));
     let errors = errors.to_compile_error();
     quote!(#rewritten #errors)
+}
+
+/// Where the fn's calls go when they leave this process, if they do.
+fn crossing(args: &GuardArgs) -> Option<Crossing> {
+    if args.remote.is_some() {
+        Some(Crossing::Remote)
+    } else if args.process_pool {
+        Some(Crossing::ProcessPool)
+    } else {
+        None
+    }
 }
 
 /// The fn that submits its body to a worker and returns the token.
@@ -333,8 +354,9 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
     let mut sig = sig.clone();
     // A retried thread fn moves its arguments into a tuple it copies per
     // attempt: by name, as a process-pool fn encodes them.
-    let retried = args.retried() && !args.process_pool;
-    if args.process_pool || retried {
+    let crossing = crossing(args);
+    let retried = args.retried() && crossing.is_none();
+    if crossing.is_some() || retried {
         process_pool::plain_names(&mut sig);
     }
     let key = args
@@ -354,13 +376,31 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
     } = key.unwrap_or_default();
 
     let site_ref = site_ref();
-    let (process_checks, process_helpers, process_entry, submit) = if args.process_pool {
+    let (process_checks, process_helpers, process_entry, submit) = if let Some(crossing) = crossing
+    {
+        let remote = (crossing == Crossing::Remote).then(|| process_pool::Remote {
+            weight: args.weight.map_or_else(
+                || quote!(#runtime::Weight::Medium),
+                |weight| weight.path(&runtime),
+            ),
+            isolated: args.process_pool,
+            memory_limit: args.memory_limit.filter(|_| args.process_pool).unwrap_or(0),
+        });
         let ProcessCall {
             checks,
             helpers,
             entry,
             submit,
-        } = process_pool::process_call(func, &sig, &op, &return_type, key_expr, is_err, &runtime);
+        } = process_pool::process_call(
+            func,
+            &sig,
+            &op,
+            &return_type,
+            key_expr,
+            is_err,
+            remote,
+            &runtime,
+        );
         (Some(checks), Some(helpers), Some(entry), submit)
     } else if retried {
         let generics = submit_generics
@@ -762,6 +802,9 @@ fn site(args: &GuardArgs, op: &LitStr, runtime: &RuntimePath) -> TokenStream {
     }
     if let Some(bytes) = args.memory_limit.filter(|_| args.process_pool) {
         site.extend(quote!(.memory_limit(#bytes)));
+    }
+    if let Some(pool) = &args.remote {
+        site.extend(quote!(.remote(#pool)));
     }
     site
 }

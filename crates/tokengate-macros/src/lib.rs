@@ -65,9 +65,10 @@ use proc_macro::TokenStream;
 ///
 /// Every key is optional and may appear at most once. Values are string
 /// literals, except for `external_calls` and `retry_on` (lists of them),
-/// `process_pool` (a bool) and `retries` (a number); names out of a fixed set
-/// (weights, tiers, policies, retry causes) are read in any case. Besides the keys, a `#[key]` marker on an argument chooses what a
-/// sticky key is made of (see [below](#sticky-keys)).
+/// `process_pool` (a bool), `remote` (a bool or a string) and `retries` (a
+/// number); names out of a fixed set (weights, tiers, policies, retry causes)
+/// are read in any case. Besides the keys, a `#[key]` marker on an argument
+/// chooses what a sticky key is made of (see [below](#sticky-keys)).
 ///
 /// | key              | value                                                  | default        | effect |
 /// |------------------|--------------------------------------------------------|----------------|--------|
@@ -86,6 +87,7 @@ use proc_macro::TokenStream;
 /// | `retry_backoff`  | a duration, as for `timeout`: `"10ms"`; needs `retries` | `"10ms"`       | the wait before the first retry, doubled for each next one (with jitter, capped at 30 s) |
 /// | `retry_on`       | a non-empty list of distinct causes out of `"panic"`, `"worker_lost"`, `"timeout"` and `"err"`; needs `retries` | `["panic", "worker_lost"]` | the failures that are retried; `"err"`, on a fn that returns `Result`, retries an `Err` value too |
 /// | `memory_limit`   | a whole number and a unit out of `B`, `KiB`, `MiB`, `GiB` (powers of 1024), `KB`, `MB`, `GB` (powers of 1000): `"256MiB"`; needs `process_pool = true` | none | the memory the call may allocate in its worker process; past it, the call fails with an error that names the limit, and the worker is replaced |
+/// | `remote`         | `true`, `false` (unquoted), or the name of a pool of worker hosts, 1 to 64 ASCII letters, digits, `_` and `-`: `"gpu"` | `false` | `true` (the pool `"default"`) or a pool name sends the call to worker hosts through the coordinator's remote backend, where it runs as a call of the host's coordinator; its token resolves here. The arguments and the return value must be serde types, as for `process_pool`; with `process_pool = true` too, the host runs it in its own process pool. Without a backend, it runs in the local process pool (see [remote fns](#remote-fns) and [`tokengate::remote`](https://docs.rs/tokengate/latest/tokengate/remote/index.html)) |
 /// | `crate`          | a path to tokengate, such as `"my_reexport::tokengate"` | `"::tokengate"` | the path the expansion names tokengate by, for code that reaches it through a re-export (see [below](#through-a-re-export)) |
 ///
 /// A timeout (a `queue_timeout`, a `retry_backoff`) must be greater than
@@ -121,7 +123,17 @@ use proc_macro::TokenStream;
 ///   cannot be seen through by the attribute; write `Result` in the signature.
 /// * `memory_limit` needs `process_pool = true`: a limit holds the worker
 ///   process that runs the call, while a thread call shares its process with
-///   the whole program, which no per-call limit can bound.
+///   the whole program, which no per-call limit can bound. On a `remote` fn
+///   too: with `process_pool = true`, its worker host holds the limit.
+/// * `remote` excludes `storage_speed` (an IO call takes a turn of this host's
+///   storage tier, which a call run on another host would not hold; a `limit`
+///   bounds remote calls instead) and `external_calls` (a lead's children run
+///   in its worker group on this host; calls made inside a remote fn run on
+///   its worker host anyway). It goes with `process_pool` (isolation on the
+///   host), `sticky_anchor` (the key becomes a broker partition: one call of
+///   a key at a time, in order, across hosts), `limit`, `timeout`,
+///   `queue_timeout` and `retries` (each attempt is sent again, as its own
+///   job).
 /// * `queue_timeout` and `retries` go with every other key.
 ///
 /// Of two keys that exclude each other, the one written later is the error.
@@ -377,6 +389,27 @@ use proc_macro::TokenStream;
 /// Two `process_pool` fns with one op name in one executable stop every
 /// coordinator in it from starting: give each its own `op`.
 ///
+/// ## Remote fns
+///
+/// A `remote` fn's calls cross the same way, to a worker host through a
+/// broker, so the same holds of it (the messages say `remote`), and its op
+/// name must name the same fn in the caller's build and the hosts'. Without a
+/// remote backend on the coordinator, its calls run in the local process
+/// pool, so it is checked, tested and run like a process-pool fn:
+///
+/// ```
+/// use tokengate::{OperationsCoordinator, task_token_guard};
+///
+/// #[task_token_guard(op = "score", weight = "heavy", remote = "gpu", timeout = "30s")]
+/// fn score(features: Vec<f32>) -> f32 {
+///     features.iter().sum()
+/// }
+///
+/// let coordinator = OperationsCoordinator::start(); // no backend: the local pool
+/// assert_eq!(score(vec![0.5, 1.5]).wait().unwrap(), 2.0);
+/// coordinator.stop();
+/// ```
+///
 /// # Equivalent code
 ///
 /// The attribute rewrites `is_prime`, from the first example, to the code
@@ -610,7 +643,10 @@ use proc_macro::TokenStream;
 /// `Send + 'static`, a key argument type that the key cannot fingerprint, and
 /// for a `process_pool = true` fn a type
 /// without serde, a `self`, type or const parameters, `impl Trait` or `Self` in
-/// the signature. The fn is still emitted with its token return type (with `()`
+/// the signature (the same for a `remote` fn), a bad `remote` value (not a
+/// bool or a pool name, a quoted `"true"`, a pool name with other characters),
+/// and `remote` with `storage_speed` or `external_calls`. The fn is still
+/// emitted with its token return type (with `()`
 /// for each `impl Trait` in it, and `Infallible` for `!`), so that callers
 /// type-check while the error is fixed.
 #[proc_macro_attribute]

@@ -6,8 +6,8 @@
 //! types are `Send` is left to the compiler (the `assert_arg`/`assert_return`
 //! calls of the expansion), whose error then points at the type.
 //!
-//! A `process_pool = true` fn runs in a worker process instead, which asks
-//! more of it; see `process_pool`. The `#[key]` markers on its arguments are
+//! A `process_pool = true` fn runs in a worker process instead, and a `remote`
+//! fn on a worker host, which asks more of it; see `process_pool`. The `#[key]` markers on its arguments are
 //! checked against the attribute's keys; see `key_markers`. So is its return
 //! type, which must be a `Result` under `retry_on = ["err"]`; see
 //! `retry_err`.
@@ -26,9 +26,17 @@ use crate::args::{ATTRIBUTE, GuardArgs};
 use crate::errors::Errors;
 use crate::item::KeyMarker;
 
-/// Checks `sig`, as a `process_pool = true` fn if `process_pool`; `Err` holds
-/// every mistake found, combined.
-pub(crate) fn signature(sig: &Signature, process_pool: bool, retried: bool) -> syn::Result<()> {
+pub(crate) use process_pool::Crossing;
+
+/// Checks `sig`, as a fn whose call crosses to another process if
+/// `crossing` says so (`process_pool = true` or `remote`); `Err` holds every
+/// mistake found, combined.
+pub(crate) fn signature(
+    sig: &Signature,
+    crossing: Option<Crossing>,
+    retried: bool,
+) -> syn::Result<()> {
+    let process_pool = crossing.is_some();
     let mut errors = Errors::default();
     let mut refuse = |tokens: &dyn quote::ToTokens, message: String| {
         errors.push(syn::Error::new_spanned(tokens.to_token_stream(), message));
@@ -141,8 +149,8 @@ pub(crate) fn signature(sig: &Signature, process_pool: bool, retried: bool) -> s
         }
     }
 
-    if process_pool {
-        process_pool::check(sig, &mut errors);
+    if let Some(crossing) = crossing {
+        process_pool::check(sig, crossing, &mut errors);
     }
     errors.finish()
 }

@@ -4,7 +4,8 @@ use std::fmt;
 
 /// Why [`Caller::connect`](crate::Caller::connect) or
 /// [`Worker::start`](crate::Worker::start) failed: a configuration value out
-/// of range, or a broker that could not be reached or set up.
+/// of range, a broker that could not be reached or set up, or a worker host's
+/// coordinator that could not start.
 ///
 /// Failures of single jobs are never an `Error`: they are [`Outcome`]s.
 ///
@@ -19,6 +20,7 @@ pub struct Error {
 enum Kind {
     Config,
     Broker,
+    Host,
 }
 
 impl Error {
@@ -36,6 +38,13 @@ impl Error {
         }
     }
 
+    pub(crate) fn host(message: impl Into<String>) -> Error {
+        Error {
+            kind: Kind::Host,
+            message: message.into(),
+        }
+    }
+
     /// Whether a configuration value was refused (nothing was contacted).
     pub fn is_config(&self) -> bool {
         self.kind == Kind::Config
@@ -45,6 +54,12 @@ impl Error {
     /// streams and consumers.
     pub fn is_broker(&self) -> bool {
         self.kind == Kind::Broker
+    }
+
+    /// Whether a worker host ([`Worker::nats`](crate::Worker::nats)) could not
+    /// get the coordinator its jobs run on.
+    pub fn is_host(&self) -> bool {
+        self.kind == Kind::Host
     }
 }
 

@@ -1,12 +1,47 @@
 //! Remote calls for tokengate: jobs to worker processes on other hosts, and
 //! their results back, through a NATS JetStream broker.
 //!
-//! This crate is the broker layer of `remote = true` calls. It knows nothing
-//! of tokens, coordinators or the attribute: a job is an op name, encoded
-//! arguments and a few routing fields, and its outcome is handed to a
-//! callback. The core plugs in on both sides: a [`Caller`] per coordinator,
-//! whose callbacks resolve tokens, and an [`Executor`] per worker binary,
-//! which finds fns by op name in the same registry the process pool uses.
+//! This crate is the broker layer of `remote = true` calls, on both sides:
+//!
+//! - **Caller**: a [`Caller`] is a coordinator's
+//!   [`RemoteBackend`](tokengate::remote::RemoteBackend), connected when the
+//!   coordinator starts with [`Remote::nats`]. Each remote call (each attempt
+//!   of a retried one) becomes a job whose id is `<caller id>.<token
+//!   id>.<attempt>`, and the job's outcome settles the call's token.
+//! - **Worker host**: [`Worker::nats`] serves the jobs of the executable's
+//!   `remote` fns, found by op name in the registry the process pool uses,
+//!   as calls of a tokengate coordinator on the host (a thread each, or the
+//!   host's process pool for a `remote` fn with `process_pool = true`).
+//!
+//! ```no_run
+//! use tokengate::{OperationsCoordinator, task_token_guard};
+//! use tokengate_remote::{Remote, Worker};
+//!
+//! #[task_token_guard(op = "thumbnail", weight = "heavy", remote = true, timeout = "30s")]
+//! fn thumbnail(image: Vec<u8>, width: u32) -> Vec<u8> {
+//!     image.into_iter().take(width as usize).collect()
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let url = "nats://10.0.0.5:4222";
+//! if std::env::args().any(|arg| arg == "--worker") {
+//!     // A worker host: the same binary, serving until the process ends.
+//!     match tokengate_remote::serve(Worker::nats(url).slots(8))? {}
+//! }
+//! let coordinator = OperationsCoordinator::builder()
+//!     .remote(Remote::nats(url).max_in_flight(1_000))
+//!     .start()?;
+//! let small = thumbnail(vec![0; 1 << 20], 256).wait()?; // runs on a worker host
+//! assert_eq!(small.len(), 256);
+//! coordinator.stop();
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Below that, nothing here knows tokens, coordinators or the attribute: a
+//! [`Job`] is an op name, encoded arguments and a few routing fields, and its
+//! [`Outcome`] is handed to a callback; [`WorkerConfig::new`] serves jobs with
+//! any [`Executor`]. The rest of these docs describe that layer.
 //!
 //! # Architecture
 //!
@@ -121,7 +156,7 @@ mod names;
 mod wire;
 mod worker;
 
-pub use caller::{Caller, CallerConfig, CallerStats, ConnectionState, Permit};
+pub use caller::{Caller, CallerConfig, CallerStats, ConnectionState, Permit, Remote};
 pub use error::Error;
 pub use job::{DEFAULT_POOL, Job, OnDone, Outcome, StickyKey};
 pub use worker::{

@@ -73,6 +73,11 @@ pub enum ErrorKind {
     /// It did not start within its `queue_timeout` (or the coordinator's
     /// `max_queue_wait`): it was shed without running.
     Expired,
+    /// A `remote` call could not be handed to its broker: the broker stayed
+    /// unreachable through every publish attempt, or the coordinator's remote
+    /// backend closed first. The call may still have been queued and may
+    /// run; its result would be dropped.
+    RemoteUnavailable,
 }
 
 impl ErrorKind {
@@ -98,6 +103,7 @@ impl ErrorKind {
             ErrorKind::UnsizedLimit => "unsized_limit",
             ErrorKind::Blocked => "blocked",
             ErrorKind::Expired => "expired",
+            ErrorKind::RemoteUnavailable => "remote_unavailable",
         }
     }
 }
@@ -250,6 +256,22 @@ pub(crate) enum Reason {
         pid: u32,
         status: String,
     },
+    /// A remote call could not be carried out: its worker host reported an
+    /// error (a value that did not cross, an op it does not have), or the
+    /// broker refused the job.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    RemoteFailed(String),
+    /// A remote call was delivered as often as its broker allows and no
+    /// worker host finished it (each one it reached died).
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    RemoteLost(String),
+    /// A remote call could not be handed to its broker.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    RemoteUnavailable(String),
+    /// The remote backend's in-flight window was full, as were the calls
+    /// waiting for room, and the coordinator rejects instead of waiting.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    RemoteFull { in_flight: usize, waiting: usize },
 }
 
 impl Reason {
@@ -264,15 +286,18 @@ impl Reason {
             Reason::Panic(..) => ErrorKind::Panic,
             Reason::Killed(_) => ErrorKind::Killed,
             Reason::TimedOut(_) => ErrorKind::TimedOut,
-            Reason::Rejected { .. } | Reason::LimitFull { .. } => ErrorKind::Rejected,
+            Reason::Rejected { .. } | Reason::LimitFull { .. } | Reason::RemoteFull { .. } => {
+                ErrorKind::Rejected
+            }
             Reason::UnsizedLimit { .. } => ErrorKind::UnsizedLimit,
             Reason::Blocked { .. } => ErrorKind::Blocked,
             Reason::Expired { .. } => ErrorKind::Expired,
             Reason::Shutdown => ErrorKind::Shutdown,
             Reason::NoCoordinator { .. } => ErrorKind::NoCoordinator,
-            Reason::Process(_) => ErrorKind::Process,
-            Reason::WorkerLost { .. } => ErrorKind::WorkerLost,
+            Reason::Process(_) | Reason::RemoteFailed(_) => ErrorKind::Process,
+            Reason::WorkerLost { .. } | Reason::RemoteLost(_) => ErrorKind::WorkerLost,
             Reason::MemoryLimit { .. } => ErrorKind::MemoryLimit,
+            Reason::RemoteUnavailable(_) => ErrorKind::RemoteUnavailable,
         }
     }
 }
@@ -329,6 +354,16 @@ impl fmt::Debug for Reason {
                 .field("pid", pid)
                 .field("status", status)
                 .finish(),
+            Reason::RemoteFailed(message) => f.debug_tuple("RemoteFailed").field(message).finish(),
+            Reason::RemoteLost(message) => f.debug_tuple("RemoteLost").field(message).finish(),
+            Reason::RemoteUnavailable(message) => {
+                f.debug_tuple("RemoteUnavailable").field(message).finish()
+            }
+            Reason::RemoteFull { in_flight, waiting } => f
+                .debug_struct("RemoteFull")
+                .field("in_flight", in_flight)
+                .field("waiting", waiting)
+                .finish(),
         }
     }
 }
@@ -336,6 +371,12 @@ impl fmt::Debug for Reason {
 impl TaskError {
     pub(crate) fn new(op: &'static str, id: u64, reason: Reason) -> Self {
         TaskError { op, id, reason }
+    }
+
+    /// The reason behind the error.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn reason(&self) -> &Reason {
+        &self.reason
     }
 
     /// The operation name of the failed call.
@@ -453,6 +494,11 @@ impl TaskError {
     /// The worker process running this `process_pool` call died (it aborted,
     /// crashed, exited or was killed from outside). The pool has replaced it;
     /// the call was not retried.
+    ///
+    /// For a `remote` call: the broker delivered it as often as it allows
+    /// (`max_deliver`) and no worker host finished it, each one it reached
+    /// having died or lost the broker mid-call (a poison call, say); it is
+    /// not delivered again.
     pub fn is_worker_lost(&self) -> bool {
         self.kind() == ErrorKind::WorkerLost
     }
@@ -473,8 +519,23 @@ impl TaskError {
     /// way across (a `Serialize` or `Deserialize` impl failed, or the bytes
     /// did not fit the type). The `Display` text says which step failed, in
     /// which process, and keeps the impl's own message.
+    ///
+    /// For a `remote` call the same holds across hosts, and its worker host
+    /// may also have reported that it has no `remote` fn of that op name (it
+    /// runs another build), or the broker refused the call (arguments larger
+    /// than it accepts).
     pub fn is_process_failure(&self) -> bool {
         self.kind() == ErrorKind::Process
+    }
+
+    /// This `remote` call could not be handed to its broker: the broker
+    /// stayed unreachable (or did not confirm it) through every publish
+    /// attempt, or the coordinator's remote backend closed first. The
+    /// `Display` text says which. The call may still have been queued and may
+    /// run; its result would be dropped. Calling again once the broker is
+    /// back is safe for fns that tolerate running twice.
+    pub fn is_remote_unavailable(&self) -> bool {
+        self.kind() == ErrorKind::RemoteUnavailable
     }
 
     /// The pid of the worker process that died, when
@@ -595,6 +656,24 @@ impl fmt::Display for TaskError {
                  failed and its worker process {pid} aborted ({status}); the worker was \
                  replaced: raise `memory_limit`, or have the fn use less memory",
                 Bytes(limit.get())
+            ),
+            Reason::RemoteFailed(msg) => write!(f, "remote call `{op}` failed: {msg}"),
+            Reason::RemoteLost(msg) => write!(
+                f,
+                "remote call `{op}` was lost: {msg}; every worker host it reached died or lost \
+                 the broker while running it, so it is not delivered again: call again if it \
+                 is safe to repeat, and look for what ends the workers (a crash in the fn?)"
+            ),
+            Reason::RemoteUnavailable(msg) => write!(
+                f,
+                "remote call `{op}` could not be sent: {msg}; check that the broker runs and \
+                 can be reached, then call again"
+            ),
+            Reason::RemoteFull { in_flight, waiting } => write!(
+                f,
+                "guarded call `{op}` was rejected: its remote backend has {in_flight} calls in \
+                 flight and {waiting} more wait for room; retry later, raise `max_in_flight` \
+                 or `lane_capacity`, or use `FullLanePolicy::Wait`"
             ),
         }
     }
@@ -729,6 +808,8 @@ enum BuildErrorKind {
         first: &'static str,
         second: &'static str,
     },
+    /// The remote backend could not connect.
+    Remote(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl BuildError {
@@ -778,6 +859,12 @@ impl BuildError {
         }
     }
 
+    pub(crate) fn remote(err: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        BuildError {
+            kind: BuildErrorKind::Remote(err),
+        }
+    }
+
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn duplicate_op(
         op: &'static str,
@@ -820,9 +907,11 @@ impl fmt::Display for BuildError {
             ),
             BuildErrorKind::DuplicateOp { op, first, second } => write!(
                 f,
-                "two process_pool fns share the op name `{op}` (`{first}` and `{second}`), so \
-                 a worker process could not tell them apart; give one of them another `op`"
+                "two process_pool or remote fns share the op name `{op}` (`{first}` and \
+                 `{second}`), so a worker could not tell them apart; give one of them another \
+                 `op`"
             ),
+            BuildErrorKind::Remote(err) => write!(f, "could not start the remote backend: {err}"),
         }
     }
 }
@@ -831,6 +920,7 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             BuildErrorKind::Spawn(err) | BuildErrorKind::ProcessStart(err) => Some(err),
+            BuildErrorKind::Remote(err) => Some(&**err),
             BuildErrorKind::Zero(_)
             | BuildErrorKind::TooLarge { .. }
             | BuildErrorKind::NulInThreadName

@@ -209,13 +209,33 @@
 //! coordinator.stop();
 //! ```
 //!
+//! # More than one machine
+//!
+//! `remote = true` sends a fn's calls to worker hosts through a broker and
+//! resolves their tokens here; a remote call holds no worker thread while it
+//! runs elsewhere. Without a broker configured, such calls run in the local
+//! process pool, with the same encoding and errors (see [`remote`]):
+//!
+//! ```
+//! use tokengate::{task_token_guard, OperationsCoordinator};
+//!
+//! #[task_token_guard(op = "resize_remote", weight = "heavy", remote = true)]
+//! fn resize(pixels: Vec<u8>, factor: usize) -> Vec<u8> {
+//!     pixels.into_iter().step_by(factor).collect()
+//! }
+//!
+//! let coordinator = OperationsCoordinator::start();
+//! assert_eq!(resize(vec![1, 2, 3, 4], 2).wait().unwrap(), [1, 3]);
+//! coordinator.stop();
+//! ```
+//!
 //! # The tour
 //!
 //! * [`task_token_guard`]: the attribute; keys `op`, `weight`, `timeout`,
 //!   `storage_speed`, `sticky_anchor`, `external_calls`, `hash_policy`,
 //!   `digest_policy`, `process_pool`, `limit`, `queue_timeout`, `retries`,
-//!   `retry_backoff`, `retry_on`, `memory_limit`, `crate` (for re-exports of
-//!   tokengate).
+//!   `retry_backoff`, `retry_on`, `memory_limit`, `remote`, `crate` (for
+//!   re-exports of tokengate).
 //! * [`TaskToken`]: await it, [`wait`](TaskToken::wait) on it,
 //!   [`kill`](TaskToken::kill) it, read its [`state`](TaskToken::state) and timings.
 //! * [`OperationsCoordinator`]: start, stop, bind ([`enter`](Handle::enter)),
@@ -240,6 +260,9 @@
 //!   caller's span tree on the worker (feature `tracing`, on by default),
 //!   metrics for the `metrics` facade (feature `metrics`), and
 //!   [`prometheus_text`](Handle::prometheus_text) for a `/metrics` endpoint.
+//! * [`remote`]: `remote = true` calls on worker hosts, through a broker
+//!   ([`CoordinatorBuilder::remote`]; `tokengate-remote` provides NATS
+//!   JetStream), and the contract a broker client implements.
 //!
 //! # How calls are scheduled
 //!
@@ -269,6 +292,7 @@ mod name;
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub mod process;
+pub mod remote;
 mod scheduler;
 mod spawn;
 mod state;

@@ -45,6 +45,8 @@ pub struct Site {
     pub(crate) queue_timeout: Option<Duration>,
     /// `memory_limit`, in bytes; only on a `process_pool` site.
     pub(crate) memory_limit: Option<NonZeroU64>,
+    /// `remote = true | "pool"`: the pool of worker hosts its calls go to.
+    pub(crate) remote: Option<&'static str>,
 }
 
 /// `retry_on = ["panic"]`: a call whose body panicked is retried.
@@ -88,6 +90,7 @@ impl Site {
             retry_on: RETRY_DEFAULT,
             queue_timeout: None,
             memory_limit: None,
+            remote: None,
         }
     }
 
@@ -176,6 +179,13 @@ impl Site {
     /// attribute, on a `process_pool` fn.
     pub const fn memory_limit(mut self, bytes: u64) -> Site {
         self.memory_limit = NonZeroU64::new(bytes);
+        self
+    }
+
+    /// `remote = true` (pool `"default"`) or `remote = "pool"`: the calls go
+    /// to worker hosts of `pool` through the coordinator's remote backend.
+    pub const fn remote(mut self, pool: &'static str) -> Site {
+        self.remote = Some(pool);
         self
     }
 }
@@ -448,6 +458,74 @@ mod process {
         )
     }
 
+    /// Submits one call of a `remote` fn: its arguments, encoded now by
+    /// `encode_args`, go to a worker host of the site's pool, which runs
+    /// `entry`'s fn, and its value comes back through `decode`. Without a
+    /// remote backend it runs as a `process_pool` call of `entry`. `key` is
+    /// the sticky domain key, if any.
+    pub fn submit_remote<T, E>(
+        site: &'static Site,
+        key: Option<RouteKey>,
+        entry: &'static ProcessFn,
+        encode_args: E,
+        decode: fn(&[u8]) -> Result<T, String>,
+    ) -> TaskToken<T>
+    where
+        T: Send + 'static,
+        E: FnOnce(&mut Vec<u8>) -> Result<(), String>,
+    {
+        remote(site, key, None, entry, encode_args, decode)
+    }
+
+    /// [`submit_remote`] for a fn whose `retry_on` lists `"err"`: `is_err`
+    /// tells an `Err` value from an `Ok` one, once the value is decoded in the
+    /// caller (see [`IsErr`]).
+    pub fn submit_remote_retry_err<T, E>(
+        site: &'static Site,
+        key: Option<RouteKey>,
+        is_err: IsErr<T>,
+        entry: &'static ProcessFn,
+        encode_args: E,
+        decode: fn(&[u8]) -> Result<T, String>,
+    ) -> TaskToken<T>
+    where
+        T: Send + 'static,
+        E: FnOnce(&mut Vec<u8>) -> Result<(), String>,
+    {
+        debug_assert!(site.retry_on & RETRY_ERR != 0);
+        remote(site, key, Some(is_err), entry, encode_args, decode)
+    }
+
+    /// A remote call: its arguments are encoded once, here, on the caller's
+    /// thread, and the bytes sent for each attempt.
+    fn remote<T, E>(
+        site: &'static Site,
+        key: Option<RouteKey>,
+        is_err: Option<IsErr<T>>,
+        entry: &'static ProcessFn,
+        encode_args: E,
+        decode: fn(&[u8]) -> Result<T, String>,
+    ) -> TaskToken<T>
+    where
+        T: Send + 'static,
+        E: FnOnce(&mut Vec<u8>) -> Result<(), String>,
+    {
+        let pool = site.remote.unwrap_or(crate::remote::DEFAULT_POOL);
+        debug_assert!(site.op == entry.op && entry.remote.is_some());
+        let call = crate::coordinator::Call::from_site(site, key.map(|key| key.0));
+        let mut bytes = Vec::new();
+        let encoded = encode_args(&mut bytes).map(|()| bytes);
+        crate::coordinator::submit_remote(
+            call,
+            pool,
+            entry,
+            site.memory_limit,
+            encoded,
+            decode,
+            is_err,
+        )
+    }
+
     /// Implemented for every type a `process_pool` fn can take or return.
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot cross into a tokengate worker process",
@@ -463,4 +541,20 @@ mod process {
     /// Compile-time check for an argument or the return type of a `process_pool`
     /// fn, spanned on it.
     pub const fn assert_cross_process<T: CrossProcess>() {}
+
+    /// Implemented for every type a `remote` fn can take or return.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be sent to a tokengate worker host",
+        label = "this type does not implement `serde::Serialize` and `serde::Deserialize`",
+        note = "a `remote` call sends its arguments to a worker host and its value back, \
+                encoded with serde: derive `Serialize` and `Deserialize` for this type (owned: \
+                `String`, not `&str`), or drop `remote` to run it here"
+    )]
+    pub trait RemoteValue {}
+
+    impl<T: Serialize + DeserializeOwned> RemoteValue for T {}
+
+    /// Compile-time check for an argument or the return type of a `remote` fn,
+    /// spanned on it.
+    pub const fn assert_remote_value<T: RemoteValue>() {}
 }

@@ -321,6 +321,80 @@ pub struct ProcessStats {
     pub killed: u64,
 }
 
+/// The state of a remote backend's connection to its broker.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(Serialize), serde(rename_all = "snake_case"))]
+#[non_exhaustive]
+pub enum RemoteConnection {
+    /// Connected.
+    Connected,
+    /// Lost; the backend reconnects in the background. Calls wait in the
+    /// broker's client meanwhile, until their publish attempts run out.
+    Disconnected,
+    /// Not connected yet.
+    #[default]
+    Pending,
+}
+
+impl RemoteConnection {
+    /// The state's lowercase name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RemoteConnection::Connected => "connected",
+            RemoteConnection::Disconnected => "disconnected",
+            RemoteConnection::Pending => "pending",
+        }
+    }
+}
+
+impl fmt::Display for RemoteConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `remote` calls of a coordinator with a remote backend
+/// ([`CoordinatorBuilder::remote`](crate::CoordinatorBuilder::remote)).
+///
+/// The backend fills in what it knows (a backend builds one with
+/// `RemoteStats::default()` and sets the fields); the coordinator adds
+/// [`waiting`](Self::waiting) and [`in_line`](Self::in_line).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct RemoteStats {
+    /// The broker connection now.
+    pub connection: RemoteConnection,
+    /// How many calls may be in flight at once (`max_in_flight`).
+    pub max_in_flight: usize,
+    /// Calls handed to the backend whose outcome has not come back, now.
+    pub in_flight: usize,
+    /// Calls waiting for room in the window (holding a slot of the remote
+    /// lane, or held by a pause), now.
+    pub waiting: usize,
+    /// Calls waiting in line for room in the remote lane (made while it was
+    /// full), now.
+    pub in_line: usize,
+    /// Calls handed to the backend, since start (each attempt of a retried
+    /// call counts).
+    pub submitted: u64,
+    /// Outcomes produced by a second or later delivery of their call (its
+    /// first worker host died or lost the broker mid-call), since start.
+    pub redelivered: u64,
+    /// Outcomes dropped because their call had resolved already (a second
+    /// result of a call that ran twice, or a late result of a killed call),
+    /// since start.
+    pub duplicates_dropped: u64,
+    /// Calls delivered as often as the broker allows without finishing
+    /// (each failed with [`is_worker_lost`](crate::TaskError::is_worker_lost)),
+    /// since start.
+    pub poison: u64,
+    /// Calls the broker did not take (each failed with
+    /// [`is_remote_unavailable`](crate::TaskError::is_remote_unavailable)),
+    /// since start.
+    pub unavailable: u64,
+}
+
 /// A snapshot of a coordinator: see [`Handle::stats`](crate::Handle::stats).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize))]
@@ -362,6 +436,8 @@ pub struct Stats {
     pub paused: bool,
     /// The worker processes of `process_pool` calls.
     pub processes: ProcessStats,
+    /// The `remote` calls, if the coordinator has a remote backend.
+    pub remote: Option<RemoteStats>,
 }
 
 impl Stats {
@@ -455,6 +531,23 @@ impl fmt::Display for Stats {
                 f,
                 "processes: {} alive ({} idle) of {}, {} started, {} lost, {} died idle, {} killed",
                 p.alive, p.idle, p.size, p.spawned, p.lost, p.died_idle, p.killed
+            )?;
+        }
+        if let Some(r) = &self.remote {
+            writeln!(
+                f,
+                "remote: broker {}, in flight {}/{}, waiting {}, in line {}, submitted {}, \
+                 redelivered {}, duplicates dropped {}, poison {}, unavailable {}",
+                r.connection,
+                r.in_flight,
+                r.max_in_flight,
+                r.waiting,
+                r.in_line,
+                r.submitted,
+                r.redelivered,
+                r.duplicates_dropped,
+                r.poison,
+                r.unavailable
             )?;
         }
         for op in &self.ops {
@@ -566,6 +659,9 @@ pub enum LivePath {
     Sticky,
     /// A lead's child, in the lead's worker group.
     LeadGroup,
+    /// A `remote` call: waiting for room in its backend's window, or in
+    /// flight to a worker host.
+    Remote,
 }
 
 #[cfg(feature = "serde")]

@@ -37,7 +37,7 @@
 //! | `op` | the operation name |
 //! | `weight` | `light`, `medium` or `heavy` |
 //! | `token_id` | the call's [`TokenId`](crate::TokenId) |
-//! | `path` | where it waits and runs: `lane`, `tier`, `combined`, `sticky` or `lead_group` |
+//! | `path` | where it waits and runs: `lane`, `tier`, `combined`, `sticky`, `lead_group` or `remote` |
 //! | `tier` | the storage tier (`SLOW`...`INSANE`) of a `tier` or `combined` call |
 //! | `lead` | `true` for a lead (`external_calls`) |
 //! | `process` | `true` for a `process_pool` call |
@@ -61,6 +61,7 @@
 //! | `call shed` | `WARN` | its `queue_timeout` (or `max_queue_wait`) passed before it started; field `error` |
 //! | `call refused` | `DEBUG` | its operation is blocked; field `error` |
 //! | `call failed` | `WARN` | a `process_pool` call could not be carried out, or its limit has no size; field `error` |
+//! | `remote unavailable` | `ERROR` | a `remote = true` call could not be handed to its broker; field `error` |
 //! | `call panicked` | `ERROR` | an attempt's body panicked (each attempt, retried or not); fields `attempt`, `panic` (its message) |
 //! | `retrying call` | `DEBUG` | a failed attempt gets another one; fields `attempt`, `delay`, `cause` |
 //! | `operation blocked` | `WARN` | auto-block tripped, or a probe failed; field `why` |

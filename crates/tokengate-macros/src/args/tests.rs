@@ -42,6 +42,7 @@ fn no_arguments_means_defaults() {
     assert_eq!(args.retry_backoff_nanos, None);
     assert!(args.retry_on.is_none());
     assert_eq!(args.memory_limit, None);
+    assert!(args.remote.is_none());
     assert!(args.crate_path.is_none());
     assert_eq!(args.key_policy(), None);
 }
@@ -85,7 +86,7 @@ fn unknown_key_lists_the_valid_keys() {
             "unknown key `foo` in `#[task_token_guard]`; expected one of `op`, `weight`, \
              `timeout`, `storage_speed`, `sticky_anchor`, `external_calls`, `hash_policy`, \
              `digest_policy`, `process_pool`, `limit`, `queue_timeout`, `retries`, \
-             `retry_backoff`, `retry_on`, `memory_limit`, `crate`"
+             `retry_backoff`, `retry_on`, `memory_limit`, `remote`, `crate`"
         ]
     );
     // A keyword is an unknown key too, not a syntax error.
@@ -946,4 +947,84 @@ fn memory_limit_without_process_pool_is_refused() {
     ));
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert!(messages[0].starts_with("`process_pool` cannot be combined"));
+}
+
+#[test]
+fn remote_takes_true_false_or_a_pool_name() {
+    let pool = |tokens| parse_ok(tokens).remote.map(|lit| lit.value());
+    assert_eq!(pool(quote!(remote = true)).as_deref(), Some("default"));
+    assert_eq!(pool(quote!(remote = "gpu-2")).as_deref(), Some("gpu-2"));
+    assert_eq!(pool(quote!(remote = false)), None);
+    // Switched off, it excludes nothing.
+    let args = parse_ok(quote!(remote = false, storage_speed = "FAST"));
+    assert!(args.remote.is_none());
+    let args = parse_ok(quote!(
+        remote = true,
+        process_pool = true,
+        memory_limit = "64MiB"
+    ));
+    assert_eq!(args.memory_limit, Some(64 << 20));
+    assert!(args.process_pool);
+}
+
+#[test]
+fn remote_refuses_bad_values_on_the_value() {
+    let name = "a pool name is 1 to 64 ASCII letters, digits, `_` and `-`, such as \
+                `remote = \"gpu\"`, or `remote = true` for the default pool";
+    for (tokens, expected) in [
+        (
+            quote!(remote = 1),
+            "`remote` takes `true`, `false` or the name of a pool of worker hosts, such as \
+             `remote = true` or `remote = \"gpu\"`"
+                .to_owned(),
+        ),
+        (
+            quote!(remote = "true"),
+            "`remote` takes `true` or `false` without quotes: `remote = true`".to_owned(),
+        ),
+        (
+            quote!(remote = "gpu pool"),
+            format!("invalid character ' ' in pool name `gpu pool`; {name}"),
+        ),
+        (
+            quote!(remote = ""),
+            format!("the pool name must not be empty; {name}"),
+        ),
+    ] {
+        let (args, messages) = parse(tokens);
+        assert_eq!(messages, [expected]);
+        assert!(args.remote.is_none());
+    }
+}
+
+#[test]
+fn remote_excludes_keys_that_cannot_work_across_hosts() {
+    let (args, messages) = parse(quote!(remote = true, storage_speed = "FAST"));
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0].starts_with("`storage_speed` cannot be combined with `remote`: "),
+        "{messages:?}"
+    );
+    assert!(args.remote.is_some());
+    assert_eq!(args.storage_speed, None);
+
+    let (args, messages) = parse(quote!(external_calls = ["child"], remote = "gpu"));
+    assert_eq!(messages.len(), 1);
+    assert!(
+        messages[0].starts_with("`remote` cannot be combined with `external_calls`: "),
+        "{messages:?}"
+    );
+    assert!(args.remote.is_none());
+
+    let (args, messages) = parse(quote!(remote = true, memory_limit = "64MiB"));
+    assert_eq!(
+        messages,
+        [
+            "`memory_limit` on a `remote` fn needs `process_pool = true` too: the limit holds \
+          the worker process that runs the call on its worker host, and without \
+          `process_pool` the call runs on a thread there, which cannot be bounded this way; \
+          add `process_pool = true` or remove `memory_limit`"
+        ]
+    );
+    assert_eq!(args.memory_limit, None);
 }

@@ -39,6 +39,16 @@ use super::{braced, plain_binding, tuple};
 use crate::item::GuardedFn;
 use crate::runtime_path::RuntimePath;
 
+/// What a `remote` fn adds to its registration: how a worker host runs it.
+pub(super) struct Remote {
+    /// The fn's weight (`Weight::Medium` when not given), as a path.
+    pub(super) weight: TokenStream,
+    /// `process_pool = true` as well: the host runs it in its process pool.
+    pub(super) isolated: bool,
+    /// Its `memory_limit` there, in bytes; 0 for none.
+    pub(super) memory_limit: u64,
+}
+
 /// What a process-pool fn adds to the guarded fn's body.
 pub(super) struct ProcessCall {
     /// One `assert_cross_process` per argument type and for the return type,
@@ -61,7 +71,10 @@ pub(super) struct ProcessCall {
 /// arguments the caller's side encodes by name; `key` is the sticky domain
 /// key, computed from those names, if the fn has one; `is_err` is the
 /// predicate of `retry_on = ["err"]`, if the fn has it (see
-/// `expand::is_err`). Every runtime item is named from `runtime`.
+/// `expand::is_err`). A `remote` fn (`remote` given) is registered and
+/// submitted as such; its calls travel the same way. Every runtime item is
+/// named from `runtime`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn process_call(
     func: &GuardedFn,
     outer: &Signature,
@@ -69,28 +82,44 @@ pub(super) fn process_call(
     return_type: &Type,
     key: Option<TokenStream>,
     is_err: Option<TokenStream>,
+    remote: Option<Remote>,
     runtime: &RuntimePath,
 ) -> ProcessCall {
     let args: Vec<Arg> = outer.inputs.iter().filter_map(Arg::new).collect();
     let value = Wire::of(return_type);
 
+    let check = if remote.is_some() {
+        "assert_remote_value"
+    } else {
+        "assert_cross_process"
+    };
     let mut checks: Vec<TokenStream> = args
         .iter()
-        .map(|arg| cross_process_check(&arg.ty, runtime))
+        .map(|arg| cross_process_check(&arg.ty, check, runtime))
         .collect();
-    checks.push(cross_process_check(return_type, runtime));
+    checks.push(cross_process_check(return_type, check, runtime));
     let checks = quote!(#(#checks)*);
 
     let helpers = [
         encode_args_fn(args.len(), runtime),
         decode_args_fn(args.len(), runtime),
     ];
-    let entry = entry(func, op, &args, &value, &checks, runtime);
+    let registration = remote.as_ref().map(|remote| {
+        let Remote {
+            weight,
+            isolated,
+            memory_limit,
+        } = remote;
+        quote!(.remote(#weight, #isolated, #memory_limit))
+    });
+    let entry = entry(func, op, &args, &value, &checks, registration, runtime);
 
     let key = super::option(key);
-    let (submit_fn, is_err) = match is_err {
-        Some(is_err) => (quote!(submit_process_retry_err), Some(quote!(#is_err,))),
-        None => (quote!(submit_process), None),
+    let (submit_fn, is_err) = match (is_err, remote.is_some()) {
+        (Some(is_err), false) => (quote!(submit_process_retry_err), Some(quote!(#is_err,))),
+        (None, false) => (quote!(submit_process), None),
+        (Some(is_err), true) => (quote!(submit_remote_retry_err), Some(quote!(#is_err,))),
+        (None, true) => (quote!(submit_remote), None),
     };
     let out = Ident::new("__tg_out", Span::mixed_site());
     let bytes = Ident::new("__tg_bytes", Span::mixed_site());
@@ -214,6 +243,7 @@ fn entry(
     args: &[Arg],
     value: &Wire,
     checks: &TokenStream,
+    registration: Option<TokenStream>,
     runtime: &RuntimePath,
 ) -> TokenStream {
     let name = LitStr::new(&func.sig.ident.unraw().to_string(), func.sig.ident.span());
@@ -251,7 +281,7 @@ fn entry(
                             let #result = __tokengate_body(#(#body_args),*);
                             #encode_value
                         },
-                    );
+                    )#registration;
                 &__TOKENGATE_PROCESS_FN
             }
         };
@@ -359,12 +389,14 @@ impl Wire {
     }
 }
 
-/// `assert_cross_process::<T>()`, spanned on `ty`.
-fn cross_process_check(ty: &Type, runtime: &RuntimePath) -> TokenStream {
+/// `check::<T>()` (`assert_cross_process`, or `assert_remote_value` for a
+/// `remote` fn), spanned on `ty`.
+fn cross_process_check(ty: &Type, check: &str, runtime: &RuntimePath) -> TokenStream {
     let span = ty.span();
     let runtime = runtime.at(span);
+    let check = Ident::new(check, span);
     quote_spanned! {span=>
-        #runtime::__private::assert_cross_process::<#ty>();
+        #runtime::__private::#check::<#ty>();
     }
 }
 

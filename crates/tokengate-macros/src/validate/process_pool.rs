@@ -1,26 +1,60 @@
-//! What a `process_pool = true` fn may look like, beyond what every guarded fn
-//! needs.
+//! What a `process_pool = true` or `remote` fn may look like, beyond what
+//! every guarded fn needs.
 //!
-//! A worker process finds the fn by its op name in a registry of plain fn
-//! pointers, one per op, built at link time; the expansion moves the body into
-//! a fn nested in the guarded one, and decodes the arguments there. Hence the
-//! fn is a free fn or an associated fn without `self` (nothing to call a method
-//! on in another process), has no type or const parameters (one op names one
-//! concrete fn), names every argument and return type (no `impl Trait`: the
-//! decoder needs the type), and does not name `Self` in its signature (a
-//! nested fn cannot see the outer `Self`).
+//! A worker process (or a worker host, for a `remote` fn) finds the fn by its
+//! op name in a registry of plain fn pointers, one per op, built at link time;
+//! the expansion moves the body into a fn nested in the guarded one, and
+//! decodes the arguments there. Hence the fn is a free fn or an associated fn
+//! without `self` (nothing to call a method on in another process), has no
+//! type or const parameters (one op names one concrete fn), names every
+//! argument and return type (no `impl Trait`: the decoder needs the type), and
+//! does not name `Self` in its signature (a nested fn cannot see the outer
+//! `Self`).
 
 use syn::visit::Visit;
 use syn::{FnArg, GenericParam, Ident, ReturnType, Signature, Type, TypeImplTrait};
 
 use crate::errors::Errors;
 
-/// How messages name the fn.
-const PROCESS_FN: &str = "a `process_pool = true` fn";
+/// Where a fn's calls go when they leave the calling process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Crossing {
+    /// `process_pool = true`: a worker process of the caller's host.
+    ProcessPool,
+    /// `remote` (with or without `process_pool`): a worker host.
+    Remote,
+}
 
-/// Records each way `sig` cannot be a process-pool fn in `errors`, each on its
-/// own token.
-pub(super) fn check(sig: &Signature, errors: &mut Errors) {
+impl Crossing {
+    /// How messages name the fn.
+    fn fn_name(self) -> &'static str {
+        match self {
+            Crossing::ProcessPool => "a `process_pool = true` fn",
+            Crossing::Remote => "a `remote` fn",
+        }
+    }
+
+    /// How messages name what runs the call.
+    fn worker(self) -> &'static str {
+        match self {
+            Crossing::ProcessPool => "a worker process",
+            Crossing::Remote => "a worker host",
+        }
+    }
+
+    /// The key to drop to run the call on a thread of this process.
+    fn key(self) -> &'static str {
+        match self {
+            Crossing::ProcessPool => "process_pool",
+            Crossing::Remote => "remote",
+        }
+    }
+}
+
+/// Records each way `sig` cannot be a fn whose calls cross as `crossing`
+/// says in `errors`, each on its own token.
+pub(super) fn check(sig: &Signature, crossing: Crossing, errors: &mut Errors) {
+    let (fn_name, worker, key) = (crossing.fn_name(), crossing.worker(), crossing.key());
     let mut selves = SelfFinder::default();
     for param in &sig.generics.params {
         let what = match param {
@@ -33,9 +67,8 @@ pub(super) fn check(sig: &Signature, errors: &mut Errors) {
         errors.push(syn::Error::new_spanned(
             param,
             format!(
-                "{PROCESS_FN} cannot have {what} parameters: a worker process finds the fn \
-                 by op name, which must name one concrete fn; use concrete types, or drop \
-                 `process_pool`"
+                "{fn_name} cannot have {what} parameters: {worker} finds the fn by op name, \
+                 which must name one concrete fn; use concrete types, or drop `{key}`"
             ),
         ));
     }
@@ -48,9 +81,8 @@ pub(super) fn check(sig: &Signature, errors: &mut Errors) {
             FnArg::Receiver(receiver) => errors.push(syn::Error::new_spanned(
                 receiver,
                 format!(
-                    "{PROCESS_FN} is found by op name in a worker process, so it must be a \
-                     free fn or an associated fn without `self`; pass what the call needs as \
-                     arguments"
+                    "{fn_name} is found by op name in {worker}, so it must be a free fn or an \
+                     associated fn without `self`; pass what the call needs as arguments"
                 ),
             )),
             FnArg::Typed(arg) => {
@@ -58,8 +90,8 @@ pub(super) fn check(sig: &Signature, errors: &mut Errors) {
                     errors.push(syn::Error::new_spanned(
                         impl_trait,
                         format!(
-                            "{PROCESS_FN} cannot take `impl Trait`: a worker process decodes \
-                             the argument, which needs its concrete type; name the type"
+                            "{fn_name} cannot take `impl Trait`: {worker} decodes the \
+                             argument, which needs its concrete type; name the type"
                         ),
                     ));
                 }
@@ -73,14 +105,14 @@ pub(super) fn check(sig: &Signature, errors: &mut Errors) {
             errors.push(syn::Error::new_spanned(
                 impl_trait,
                 format!(
-                    "{PROCESS_FN} cannot return `impl Trait`: the caller decodes the value, \
+                    "{fn_name} cannot return `impl Trait`: the caller decodes the value, \
                      which needs its concrete type; name the type"
                 ),
             ));
         }
         selves.visit_type(ty);
     }
-    selves.report(errors);
+    selves.report(fn_name, errors);
 }
 
 /// The first `impl Trait` in `ty`.
@@ -113,14 +145,14 @@ impl<'ast> Visit<'ast> for SelfFinder<'ast> {
 }
 
 impl SelfFinder<'_> {
-    /// One error per `Self` found.
-    fn report(self, errors: &mut Errors) {
+    /// One error per `Self` found; `fn_name` names the fn.
+    fn report(self, fn_name: &str, errors: &mut Errors) {
         for ident in self.0 {
             errors.push(syn::Error::new(
                 ident.span(),
                 format!(
-                    "{PROCESS_FN} runs its body as a fn of its own, where `Self` is not in \
-                     scope; write the type's name"
+                    "{fn_name} runs its body as a fn of its own, where `Self` is not in scope; \
+                     write the type's name"
                 ),
             ));
         }

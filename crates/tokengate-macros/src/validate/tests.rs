@@ -2,18 +2,24 @@
 
 use syn::Signature;
 
-use super::signature;
+use super::{Crossing, signature};
 
 /// Every message for the signature `sig`, in order.
 fn messages(sig: &str) -> Vec<String> {
-    messages_as(sig, false)
+    messages_crossing(sig, None)
 }
 
 /// Every message for the signature `sig` of a fn that is a `process_pool` fn
 /// if `process_pool`, in order.
 fn messages_as(sig: &str, process_pool: bool) -> Vec<String> {
+    messages_crossing(sig, process_pool.then_some(Crossing::ProcessPool))
+}
+
+/// Every message for the signature `sig` of a fn whose calls cross as
+/// `crossing` says, in order.
+fn messages_crossing(sig: &str, crossing: Option<Crossing>) -> Vec<String> {
     let sig: Signature = syn::parse_str(sig).unwrap();
-    match signature(&sig, process_pool, false) {
+    match signature(&sig, crossing, false) {
         Ok(()) => Vec::new(),
         Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
     }
@@ -256,6 +262,38 @@ fn process_pool_keeps_the_other_checks() {
     assert_eq!(
         messages_as("async fn f<T>(&self, x: &str) -> impl Send", true).len(),
         5
+    );
+}
+
+#[test]
+fn a_remote_fn_is_checked_as_a_process_pool_fn_in_its_own_words() {
+    let remote = |sig| messages_crossing(sig, Some(Crossing::Remote));
+    assert_eq!(
+        remote("fn f(a: u8, data: Vec<u8>) -> u64"),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        remote("fn f(&self, x: u8)"),
+        [
+            "a `remote` fn is found by op name in a worker host, so it must be a free fn or an \
+          associated fn without `self`; pass what the call needs as arguments"
+        ]
+    );
+    assert_eq!(
+        remote("fn f<T>(x: T)"),
+        [
+            "a `remote` fn cannot have type parameters: a worker host finds the fn by op name, \
+          which must name one concrete fn; use concrete types, or drop `remote`"
+        ]
+    );
+    assert_eq!(
+        remote("fn f(x: impl Send) -> Self"),
+        [
+            "a `remote` fn cannot take `impl Trait`: a worker host decodes the argument, which \
+             needs its concrete type; name the type",
+            "a `remote` fn runs its body as a fn of its own, where `Self` is not in scope; \
+             write the type's name",
+        ]
     );
 }
 

@@ -36,7 +36,35 @@ pub struct CallerConfig {
     pub(crate) partitions: u32,
 }
 
+/// The settings of a coordinator's NATS JetStream backend, for
+/// [`CoordinatorBuilder::remote`](tokengate::CoordinatorBuilder::remote): the
+/// coordinator connects a [`Caller`](crate::Caller) with them when it starts,
+/// and closes it when it stops.
+///
+/// ```no_run
+/// use tokengate::OperationsCoordinator;
+/// use tokengate_remote::Remote;
+///
+/// let coordinator = OperationsCoordinator::builder()
+///     .remote(Remote::nats("nats://10.0.0.5:4222").max_in_flight(1_000))
+///     .start()?;
+/// println!("{:?}", coordinator.stats().remote);
+/// # Ok::<(), tokengate::BuildError>(())
+/// ```
+///
+/// The broker's redelivery settings, `ack_wait` and `max_deliver`, belong to
+/// the worker hosts, which create the consumers they pull from
+/// ([`WorkerConfig::ack_wait`](crate::WorkerConfig::ack_wait),
+/// [`WorkerConfig::max_deliver`](crate::WorkerConfig::max_deliver)).
+pub type Remote = CallerConfig;
+
 impl CallerConfig {
+    /// The same as [`new`](Self::new): a caller of (or a coordinator's
+    /// backend to) the NATS server at `url`.
+    pub fn nats(url: impl Into<String>) -> CallerConfig {
+        CallerConfig::new(url)
+    }
+
     /// A caller of the NATS server at `url` (`nats://host:port`), with the
     /// defaults below.
     ///

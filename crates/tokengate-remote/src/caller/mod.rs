@@ -5,6 +5,7 @@
 //! thread of its own (`io.rs`), so that the synchronous core can use it
 //! without a runtime: every method here returns at once.
 
+mod backend;
 mod config;
 mod io;
 mod ledger;
@@ -14,8 +15,8 @@ mod window;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -23,7 +24,7 @@ use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-pub use config::CallerConfig;
+pub use config::{CallerConfig, Remote};
 pub use stats::{CallerStats, ConnectionState};
 pub use window::Permit;
 
@@ -74,7 +75,8 @@ pub struct Caller {
     id: String,
     ledger: Arc<Ledger>,
     commands: mpsc::UnboundedSender<Command>,
-    thread: Option<JoinHandle<()>>,
+    /// Taken by the first close.
+    thread: Mutex<Option<JoinHandle<()>>>,
     client: async_nats::Client,
     reply: String,
     partitions: u32,
@@ -141,7 +143,7 @@ impl Caller {
             id,
             ledger,
             commands,
-            thread: Some(thread),
+            thread: Mutex::new(Some(thread)),
             client,
             reply,
             partitions,
@@ -179,6 +181,12 @@ impl Caller {
     /// keep it short.
     pub fn when_capacity(&self, wake: impl FnOnce() + Send + 'static) {
         self.ledger.window.when_free(Box::new(wake));
+    }
+
+    /// How many jobs may be in flight at once
+    /// ([`CallerConfig::max_in_flight`]).
+    pub fn max_in_flight(&self) -> usize {
+        self.ledger.window.max()
     }
 
     /// Room left in the window now.
@@ -263,13 +271,19 @@ impl Caller {
     /// Closes the caller: jobs in flight resolve as
     /// [`Outcome::Unavailable`], this caller's unread results are purged, and
     /// the thread ends before this returns.
-    pub fn close(mut self) {
+    pub fn close(self) {
         self.shut_down();
     }
 
-    fn shut_down(&mut self) {
+    /// Closes the caller (once; later calls find it closed).
+    pub(crate) fn shut_down(&self) {
         let _ = self.commands.send(Command::Close);
-        if let Some(thread) = self.thread.take() {
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
             // A callback that drops the last handle to its caller runs on
             // the caller's own thread, which cannot wait for itself; it ends
             // on its own once it has read `Close`.

@@ -11,6 +11,16 @@ use crate::job::DEFAULT_POOL;
 use crate::names::{WEIGHTS, check_token, check_weight};
 use crate::worker::cancel::CancelFlag;
 
+/// What runs a worker's jobs.
+#[derive(Clone)]
+pub(crate) enum Runner {
+    /// An executor of the user's ([`WorkerConfig::new`]).
+    Executor(Executor),
+    /// The `remote` fns of this executable, on a tokengate coordinator: the
+    /// one given, or one the worker starts ([`Worker::nats`](crate::Worker::nats)).
+    Host(Option<tokengate::Handle>),
+}
+
 /// Runs one job: `(op, encoded arguments, cancel flag)` to the encoded value
 /// or a [`Failure`]. Called on a thread of the worker's blocking pool, one
 /// call per slot at most; a panic is caught and reported as
@@ -56,7 +66,7 @@ pub enum Failure {
 #[must_use = "a config does nothing until `Worker::start` or `serve` takes it"]
 pub struct WorkerConfig {
     pub(crate) broker: BrokerSettings,
-    pub(crate) executor: Executor,
+    pub(crate) runner: Runner,
     pub(crate) pool: String,
     pub(crate) weights: Vec<String>,
     pub(crate) sticky: bool,
@@ -90,9 +100,14 @@ impl WorkerConfig {
         url: impl Into<String>,
         executor: impl Fn(&str, &[u8], &CancelFlag) -> Result<Vec<u8>, Failure> + Send + Sync + 'static,
     ) -> WorkerConfig {
+        WorkerConfig::with_runner(url, Runner::Executor(Arc::new(executor)))
+    }
+
+    /// The defaults of [`new`](Self::new), with `runner`.
+    fn with_runner(url: impl Into<String>, runner: Runner) -> WorkerConfig {
         WorkerConfig {
             broker: BrokerSettings::new(url),
-            executor: Arc::new(executor),
+            runner,
             pool: DEFAULT_POOL.to_owned(),
             weights: WEIGHTS.iter().map(|w| (*w).to_owned()).collect(),
             sticky: false,
@@ -105,6 +120,22 @@ impl WorkerConfig {
             stop_timeout: Duration::from_secs(30),
             on_result_stored: None,
         }
+    }
+
+    /// A worker host of the NATS server at `url` for this executable's
+    /// `remote = true` fns (see [`Worker::nats`](crate::Worker::nats)), with
+    /// the defaults of [`new`](Self::new).
+    pub fn nats(url: impl Into<String>) -> WorkerConfig {
+        WorkerConfig::with_runner(url, Runner::Host(None))
+    }
+
+    /// Runs the jobs of this executable's `remote = true` fns as calls of the
+    /// coordinator `handle` names, instead of a coordinator the worker starts
+    /// for itself: its workers, process pool, limits and stats then serve
+    /// them. Replaces the executor given to [`new`](Self::new), if any.
+    pub fn coordinator(mut self, handle: tokengate::Handle) -> WorkerConfig {
+        self.runner = Runner::Host(Some(handle));
+        self
     }
 
     /// Sets the pool served (1 to 64 of `A-Z a-z 0-9 _ -`).
@@ -279,7 +310,7 @@ impl fmt::Debug for WorkerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let WorkerConfig {
             broker,
-            executor: _,
+            runner,
             pool,
             weights,
             sticky,
@@ -294,7 +325,14 @@ impl fmt::Debug for WorkerConfig {
         } = self;
         f.debug_struct("WorkerConfig")
             .field("broker", broker)
-            .field("executor", &format_args!("<fn>"))
+            .field(
+                "runner",
+                &match runner {
+                    Runner::Executor(_) => "executor",
+                    Runner::Host(None) => "remote fns, on a coordinator of its own",
+                    Runner::Host(Some(_)) => "remote fns, on the coordinator given",
+                },
+            )
             .field("pool", pool)
             .field("weights", weights)
             .field("sticky", sticky)

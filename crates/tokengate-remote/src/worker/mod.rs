@@ -9,6 +9,7 @@
 
 mod cancel;
 mod config;
+mod host;
 mod jobs;
 mod pull;
 mod run;
@@ -26,6 +27,7 @@ use futures::StreamExt;
 use tokio::sync::{Semaphore, watch};
 
 pub use cancel::CancelFlag;
+use config::Runner;
 pub use config::{Executor, Failure, ResultHook, WorkerConfig};
 pub use stats::WorkerStats;
 
@@ -81,9 +83,52 @@ pub struct Worker {
     client: async_nats::Client,
     stop: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
+    /// The coordinator a worker host started for its jobs, stopped after
+    /// the worker.
+    host: Option<tokengate::OperationsCoordinator>,
 }
 
 impl Worker {
+    /// A worker host for this executable's `remote = true` fns: the settings
+    /// of a worker of the NATS server at `url` whose jobs run as calls of a
+    /// tokengate coordinator on this host, found by op name. A `remote` fn
+    /// runs on one of that coordinator's worker threads (and sees
+    /// [`tokengate::is_cancelled`] when its caller kills it or its deadline
+    /// passes); one with `process_pool = true` too runs in that
+    /// coordinator's process pool, under its `memory_limit`.
+    ///
+    /// The worker starts a coordinator of its own when it starts, and stops
+    /// it when it stops; [`WorkerConfig::coordinator`] gives it one instead.
+    /// Like any coordinator started last, the worker's own becomes the
+    /// process default for guarded calls made outside a coordinator: a
+    /// process that is a caller too binds its calls with
+    /// [`Handle::enter`](tokengate::Handle::enter), or gives the worker its
+    /// coordinator.
+    /// The executable must be the same build as the callers' (their `remote`
+    /// fns are found by op name, and their values decoded by type).
+    ///
+    /// ```no_run
+    /// use tokengate::task_token_guard;
+    /// use tokengate_remote::{Worker, serve};
+    ///
+    /// #[task_token_guard(op = "thumbnail", weight = "heavy", remote = true)]
+    /// fn thumbnail(image: Vec<u8>, width: u32) -> Vec<u8> {
+    ///     image.into_iter().take(width as usize).collect()
+    /// }
+    ///
+    /// fn main() -> Result<(), tokengate_remote::Error> {
+    ///     if std::env::args().any(|arg| arg == "--worker") {
+    ///         match serve(Worker::nats("nats://10.0.0.5:4222").slots(8))? {}
+    ///     }
+    ///     // ... the caller's side: a coordinator with `Remote::nats(..)`.
+    ///     # let _ = thumbnail;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn nats(url: impl Into<String>) -> WorkerConfig {
+        WorkerConfig::nats(url)
+    }
+
     /// Connects, creates the streams and the consumers it serves if they are
     /// missing, and starts serving.
     ///
@@ -92,8 +137,14 @@ impl Worker {
     /// A configuration value out of range ([`Error::is_config`]), or a broker
     /// that cannot be reached or refuses the streams or consumers
     /// ([`Error::is_broker`]).
-    pub fn start(config: WorkerConfig) -> Result<Worker, Error> {
+    pub fn start(mut config: WorkerConfig) -> Result<Worker, Error> {
         config.check()?;
+        let mut host = None;
+        if let Runner::Host(given) = &config.runner {
+            let (executor, owned) = host::start(given.as_ref())?;
+            config.runner = Runner::Executor(executor);
+            host = owned;
+        }
         let (stop, stop_rx) = watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
@@ -137,6 +188,7 @@ impl Worker {
                 client,
                 stop,
                 thread: Some(thread),
+                host,
             }),
             Ok(Err(err)) => {
                 let _ = thread.join();
@@ -172,6 +224,10 @@ impl Worker {
             if thread.thread().id() != std::thread::current().id() {
                 let _ = thread.join();
             }
+        }
+        // After the worker: its jobs ran on it.
+        if let Some(host) = self.host.take() {
+            host.stop();
         }
     }
 }
@@ -262,9 +318,14 @@ async fn open(config: WorkerConfig) -> Result<Opened, Error> {
     // delivered again anyway.
     let mut js = js;
     js.set_timeout((config.ack_wait / 2).clamp(Duration::from_millis(200), Duration::from_secs(5)));
+    let executor = match config.runner {
+        Runner::Executor(executor) => executor,
+        // `Worker::start` made the host's executor before connecting.
+        Runner::Host(_) => unreachable!("a host's executor is made before it connects"),
+    };
     let shared = Arc::new(Shared {
         js,
-        executor: config.executor,
+        executor,
         slots: Arc::new(Semaphore::new(config.slots)),
         jobs: Jobs::default(),
         counters: Counters::default(),

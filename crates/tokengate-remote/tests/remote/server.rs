@@ -4,7 +4,7 @@
 //!
 //! The server binary is looked up on `PATH` (and in `/usr/sbin`, where
 //! Debian puts it); if it is missing, the workspace's `.ci/install-nats` is
-//! run once to install it.
+//! run once to install it. The remote examples include this file too.
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
@@ -187,7 +187,13 @@ fn binary() -> PathBuf {
     if let Some(path) = find() {
         return path;
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/install-nats");
+    // The workspace's script, from whichever of its packages includes this
+    // file (the tests here, the remote examples).
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join(".ci/install-nats"))
+        .find(|script| script.is_file())
+        .unwrap_or_else(|| Path::new(".ci/install-nats").to_path_buf());
     let status = Command::new("bash").arg(&script).status();
     match (status, find()) {
         (_, Some(path)) => path,

@@ -8,10 +8,12 @@ use crate::token::kill;
 
 impl Shared {
     /// Ends a global pause: wakes idle workers, dispatches storage tiers and
-    /// sticky domains.
+    /// sticky domains, and has the admission thread hand waiting remote calls
+    /// over.
     pub(crate) fn resume_admission(&self) {
         self.scheduler.set_paused(false);
         self.scheduler.wake_after_pause();
+        self.admitter.wake();
     }
 
     pub(crate) fn kill_token(&self, id: u64) -> bool {

@@ -12,6 +12,7 @@ use super::lead::{self, LeadDomain};
 use super::limit::GateBits;
 use super::live::OrphanBits;
 use super::ops::Class;
+use super::remote::{RemoteCall, fold_key};
 use super::route::{Route, route_of};
 use super::shared::Shared;
 use super::trace::CallTrace;
@@ -23,6 +24,23 @@ use crate::{TaskToken, TokenState};
 impl Shared {
     /// Makes a token for `f` and admits it.
     pub(crate) fn submit<T, F>(self: &Arc<Self>, call: Call, body: Body<T, F>) -> TaskToken<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.submit_routed(call, body, None)
+    }
+
+    /// [`submit`](Self::submit), for a `remote` call when `remote` is given:
+    /// its path is then the remote lane and the backend, whatever its tags
+    /// would choose on this host (a sticky call's domain goes to the backend
+    /// as a key; it joins no lead's domain).
+    pub(crate) fn submit_routed<T, F>(
+        self: &Arc<Self>,
+        call: Call,
+        body: Body<T, F>,
+        mut remote: Option<Box<RemoteCall>>,
+    ) -> TaskToken<T>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
@@ -55,11 +73,18 @@ impl Shared {
         entry.counters.local().create();
         let id = next_id();
         // Inside a lead (or one of its children), a call of a listed op joins
-        // the lead's domain and runs in the lead's worker group.
-        let (parent, group) = self.lead_context(op);
+        // the lead's domain and runs in the lead's worker group; a remote
+        // call runs on another host.
+        let (parent, group) = match remote {
+            Some(_) => (None, None),
+            None => self.lead_context(op),
+        };
         // An explicit weight on a storage call makes it a combined call: its
         // tier's turn, then a CPU worker of its weight.
-        let path = if let Some(speed) = storage {
+        let path = if let Some(remote) = &mut remote {
+            remote.sticky = sticky.map(|(anchor, key)| fold_key(anchor, &key));
+            Path::Remote
+        } else if let Some(speed) = storage {
             if weight_explicit {
                 Path::Combined(speed)
             } else {
@@ -74,7 +99,9 @@ impl Shared {
         } else {
             Path::Lane
         };
-        let lead = lead.map(|(calls, from)| self.leads.join(lead::seed(id, calls, from), calls));
+        let lead = lead
+            .filter(|_| remote.is_none())
+            .map(|(calls, from)| self.leads.join(lead::seed(id, calls, from), calls));
         let trace = CallTrace::capture(id, op, weight, path, lead.is_some(), process);
         let route = Route {
             shared: self.clone(),
@@ -89,6 +116,7 @@ impl Shared {
             in_backoff: AtomicBool::new(false),
             mailbox_slot: AtomicBool::new(false),
             trace,
+            remote,
         };
         let mut header = Header::new(id, op, weight, timeout);
         if let Path::Combined(speed) = path {
@@ -204,6 +232,9 @@ impl Shared {
     fn place_now(&self, job: &JobRef) -> Option<bool> {
         let header = job.header();
         let route = route_of(&**job).expect("admitted tokens have a route");
+        if matches!(route.path, Path::Remote) {
+            return self.place_remote(job);
+        }
         let open = !self.scheduler.is_paused() && !route.op.is_paused();
         if !matches!(route.path, Path::Lane)
             || !open
@@ -225,7 +256,8 @@ impl Shared {
         let header = job.header();
         let route = route_of(&*job).expect("admitted tokens have a route");
         let lane = self.scheduler.slot_lane(route.path, header.weight);
-        if self.config.full_lane == FullLanePolicy::Reject {
+        // A remote call's waiting is bounded by its own lane and window.
+        if self.config.full_lane == FullLanePolicy::Reject && !matches!(route.path, Path::Remote) {
             self.route_bounded(job, lane);
             return;
         }
@@ -237,8 +269,26 @@ impl Shared {
             self.enqueue_with_slot(job);
             return;
         }
-        if lane.line_push(job) {
-            self.admitter.wake();
+        match self.config.full_lane {
+            // Only remote calls get here under Reject (see above).
+            FullLanePolicy::Reject => {
+                let reason = match route.path {
+                    Path::Remote => Reason::RemoteFull {
+                        in_flight: self.remote_running(),
+                        waiting: lane.capacity,
+                    },
+                    _ => Reason::Rejected {
+                        weight: header.weight,
+                        capacity: lane.capacity,
+                    },
+                };
+                terminate_with(&*job, TokenState::Killed, reason);
+            }
+            FullLanePolicy::Wait => {
+                if lane.line_push(job) {
+                    self.admitter.wake();
+                }
+            }
         }
     }
 
@@ -332,6 +382,8 @@ impl Shared {
         self.scheduler.slot_lane(path, weight).push(job);
         match path {
             Path::Storage(speed) | Path::Combined(speed) => self.scheduler.pump_tier(speed),
+            // The window may have room again since the call found none.
+            Path::Remote => self.pump_remote(),
             _ if self.scheduler.is_paused() => {}
             Path::Group(group) => self.scheduler.nudge_group(group),
             _ => self.scheduler.nudge_idle(weight),

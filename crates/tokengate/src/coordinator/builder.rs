@@ -1,11 +1,13 @@
 //! [`CoordinatorBuilder`]: every knob of a coordinator, with defaults.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::OperationsCoordinator;
 use super::guard::AutoBlock;
 use super::limit::{LimitSpec, RateSpec};
 use super::panics::{PanicHandler, PanicReport};
+use super::remote::ConnectRemote;
 use crate::{BuildError, StorageSpeed};
 
 /// What a guarded call does when its lane is full.
@@ -67,6 +69,8 @@ pub(crate) struct Config {
     /// Labels added to every series this coordinator publishes.
     #[cfg(feature = "metrics")]
     pub(crate) metrics_labels: Vec<(String, String)>,
+    /// Connects the backend of `remote` calls when the coordinator starts.
+    pub(crate) remote: Option<Arc<dyn ConnectRemote>>,
 }
 
 /// The most worker threads a coordinator runs (`core_groups × workers_per_core`).
@@ -206,6 +210,7 @@ impl CoordinatorBuilder {
                 metrics_interval: Duration::from_secs(1),
                 #[cfg(feature = "metrics")]
                 metrics_labels: Vec::new(),
+                remote: None,
             },
         }
     }
@@ -359,6 +364,35 @@ impl CoordinatorBuilder {
     /// worker). A fn's own `queue_timeout` overrides it. Off by default.
     pub fn max_queue_wait(mut self, wait: Duration) -> Self {
         self.config.max_queue_wait = Some(wait);
+        self
+    }
+
+    /// Sends `remote = true` calls through a broker to worker hosts: `backend`
+    /// connects when the coordinator starts (and [`start`](Self::start) fails
+    /// if it cannot), and the coordinator closes it when it stops. Without
+    /// one, `remote` calls run in this coordinator's own process pool, with
+    /// the same encoding and the same errors (tests and local development
+    /// need no broker).
+    ///
+    /// A remote call is admitted, counted, paused, drained, killed and timed
+    /// out like any call, but once sent it holds no worker thread: its token
+    /// resolves when the backend delivers its outcome. At most the backend's
+    /// window of calls (`max_in_flight`) are in flight; more wait, `Waiting`,
+    /// in a lane of their own (up to [`lane_capacity`](Self::lane_capacity),
+    /// then in line or rejected per the [`FullLanePolicy`]).
+    ///
+    /// `tokengate-remote` provides the NATS JetStream backend:
+    ///
+    /// ```text
+    /// let coordinator = OperationsCoordinator::builder()
+    ///     .remote(tokengate_remote::Remote::nats("nats://10.0.0.5:4222").max_in_flight(1_000))
+    ///     .start()?;
+    /// ```
+    ///
+    /// A backend connected already is given as an `Arc` of it; any type that
+    /// implements [`RemoteBackend`](crate::remote::RemoteBackend) will do.
+    pub fn remote(mut self, backend: impl ConnectRemote) -> Self {
+        self.config.remote = Some(Arc::new(backend));
         self
     }
 
@@ -524,7 +558,8 @@ impl CoordinatorBuilder {
     /// 65,536 worker threads, 65,536 calls per mailbox and 4,096 worker
     /// processes), if the thread name holds a NUL byte, if a thread cannot be
     /// spawned, if two `process_pool` fns linked into the executable share an op
-    /// name, or if prestarted worker processes cannot be started.
+    /// name, if prestarted worker processes cannot be started, or if the
+    /// [`remote`](Self::remote) backend cannot connect.
     pub fn start(self) -> Result<OperationsCoordinator, BuildError> {
         self.config.check()?;
         #[cfg(feature = "process")]

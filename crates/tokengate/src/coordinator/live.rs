@@ -148,5 +148,6 @@ fn live_path(path: Path, weight: crate::Weight) -> LivePath {
         Path::Combined(speed) => LivePath::Combined(speed),
         Path::Sticky { .. } => LivePath::Sticky,
         Path::Group(_) => LivePath::LeadGroup,
+        Path::Remote => LivePath::Remote,
     }
 }

@@ -21,6 +21,7 @@ mod overrides;
 mod panics;
 mod prometheus;
 mod registry;
+pub(crate) mod remote;
 mod retry;
 mod route;
 mod samples;
@@ -142,6 +143,54 @@ where
             is_err,
         })
     })
+}
+
+/// [`submit`] for a `remote` call, to worker hosts through the backend of the
+/// coordinator it goes to; without a backend there, or inside a worker
+/// process, it runs as a process-pool call of `entry`, through the same
+/// encoding. Its arguments are encoded already (or failed to be, in the
+/// caller: the call then fails when it would be sent).
+#[cfg(feature = "process")]
+pub(crate) fn submit_remote<T>(
+    mut call: Call,
+    pool: &'static str,
+    entry: &'static crate::process::registry::ProcessFn,
+    memory_limit: Option<std::num::NonZeroU64>,
+    encoded: Result<Vec<u8>, String>,
+    decode: fn(&[u8]) -> Result<T, String>,
+    is_err: Option<fn(&T) -> bool>,
+) -> TaskToken<T>
+where
+    T: Send + 'static,
+{
+    Override::apply(&mut call);
+    if let Some(shared) = current::resolve().filter(|shared| shared.remote.is_some()) {
+        fn never_here<T>() -> T {
+            unreachable!("a remote call is handed to its backend; no thread runs its body")
+        }
+        let body = match (call.retry, is_err) {
+            (None, _) => Body::Once(never_here::<T> as fn() -> T),
+            (Some(_), is_err) => Body::Again(Again {
+                make: Box::new(|| never_here::<T> as fn() -> T),
+                is_err,
+            }),
+        };
+        use crate::process::codec::{Side, locate};
+        let remote = remote::RemoteCall::new(
+            pool,
+            encoded.map_err(|err| locate(&err, Side::Caller)),
+            move |bytes: &[u8]| decode(bytes).map_err(|err| locate(&err, Side::Caller)),
+        );
+        return shared.submit_routed(call, body, Some(Box::new(remote)));
+    }
+    if call.retry.is_some() {
+        return submit_process_retrying(call, entry, memory_limit, encoded, decode, is_err);
+    }
+    let encode = move |out: &mut Vec<u8>| {
+        out.extend_from_slice(&encoded?);
+        Ok(())
+    };
+    submit_process(call, entry, memory_limit, encode, decode)
 }
 
 /// Whether this process is a tokengate worker process (where calls run inline).
@@ -272,7 +321,11 @@ impl OperationsCoordinator {
         if config.panic_handler.is_some() {
             panics::install_hook();
         }
-        let shared = Arc::new(Shared::new(config));
+        let remote = match &config.remote {
+            Some(connect) => Some(connect.connect().map_err(BuildError::remote)?),
+            None => None,
+        };
+        let shared = Arc::new(Shared::new(config, remote));
         // Build the handle first: if a spawn fails, dropping it stops what started.
         let coordinator = OperationsCoordinator {
             handle: Handle {

@@ -187,11 +187,15 @@ impl Shared {
                     if job.header().retried() == attempt {
                         terminate_with(&*job, TokenState::TimedOut, Reason::TimedOut(after));
                     }
-                } else {
-                    // Its body sees `is_cancelled()`; when it returns, the
-                    // attempt counts as timed out and the next one follows.
-                    job.header().cancel_attempt(attempt);
+                } else if job.header().cancel_attempt(attempt)
+                    && route_of(&*job).is_some_and(|route| route.remote.is_some())
+                {
+                    // A remote attempt is stopped at its backend, whose
+                    // answer ends the attempt as timed out; the next follows.
+                    self.kill_remote(job.header());
                 }
+                // Otherwise its body sees `is_cancelled()`; when it returns,
+                // the attempt counts as timed out and the next one follows.
             }
         }
     }

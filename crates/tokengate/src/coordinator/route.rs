@@ -15,6 +15,7 @@ use super::lead::LeadDomain;
 use super::limit::{GateBits, Limit};
 use super::live::OrphanBits;
 use super::ops::OpEntry;
+use super::remote::RemoteCall;
 use super::retry::RetryPolicy;
 use super::shared::Shared;
 use super::trace::CallTrace;
@@ -52,6 +53,8 @@ pub(crate) struct Route {
     pub(crate) mailbox_slot: AtomicBool,
     /// Its span, if a `tracing` subscriber wants one.
     pub(crate) trace: CallTrace,
+    /// A remote call's arguments and decoder (its path is `Path::Remote`).
+    pub(crate) remote: Option<Box<RemoteCall>>,
 }
 
 impl Route {
@@ -120,8 +123,12 @@ impl Owner for Route {
         };
         // A worker thread runs calls of the full lane itself meanwhile, so
         // that a guarded fn dropping its calls cannot deadlock its own
-        // coordinator; storage calls run only on IO threads.
-        let helps = !matches!(self.path, Path::Storage(_) | Path::Combined(_));
+        // coordinator; storage calls run only on IO threads, remote calls on
+        // other hosts.
+        let helps = !matches!(
+            self.path,
+            Path::Storage(_) | Path::Combined(_) | Path::Remote
+        );
         while in_line() && shared.is_running() {
             if helps && scheduler::help_lane(&shared.scheduler, lane) {
                 continue;

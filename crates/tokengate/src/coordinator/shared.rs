@@ -15,6 +15,7 @@ use super::limit::Limits;
 use super::live::Orphans;
 use super::ops::{Class, OpEntry};
 use super::registry::Registry;
+use super::remote::{RemoteBackend, RemoteLink};
 use super::route::Route;
 use super::timer::Timer;
 use crate::TokenState;
@@ -58,8 +59,11 @@ pub(crate) struct Shared {
     /// Submissions between their running-check and their enqueue; `stop` waits
     /// for these to settle so no call slips into a queue after the final sweep.
     pub(super) submitting: AtomicUsize,
-    /// Moves calls waiting in line into their lanes.
-    pub(crate) admitter: Admitter,
+    /// Moves calls waiting in line into their lanes, and hands remote calls
+    /// to the backend as its window frees (shared with the backend's wake).
+    pub(crate) admitter: Arc<Admitter>,
+    /// The backend of `remote` calls, if the coordinator has one.
+    pub(crate) remote: Option<RemoteLink>,
     /// The timer and admission threads, joined at stop.
     pub(super) service_threads: Mutex<Vec<JoinHandle<()>>>,
     /// Streaming maps in progress (`map_unordered`).
@@ -76,7 +80,7 @@ impl std::fmt::Debug for Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config) -> Shared {
+    pub(crate) fn new(config: Config, remote: Option<Arc<dyn RemoteBackend>>) -> Shared {
         let workers = config.core_groups * config.workers_per_core;
         let shards = (workers + 2).next_power_of_two().max(8);
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -114,7 +118,8 @@ impl Shared {
             shards,
             state: AtomicU8::new(RUNNING),
             submitting: AtomicUsize::new(0),
-            admitter: Admitter::default(),
+            admitter: Arc::default(),
+            remote: remote.map(RemoteLink::new),
             service_threads: Mutex::default(),
             bulk_maps: BulkMaps::default(),
             config,
@@ -154,6 +159,7 @@ impl Shared {
             shared.admitter.run(|| {
                 shared.move_gates();
                 shared.move_lines();
+                shared.pump_remote();
             })
         })?;
         Ok(())
@@ -277,6 +283,11 @@ impl Shared {
             }
             if let Some(limit) = route.limit.as_ref().filter(|_| !body_runs) {
                 self.end_gate(limit, route);
+            }
+            // Last: the backend answers at once, and its answer reaches this
+            // token as a late outcome (its body "returns").
+            if body_runs && matches!(route.path, Path::Remote) {
+                self.kill_remote(header);
             }
         }
     }

@@ -32,13 +32,14 @@ impl Shared {
     ///    lose their worker process): from here on no token is pending.
     /// 3. Running calls get the stop timeout to finish (forever, if it is too
     ///    large for the clock); a call that stops its own coordinator is not
-    ///    waited for.
+    ///    waited for. Remote calls in flight get the same time for their
+    ///    outcome to come back.
     /// 4. Calls still running then resolve with a shutdown error; their
     ///    threads are left to finish the body on their own.
     /// 5. Queues and lines are cleared (breaking the reference cycles between
     ///    queued calls and the coordinator), the timer and admission threads
-    ///    stop, the worker processes are ended and reaped, and the threads
-    ///    that exited are joined.
+    ///    stop, the remote backend is closed, the worker processes are ended
+    ///    and reaped, and the threads that exited are joined.
     /// 6. With the `metrics` feature, the final values are published.
     ///
     /// Returns false if the coordinator was already stopping.
@@ -85,6 +86,7 @@ impl Shared {
         // 3.
         let deadline = Instant::now().checked_add(self.config.stop_timeout);
         let all_exited = self.scheduler.wait_threads(deadline);
+        self.wait_remote(deadline);
         // 4.
         for job in self.registry.snapshot() {
             terminate_with(&*job, TokenState::Killed, Reason::Shutdown);
@@ -97,6 +99,7 @@ impl Shared {
         self.orphans.clear();
         self.timer.stop();
         self.admitter.stop();
+        self.close_remote();
         #[cfg(feature = "process")]
         self.process.shutdown();
         self.scheduler.clear_and_join(all_exited);

@@ -153,6 +153,12 @@ pub(crate) fn collect_with_latencies(shared: &Shared) -> (Stats, Vec<OpLatency>)
         processes: shared.process.stats(),
         #[cfg(not(feature = "process"))]
         processes: Default::default(),
+        remote: shared.remote.as_ref().map(|link| {
+            let mut stats = link.backend.stats();
+            stats.waiting = scheduler.remote_lane.taken();
+            stats.in_line = scheduler.remote_lane.in_line();
+            stats
+        }),
     };
     (stats, latencies)
 }

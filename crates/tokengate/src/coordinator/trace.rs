@@ -108,6 +108,7 @@ fn path_fields(path: Path) -> (&'static str, Option<&'static str>) {
         Path::Combined(speed) => ("combined", Some(speed.as_str())),
         Path::Sticky { .. } => ("sticky", None),
         Path::Group(_) => ("lead_group", None),
+        Path::Remote => ("remote", None),
     }
 }
 
@@ -310,6 +311,9 @@ fn report(parent: Option<&Span>, header: &Header, err: &TaskError) {
         }
         ErrorKind::Process | ErrorKind::UnsizedLimit => {
             call_event!(parent, Level::WARN, op, token_id, error = %err, "call failed");
+        }
+        ErrorKind::RemoteUnavailable => {
+            call_event!(parent, Level::ERROR, op, token_id, error = %err, "remote unavailable");
         }
         // Reported as they happen, by the attempt (`panicked`) or the process
         // pool (a lost worker process); a call with no coordinator has no

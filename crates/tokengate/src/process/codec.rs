@@ -133,6 +133,8 @@ pub(crate) enum Side {
     Caller,
     /// The worker process with this pid, serving the call.
     Worker(u32),
+    /// The worker host with this pid, serving a remote call on a thread.
+    Host(u32),
 }
 
 /// The message for an error of [`encode`] or [`decode`] that happened on
@@ -141,13 +143,13 @@ pub(crate) fn locate(err: &str, side: Side) -> String {
     let (step, what, cause) = if let Some(cause) = err.strip_prefix(ENCODE) {
         let what = match side {
             Side::Caller => "its arguments",
-            Side::Worker(_) => "its value",
+            Side::Worker(_) | Side::Host(_) => "its value",
         };
         (ENCODE, what, cause)
     } else if let Some(cause) = err.strip_prefix(DECODE) {
         let what = match side {
             Side::Caller => "its value",
-            Side::Worker(_) => "its arguments",
+            Side::Worker(_) | Side::Host(_) => "its arguments",
         };
         (DECODE, what, cause)
     } else {
@@ -156,6 +158,7 @@ pub(crate) fn locate(err: &str, side: Side) -> String {
     match side {
         Side::Caller => format!("{step} {what} in the caller{cause}"),
         Side::Worker(pid) => format!("{step} {what} in worker process {pid}{cause}"),
+        Side::Host(pid) => format!("{step} {what} on the worker host (process {pid}){cause}"),
     }
 }
 

@@ -48,6 +48,11 @@
 //! are serde values in postcard's compact binary encoding, and `Vec<u8>` ones
 //! travel as one block (`src/process/codec.rs`).
 //!
+//! `remote` fns share the registry and the encoding: a worker host finds a
+//! remote call's fn by its op name the same way, and without a remote backend
+//! a coordinator runs remote calls here, as process-pool calls (see
+//! [`remote`](crate::remote)).
+//!
 //! # Faults and cancellation
 //!
 //! - A panic in the fn fails the token with the panic message

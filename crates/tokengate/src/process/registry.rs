@@ -1,33 +1,69 @@
-//! The process-pool registry: every `process_pool = true` fn, by op name.
+//! The process-pool registry: every `process_pool = true` fn, and every
+//! `remote` fn, by op name.
 //!
 //! The attribute adds one [`ProcessFn`] per fn to [`PROCESS_FNS`], a slice the
 //! linker assembles (see `linkme`). Nothing runs to fill it, which matters
 //! because a worker process looks fns up before `main`, and because nothing
 //! else would tie a fn to its name in a fresh process: fns are found by op
 //! name, never by code address, so a worker needs no shared address layout.
+//! A worker host looks up the jobs it receives from its broker the same way;
+//! a `remote` fn's entry says how the host runs it ([`RemoteFn`]).
 
 use std::collections::HashMap;
+use std::num::NonZeroU64;
 use std::sync::OnceLock;
 
 use linkme::distributed_slice;
+
+use crate::Weight;
 
 /// Runs one process-pool call inside a worker: decodes the arguments from the
 /// first slice, runs the fn, and appends the encoded return value to the
 /// vector. An `Err` is a codec error, reported to the caller as such.
 pub(crate) type RunFn = fn(&[u8], &mut Vec<u8>) -> Result<(), String>;
 
-/// One `process_pool = true` fn, as the attribute registers it.
+/// One `process_pool = true` or `remote` fn, as the attribute registers it.
 #[derive(Debug)]
 pub struct ProcessFn {
     pub(crate) op: &'static str,
     pub(crate) path: &'static str,
     pub(crate) run: RunFn,
+    /// Set for a `remote` fn: how a worker host runs its jobs.
+    pub(crate) remote: Option<RemoteFn>,
+}
+
+/// How a worker host runs the jobs of a `remote` fn.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RemoteFn {
+    /// The fn's weight, on the host's coordinator too.
+    pub(crate) weight: Weight,
+    /// `process_pool = true` as well: the host runs it in its process pool.
+    pub(crate) isolated: bool,
+    /// Its `memory_limit` there, if it has one.
+    pub(crate) memory_limit: Option<NonZeroU64>,
 }
 
 impl ProcessFn {
     /// The registration of the fn at `path` (for error messages) under `op`.
     pub const fn new(op: &'static str, path: &'static str, run: RunFn) -> ProcessFn {
-        ProcessFn { op, path, run }
+        ProcessFn {
+            op,
+            path,
+            run,
+            remote: None,
+        }
+    }
+
+    /// Marks a `remote` fn: a worker host runs its jobs at `weight`, in its
+    /// process pool if `isolated` (`process_pool = true` too), held to
+    /// `memory_limit` bytes there (0: no limit).
+    pub const fn remote(mut self, weight: Weight, isolated: bool, memory_limit: u64) -> ProcessFn {
+        self.remote = Some(RemoteFn {
+            weight,
+            isolated,
+            memory_limit: NonZeroU64::new(memory_limit),
+        });
+        self
     }
 }
 

@@ -64,6 +64,9 @@ pub(crate) struct Scheduler {
     pub(crate) group_lanes: Box<[Lane]>,
     /// Per storage tier: waiting IO calls and the tier's cap.
     pub(crate) tiers: [Tier; 4],
+    /// Remote calls waiting for room in their backend's in-flight window. Its
+    /// owner (the coordinator) takes them out; no worker ever does.
+    pub(crate) remote_lane: Lane,
     /// Per weight: combined calls holding a tier's turn, waiting for a CPU
     /// worker of the weight's home groups.
     pub(crate) turns: [TurnQueue; 3],
@@ -168,6 +171,7 @@ impl Scheduler {
                 .map(|_| Lane::new(Weight::Medium, lane_capacity))
                 .collect(),
             tiers: StorageSpeed::ALL.map(|t| Tier::new(t, storage_caps[t.index()], lane_capacity)),
+            remote_lane: Lane::new(Weight::Medium, lane_capacity),
             turns: Default::default(),
             io: IoPool::default(),
             domains: Domains::default(),
@@ -205,6 +209,7 @@ impl Scheduler {
             Path::Lane | Path::Sticky { .. } => self.lane(weight),
             Path::Storage(speed) | Path::Combined(speed) => &self.tiers[speed.index()].lane,
             Path::Group(group) => &self.group_lanes[group],
+            Path::Remote => &self.remote_lane,
         }
     }
 
@@ -260,11 +265,15 @@ impl Scheduler {
         self.threads.join(all_exited);
     }
 
-    /// Every lane: the weight lanes, the group lanes of lead children, and
-    /// the storage tiers' lanes.
+    /// Every lane: the weight lanes, the group lanes of lead children, the
+    /// storage tiers' lanes and the remote lane.
     pub(crate) fn all_lanes(&self) -> impl Iterator<Item = &Lane> {
         let tiers = self.tiers.iter().map(|tier| &tier.lane);
-        self.lanes.iter().chain(&*self.group_lanes).chain(tiers)
+        self.lanes
+            .iter()
+            .chain(&*self.group_lanes)
+            .chain(tiers)
+            .chain(std::iter::once(&self.remote_lane))
     }
 
     /// Dispatches waiting calls of a storage tier while it has room (and

@@ -29,4 +29,8 @@ pub(crate) enum Path {
     Sticky { key: DomainKey, worker: usize },
     /// A lead's child: the lead's worker group.
     Group(usize),
+    /// A remote call: the remote lane, while its backend's in-flight window
+    /// is full; then the backend, which runs it on another host. No thread
+    /// of this scheduler runs it or claims it.
+    Remote,
 }

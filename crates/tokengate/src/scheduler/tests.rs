@@ -143,6 +143,7 @@ fn slot_lanes_follow_the_path() {
     let lane = |path| sched.slot_lane(path, Weight::Light) as *const _;
     assert_eq!(lane(Path::Lane), sched.lane(Weight::Light) as *const _);
     assert_eq!(lane(Path::Group(1)), &sched.group_lanes[1] as *const _);
+    assert_eq!(lane(Path::Remote), &sched.remote_lane as *const _);
     let tier = crate::StorageSpeed::Fast;
     assert_eq!(
         lane(Path::Storage(tier)),

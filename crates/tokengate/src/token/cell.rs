@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 
 use super::again::{Again, Body, Cause};
+use super::elsewhere::Settled;
 #[cfg(feature = "tracing")]
 use super::span::BodyScope;
 use super::{Header, Owner};
@@ -40,6 +41,19 @@ pub(crate) trait Job: Send + Sync + 'static {
     /// Stores `err` as the result. The caller must have moved the token to a
     /// terminal state other than `Completed`/`Failed` by its own transition.
     fn resolve_error(&self, err: TaskError);
+
+    /// Takes the body out of its slot unrun, for an attempt that runs
+    /// elsewhere (see `elsewhere.rs`). The caller must have moved the token
+    /// to `Executing`. Returns false if the call was resolved meanwhile (a
+    /// kill won the race): its owner is then told the body returned, as
+    /// [`run`](Self::run) does, and nothing is to be sent.
+    fn take_body(&self) -> bool;
+
+    /// The attempt whose body [`take_body`](Self::take_body) took ended
+    /// elsewhere with `outcome`: settles it as [`run`](Self::run) settles a
+    /// body that returned (a retry, the result, or a late outcome dropped).
+    /// `me` is this job.
+    fn settle_elsewhere(&self, me: &JobRef, outcome: Settled);
 }
 
 impl dyn Job {
@@ -254,7 +268,6 @@ where
     }
 
     fn run(&self, me: &JobRef) {
-        let this: &dyn Job = self;
         // A traced call's attempt runs, and its outcome is stored, inside its
         // spans.
         #[cfg(feature = "tracing")]
@@ -262,22 +275,80 @@ where
             Some(owner) if self.header.traced => owner.body_spans().map(BodyScope::enter),
             _ => None,
         };
-        let f = {
-            let mut slot = self.lock();
-            match std::mem::replace(&mut slot.stage, Stage::Running) {
-                Stage::Pending(f) => f,
-                other => {
-                    // Resolved (killed) between the state change and here.
-                    slot.stage = other;
-                    drop(slot);
-                    if let Some(owner) = &self.owner {
-                        owner.body_returned(&self.header);
-                    }
-                    return;
-                }
-            }
+        let Some(f) = self.take_pending() else {
+            return;
         };
         let outcome = catch_unwind(AssertUnwindSafe(f));
+        self.settle(me, outcome);
+    }
+
+    fn resolve_error(&self, err: TaskError) {
+        self.store(Err(err));
+    }
+
+    fn take_body(&self) -> bool {
+        match self.take_pending() {
+            Some(f) => {
+                drop_quietly(f);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn settle_elsewhere(&self, me: &JobRef, outcome: Settled) {
+        let outcome: Outcome<T> = match outcome {
+            Settled::Value(value) => match value.downcast::<T>() {
+                Ok(value) => Ok(*value),
+                Err(other) => {
+                    drop_quietly(other);
+                    Err(Box::new(Failure(Reason::Process(
+                        "the value that came back is not of the call's type; this is a bug in \
+                         the owner that sent the call away, please report it"
+                            .to_owned(),
+                    ))))
+                }
+            },
+            // A `String` payload, as a thread's `panic!("{..}")` leaves.
+            Settled::Panicked(message) => Err(Box::new(message)),
+            Settled::Failed(reason) => Err(Box::new(Failure(reason))),
+        };
+        self.settle(me, outcome);
+    }
+}
+
+/// What a body's attempt produced: its value, or its panic's payload.
+type Outcome<T> = std::thread::Result<T>;
+
+impl<T, F, O> Cell<T, F, O>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+    O: Owner,
+{
+    /// Takes the pending body for its attempt, leaving the slot `Running`; if
+    /// the call was resolved (killed) between its move to `Executing` and
+    /// here, tells the owner the body returned and gives nothing.
+    fn take_pending(&self) -> Option<F> {
+        let mut slot = self.lock();
+        match std::mem::replace(&mut slot.stage, Stage::Running) {
+            Stage::Pending(f) => Some(f),
+            other => {
+                slot.stage = other;
+                drop(slot);
+                if let Some(owner) = &self.owner {
+                    owner.body_returned(&self.header);
+                }
+                None
+            }
+        }
+    }
+
+    /// Settles an attempt whose body returned `outcome` (on this thread or
+    /// elsewhere): a retry, or the result stored with the final transition,
+    /// or, when a kill or a timeout won, the late result dropped.
+    fn settle(&self, me: &JobRef, outcome: Outcome<T>) {
+        let this: &dyn Job = self;
         if let (Err(payload), Some(owner)) = (&outcome, &self.owner)
             && self.header.state() == TokenState::Executing
         {
@@ -336,20 +407,6 @@ where
         }
     }
 
-    fn resolve_error(&self, err: TaskError) {
-        self.store(Err(err));
-    }
-}
-
-/// What a body's attempt produced: its value, or its panic's payload.
-type Outcome<T> = std::thread::Result<T>;
-
-impl<T, F, O> Cell<T, F, O>
-where
-    T: Send + 'static,
-    F: FnOnce() -> T + Send + 'static,
-    O: Owner,
-{
     /// After an attempt: if it failed in a way its fn retries and its owner
     /// grants another attempt, puts a fresh body in place, moves the token
     /// back to `Waiting` and hands it to its owner (returns `None`: this

@@ -213,3 +213,34 @@ fn a_kill_racing_a_retry_resolves_the_token_once() {
         );
     });
 }
+
+/// A kill races the outcome of an attempt that ran elsewhere (a remote
+/// call): the owner took the body unrun, and the outcome arrives on another
+/// thread while the caller kills the call. Exactly one wins; the owner hears
+/// of one terminal state, and of the "body's" return exactly when the kill
+/// won (the late outcome is then dropped).
+#[test]
+fn a_kill_racing_an_outcome_from_elsewhere_resolves_the_token_once() {
+    ::loom::model(|| {
+        let counts = Arc::new(Counts::default());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (cell, job) = queued(&counts, &runs);
+        assert!(job.transition(Waiting, Admitted) && job.transition(Admitted, Executing));
+        assert!(job.take_body());
+        let delivery = {
+            let job = job.clone();
+            thread::spawn(move || job.settle_elsewhere(&job, Settled::Value(Box::new(9_u8))))
+        };
+        let killed = kill(&*job, KillReason::Token);
+        delivery.join().unwrap();
+
+        assert_eq!(runs.load(SeqCst), 0, "the local body never runs");
+        assert_eq!(counts.terminal.load(SeqCst), 1);
+        let returned = counts.bodies_returned.load(SeqCst);
+        match result(&cell) {
+            Ok(9) => assert!(!killed && returned == 0),
+            Err(err) => assert!(killed && err.is_killed() && returned == 1),
+            Ok(other) => panic!("unexpected value {other}"),
+        }
+    });
+}

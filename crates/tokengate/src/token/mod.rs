@@ -25,7 +25,7 @@
 //! | winning transition            | the winner must…                                  |
 //! |-------------------------------|---------------------------------------------------|
 //! | `Waiting → Admitted`          | put the token in a mailbox, or run it now         |
-//! | `Admitted → Executing`        | take the closure and run it                       |
+//! | `Admitted → Executing`        | take the closure and run it, or send it elsewhere |
 //! | `Executing → Completed/Failed`| store the value / the panic message               |
 //! | `* → Killed/TimedOut`         | store the matching error (dropping the closure)   |
 //! | `Executing → Waiting`         | (a retry) hand the call back to its owner         |
@@ -51,6 +51,13 @@
 //! first leaves the call terminal and the attempt's outcome is dropped, so the
 //! token still resolves exactly once.
 //!
+//! **Attempts that run elsewhere** (`elsewhere.rs`): a remote call's owner
+//! wins `Admitted → Executing` itself, takes the body out of the slot unrun
+//! and sends the call to another host; its outcome comes back on whatever
+//! thread delivers it and is settled exactly as a returned body's (a retry, the
+//! result, or a late outcome dropped after a kill or a timeout). No thread
+//! waits for it meanwhile.
+//!
 //! **The owner.** Each successful transition is reported once to the token's
 //! owner ([`Owner::observe`]), which updates O(1) counters, releases lane
 //! capacity when a token leaves `Waiting`, and drops the token from its live
@@ -70,6 +77,7 @@
 mod again;
 mod cell;
 mod context;
+mod elsewhere;
 mod header;
 mod id;
 mod kill_handle;
@@ -87,6 +95,7 @@ mod wait;
 pub(crate) use again::{Again, Body, Cause};
 pub(crate) use cell::{Cell, Completion, Job, JobRef, kill, terminate_with};
 pub(crate) use context::thread_waker;
+pub(crate) use elsewhere::Settled;
 pub(crate) use header::{Header, epoch, now_ns};
 pub(crate) use id::next_id;
 pub use kill_handle::KillHandle;

@@ -219,6 +219,28 @@ fn a_dropped_kill_on_drop_kills_its_call_for_being_dropped() {
 }
 
 #[test]
+fn an_attempt_settled_elsewhere_resolves_as_one_run_here() {
+    let ran = Arc::new(AtomicBool::new(false));
+    let (recorder, token, job) = {
+        let ran = ran.clone();
+        cell(move || -> u32 {
+            ran.store(true, Ordering::SeqCst);
+            0
+        })
+    };
+    start(&job);
+    assert!(job.take_body());
+    assert!(!job.take_body(), "the body is taken once");
+    job.settle_elsewhere(&job, Settled::Value(Box::new(42_u32)));
+    assert_eq!(token.wait().unwrap(), 42);
+    assert!(!ran.load(Ordering::SeqCst), "the local body never ran");
+    assert_eq!(
+        transitions(&recorder).last(),
+        Some(&(Executing, Completed, false))
+    );
+}
+
+#[test]
 fn a_resolved_call_is_left_alone_by_its_kill_on_drop() {
     let (_recorder, token, job) = cell(|| 1);
     start(&job);
@@ -245,4 +267,57 @@ fn watch_reports_a_resolved_call_and_wakes_once_for_a_pending_one() {
     assert_eq!(count.0.load(Ordering::SeqCst), 1);
     assert!(token.watch(&waker), "resolved: nothing to register");
     assert_eq!(token.wait().unwrap(), 1, "watching took nothing");
+}
+
+#[test]
+fn a_panic_or_a_failure_elsewhere_is_the_tokens_error() {
+    let (_, token, job) = cell(|| 0_u8);
+    start(&job);
+    assert!(job.take_body());
+    job.settle_elsewhere(&job, Settled::Panicked("far away".to_owned()));
+    let err = token.wait().unwrap_err();
+    assert_eq!(err.panic_message(), Some("far away"));
+    assert_eq!(
+        err.into_panic()
+            .downcast_ref::<String>()
+            .map(String::as_str),
+        Some("far away")
+    );
+
+    let (recorder, token, job) = cell(|| 0_u8);
+    start(&job);
+    assert!(job.take_body());
+    job.settle_elsewhere(&job, Settled::Failed(Reason::Process("no".to_owned())));
+    assert!(token.wait().unwrap_err().is_process_failure());
+    assert_eq!(
+        transitions(&recorder).last(),
+        Some(&(Executing, Failed, false))
+    );
+
+    // A value of another type is the owner's bug, reported as a failure.
+    let (_, token, job) = cell(|| 0_u8);
+    start(&job);
+    assert!(job.take_body());
+    job.settle_elsewhere(&job, Settled::Value(Box::new("text")));
+    assert!(token.wait().unwrap_err().is_process_failure());
+}
+
+#[test]
+fn an_outcome_from_elsewhere_after_a_kill_is_dropped_and_the_body_reported() {
+    let (recorder, token, job) = cell(|| 0_u8);
+    start(&job);
+    assert!(job.take_body());
+    assert!(kill(&*job, KillReason::Token));
+    job.settle_elsewhere(&job, Settled::Value(Box::new(9_u8)));
+    assert!(token.wait().unwrap_err().is_killed());
+    assert_eq!(recorder.bodies_returned.load(Ordering::SeqCst), 1);
+
+    // Killed between its move to `Executing` and the hand-over: nothing to
+    // send, and its body counts as returned.
+    let (recorder, token, job) = cell(|| 0_u8);
+    start(&job);
+    assert!(kill(&*job, KillReason::Token));
+    assert!(!job.take_body());
+    assert!(token.wait().unwrap_err().is_killed());
+    assert_eq!(recorder.bodies_returned.load(Ordering::SeqCst), 1);
 }

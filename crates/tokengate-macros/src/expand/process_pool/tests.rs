@@ -337,3 +337,83 @@ fn arguments_past_twelve_cross_as_grouped_tuples() {
         "{out}"
     );
 }
+
+#[test]
+fn a_remote_fn_is_registered_for_worker_hosts_and_submitted_as_remote() {
+    let contains = |out: &str, tokens: TokenStream| {
+        assert!(out.contains(&tokens.to_string()), "{tokens}\nin\n{out}");
+    };
+    let out = expand(
+        quote!(op = "thumb", weight = "heavy", remote = "gpu"),
+        quote!(
+            fn thumb(image: Vec<u8>, width: u32) -> Vec<u8> {
+                image
+            }
+        ),
+    );
+    contains(
+        &out,
+        quote!(.weight(::tokengate::Weight::Heavy).remote("gpu")),
+    );
+    contains(
+        &out,
+        quote!(::tokengate::__private::assert_remote_value::<u32>();),
+    );
+    assert!(!out.contains("assert_cross_process"), "{out}");
+    // A worker host runs it on a thread, at its weight, without a limit.
+    contains(
+        &out,
+        quote!(.remote(::tokengate::Weight::Heavy, false, 0u64);),
+    );
+    contains(
+        &out,
+        quote!(::tokengate::__private::submit_remote::<Vec<u8>, _>),
+    );
+
+    // With `process_pool`, the host isolates it, under its memory limit; the
+    // site names both keys.
+    let out = expand(
+        quote!(remote = true, process_pool = true, memory_limit = "1KiB"),
+        quote!(
+            fn f(x: u8) -> u8 {
+                x
+            }
+        ),
+    );
+    contains(
+        &out,
+        quote!(.process_pool().memory_limit(1024u64).remote("default")),
+    );
+    contains(
+        &out,
+        quote!(.remote(::tokengate::Weight::Medium, true, 1024u64);),
+    );
+
+    // `retry_on = ["err"]` submits through the remote variant.
+    let out = expand(
+        quote!(remote = true, retries = 2, retry_on = ["err"]),
+        quote!(
+            fn f(x: u8) -> Result<u8, String> {
+                Ok(x)
+            }
+        ),
+    );
+    contains(
+        &out,
+        quote!(::tokengate::__private::submit_remote_retry_err),
+    );
+}
+
+#[test]
+fn remote_false_is_a_thread_call() {
+    let out = expand(
+        quote!(remote = false),
+        quote!(
+            fn f(x: u8) -> u8 {
+                x
+            }
+        ),
+    );
+    assert!(out.contains("__private :: submit ::"), "{out}");
+    assert!(!out.contains("remote"), "{out}");
+}

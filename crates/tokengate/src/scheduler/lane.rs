@@ -185,6 +185,12 @@ impl Lane {
         self.entries.store(queue.len(), Ordering::SeqCst);
     }
 
+    /// Entries in the queue now, stale ones included.
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.lock().len()
+    }
+
     /// Pops the oldest entry that is still `Waiting`, dropping stale ones.
     pub(crate) fn pop(&self) -> Option<JobRef> {
         if self.is_empty() {

@@ -389,11 +389,22 @@ fn children() -> Vec<u32> {
 
 /// Whether process `pid` is dead (gone, or a zombie: its socket is closed).
 fn dead(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+    // Its leader shows `Z` while its other threads still exit and its
+    // socket is still open: dead once no thread is left (the entry goes, or
+    // only the zombie leader remains).
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
         Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Ok(status) => {
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(str::trim)
+            };
+            field("State:").is_some_and(|s| s.starts_with('Z'))
+                && std::fs::read_dir(format!("/proc/{pid}/task")).map_or(true, |t| t.count() <= 1)
+                && field("Threads:").is_none_or(|n| n == "1")
+        }
     }
 }
 

@@ -68,7 +68,11 @@
 //!   [`TaskError::is_worker_lost`] and is replaced in the background. A call
 //!   that may have reached a worker is never resent, so no call runs twice;
 //!   one that certainly did not (its worker died while idle) goes to another
-//!   worker.
+//!   worker. The pool cannot tell a worker whose threads the kernel is
+//!   still tearing down after a kill from a live one (its socket still takes
+//!   data for those few milliseconds), so a call handed over in that window
+//!   counts as possibly delivered and fails as lost; `retries` with
+//!   `retry_on = ["worker_lost"]` covers it for fns that are safe to repeat.
 //! - [`kill`](crate::TaskToken::kill), a `timeout`, or a stop that outlasts
 //!   its stop timeout kills the worker process running the call (SIGKILL)
 //!   within a few milliseconds, reaps it and starts a replacement.

@@ -417,6 +417,25 @@
     $('limits-empty').hidden = stats.limits.length > 0;
   }
 
+  function renderBulk(snapshot) {
+    // A map has no id of its own: its place in the list (oldest first) is
+    // stable while it runs.
+    const maps = snapshot.bulk.map((b, i) => ({ ...b, place: i }));
+    syncRows($('bulk').tBodies[0], maps, (b) => b.place, () => {
+      const row = cells(el('tr'), 5, [1, 2, 3, 4]);
+      row.cells[0].className = 'name';
+      return row;
+    }, (row, b) => {
+      const td = row.cells;
+      setText(td[0], b.label);
+      meter(td[1], b.done, b.total);
+      setText(td[2], count(b.failed));
+      setText(td[3], count(b.in_flight));
+      setText(td[4], seconds(b.elapsed));
+    });
+    $('bulk-empty').hidden = maps.length > 0;
+  }
+
   function facts(dl, pairs) {
     const signature = JSON.stringify(pairs);
     if (dl.dataset.signature === signature) return;
@@ -455,6 +474,7 @@
     renderWorkers(stats, snapshot.running);
     renderTiers(stats);
     renderLimits(stats);
+    renderBulk(snapshot);
     renderFacts(snapshot);
     const last = history[history.length - 1];
     if (!last || snapshot.sample.t > last.t) history.push(snapshot.sample);

@@ -37,8 +37,10 @@
 //! - lanes (depth, capacity, oldest wait) and worker threads (busy, the
 //!   operation running, mailbox depth);
 //! - storage tiers and named limits (running out of cap, waiting), with a
-//!   cap editor; sticky and lead domains; worker processes (pids, starts,
-//!   losses); global pause, resume and drain.
+//!   cap editor; streaming maps in progress
+//!   ([`Handle::bulk_maps`](tokengate::Handle::bulk_maps): done of total,
+//!   failed, in flight); sticky and lead domains; worker processes (pids,
+//!   starts, losses); global pause, resume and drain.
 //!
 //! The latency chart draws the p50, p95, p99 and mean run time of the calls
 //! that ended in the five seconds before each sample. The coordinator's

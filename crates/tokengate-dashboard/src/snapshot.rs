@@ -2,7 +2,7 @@
 //! every open page as one JSON text.
 
 use serde::Serialize;
-use tokengate::stats::{LiveCall, Stats};
+use tokengate::stats::{BulkMap, LiveCall, Stats};
 use tokengate::{Handle, TokenState};
 
 use crate::history::Sample;
@@ -28,6 +28,8 @@ pub(crate) struct Snapshot {
     pub(crate) live: Vec<LiveCall>,
     /// The worker processes' pids, sorted.
     pub(crate) pids: Vec<u32>,
+    /// Streaming maps in progress (`map_unordered`), oldest first.
+    pub(crate) bulk: Vec<BulkMap>,
     /// This second's sample (also in the history).
     pub(crate) sample: Sample,
     /// Whether the coordinator still runs.
@@ -56,6 +58,7 @@ impl Snapshot {
             live_total,
             live,
             pids: pids(handle),
+            bulk: handle.bulk_maps(),
             sample,
             running_coordinator: handle.is_running(),
         }
@@ -70,4 +73,53 @@ fn pids(handle: &Handle) -> Vec<u32> {
 #[cfg(not(feature = "process"))]
 fn pids(_: &Handle) -> Vec<u32> {
     Vec::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    use tokengate::{OperationsCoordinator, Task};
+
+    use super::{Sample, Snapshot};
+
+    #[test]
+    fn a_snapshot_lists_the_bulk_maps_in_progress() {
+        let coordinator = OperationsCoordinator::start();
+        let handle = coordinator.handle();
+        let release = Arc::new(AtomicBool::new(false));
+        let r = release.clone();
+        let mapping = std::thread::spawn(move || {
+            let _bound = handle.enter();
+            let item = move |i: u32| {
+                let r = r.clone();
+                Task::new("bulk_item").spawn(move || {
+                    while !r.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    i
+                })
+            };
+            tokengate::map_unordered(item, 0..3u32)
+                .label("nightly export")
+                .count()
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while coordinator.bulk_maps().is_empty() {
+            assert!(Instant::now() < deadline, "the map never registered");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let handle = coordinator.handle();
+        let snapshot = Snapshot::take(&handle, handle.stats(), Sample::default());
+        assert_eq!(snapshot.bulk.len(), 1);
+        assert_eq!(snapshot.bulk[0].label, "nightly export");
+        assert_eq!((snapshot.bulk[0].done, snapshot.bulk[0].total), (0, 3));
+        release.store(true, Ordering::SeqCst);
+        assert_eq!(mapping.join().unwrap(), 3);
+        let snapshot = Snapshot::take(&handle, handle.stats(), Sample::default());
+        assert!(snapshot.bulk.is_empty(), "a finished map leaves the list");
+        coordinator.stop();
+    }
 }

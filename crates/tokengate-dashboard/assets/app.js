@@ -463,6 +463,21 @@
       ['killed with their call', count(p.killed)],
       ['pids', snapshot.pids.length ? snapshot.pids.join(' ') : 'none'],
     ]);
+    // Only a coordinator with a remote backend has remote stats.
+    const r = s.remote;
+    $('remote-section').hidden = !r;
+    if (r) {
+      facts($('remote'), [
+        ['broker', r.connection],
+        ['in flight / window', `${count(r.in_flight)} / ${count(r.max_in_flight)}`],
+        ['waiting for room', r.in_line ? `${count(r.waiting)} (+${count(r.in_line)} in line)` : count(r.waiting)],
+        ['submitted', count(r.submitted)],
+        ['redelivered', count(r.redelivered)],
+        ['duplicates dropped', count(r.duplicates_dropped)],
+        ['poison jobs', count(r.poison)],
+        ['broker unavailable', count(r.unavailable)],
+      ]);
+    }
   }
 
   function render(snapshot) {

@@ -40,7 +40,9 @@
 //!   cap editor; streaming maps in progress
 //!   ([`Handle::bulk_maps`](tokengate::Handle::bulk_maps): done of total,
 //!   failed, in flight); sticky and lead domains; worker processes (pids,
-//!   starts, losses); global pause, resume and drain.
+//!   starts, losses); remote calls, when the coordinator has a backend
+//!   (broker connection, in flight of the window, redelivered, duplicates
+//!   dropped, poison jobs); global pause, resume and drain.
 //!
 //! The latency chart draws the p50, p95, p99 and mean run time of the calls
 //! that ended in the five seconds before each sample. The coordinator's

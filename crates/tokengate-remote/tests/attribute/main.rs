@@ -6,6 +6,8 @@
 //! Every test bounds its waits ([`support::PATIENCE`]) and asserts no
 //! timing beyond "resolved well before the patience ran out".
 
+#[path = "../remote/expected.rs"]
+mod expected;
 #[path = "../remote/server.rs"]
 #[allow(dead_code, reason = "the attribute tests never restart their server")]
 mod server;

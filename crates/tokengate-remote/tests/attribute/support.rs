@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use tokengate::{CoordinatorBuilder, OperationsCoordinator};
 use tokengate_remote::{CallerConfig, Remote, Worker, WorkerConfig};
 
+pub(crate) use crate::expected::{EXPECTED_PANIC, quiet_expected_panics};
 pub(crate) use crate::server::NatsServer;
 
 /// How long any helper waits for something that should happen "soon".
@@ -13,28 +14,6 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
 
 /// The broker's failover time: short, so a lost worker is noticed soon.
 pub(crate) const ACK_WAIT: Duration = Duration::from_secs(1);
-
-/// Panic messages that start with this are expected by a test and not printed.
-pub(crate) const EXPECTED_PANIC: &str = "tokengate-remote-attribute expected panic";
-
-/// Installs (once per process) a panic hook that stays silent for panics
-/// whose message starts with [`EXPECTED_PANIC`].
-pub(crate) fn quiet_expected_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let msg = payload
-                .downcast_ref::<&'static str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
-            if !msg.is_some_and(|m| m.starts_with(EXPECTED_PANIC)) {
-                default(info);
-            }
-        }));
-    });
-}
 
 /// A broker, a worker host serving it, and the coordinator the host's jobs
 /// run on; dropped in the order that stops the worker before its

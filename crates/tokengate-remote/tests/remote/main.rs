@@ -1,6 +1,7 @@
 //! Remote calls against a real `nats-server` (JetStream, file storage): each
 //! test starts a private server of its own (`server.rs`).
 
+mod expected;
 mod server;
 mod support;
 

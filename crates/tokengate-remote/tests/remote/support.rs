@@ -17,6 +17,7 @@ use tokengate_remote::{
     Caller, CallerConfig, CancelFlag, Failure, Job, OnDone, Outcome, Worker, WorkerConfig,
 };
 
+pub(crate) use crate::expected::{EXPECTED_PANIC, quiet_expected_panics};
 pub(crate) use crate::server::NatsServer;
 
 /// How long any helper waits for something that should happen "soon".
@@ -25,28 +26,6 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
 /// The broker's failover time in these tests: short, so redeliveries come
 /// quickly; long enough that a loaded machine's progress acks keep up.
 pub(crate) const ACK_WAIT: Duration = Duration::from_secs(1);
-
-/// Panic messages that start with this are expected by a test and not printed.
-pub(crate) const EXPECTED_PANIC: &str = "tokengate-remote-test expected panic";
-
-/// Installs (once per process) a panic hook that stays silent for panics whose
-/// message starts with [`EXPECTED_PANIC`] and reports every other one.
-pub(crate) fn quiet_expected_panics() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let payload = info.payload();
-            let msg = payload
-                .downcast_ref::<&'static str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str));
-            if !msg.is_some_and(|m| m.starts_with(EXPECTED_PANIC)) {
-                default(info);
-            }
-        }));
-    });
-}
 
 /// A caller with short publish timeouts.
 pub(crate) fn caller(server: &NatsServer) -> Caller {

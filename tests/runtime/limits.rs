@@ -37,6 +37,24 @@ impl Inside {
 
 const API: Task = Task::new("api_call").limit("api");
 
+/// A call of the limit that runs until `gate` opens.
+fn gated(gate: &Arc<Gate>) -> TaskToken<()> {
+    let gate = gate.clone();
+    API.spawn(move || {
+        gate.wait();
+    })
+}
+
+/// A call of the limit that stays 2 ms, counted by `inside`.
+fn brief(inside: &Arc<Inside>) -> TaskToken<()> {
+    let inside = inside.clone();
+    API.spawn(move || {
+        inside.enter();
+        std::thread::sleep(Duration::from_millis(2));
+        inside.leave();
+    })
+}
+
 #[test]
 fn sixty_calls_under_limit_five_never_exceed_it_and_do_run_in_parallel() {
     with_coordinator(
@@ -91,14 +109,7 @@ fn calls_waiting_for_a_limit_hold_no_worker() {
             .limit("api", 1),
         |coordinator| {
             let gate = Gate::new();
-            let limited: Vec<TaskToken<()>> = (0..20)
-                .map(|_| {
-                    let gate = gate.clone();
-                    API.spawn(move || {
-                        gate.wait();
-                    })
-                })
-                .collect();
+            let limited: Vec<TaskToken<()>> = (0..20).map(|_| gated(&gate)).collect();
             eventually("the first limited call runs", || {
                 coordinator.stats().limit("api").unwrap().running == 1
             });
@@ -131,16 +142,7 @@ fn set_limit_lowers_and_raises_the_cap_at_run_time() {
         |coordinator| {
             coordinator.set_limit("api", 1);
             let inside = Arc::new(Inside::default());
-            let tokens: Vec<TaskToken<()>> = (0..12)
-                .map(|_| {
-                    let inside = inside.clone();
-                    API.spawn(move || {
-                        inside.enter();
-                        std::thread::sleep(Duration::from_millis(2));
-                        inside.leave();
-                    })
-                })
-                .collect();
+            let tokens: Vec<TaskToken<()>> = (0..12).map(|_| brief(&inside)).collect();
             for token in tokens {
                 value(token);
             }
@@ -170,29 +172,13 @@ fn lowering_the_cap_keeps_every_permit_counted_once() {
             .limit("api", 4),
         |coordinator| {
             let gate = Gate::new();
-            let running: Vec<TaskToken<()>> = (0..4)
-                .map(|_| {
-                    let gate = gate.clone();
-                    API.spawn(move || {
-                        gate.wait();
-                    })
-                })
-                .collect();
+            let running: Vec<TaskToken<()>> = (0..4).map(|_| gated(&gate)).collect();
             eventually("four run", || {
                 coordinator.stats().limit("api").unwrap().running == 4
             });
             coordinator.set_limit("api", 2);
             let inside = Arc::new(Inside::default());
-            let later: Vec<TaskToken<()>> = (0..6)
-                .map(|_| {
-                    let inside = inside.clone();
-                    API.spawn(move || {
-                        inside.enter();
-                        std::thread::sleep(Duration::from_millis(2));
-                        inside.leave();
-                    })
-                })
-                .collect();
+            let later: Vec<TaskToken<()>> = (0..6).map(|_| brief(&inside)).collect();
             // The four running keep their permits; nothing new starts over the new cap.
             std::thread::sleep(Duration::from_millis(30));
             assert_eq!(inside.max(), 0);
@@ -267,12 +253,7 @@ fn limit_of_one(name: &str) -> CoordinatorBuilder {
 /// The limit of one, held by a call blocked on the returned gate.
 fn held_limit() -> (Arc<Gate>, TaskToken<()>) {
     let gate = Gate::new();
-    let blocker = {
-        let gate = gate.clone();
-        API.spawn(move || {
-            gate.wait();
-        })
-    };
+    let blocker = gated(&gate);
     eventually("the blocker holds the permit", || {
         blocker.state() == TokenState::Executing
     });
@@ -392,12 +373,7 @@ fn a_rejecting_coordinator_bounds_the_gate() {
             .limit("api", 1),
         |_| {
             let gate = Gate::new();
-            let blocker = {
-                let gate = gate.clone();
-                API.spawn(move || {
-                    gate.wait();
-                })
-            };
+            let blocker = gated(&gate);
             let waiting: Vec<TaskToken<u8>> = (0..3).map(|_| API.spawn(|| 1)).collect();
             let err = error(API.spawn(|| 1));
             assert!(err.is_rejected(), "{err}");

@@ -53,6 +53,9 @@ pub fn svc_heavy_unweighted(iterations: u64) -> u64 {
 pub enum Backend {
     /// tokengate, `/light` on the light lane, `/heavy` on the heavy lane.
     Weighted,
+    /// As `Weighted`, on a coordinator built with `cpu_share(true)`: the
+    /// handle passed to [`run`] must be that coordinator's.
+    CpuShare,
     /// tokengate, both endpoints at the default weight (medium).
     Unweighted,
     /// `tokio::task::spawn_blocking`.
@@ -63,7 +66,8 @@ pub enum Backend {
 
 impl Backend {
     /// Every backend, in the order reports list them.
-    pub const ALL: [Backend; 4] = [
+    pub const ALL: [Backend; 5] = [
+        Backend::CpuShare,
         Backend::Weighted,
         Backend::Unweighted,
         Backend::SpawnBlocking,
@@ -73,6 +77,7 @@ impl Backend {
     /// A short name for reports.
     pub const fn name(self) -> &'static str {
         match self {
+            Backend::CpuShare => "tokengate (cpu_share)",
             Backend::Weighted => "tokengate (weights)",
             Backend::Unweighted => "tokengate (all medium)",
             Backend::SpawnBlocking => "spawn_blocking",
@@ -139,8 +144,12 @@ pub struct Latencies {
 async fn request(backend: Backend, handle: &Handle, heavy: bool, iterations: u64) -> u64 {
     let token = |f: fn(u64) -> TaskToken<u64>| handle.run(|| f(iterations));
     match (backend, heavy) {
-        (Backend::Weighted, false) => token(svc_light).await.expect("the call succeeds"),
-        (Backend::Weighted, true) => token(svc_heavy).await.expect("the call succeeds"),
+        (Backend::Weighted | Backend::CpuShare, false) => {
+            token(svc_light).await.expect("the call succeeds")
+        }
+        (Backend::Weighted | Backend::CpuShare, true) => {
+            token(svc_heavy).await.expect("the call succeeds")
+        }
         (Backend::Unweighted, false) => token(svc_light_unweighted)
             .await
             .expect("the call succeeds"),

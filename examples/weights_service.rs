@@ -26,6 +26,10 @@ fn main() {
         .build()
         .expect("a tokio runtime starts");
     let coordinator = OperationsCoordinator::start();
+    let shared_cores = OperationsCoordinator::builder()
+        .cpu_share(true)
+        .start()
+        .expect("a coordinator with CPU share starts");
     let endpoints = Endpoints::calibrate();
     println!(
         "{} logical CPUs; /light {} spins, /heavy {} spins; {seconds} s per run",
@@ -41,7 +45,10 @@ fn main() {
         for backend in Backend::ALL {
             let l = service::run(
                 &rt,
-                &coordinator.handle(),
+                &match backend {
+                    Backend::CpuShare => shared_cores.handle(),
+                    _ => coordinator.handle(),
+                },
                 backend,
                 mix,
                 endpoints,
@@ -61,4 +68,5 @@ fn main() {
         }
     }
     coordinator.stop();
+    shared_cores.stop();
 }

@@ -13,6 +13,7 @@ mod backpressure;
 mod cancel;
 mod combined;
 mod coordinators;
+mod cpu_share;
 mod errors;
 mod fingerprint;
 mod group;

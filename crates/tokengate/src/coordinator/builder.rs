@@ -40,6 +40,8 @@ pub enum FullLanePolicy {
 pub(crate) struct Config {
     pub(crate) core_groups: usize,
     pub(crate) workers_per_core: usize,
+    /// Share the cores out by weight (CPU permits).
+    pub(crate) cpu_share: bool,
     pub(crate) lane_capacity: usize,
     pub(crate) mailbox_capacity: usize,
     pub(crate) full_lane: FullLanePolicy,
@@ -191,6 +193,7 @@ impl CoordinatorBuilder {
             config: Config {
                 core_groups: num_cpus::get().max(1),
                 workers_per_core: 2,
+                cpu_share: false,
                 lane_capacity: 65_536,
                 mailbox_capacity: 64,
                 full_lane: FullLanePolicy::Wait,
@@ -226,6 +229,37 @@ impl CoordinatorBuilder {
     /// keeps one worker for its home weights; see the scheduler design note.
     pub fn workers_per_core(mut self, workers: usize) -> Self {
         self.config.workers_per_core = workers;
+        self
+    }
+
+    /// Shares the cores out by weight, not only the queues (default: off).
+    ///
+    /// With two workers per core group, a busy coordinator has twice as many
+    /// running threads as cores, and the OS shares the cores among them
+    /// evenly: under a flood of light calls, a heavy call's reserved worker
+    /// gets half a core and the call takes twice its CPU time. With CPU share
+    /// on, at most one call per core group runs at a time, and each weight owns
+    /// the permits of its home groups: a call of a weight that runs fewer calls
+    /// than it owns starts at once, while other weights' calls start only
+    /// while the total is under the core count. So a heavy call under a light
+    /// flood gets a core to itself within one light call, and a light call
+    /// under a heavy flood still starts at once.
+    ///
+    /// Turn it on for CPU-bound calls. A call that blocks on something other
+    /// than a token (a socket, a sleep, a lock) keeps its permit while it
+    /// blocks, so fns that do IO belong on `storage_speed` tiers, whose
+    /// threads take no permit; a call waiting on a token gives its permit back
+    /// meanwhile, so nested calls never deadlock on permits.
+    ///
+    /// ```
+    /// use tokengate::OperationsCoordinator;
+    ///
+    /// let coordinator = OperationsCoordinator::builder().cpu_share(true).start()?;
+    /// coordinator.stop();
+    /// # Ok::<(), tokengate::BuildError>(())
+    /// ```
+    pub fn cpu_share(mut self, on: bool) -> Self {
+        self.config.cpu_share = on;
         self
     }
 

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use super::guard::Guard;
 
@@ -13,6 +14,10 @@ use crate::{StorageSpeed, Weight};
 
 /// Shards of an op's latency histograms.
 const HISTOGRAM_SHARDS: usize = 4;
+
+/// A body that returns within this is quick: a task awaiting the next call
+/// of its op may wait a moment for the result rather than park.
+const QUICK_BODY: Duration = Duration::from_micros(10);
 
 /// What a call's stats are counted under: its CPU lane, or its storage tier
 /// (combined calls too).
@@ -31,6 +36,9 @@ pub(crate) struct OpEntry {
     /// Time from the call to the start of the body, and time the body ran.
     pub(crate) queue_wait: ShardedHistogram,
     pub(crate) run_time: ShardedHistogram,
+    /// Did this op's last body return within [`QUICK_BODY`]? (What an
+    /// awaiting task asks before it waits a moment instead of parking.)
+    quick: AtomicBool,
     /// Failed attempts that were retried.
     pub(crate) retries: AtomicU64,
     /// Calls shed without running (`queue_timeout`).
@@ -67,6 +75,7 @@ impl OpEntry {
             // Fewer shards than the counters: a histogram is 2.6 KiB.
             queue_wait: ShardedHistogram::new(shards.min(HISTOGRAM_SHARDS)),
             run_time: ShardedHistogram::new(shards.min(HISTOGRAM_SHARDS)),
+            quick: AtomicBool::new(false),
             retries: AtomicU64::new(0),
             expired: AtomicU64::new(0),
             guard,
@@ -77,6 +86,21 @@ impl OpEntry {
 
     fn held(&self) -> MutexGuard<'_, VecDeque<JobRef>> {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records that a body of this op ran for `run_ns`. Written only when the
+    /// answer to "quick?" changes, so the workers of a busy op share the
+    /// line read-mostly.
+    pub(crate) fn body_ran(&self, run_ns: u64) {
+        let quick = run_ns <= QUICK_BODY.as_nanos() as u64;
+        if self.quick.load(Ordering::Relaxed) != quick {
+            self.quick.store(quick, Ordering::Relaxed);
+        }
+    }
+
+    /// Did this op's last body return within [`QUICK_BODY`]?
+    pub(crate) fn is_quick(&self) -> bool {
+        self.quick.load(Ordering::Relaxed)
     }
 
     pub(crate) fn is_paused(&self) -> bool {

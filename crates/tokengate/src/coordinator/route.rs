@@ -95,6 +95,10 @@ impl Owner for Route {
         }
     }
 
+    fn quick(&self) -> bool {
+        self.op.is_quick()
+    }
+
     fn admissible(&self) -> bool {
         !self.op.is_paused()
     }

@@ -86,17 +86,24 @@ impl Shared {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Shared {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            scheduler: Arc::new(Scheduler::new(
-                config.core_groups,
-                config.workers_per_core,
-                config.mailbox_capacity,
-                config.lane_capacity,
-                config.storage_caps,
-                ThreadConfig {
-                    prefix: config.thread_name.clone(),
-                    stack_size: config.stack_size,
-                },
-            )),
+            scheduler: Arc::new({
+                let scheduler = Scheduler::new(
+                    config.core_groups,
+                    config.workers_per_core,
+                    config.mailbox_capacity,
+                    config.lane_capacity,
+                    config.storage_caps,
+                    ThreadConfig {
+                        prefix: config.thread_name.clone(),
+                        stack_size: config.stack_size,
+                    },
+                );
+                if config.cpu_share {
+                    scheduler.with_cpu_share()
+                } else {
+                    scheduler
+                }
+            }),
             registry: Registry::new(shards * 4),
             timer: Timer::default(),
             leads: Leads::default(),
@@ -268,10 +275,9 @@ impl Shared {
             }
         } else if to.is_terminal() {
             if from == TokenState::Executing {
-                route
-                    .op
-                    .run_time
-                    .record(now.saturating_sub(header.started_ns()));
+                let ran = now.saturating_sub(header.started_ns());
+                route.op.run_time.record(ran);
+                route.op.body_ran(ran);
             }
             // Leave domains, exactly once each (joined in `submit`).
             if let Path::Sticky { key, .. } = route.path {

@@ -3,6 +3,7 @@
 #![doc = include_str!("README.md")]
 
 mod context;
+mod cpu;
 mod domain;
 mod io_pool;
 mod lane;
@@ -90,6 +91,8 @@ pub(crate) struct Scheduler {
     pub(crate) max_spinners: usize,
     /// The worker and IO threads, counted while they live.
     pub(crate) threads: Threads,
+    /// CPU permits, when the coordinator shares cores out by weight.
+    pub(crate) cpu: Option<cpu::CpuShare>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -143,6 +146,8 @@ impl Scheduler {
                     pinned_tx,
                     pinned_rx,
                     nudged: AtomicBool::new(false),
+                    spinning: AtomicBool::new(false),
+                    permit: AtomicUsize::new(0),
                     waiting: AtomicUsize::new(0),
                     pins: AtomicUsize::new(0),
                     load: AtomicUsize::new(0),
@@ -183,7 +188,17 @@ impl Scheduler {
             spinners: AtomicUsize::new(0),
             max_spinners: (groups / 2).max(1),
             threads: Threads::new(threads),
+            cpu: None,
         }
+    }
+
+    /// The scheduler with CPU share on (see `cpu.rs`): one permit per core
+    /// group, each weight owning its home groups'.
+    pub(crate) fn with_cpu_share(mut self) -> Scheduler {
+        let groups = self.groups;
+        let owned = Weight::ALL.map(|w| topology::home_groups(w, groups).len());
+        self.cpu = Some(cpu::CpuShare::new(groups, owned));
+        self
     }
 
     /// Spawns the worker threads. On an error, the workers already spawned

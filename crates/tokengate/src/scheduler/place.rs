@@ -60,13 +60,21 @@ impl Scheduler {
     /// Picks a worker for `weight` and counts one more call in its `load`.
     /// Returns the worker and whether it roams for this call.
     fn reserve_worker(&self, weight: Weight) -> Option<(usize, bool)> {
+        // A spinning worker takes the call without a wake-up; any idle one
+        // is next best.
+        let spinners = self.spinners.load(Ordering::Relaxed) > 0;
         let claim_idle = |candidates: &[usize]| {
-            let found = from_last(candidates).find(|&i| {
+            let claim = |i: usize| {
                 self.workers[i]
                     .load
                     .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst)
                     .is_ok()
-            });
+            };
+            let spinning = |i: &usize| self.workers[*i].spinning.load(Ordering::Relaxed);
+            let found = spinners
+                .then(|| from_last(candidates).filter(spinning).find(|&i| claim(i)))
+                .flatten()
+                .or_else(|| from_last(candidates).find(|&i| claim(i)));
             if let Some(i) = found {
                 context::set_last_worker(i);
             }

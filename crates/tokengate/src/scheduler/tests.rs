@@ -42,6 +42,22 @@ fn placement_prefers_an_idle_home_worker_then_fills_the_least_loaded() {
 }
 
 #[test]
+fn placement_prefers_a_spinning_idle_worker() {
+    // One group of three workers, all idle; the third polls for work.
+    let sched = scheduler(1, 3, 2, 8);
+    sched.workers[2].spinning.store(true, Ordering::SeqCst);
+    sched.spinners.store(1, Ordering::SeqCst);
+    let job = waiting(Weight::Medium, 1);
+    assert!(matches!(sched.place(&job), Placement::Placed));
+    assert_eq!(mailbox(&sched, 2), Some(job.header().id));
+    // Once it is busy, any idle worker is next.
+    let next = waiting(Weight::Medium, 2);
+    assert!(matches!(sched.place(&next), Placement::Placed));
+    let taken = [0, 1].map(|w| mailbox(&sched, w));
+    assert!(taken.contains(&Some(next.header().id)), "{taken:?}");
+}
+
+#[test]
 fn a_call_that_finds_no_room_is_not_admitted() {
     // One worker, a mailbox of one: the second call has no room.
     let sched = scheduler(1, 1, 1, 8);

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::worker::{execute, run_counted};
 use super::{Lane, Path, Scheduler, context};
-use crate::TokenState;
 use crate::token::JobRef;
+use crate::{TokenState, Weight};
 
 /// On a thread of `sched` (a worker, or an IO thread), claims `job`, whose path
 /// is `path`, if it is still queued and may run here, and runs it inline. This
@@ -94,7 +94,20 @@ pub(crate) fn park_waiting(timeout: Option<Duration>, round: u32) {
     let nap = timeout.map_or(nap, |timeout| timeout.min(nap));
     let slot = &ctx.scheduler.workers[me];
     slot.waiting.fetch_add(1, Ordering::SeqCst);
+    // A blocked call gives its CPU permit back meanwhile (see `cpu.rs`): the
+    // calls it waits on may need it.
+    let permit = match (&ctx.scheduler.cpu, slot.permit.load(Ordering::Relaxed)) {
+        (Some(cpu), held) if held > 0 => {
+            let weight = Weight::ALL[held - 1];
+            cpu.release(weight);
+            Some((cpu, weight))
+        }
+        _ => None,
+    };
     std::thread::park_timeout(nap);
+    if let Some((cpu, weight)) = permit {
+        cpu.acquire(weight);
+    }
     slot.waiting.fetch_sub(1, Ordering::SeqCst);
 }
 

@@ -52,6 +52,12 @@ pub(crate) struct WorkerSlot {
     pub(crate) pinned_rx: Receiver<JobRef>,
     /// Is a `Nudge` in flight to this worker? Keeps mailbox slack bounded.
     pub(crate) nudged: AtomicBool,
+    /// The weight whose CPU permit this worker holds, as `index + 1` (0:
+    /// none). Only its own thread changes it.
+    pub(crate) permit: AtomicUsize,
+    /// Is this worker idle and polling for work (not parked)? Placement
+    /// prefers it: it picks a call up without a wake-up.
+    pub(crate) spinning: AtomicBool,
     /// Is this worker's thread parked waiting on a token (nested waits count)?
     pub(crate) waiting: AtomicUsize,
     /// Sticky domains pinned to this worker now.
@@ -107,7 +113,21 @@ pub(crate) fn worker_main(scheduler: Arc<Scheduler>, index: usize) {
             },
         };
         let turn = combined_tier(&job);
+        // Not for a stale entry (killed while queued): it will not run.
+        let permit = match &scheduler.cpu {
+            Some(cpu) if job.header().state() == TokenState::Admitted => {
+                let weight = job.header().weight;
+                cpu.acquire(weight);
+                me.permit.store(weight.index() + 1, Ordering::Relaxed);
+                Some((cpu, weight))
+            }
+            _ => None,
+        };
         execute(me, job);
+        if let Some((cpu, weight)) = permit {
+            me.permit.store(0, Ordering::Relaxed);
+            cpu.release(weight);
+        }
         if let Some(speed) = turn {
             scheduler.end_turn(speed);
         }
@@ -139,6 +159,7 @@ fn spin(scheduler: &Arc<Scheduler>, me: &WorkerSlot) -> Option<JobRef> {
         return None;
     }
     let mut found = None;
+    me.spinning.store(true, Ordering::SeqCst);
     for _ in 0..SPIN_POLLS {
         std::thread::yield_now();
         found = next_job(scheduler, me);
@@ -146,6 +167,7 @@ fn spin(scheduler: &Arc<Scheduler>, me: &WorkerSlot) -> Option<JobRef> {
             break;
         }
     }
+    me.spinning.store(false, Ordering::SeqCst);
     scheduler.spinners.fetch_sub(1, Ordering::SeqCst);
     found
 }

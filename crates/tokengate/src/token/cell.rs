@@ -95,6 +95,9 @@ pub(crate) trait Completion<T>: Send + Sync {
     /// Returns the result once it is there, registering `waker` otherwise.
     fn poll_result(&self, waker: &Waker) -> Poll<Result<T, TaskError>>;
 
+    /// Is the result there (stored, not yet taken)?
+    fn ready(&self) -> bool;
+
     /// Registers `waker` to be woken once the result is there, without taking
     /// it. Returns true (and registers nothing) if it is there already.
     fn watch(&self, waker: &Waker) -> bool;
@@ -494,6 +497,10 @@ where
                 Poll::Pending
             }
         }
+    }
+
+    fn ready(&self) -> bool {
+        matches!(self.lock().stage, Stage::Done(_))
     }
 
     fn watch(&self, waker: &Waker) -> bool {

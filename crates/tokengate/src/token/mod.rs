@@ -68,7 +68,11 @@
 //! resolved, before its waiter wakes. Nothing holds a finished token except
 //! the caller's own handle.
 //!
-//! **Waiting.** `await` registers the task's waker; [`TaskToken::wait`] registers
+//! **Waiting.** `await` registers the task's waker, except that the first poll
+//! of a call already with a worker, whose op's last body took under 10 µs
+//! ([`Owner::quick`]), first watches its state for up to 20 µs: waking a parked
+//! executor thread costs more than such a call's whole round trip on a VM.
+//! [`TaskToken::wait`] registers
 //! a waker that unparks the calling thread (`wait.rs`). Before it parks, the
 //! waiting thread asks the owner for help: on a coordinator worker the owner
 //! *claims* the awaited token (`Waiting/Admitted → Executing`) and runs it
@@ -150,6 +154,8 @@ use crate::{TaskError, TokenState, Weight};
               `.await` it or call `.wait()`"]
 pub struct TaskToken<T> {
     cell: Arc<dyn Completion<T>>,
+    /// Has the token been polled? Only the first poll may wait briefly.
+    polled: bool,
 }
 
 impl<T: Send + 'static> TaskToken<T> {
@@ -158,7 +164,10 @@ impl<T: Send + 'static> TaskToken<T> {
         F: FnOnce() -> T + Send + 'static,
         O: Owner,
     {
-        TaskToken { cell }
+        TaskToken {
+            cell,
+            polled: false,
+        }
     }
 }
 
@@ -365,7 +374,11 @@ impl<T> Drop for TaskToken<T> {
 impl<T> Future for TaskToken<T> {
     type Output = Result<T, TaskError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if !self.polled {
+            self.polled = true;
+            wait::await_briefly(&*self.cell);
+        }
         self.cell.poll_result(cx.waker())
     }
 }

@@ -94,6 +94,13 @@ pub(crate) trait Owner: Send + Sync + 'static {
     /// (as the attribute's `timeout` does; the earliest deadline wins).
     fn time_out_after(&self, job: &JobRef, timeout: Duration);
 
+    /// Does this call's body usually return within microseconds? Then a
+    /// task awaiting it may wait a moment for the result before it parks
+    /// (see [`await_briefly`](super::wait::await_briefly)).
+    fn quick(&self) -> bool {
+        false
+    }
+
     /// The owner as `Any`, so the layer that made it can recover its type.
     fn as_any(&self) -> &dyn Any;
 }

@@ -16,6 +16,7 @@ struct Recorder {
     transitions: Mutex<Vec<(TokenState, TokenState, bool)>>,
     bodies_returned: AtomicUsize,
     held: AtomicBool,
+    quick: AtomicBool,
 }
 
 /// The owner each test cell gets: a handle to its recorder.
@@ -40,6 +41,9 @@ impl Owner for Stub {
         self.0.held.load(Ordering::SeqCst)
     }
     fn dropped_waiting(&self, _: &JobRef) {}
+    fn quick(&self) -> bool {
+        self.0.quick.load(Ordering::SeqCst)
+    }
     fn help(&self, _: &JobRef) -> bool {
         false
     }
@@ -201,6 +205,7 @@ fn a_token_resolved_at_birth_has_no_owner() {
 fn second_view<T: Send + 'static>(token: &TaskToken<T>) -> TaskToken<T> {
     TaskToken {
         cell: token.cell.clone(),
+        polled: false,
     }
 }
 
@@ -250,14 +255,63 @@ fn a_resolved_call_is_left_alone_by_its_kill_on_drop() {
     assert_eq!(view.wait().unwrap(), 1);
 }
 
+/// A waker that counts its wake-ups.
+struct Count(AtomicUsize);
+
+impl std::task::Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn the_first_poll_of_a_quick_call_waits_a_moment_and_loses_no_wake_up() {
+    use std::future::Future;
+    use std::task::{Context, Poll};
+
+    // Nobody finishes the call: the first poll gives up and registers.
+    let (recorder, mut token, job) = cell(|| 7);
+    recorder.quick.store(true, Ordering::SeqCst);
+    let count = Arc::new(Count(AtomicUsize::new(0)));
+    let waker = std::task::Waker::from(count.clone());
+    start(&job);
+    let mut cx = Context::from_waker(&waker);
+    assert!(std::pin::Pin::new(&mut token).poll(&mut cx).is_pending());
+    job.run(&job);
+    assert_eq!(count.0.load(Ordering::SeqCst), 1, "the waiter is woken");
+    assert!(matches!(
+        std::pin::Pin::new(&mut token).poll(&mut cx),
+        Poll::Ready(Ok(7))
+    ));
+
+    // Another thread finishes it while the first poll may be waiting: the
+    // value comes either from that poll or after exactly one wake-up.
+    for _ in 0..50 {
+        let (recorder, mut token, job) = cell(|| 8);
+        recorder.quick.store(true, Ordering::SeqCst);
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = std::task::Waker::from(count.clone());
+        start(&job);
+        let runner = std::thread::spawn(move || job.run(&job));
+        let mut cx = Context::from_waker(&waker);
+        match std::pin::Pin::new(&mut token).poll(&mut cx) {
+            Poll::Ready(value) => assert_eq!(value.unwrap(), 8),
+            Poll::Pending => {
+                runner.join().unwrap();
+                assert_eq!(count.0.load(Ordering::SeqCst), 1, "the waiter is woken");
+                assert!(matches!(
+                    std::pin::Pin::new(&mut token).poll(&mut cx),
+                    Poll::Ready(Ok(8))
+                ));
+                continue;
+            }
+        }
+        runner.join().unwrap();
+    }
+}
+
 #[test]
 fn watch_reports_a_resolved_call_and_wakes_once_for_a_pending_one() {
-    struct Count(AtomicUsize);
-    impl std::task::Wake for Count {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
     let (_recorder, token, job) = cell(|| 1);
     let count = Arc::new(Count(AtomicUsize::new(0)));
     let waker = std::task::Waker::from(count.clone());

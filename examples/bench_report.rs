@@ -56,8 +56,9 @@
 //! ~75 µs `/light` and a ~20 ms `/heavy` endpoint handled on a tokio runtime
 //! (`tokengate_benches::service`), under a light flood (64 light, 2 heavy
 //! clients; heavy p50 against rayon's) and a heavy flood (4 light, 16 heavy;
-//! light p50 against `spawn_blocking`'s). The `weights_service` example
-//! prints every backend's figures.
+//! light p50 against `spawn_blocking`'s), on the default coordinator, with
+//! the same figure for one built with `cpu_share(true)` beside it. The
+//! `weights_service` example prints every backend's figures.
 //!
 //! Rows 12 measure what the `tracing` feature costs a call: a batch of
 //! 100,000 no-op calls (as row 2, `.wait()` each) with no subscriber, with a
@@ -925,11 +926,18 @@ fn fifo_rows(h: &Harness, plain_ns_per_call: f64) -> Vec<Row> {
 /// against each backend for 2 s after 0.5 s of warm-up.
 fn service_rows(h: &Harness) -> Vec<Row> {
     let endpoints = Endpoints::calibrate();
-    let handle = h.coordinator.handle();
+    let shared_cores = OperationsCoordinator::builder()
+        .cpu_share(true)
+        .start()
+        .expect("a coordinator with CPU share starts");
     let (warm_up, measure) = (Duration::from_millis(500), Duration::from_secs(2));
     let p50 = |mix: Mix| -> Vec<(f64, f64)> {
         service::Backend::ALL
             .map(|backend| {
+                let handle = match backend {
+                    service::Backend::CpuShare => shared_cores.handle(),
+                    _ => h.coordinator.handle(),
+                };
                 let l = service::run(&h.rt, &handle, backend, mix, endpoints, warm_up, measure);
                 let (light, heavy) = (quantile(&l.light, 0.5), quantile(&l.heavy, 0.5));
                 println!(
@@ -948,9 +956,10 @@ fn service_rows(h: &Harness) -> Vec<Row> {
             })
             .to_vec()
     };
-    let (weighted, unweighted, blocking, rayon) = (0, 1, 2, 3);
+    let (shared, weighted, unweighted, blocking, rayon) = (0, 1, 2, 3, 4);
     let light_flood = p50(Mix::LIGHT_FLOOD);
     let heavy_flood = p50(Mix::HEAVY_FLOOD);
+    shared_cores.stop();
     let heavy_in_light_flood = light_flood[weighted].1;
     let light_in_heavy_flood = heavy_flood[weighted].0;
     vec![
@@ -958,8 +967,9 @@ fn service_rows(h: &Harness) -> Vec<Row> {
             id: "11",
             what: "light flood (64 light, 2 heavy): heavy p50".to_owned(),
             ours: format!(
-                "{} (all medium {})",
+                "{} (cpu_share {}, all medium {})",
                 fmt_ns(heavy_in_light_flood),
+                fmt_ns(light_flood[shared].1),
                 fmt_ns(light_flood[unweighted].1)
             ),
             reference: format!("rayon {}", fmt_ns(light_flood[rayon].1)),
@@ -970,8 +980,9 @@ fn service_rows(h: &Harness) -> Vec<Row> {
             id: "11",
             what: "heavy flood (4 light, 16 heavy): light p50".to_owned(),
             ours: format!(
-                "{} (all medium {})",
+                "{} (cpu_share {}, all medium {})",
                 fmt_ns(light_in_heavy_flood),
+                fmt_ns(heavy_flood[shared].0),
                 fmt_ns(heavy_flood[unweighted].0)
             ),
             reference: format!("spawn_blocking {}", fmt_ns(heavy_flood[blocking].0)),

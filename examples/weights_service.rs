@@ -2,7 +2,8 @@
 //!
 //! Closed-loop clients of a ~75 µs `/light` endpoint and a ~20 ms `/heavy`
 //! endpoint, handled on a tokio runtime that hands the CPU work to one of
-//! four backends: tokengate with the weights set, tokengate with every fn at
+//! five backends: tokengate with the weights set (on a default coordinator and on
+//! one with `cpu_share(true)`), tokengate with every fn at
 //! medium, `spawn_blocking`, and rayon + oneshot
 //! (`tokengate_benches::service` says why this shape). For each mix and
 //! backend it prints the p50 and p95 latency of both endpoints.

@@ -60,6 +60,10 @@
 //! the same figure for one built with `cpu_share(true)` beside it. The
 //! `weights_service` example prints every backend's figures.
 //!
+//! Row 14 is a burst from idle, the original's "Medium x8" shape: after
+//! 30 ms of quiet, 8 calls of ~50 µs made from one thread and waited on,
+//! as a speedup over running them serially, beside rayon's `scope`.
+//!
 //! Rows 12 measure what the `tracing` feature costs a call: a batch of
 //! 100,000 no-op calls (as row 2, `.wait()` each) with no subscriber, with a
 //! subscriber that is not interested in tokengate's `DEBUG` span (a
@@ -291,6 +295,9 @@ fn main() {
     if only.wants(3) {
         rows.extend(cpu_scaling_rows(&harness));
     }
+    if only.wants(14) {
+        rows.extend(burst_rows(&harness));
+    }
     rows.extend(memory);
     if only.wants(10) {
         rows.extend(group_rows());
@@ -508,6 +515,84 @@ fn cpu_scaling_rows(h: &Harness) -> Vec<Row> {
             value: r[0],
             limit: 1.05,
             label: "<= 1.05".to_owned(),
+        }),
+    }]
+}
+
+// ----- 14. a burst from idle -----------------------------------------------------
+
+/// Row 14: the original's "Medium x8" shape from idle. After 30 ms of quiet
+/// (every worker parked), one thread makes 8 calls of ~50 µs of CPU and waits
+/// for all of them: the wall time against the same 8 calls run serially on
+/// that thread (measured right beside it) and against rayon's `scope` with 8
+/// `spawn`s after the same quiet. What this measures is mostly how fast
+/// parked threads wake on a VM.
+fn burst_rows(h: &Harness) -> Vec<Row> {
+    const CALLS: usize = 8;
+    let iterations = work::calibrate(Duration::from_micros(50));
+    let _bound = h.coordinator.enter();
+    let serial = || {
+        let start = Instant::now();
+        for _ in 0..CALLS {
+            black_box(work::spin(black_box(iterations)));
+        }
+        start.elapsed().as_secs_f64()
+    };
+    let ours = || {
+        let start = Instant::now();
+        let tokens: Vec<TaskToken<u64>> = (0..CALLS)
+            .map(|_| tokengate_benches::systems::cpu_spin(iterations))
+            .collect();
+        for token in tokens {
+            black_box(token.wait().expect("the call succeeds"));
+        }
+        start.elapsed().as_secs_f64()
+    };
+    let rayon_scope = || {
+        let start = Instant::now();
+        rayon::scope(|s| {
+            for _ in 0..CALLS {
+                s.spawn(|_| {
+                    black_box(work::spin(black_box(iterations)));
+                });
+            }
+        });
+        start.elapsed().as_secs_f64()
+    };
+    let quiet = || std::thread::sleep(Duration::from_millis(30));
+    let (mut speedups, mut rayon_speedups, mut walls) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..=ROUNDS * 3 {
+        quiet();
+        let wall = ours();
+        let serial_wall = serial();
+        quiet();
+        let rayon_wall = rayon_scope();
+        // The first round warms both pools up.
+        if round > 0 {
+            walls.push(wall * 1e9);
+            speedups.push(serial_wall / wall);
+            rayon_speedups.push(serial_wall / rayon_wall);
+        }
+    }
+    let names = ["tokengate", "rayon scope"];
+    print_rounds(
+        "14 (serial / wall)",
+        "speedup",
+        1.0,
+        &names,
+        &[speedups.clone(), rayon_speedups.clone()],
+    );
+    let (ours, rayon) = (median(&speedups), median(&rayon_speedups));
+    vec![Row {
+        id: "14",
+        what: format!("burst from idle: {CALLS} x 50 µs after 30 ms quiet, serial / wall"),
+        ours: format!("{ours:.2}x ({})", fmt_ns(median(&walls))),
+        reference: format!("rayon scope {rayon:.2}x"),
+        ratio: None,
+        target: Some(Target {
+            value: 1.0 / ours,
+            limit: 1.0 / 1.6,
+            label: ">= 1.6x".to_owned(),
         }),
     }]
 }

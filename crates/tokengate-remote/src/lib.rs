@@ -153,12 +153,14 @@ mod caller;
 mod error;
 mod job;
 mod names;
+mod topology;
 mod wire;
 mod worker;
 
-pub use caller::{Caller, CallerConfig, CallerStats, ConnectionState, Permit, Remote};
+pub use caller::{Caller, CallerConfig, CallerStats, ConnectionState, Permit, Remote, WorkerInfo};
 pub use error::Error;
 pub use job::{DEFAULT_POOL, Job, OnDone, Outcome, StickyKey};
+pub use topology::Topology;
 pub use worker::{
     CancelFlag, Executor, Failure, ResultHook, Worker, WorkerConfig, WorkerStats, serve,
 };

@@ -67,7 +67,7 @@ pub use crate::coordinator::remote::{
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub use crate::coordinator::remote::{JobFailure, execute, run_job};
-pub use crate::stats::{RemoteConnection, RemoteStats};
+pub use crate::stats::{RemoteConnection, RemoteStats, RemoteWorker};
 
 /// The pool a `remote = true` fn's calls go to; `remote = "name"` names
 /// another.

@@ -62,7 +62,9 @@ impl Hosts {
 
     /// The calling side's backend settings for this broker.
     pub(crate) fn remote(&self) -> CallerConfig {
-        Remote::nats(self.server.url()).publish_timeout(Duration::from_secs(2))
+        Remote::nats(self.server.url())
+            .ack_wait(ACK_WAIT)
+            .publish_timeout(Duration::from_secs(2))
     }
 }
 

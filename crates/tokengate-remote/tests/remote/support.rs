@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use tokengate_remote::{
-    Caller, CallerConfig, CancelFlag, Failure, Job, OnDone, Outcome, Worker, WorkerConfig,
+    Caller, CallerConfig, CancelFlag, Failure, Job, OnDone, Outcome, Topology, Worker, WorkerConfig,
 };
 
 pub(crate) use crate::expected::{EXPECTED_PANIC, quiet_expected_panics};
@@ -27,7 +27,12 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
 /// quickly; long enough that a loaded machine's progress acks keep up.
 pub(crate) const ACK_WAIT: Duration = Duration::from_secs(1);
 
-/// A caller with short publish timeouts.
+/// The topology of the tests' callers and workers: [`ACK_WAIT`].
+pub(crate) fn topology() -> Topology {
+    Topology::new().ack_wait(ACK_WAIT)
+}
+
+/// A caller with short publish timeouts and [`topology`].
 pub(crate) fn caller(server: &NatsServer) -> Caller {
     caller_with(server, |config| config)
 }
@@ -37,19 +42,21 @@ pub(crate) fn caller_with(
     server: &NatsServer,
     tune: impl FnOnce(CallerConfig) -> CallerConfig,
 ) -> Caller {
-    let config = CallerConfig::new(server.url()).publish_timeout(Duration::from_secs(2));
+    let config = CallerConfig::new(server.url())
+        .topology(topology())
+        .publish_timeout(Duration::from_secs(2));
     Caller::connect(tune(config)).expect("the caller connects")
 }
 
-/// The worker settings the tests start from: one slot, [`ACK_WAIT`], short
+/// The worker settings the tests start from: one slot, [`topology`], short
 /// polls.
 pub(crate) fn worker_config(
     server: &NatsServer,
     executor: impl Fn(&str, &[u8], &CancelFlag) -> Result<Vec<u8>, Failure> + Send + Sync + 'static,
 ) -> WorkerConfig {
     WorkerConfig::new(server.url(), executor)
+        .topology(topology())
         .slots(1)
-        .ack_wait(ACK_WAIT)
         .poll_interval(Duration::from_millis(250))
         .stop_timeout(PATIENCE)
 }

@@ -61,7 +61,6 @@ pub struct CallerConfig {
 /// differs from the one recorded on the broker does not start.
 ///
 /// ```no_run
-/// use std::time::Duration;
 /// use tokengate::OperationsCoordinator;
 /// use tokengate_remote::{Remote, Topology};
 ///
@@ -69,6 +68,9 @@ pub struct CallerConfig {
 /// let coordinator = OperationsCoordinator::builder()
 ///     .remote(Remote::nats("nats://10.0.0.5:4222").topology(shared))
 ///     .start()?;
+/// for worker in coordinator.stats().remote.expect("a backend").workers {
+///     println!("{} (pid {}): {}/{} slots busy", worker.host, worker.pid, worker.busy, worker.slots);
+/// }
 /// # Ok::<(), tokengate::BuildError>(())
 /// ```
 pub type Remote = CallerConfig;

@@ -122,6 +122,13 @@ fn main() {
         remote.submitted, remote.redelivered, remote.duplicates_dropped, remote.in_flight
     );
     assert_eq!(remote.submitted, BLOCKS as u64);
+    // The worker hosts the caller hears from (their heartbeats).
+    for host in &remote.workers {
+        println!(
+            "  worker host {} (pid {}): pool {}, {}/{} slots busy, {} calls done",
+            host.host, host.pid, host.pool, host.busy, host.slots, host.done
+        );
+    }
     coordinator.stop();
     drop(workers);
 }

@@ -29,6 +29,10 @@ const BLOCKS: usize = 400;
 const BLOCK_SIZE: usize = 64 << 10;
 const ROUNDS: u32 = 8;
 
+/// The broker's failover time, which the caller and its worker hosts share
+/// (a coordinator or worker with another one does not start).
+const ACK_WAIT: Duration = Duration::from_secs(5);
+
 /// Hashes `block` `rounds` times over; returns the digest and the process
 /// that computed it.
 #[task_token_guard(
@@ -72,13 +76,13 @@ fn main() {
     let (url, _server) = cluster::broker();
     println!("broker: {url}");
     let workers: Vec<_> = (0..2)
-        .map(|_| cluster::WorkerProcess::start(&url, "default", 2, Duration::from_secs(5)))
+        .map(|_| cluster::WorkerProcess::start(&url, "default", 2, ACK_WAIT))
         .collect();
     let pids: Vec<u32> = workers.iter().map(cluster::WorkerProcess::pid).collect();
     println!("worker hosts: processes {pids:?}, 2 slots each");
 
     let coordinator = OperationsCoordinator::builder()
-        .remote(Remote::nats(&url).max_in_flight(64))
+        .remote(Remote::nats(&url).ack_wait(ACK_WAIT).max_in_flight(64))
         .start()
         .expect("the coordinator connects to the broker");
 
@@ -118,6 +122,13 @@ fn main() {
         remote.submitted, remote.redelivered, remote.duplicates_dropped, remote.in_flight
     );
     assert_eq!(remote.submitted, BLOCKS as u64);
+    // The worker hosts the caller hears from (their heartbeats).
+    for host in &remote.workers {
+        println!(
+            "  worker host {} (pid {}): pool {}, {}/{} slots busy, {} calls done",
+            host.host, host.pid, host.pool, host.busy, host.slots, host.done
+        );
+    }
     coordinator.stop();
     drop(workers);
 }

@@ -84,9 +84,8 @@ pub(crate) struct WorkerProcess {
 }
 
 impl WorkerProcess {
-    /// Starts one that serves `pool` with `slots` slots and `ack_wait` (used
-    /// if it creates the pool's consumers: the first worker of a pool sets
-    /// it), and waits until it takes jobs.
+    /// Starts one that serves `pool` with `slots` slots and `ack_wait` (the
+    /// callers' must be the same), and waits until it takes jobs.
     pub(crate) fn start(url: &str, pool: &str, slots: usize, ack_wait: Duration) -> WorkerProcess {
         let exe = std::env::current_exe().expect("the example's own executable");
         let mut child = Command::new(exe)

@@ -66,6 +66,14 @@
     return node;
   }
 
+  // A long span, to the second: `42 s`, `7 min 5 s`, `3 h 12 min`.
+  function uptime(s) {
+    const whole = Math.floor(s);
+    if (whole < 60) return `${whole} s`;
+    if (whole < 3600) return `${Math.floor(whole / 60)} min ${whole % 60} s`;
+    return `${Math.floor(whole / 3600)} h ${Math.floor((whole % 3600) / 60)} min`;
+  }
+
   function setText(node, text) {
     const value = String(text);
     if (node.textContent !== value) node.textContent = value;
@@ -467,8 +475,11 @@
     const r = s.remote;
     $('remote-section').hidden = !r;
     if (r) {
+      const busy = r.workers.reduce((sum, w) => sum + w.busy, 0);
+      const slots = r.workers.reduce((sum, w) => sum + w.slots, 0);
       facts($('remote'), [
         ['broker', r.connection],
+        ['worker hosts', `${count(r.workers.length)} (${count(busy)} / ${count(slots)} slots busy)`],
         ['in flight / window', `${count(r.in_flight)} / ${count(r.max_in_flight)}`],
         ['waiting for room', r.in_line ? `${count(r.waiting)} (+${count(r.in_line)} in line)` : count(r.waiting)],
         ['submitted', count(r.submitted)],
@@ -478,6 +489,28 @@
         ['broker unavailable', count(r.unavailable)],
       ]);
     }
+  }
+
+  // The worker hosts a remote backend has heard from lately, each with its
+  // slots; a host that stops or falls silent drops out.
+  function renderRemoteWorkers(stats) {
+    const workers = stats.remote ? stats.remote.workers : [];
+    syncRows($('remote-workers').tBodies[0], workers, (w) => `${w.pool}/${w.id}`, () => {
+      const row = cells(el('tr'), 7, [2, 3, 5, 6]);
+      row.cells[0].className = 'name';
+      return row;
+    }, (row, w) => {
+      const td = row.cells;
+      row.title = `worker ${w.id}`;
+      setText(td[0], `${w.host} (pid ${w.pid})`);
+      setText(td[1], w.pool);
+      meter(td[2], w.busy, w.slots);
+      setText(td[3], count(w.done));
+      setText(td[4], w.weights.concat(w.sticky ? ['sticky'] : []).join(', '));
+      setText(td[5], uptime(w.up));
+      setText(td[6], `${uptime(w.last_seen)} ago`);
+    });
+    $('remote-workers-empty').hidden = workers.length > 0;
   }
 
   function render(snapshot) {
@@ -491,6 +524,7 @@
     renderLimits(stats);
     renderBulk(snapshot);
     renderFacts(snapshot);
+    renderRemoteWorkers(stats);
     const last = history[history.length - 1];
     if (!last || snapshot.sample.t > last.t) history.push(snapshot.sample);
     if (history.length > WINDOW) history.splice(0, history.length - WINDOW);

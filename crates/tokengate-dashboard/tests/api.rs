@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use support::{
     PATIENCE, Request, browser_session, call_once, eventually, from_page, held, send_raw, start,
+    start_remote,
 };
 use tokengate::{StorageSpeed, Task, TokenState};
 use tokengate_dashboard::{Config, serve};
@@ -627,6 +628,38 @@ async fn json_endpoints_and_the_event_stream() {
     assert!(ended.is_ok(), "the event stream ends at shutdown");
     release.store(true, Ordering::Relaxed);
     assert!(call.wait().unwrap().is_ok());
+    coordinator.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_remote_backends_worker_hosts_are_in_the_stats() {
+    let (coordinator, dashboard) = start_remote("hosts").await;
+    let stats = Request::get("/api/stats")
+        .bearer(&dashboard)
+        .send(&dashboard)
+        .await
+        .json();
+    let remote = &stats["remote"];
+    assert_eq!(remote["max_in_flight"], 16);
+    let hosts = remote["workers"]
+        .as_array()
+        .expect("a list of worker hosts");
+    assert_eq!(hosts.len(), 2);
+    assert_eq!(hosts[0]["host"], "box-a");
+    assert_eq!(hosts[0]["pid"], 101);
+    assert_eq!(
+        (&hosts[0]["busy"], &hosts[0]["slots"]),
+        (&1.into(), &4.into())
+    );
+    assert_eq!(
+        hosts[0]["weights"],
+        serde_json::json!(["light", "medium", "heavy"])
+    );
+    assert_eq!(hosts[0]["up"], 125.0);
+    assert_eq!(hosts[0]["last_seen"], 0.4);
+    assert_eq!(hosts[1]["pool"], "gpu");
+    assert_eq!(hosts[1]["sticky"], true);
+    dashboard.shutdown().await;
     coordinator.stop();
 }
 

@@ -7,7 +7,8 @@
 //! then with it; sees the numbers change; clicks an operation's pause button
 //! and checks through the Rust API that the operation is paused; clicks a
 //! live call's kill button and checks that its token resolved killed;
-//! checks that an operation named like markup shows as text; and saves a
+//! checks that an operation named like markup shows as text; checks that
+//! the remote panel lists the (test) backend's worker hosts; and saves a
 //! screenshot (`target/tmp/dashboard.png`; with
 //! `TOKENGATE_UPDATE_SCREENSHOT=1` also `docs/dashboard.png`, after letting
 //! the workload run long enough to draw the charts).
@@ -30,7 +31,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
-use support::{PATIENCE, Request, eventually, held, start};
+use support::{PATIENCE, Request, eventually, held, start_remote};
 use tokengate::{OperationsCoordinator, StorageSpeed, Task, Weight};
 
 /// The operation whose name is markup: the page must show it as text.
@@ -45,7 +46,7 @@ const BOUND: Duration = Duration::from_secs(90);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_in_a_real_browser() {
     let driver = Chromedriver::start();
-    let (coordinator, dashboard) = start("browser").await;
+    let (coordinator, dashboard) = start_remote("browser").await;
     let workload = Workload::start(&coordinator);
     let release = Arc::new(AtomicBool::new(false));
     let stuck = held(&coordinator, "slow_report", &release);
@@ -168,6 +169,46 @@ async fn check_page(
         client.get_alert_text().await.is_err(),
         "an alert opened: data ran as script"
     );
+
+    // The remote panel lists the backend's worker hosts with their slots.
+    eventually_in(
+        client,
+        "the remote panel to list the worker hosts",
+        async |client| {
+            let rows = client
+                .execute(
+                    "return Array.from(document.querySelectorAll('#remote-workers tbody tr'), \
+                 tr => Array.from(tr.cells, td => td.textContent))",
+                    vec![],
+                )
+                .await
+                .ok()?;
+            let expected = json!([
+                [
+                    "box-a (pid 101)",
+                    "default",
+                    "1 / 4",
+                    "17",
+                    "light, medium, heavy",
+                    "2 min 5 s",
+                    "0 s ago"
+                ],
+                [
+                    "box-b (pid 202)",
+                    "gpu",
+                    "0 / 8",
+                    "3",
+                    "heavy, sticky",
+                    "1 h 2 min",
+                    "0 s ago"
+                ],
+            ]);
+            (rows == expected).then_some(())
+        },
+    )
+    .await;
+    let facts = text(client, "#remote").await;
+    assert!(facts.contains("2 (1 / 12 slots busy)"), "{facts}");
 
     // A screenshot: kept under target/, and for the README on request.
     let update = std::env::var_os("TOKENGATE_UPDATE_SCREENSHOT").is_some_and(|v| v == "1");

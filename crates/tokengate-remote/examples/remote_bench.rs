@@ -29,7 +29,8 @@ use server::NatsServer;
 /// Set in a child started as a worker process: the broker's URL.
 const WORKER_ENV: &str = "TG_REMOTE_BENCH_WORKER";
 
-/// The failover time used for the redelivery measurement.
+/// The failover time of every pool (the callers and workers share it), short
+/// for the redelivery measurement.
 const ACK_WAIT: Duration = Duration::from_secs(1);
 
 /// The pool of the redelivery measurement: its own consumers, created with
@@ -51,13 +52,21 @@ fn main() {
 
 /// A no-op executor: returns its arguments.
 fn echo_worker(server: &NatsServer, slots: usize) -> Worker {
-    Worker::start(WorkerConfig::new(server.url(), |_, args, _| Ok(args.to_vec())).slots(slots))
-        .expect("the worker starts")
+    Worker::start(
+        WorkerConfig::new(server.url(), |_, args, _| Ok(args.to_vec()))
+            .ack_wait(ACK_WAIT)
+            .slots(slots),
+    )
+    .expect("the worker starts")
 }
 
 fn caller(server: &NatsServer) -> Caller {
-    Caller::connect(CallerConfig::new(server.url()).max_in_flight(1_000))
-        .expect("the caller connects")
+    Caller::connect(
+        CallerConfig::new(server.url())
+            .ack_wait(ACK_WAIT)
+            .max_in_flight(1_000),
+    )
+    .expect("the caller connects")
 }
 
 /// One call at a time: submit, wait for the outcome, repeat.

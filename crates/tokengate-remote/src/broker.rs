@@ -9,7 +9,7 @@ use async_nats::{Client, ConnectOptions, Event};
 use tokio::sync::watch;
 
 use crate::error::Error;
-use crate::names::{JOBS_STREAM, JOBS_SUBJECTS, RESULTS_STREAM, RESULTS_SUBJECTS};
+use crate::topology::Topology;
 
 /// How to reach the broker and how its streams are set up; shared by
 /// [`CallerConfig`](crate::CallerConfig) and
@@ -20,10 +20,8 @@ pub(crate) struct BrokerSettings {
     pub(crate) url: String,
     /// How long connecting may take before it fails.
     pub(crate) connect_timeout: Duration,
-    /// How long the jobs stream remembers job ids to drop duplicates.
-    pub(crate) duplicate_window: Duration,
-    /// How long an unread result stays in the results stream.
-    pub(crate) result_max_age: Duration,
+    /// What every caller and worker of the namespace shares.
+    pub(crate) topology: Topology,
 }
 
 impl BrokerSettings {
@@ -31,8 +29,7 @@ impl BrokerSettings {
         BrokerSettings {
             url: url.into(),
             connect_timeout: Duration::from_secs(5),
-            duplicate_window: Duration::from_secs(120),
-            result_max_age: Duration::from_secs(600),
+            topology: Topology::new(),
         }
     }
 
@@ -43,18 +40,7 @@ impl BrokerSettings {
                 "`connect_timeout` must be more than zero; the default is 5 s",
             ));
         }
-        if self.duplicate_window < Duration::from_millis(100) {
-            return Err(Error::config(
-                "`duplicate_window` must be at least 100 ms; the default is 2 min",
-            ));
-        }
-        if self.result_max_age < self.duplicate_window {
-            return Err(Error::config(format!(
-                "`result_max_age` ({:?}) must not be shorter than `duplicate_window` ({:?})",
-                self.result_max_age, self.duplicate_window
-            )));
-        }
-        Ok(())
+        self.topology.check()
     }
 }
 
@@ -111,33 +97,90 @@ pub(crate) async fn connect(
     })
 }
 
-/// The jobs and results streams, created if missing.
+/// The jobs and results streams, created if missing, and checked against
+/// `settings`' topology if they were there: `side` ("caller", "worker")
+/// names this end in the error when they differ.
 pub(crate) async fn streams(
     js: &jetstream::Context,
     settings: &BrokerSettings,
+    side: &str,
 ) -> Result<(stream::Stream, stream::Stream), Error> {
+    let topology = &settings.topology;
+    let names = topology.names();
     let jobs = stream::Config {
-        name: JOBS_STREAM.to_owned(),
-        subjects: vec![JOBS_SUBJECTS.to_owned()],
+        name: names.jobs_stream(),
+        subjects: vec![names.jobs_subjects()],
+        description: Some(topology.record()),
         retention: stream::RetentionPolicy::WorkQueue,
         storage: stream::StorageType::File,
-        duplicate_window: settings.duplicate_window,
+        duplicate_window: topology.duplicate_window,
         ..Default::default()
     };
     let results = stream::Config {
-        name: RESULTS_STREAM.to_owned(),
-        subjects: vec![RESULTS_SUBJECTS.to_owned()],
+        name: names.results_stream(),
+        subjects: vec![names.results_subjects()],
         retention: stream::RetentionPolicy::Limits,
         storage: stream::StorageType::File,
-        max_age: settings.result_max_age,
-        duplicate_window: settings.duplicate_window,
+        max_age: topology.result_max_age,
+        duplicate_window: topology.duplicate_window,
         ..Default::default()
     };
     let jobs = get_or_create(js, jobs, settings).await?;
     let results = get_or_create(js, results, settings).await?;
+    for (stream, subjects) in [
+        (&jobs, names.jobs_subjects()),
+        (&results, names.results_subjects()),
+    ] {
+        let held = &stream.cached_info().config;
+        if held.subjects != [subjects.clone()] {
+            return Err(Error::mismatch(format!(
+                "the stream `{}` on the NATS server at `{}` holds the subjects {:?}, not \
+                 `{subjects}`: it was made for something else; choose another namespace \
+                 (`Topology::namespace`)",
+                held.name, settings.url, held.subjects
+            )));
+        }
+    }
+    let mut differ = Vec::new();
+    let held = &jobs.cached_info().config;
+    if let Some(description) = &held.description {
+        differ.extend(topology.differences(description));
+    }
+    let held_window = held.duplicate_window;
+    let held_age = results.cached_info().config.max_age;
+    if held_window != topology.duplicate_window {
+        differ.push((
+            "duplicate_window",
+            format!("{held_window:?}"),
+            format!("{:?}", topology.duplicate_window),
+        ));
+    }
+    if held_age != topology.result_max_age {
+        differ.push((
+            "result_max_age",
+            format!("{held_age:?}"),
+            format!("{:?}", topology.result_max_age),
+        ));
+    }
+    if !differ.is_empty() {
+        let list: Vec<String> = differ
+            .iter()
+            .map(|(setting, there, here)| format!("`{setting}` is {there} there and {here} here"))
+            .collect();
+        return Err(Error::mismatch(format!(
+            "the namespace `{}` on the NATS server at `{}` was set up with other settings than \
+             this {side}'s: {}; give every caller and worker of a namespace the same \
+             `Topology` (to change it, stop them all and delete the streams `{}` and `{}` once \
+             no job is queued)",
+            topology.namespace,
+            settings.url,
+            list.join(", "),
+            names.jobs_stream(),
+            names.results_stream()
+        )));
+    }
     Ok((jobs, results))
 }
-
 async fn get_or_create(
     js: &jetstream::Context,
     config: stream::Config,

@@ -4,8 +4,9 @@ use std::fmt;
 
 /// Why [`Caller::connect`](crate::Caller::connect) or
 /// [`Worker::start`](crate::Worker::start) failed: a configuration value out
-/// of range, a broker that could not be reached or set up, or a worker host's
-/// coordinator that could not start.
+/// of range, a broker that could not be reached or set up, a broker whose
+/// streams were set up with other settings, or a worker host's coordinator
+/// that could not start.
 ///
 /// Failures of single jobs are never an `Error`: they are [`Outcome`]s.
 ///
@@ -21,6 +22,7 @@ enum Kind {
     Config,
     Broker,
     Host,
+    Mismatch,
 }
 
 impl Error {
@@ -38,6 +40,13 @@ impl Error {
         }
     }
 
+    pub(crate) fn mismatch(message: impl Into<String>) -> Error {
+        Error {
+            kind: Kind::Mismatch,
+            message: message.into(),
+        }
+    }
+
     pub(crate) fn host(message: impl Into<String>) -> Error {
         Error {
             kind: Kind::Host,
@@ -48,6 +57,15 @@ impl Error {
     /// Whether a configuration value was refused (nothing was contacted).
     pub fn is_config(&self) -> bool {
         self.kind == Kind::Config
+    }
+
+    /// Whether the broker holds a namespace set up with other settings than
+    /// this side's [`Topology`](crate::Topology) (a caller and its workers
+    /// that disagree on `max_deliver`, say), or streams made for something
+    /// else under its names. The message names each setting, with the
+    /// broker's value and this side's.
+    pub fn is_mismatch(&self) -> bool {
+        self.kind == Kind::Mismatch
     }
 
     /// Whether the broker could not be reached, or refused to set up the

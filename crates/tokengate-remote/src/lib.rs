@@ -61,6 +61,7 @@
 //!          └──── tg.res.<caller> ◀────│ tg.res.<caller id>        │◀─ result, THEN ack
 //!                                     └───────────────────────────┘
 //!     kill(id) ── tg.ctl.<pool>.kill (core NATS) ───────────────────────▶ cancel flag
+//!     workers() ◀─ tg.hb.<pool>.<worker id> (core NATS) ◀───────────────── heartbeat
 //! ```
 //!
 //! - **Caller** ([`Caller`]): one NATS connection on a tokio runtime of its
@@ -82,6 +83,16 @@
 //!   byte key), each a consumer with one job in flight across all workers:
 //!   a partition's jobs run one at a time, in submission order, on any
 //!   worker that serves partitions ([`WorkerConfig::sticky`]).
+//! - **Workers are listed** from their heartbeats ([`Caller::workers`],
+//!   [`WorkerInfo`]): each worker publishes one every
+//!   [`WorkerConfig::heartbeat_interval`], when a caller asks (each caller
+//!   does when it connects), and when it stops; a caller forgets a worker it
+//!   has not heard from for three intervals.
+//! - **One [`Topology`]** (namespace, partitions, `ack_wait`,
+//!   `max_deliver`, the streams' windows) is given to every caller and worker
+//!   of a deployment: the first to connect records it in the jobs stream's
+//!   description, and one whose topology differs fails to start
+//!   ([`Error::is_mismatch`]).
 //! - **Results** are stored in `TG_RESULTS` and read by each caller with an
 //!   ordered consumer on its own subject, so that results published while
 //!   the caller is disconnected (a broker restart) are read after it
@@ -125,10 +136,18 @@
 //!         body     { job: str, delivered: u64, outcome: Value(bytes) | Panic(str)
 //!                    | Error(str) | TimedOut(str) | WorkerLost(str) }
 //! kill    subject  tg.ctl.<pool>.kill                 body  the job id (core NATS, not stored)
+//! beat    subject  tg.hb.<pool>.<worker id>           (core NATS, not stored)
+//!         headers  Tg-Format 1
+//!         body     { worker, host, pid, pool, weights, sticky, slots, busy, done,
+//!                    started, up, interval, leaving }
+//! ask     subject  tg.ctl.heartbeat                   (core NATS; every worker beats now)
 //! ```
 //!
 //! The op token of a job subject has characters a subject cannot hold
-//! replaced by `_`; the exact op travels in the body. Streams: `TG_JOBS`
+//! replaced by `_`; the exact op travels in the body. `tg` is the default
+//! namespace ([`Topology::namespace`]); another one, `orders` say, gives
+//! streams `ORDERS_JOBS` and `ORDERS_RESULTS` and subjects `orders.…`.
+//! Streams: `TG_JOBS`
 //! (`tg.jobs.>`, work queue, file storage, duplicate window 2 min) and
 //! `TG_RESULTS` (`tg.res.>`, limits, file storage, max age 10 min). Durable
 //! consumers: `tg_<pool>_<weight>` and `tg_<pool>_sticky_p<N>`.
@@ -153,12 +172,14 @@ mod caller;
 mod error;
 mod job;
 mod names;
+mod topology;
 mod wire;
 mod worker;
 
-pub use caller::{Caller, CallerConfig, CallerStats, ConnectionState, Permit, Remote};
+pub use caller::{Caller, CallerConfig, CallerStats, ConnectionState, Permit, Remote, WorkerInfo};
 pub use error::Error;
 pub use job::{DEFAULT_POOL, Job, OnDone, Outcome, StickyKey};
+pub use topology::Topology;
 pub use worker::{
     CancelFlag, Executor, Failure, ResultHook, Worker, WorkerConfig, WorkerStats, serve,
 };

@@ -1,31 +1,124 @@
 //! Names on the broker: streams, subjects, consumers, and the checks that
-//! keep user-given parts (pool names, caller ids, job ids) from breaking them.
+//! keep user-given parts (namespaces, pool names, caller ids, job ids) from
+//! breaking them.
+//!
+//! Every stream and subject name starts with the namespace
+//! ([`Topology::namespace`](crate::Topology::namespace), `tg` by default),
+//! so deployments that share a server never see each other's jobs:
 //!
 //! ```text
+//! TG_JOBS, TG_RESULTS                   the streams: the namespace in capitals
 //! tg.jobs.<pool>.<weight>.<op>          a job for any worker serving that weight
 //! tg.jobs.<pool>.sticky.p<N>.<op>       a job with a sticky key, partition N
 //! tg.res.<caller id>                    the results of one caller's jobs
 //! tg.ctl.<pool>.kill                    "stop job <id>" (core NATS, not stored)
+//! tg.hb.<pool>.<worker id>              a worker's heartbeat (core NATS)
+//! tg.ctl.heartbeat                      "every worker: a heartbeat now" (core NATS)
 //! ```
 //!
 //! The op is the last token for people reading the broker's monitoring; the
 //! worker takes the op from the job's body, where any string may stand.
 
 use std::borrow::Cow;
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
 
 use crate::job::StickyKey;
 
-/// The work-queue stream that holds queued jobs.
-pub(crate) const JOBS_STREAM: &str = "TG_JOBS";
+/// The namespace of [`Names::default`].
+pub(crate) const DEFAULT_NAMESPACE: &str = "tg";
 
-/// The stream that holds results until their caller has read them.
-pub(crate) const RESULTS_STREAM: &str = "TG_RESULTS";
+/// The names of one namespace. Namespaces that differ in case only name the
+/// same streams and subjects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Names {
+    /// The first token of every subject, in lowercase.
+    subjects: String,
+    /// The prefix of the stream names, in capitals.
+    streams: String,
+}
 
-/// The subjects of [`JOBS_STREAM`].
-pub(crate) const JOBS_SUBJECTS: &str = "tg.jobs.>";
+impl Default for Names {
+    fn default() -> Names {
+        Names::new(DEFAULT_NAMESPACE)
+    }
+}
 
-/// The subjects of [`RESULTS_STREAM`].
-pub(crate) const RESULTS_SUBJECTS: &str = "tg.res.>";
+impl Names {
+    /// The names of `namespace`, which [`check_token`] has accepted.
+    pub(crate) fn new(namespace: &str) -> Names {
+        Names {
+            subjects: namespace.to_ascii_lowercase(),
+            streams: namespace.to_ascii_uppercase(),
+        }
+    }
+
+    /// The work-queue stream that holds queued jobs.
+    pub(crate) fn jobs_stream(&self) -> String {
+        format!("{}_JOBS", self.streams)
+    }
+
+    /// The stream that holds results until their caller has read them.
+    pub(crate) fn results_stream(&self) -> String {
+        format!("{}_RESULTS", self.streams)
+    }
+
+    /// The subjects of the jobs stream.
+    pub(crate) fn jobs_subjects(&self) -> String {
+        format!("{}.jobs.>", self.subjects)
+    }
+
+    /// The subjects of the results stream.
+    pub(crate) fn results_subjects(&self) -> String {
+        format!("{}.res.>", self.subjects)
+    }
+
+    /// The subject a job is published on.
+    pub(crate) fn job_subject(&self, pool: &str, route: Route<'_>, op: &str) -> String {
+        let (ns, op) = (&self.subjects, op_token(op));
+        match route {
+            Route::Weight(weight) => format!("{ns}.jobs.{pool}.{weight}.{op}"),
+            Route::Partition(n) => format!("{ns}.jobs.{pool}.{STICKY}.p{n}.{op}"),
+        }
+    }
+
+    /// The filter subject of the consumer that serves `route` in `pool`;
+    /// filters of different routes never overlap, as a work-queue stream
+    /// requires.
+    pub(crate) fn consumer_filter(&self, pool: &str, route: Route<'_>) -> String {
+        let ns = &self.subjects;
+        match route {
+            Route::Weight(weight) => format!("{ns}.jobs.{pool}.{weight}.>"),
+            Route::Partition(n) => format!("{ns}.jobs.{pool}.{STICKY}.p{n}.>"),
+        }
+    }
+
+    /// The subject a caller's results are published on.
+    pub(crate) fn result_subject(&self, caller: &str) -> String {
+        format!("{}.res.{caller}", self.subjects)
+    }
+
+    /// The subject kill messages for a pool's jobs are published on.
+    pub(crate) fn kill_subject(&self, pool: &str) -> String {
+        format!("{}.ctl.{pool}.kill", self.subjects)
+    }
+
+    /// The subject a worker publishes its heartbeats on.
+    pub(crate) fn heartbeat_subject(&self, pool: &str, worker: &str) -> String {
+        format!("{}.hb.{pool}.{worker}", self.subjects)
+    }
+
+    /// The subjects of every worker's heartbeats.
+    pub(crate) fn heartbeats(&self) -> String {
+        format!("{}.hb.>", self.subjects)
+    }
+
+    /// The subject that asks every worker for a heartbeat at once, so that a
+    /// caller that just connected need not wait a period to list them.
+    pub(crate) fn heartbeat_request(&self) -> String {
+        format!("{}.ctl.heartbeat", self.subjects)
+    }
+}
 
 /// The weights a job may have, as the core spells them.
 pub(crate) const WEIGHTS: [&str; 3] = ["light", "medium", "heavy"];
@@ -103,25 +196,8 @@ pub(crate) enum Route<'a> {
     Partition(u32),
 }
 
-/// The subject a job is published on.
-pub(crate) fn job_subject(pool: &str, route: Route<'_>, op: &str) -> String {
-    let op = op_token(op);
-    match route {
-        Route::Weight(weight) => format!("tg.jobs.{pool}.{weight}.{op}"),
-        Route::Partition(n) => format!("tg.jobs.{pool}.{STICKY}.p{n}.{op}"),
-    }
-}
-
-/// The filter subject of the consumer that serves `route` in `pool`; filters
-/// of different routes never overlap, as a work-queue stream requires.
-pub(crate) fn consumer_filter(pool: &str, route: Route<'_>) -> String {
-    match route {
-        Route::Weight(weight) => format!("tg.jobs.{pool}.{weight}.>"),
-        Route::Partition(n) => format!("tg.jobs.{pool}.{STICKY}.p{n}.>"),
-    }
-}
-
-/// The durable name of the consumer that serves `route` in `pool`.
+/// The durable name of the consumer that serves `route` in `pool` (a
+/// stream's consumers are its own: the namespace need not be in it).
 pub(crate) fn consumer_name(pool: &str, route: Route<'_>) -> String {
     match route {
         Route::Weight(weight) => format!("tg_{pool}_{weight}"),
@@ -129,14 +205,14 @@ pub(crate) fn consumer_name(pool: &str, route: Route<'_>) -> String {
     }
 }
 
-/// The subject a caller's results are published on.
-pub(crate) fn result_subject(caller: &str) -> String {
-    format!("tg.res.{caller}")
-}
-
-/// The subject kill messages for a pool's jobs are published on.
-pub(crate) fn kill_subject(pool: &str) -> String {
-    format!("tg.ctl.{pool}.kill")
+/// A random id for a caller or worker: 16 hex digits from the standard
+/// library's random hasher seed, the time and the process id.
+pub(crate) fn random_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let hash = RandomState::new().hash_one((nanos, std::process::id()));
+    format!("{hash:016x}")
 }
 
 /// The partition of a sticky key among `partitions`: a `u64` key modulo the
@@ -194,27 +270,45 @@ mod tests {
 
     #[test]
     fn subjects_keep_ops_in_one_token() {
+        let names = Names::default();
         assert_eq!(
-            job_subject("default", Route::Weight("heavy"), "thumbnail"),
+            names.job_subject("default", Route::Weight("heavy"), "thumbnail"),
             "tg.jobs.default.heavy.thumbnail"
         );
         assert_eq!(
-            job_subject("p", Route::Partition(3), "a.b *>"),
+            names.job_subject("p", Route::Partition(3), "a.b *>"),
             "tg.jobs.p.sticky.p3.a_b___"
         );
         assert_eq!(
-            job_subject("p", Route::Weight("light"), ""),
+            names.job_subject("p", Route::Weight("light"), ""),
             "tg.jobs.p.light._"
         );
         assert_eq!(
-            consumer_filter("p", Route::Weight("light")),
+            names.consumer_filter("p", Route::Weight("light")),
             "tg.jobs.p.light.>"
         );
         assert_eq!(
-            consumer_filter("p", Route::Partition(0)),
+            names.consumer_filter("p", Route::Partition(0)),
             "tg.jobs.p.sticky.p0.>"
         );
         assert_eq!(consumer_name("p", Route::Partition(0)), "tg_p_sticky_p0");
+    }
+
+    #[test]
+    fn a_namespace_prefixes_streams_and_subjects_whatever_its_case() {
+        let names = Names::new("Orders-2");
+        assert_eq!(names, Names::new("ORDERS-2"));
+        assert_eq!(
+            (names.jobs_stream(), names.results_stream()),
+            ("ORDERS-2_JOBS".to_owned(), "ORDERS-2_RESULTS".to_owned())
+        );
+        assert_eq!(names.jobs_subjects(), "orders-2.jobs.>");
+        assert_eq!(names.result_subject("c1"), "orders-2.res.c1");
+        assert_eq!(names.kill_subject("gpu"), "orders-2.ctl.gpu.kill");
+        assert_eq!(names.heartbeat_subject("gpu", "w1"), "orders-2.hb.gpu.w1");
+        assert_eq!(names.heartbeats(), "orders-2.hb.>");
+        assert_eq!(names.heartbeat_request(), "orders-2.ctl.heartbeat");
+        assert_eq!(Names::default().jobs_stream(), "TG_JOBS");
     }
 
     #[test]

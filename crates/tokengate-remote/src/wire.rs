@@ -14,7 +14,16 @@
 //!
 //! kill    subject  tg.ctl.<pool>.kill          (core NATS, not stored)
 //!         body     the job id, UTF-8
+//!
+//! beat    subject  tg.hb.<pool>.<worker id>    (core NATS, not stored)
+//!         headers  Tg-Format:   1
+//!         body     HeartbeatBody { worker, host, pid, pool, weights, sticky,
+//!                  slots, busy, done, started, up, interval, leaving }
+//!
+//! ask     subject  tg.ctl.heartbeat            (core NATS; every worker beats now)
 //! ```
+//!
+//! (`tg` is the default namespace; see [`Topology`](crate::Topology).)
 //!
 //! The id and reply subject are headers, not body fields, so that a worker
 //! that cannot read a body (another format version) can still answer the
@@ -58,6 +67,39 @@ pub(crate) struct ResultBody {
     pub(crate) delivered: u64,
     /// How it ended.
     pub(crate) outcome: WireOutcome,
+}
+
+/// The body of a heartbeat: a worker says who it is, what it serves and how
+/// busy it is, every `interval`, when asked, and once more when it stops.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct HeartbeatBody {
+    /// The worker's id, unique among live workers.
+    pub(crate) worker: String,
+    /// The name of the machine it runs on.
+    pub(crate) host: String,
+    /// Its process id there.
+    pub(crate) pid: u32,
+    /// The pool it serves.
+    pub(crate) pool: String,
+    /// The weights it serves.
+    pub(crate) weights: Vec<String>,
+    /// Whether it serves the pool's sticky partitions.
+    pub(crate) sticky: bool,
+    /// Jobs it runs at once, at most.
+    pub(crate) slots: u64,
+    /// Jobs it runs now.
+    pub(crate) busy: u64,
+    /// Jobs it has finished running since it started.
+    pub(crate) done: u64,
+    /// When it started, in milliseconds since the Unix epoch by its clock.
+    pub(crate) started: u64,
+    /// How long it has served, by its own clock.
+    pub(crate) up: Duration,
+    /// How often it beats: a worker not heard from for three of these is
+    /// gone.
+    pub(crate) interval: Duration,
+    /// The last beat of a worker that stops.
+    pub(crate) leaving: bool,
 }
 
 /// The outcomes a worker reports (the others arise on the caller's side).
@@ -152,6 +194,27 @@ mod tests {
             assert_eq!(body.job, "c.1");
             assert_eq!(body.delivered, 2);
         }
+    }
+
+    #[test]
+    fn heartbeats_round_trip() {
+        let beat = HeartbeatBody {
+            worker: "w1".into(),
+            host: "box-a".into(),
+            pid: 42,
+            pool: "gpu".into(),
+            weights: vec!["heavy".into()],
+            sticky: true,
+            slots: 8,
+            busy: 3,
+            done: 1_000,
+            started: 1_700_000_000_000,
+            up: Duration::from_secs(90),
+            interval: Duration::from_secs(2),
+            leaving: false,
+        };
+        let back: HeartbeatBody = decode(&encode(&beat), "heartbeat").unwrap();
+        assert_eq!(back, beat);
     }
 
     #[test]

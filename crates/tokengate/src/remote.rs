@@ -54,12 +54,17 @@
 //! are exactly once: the token resolves once, and a second result is dropped
 //! and counted ([`RemoteStats::duplicates_dropped`]).
 //!
+//! [`RemoteStats::workers`] lists the worker hosts the backend has heard
+//! from lately, each with its pool, slots and busy slots (a backend that
+//! cannot tell leaves it empty).
+//!
 //! A thread running a remote fn on its host sees
 //! [`is_cancelled`](crate::is_cancelled) after a kill or past the deadline; a
 //! `remote` fn with `process_pool = true` runs in the host's process pool,
 //! whose process is ended instead.
 //!
 //! [`RemoteStats::duplicates_dropped`]: crate::stats::RemoteStats::duplicates_dropped
+//! [`RemoteStats::workers`]: crate::stats::RemoteStats::workers
 
 pub use crate::coordinator::remote::{
     ConnectRemote, RemoteBackend, RemoteDone, RemoteJob, RemoteOutcome, RemotePermit,
@@ -67,7 +72,7 @@ pub use crate::coordinator::remote::{
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub use crate::coordinator::remote::{JobFailure, execute, run_job};
-pub use crate::stats::{RemoteConnection, RemoteStats};
+pub use crate::stats::{RemoteConnection, RemoteStats, RemoteWorker};
 
 /// The pool a `remote = true` fn's calls go to; `remote = "name"` names
 /// another.

@@ -353,13 +353,48 @@ impl fmt::Display for RemoteConnection {
     }
 }
 
+/// One worker host serving a remote backend's calls, as the backend last
+/// heard from it (`tokengate-remote`'s workers announce themselves with
+/// heartbeats; a backend lists those heard from lately).
+///
+/// A backend builds one with `RemoteWorker::default()` and sets the fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+#[non_exhaustive]
+pub struct RemoteWorker {
+    /// The worker's id, unique among the live workers of its pool.
+    pub id: String,
+    /// The name of the machine it runs on.
+    pub host: String,
+    /// Its process id there.
+    pub pid: u32,
+    /// The pool of `remote` calls it serves (`"default"` for `remote = true`).
+    pub pool: String,
+    /// The weights it serves.
+    pub weights: Vec<Weight>,
+    /// Whether it serves `sticky_anchor` calls (their partitions).
+    pub sticky: bool,
+    /// Calls it runs at once, at most.
+    pub slots: usize,
+    /// Calls it was running when last heard from.
+    pub busy: usize,
+    /// Calls it had finished running when last heard from, since it started.
+    pub done: u64,
+    /// How long it has served.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
+    pub up: Duration,
+    /// How long ago it was last heard from.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "seconds"))]
+    pub last_seen: Duration,
+}
+
 /// The `remote` calls of a coordinator with a remote backend
 /// ([`CoordinatorBuilder::remote`](crate::CoordinatorBuilder::remote)).
 ///
 /// The backend fills in what it knows (a backend builds one with
 /// `RemoteStats::default()` and sets the fields); the coordinator adds
 /// [`waiting`](Self::waiting) and [`in_line`](Self::in_line).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize))]
 #[non_exhaustive]
 pub struct RemoteStats {
@@ -393,6 +428,18 @@ pub struct RemoteStats {
     /// [`is_remote_unavailable`](crate::TaskError::is_remote_unavailable)),
     /// since start.
     pub unavailable: u64,
+    /// The worker hosts heard from lately, with their slots, by pool and
+    /// host; a host that stops or falls silent drops out of the list.
+    pub workers: Vec<RemoteWorker>,
+}
+
+impl RemoteStats {
+    /// The slots of the listed worker hosts: `(busy, total)`.
+    pub fn slots(&self) -> (usize, usize) {
+        self.workers
+            .iter()
+            .fold((0, 0), |(busy, total), w| (busy + w.busy, total + w.slots))
+    }
 }
 
 /// A snapshot of a coordinator: see [`Handle::stats`](crate::Handle::stats).
@@ -549,6 +596,24 @@ impl fmt::Display for Stats {
                 r.poison,
                 r.unavailable
             )?;
+            for w in &r.workers {
+                let weights: Vec<&str> = w.weights.iter().map(|w| w.as_str()).collect();
+                writeln!(
+                    f,
+                    "remote worker {} on {} (pid {}) pool {:<10} slots {:>3}/{:<3} busy, done {:>8}, \
+                     weights {}{}, up {}s",
+                    w.id,
+                    w.host,
+                    w.pid,
+                    w.pool,
+                    w.busy,
+                    w.slots,
+                    w.done,
+                    weights.join(","),
+                    if w.sticky { " and sticky" } else { "" },
+                    w.up.as_secs()
+                )?;
+            }
         }
         for op in &self.ops {
             write!(

@@ -11,7 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use tokengate::{Cancelled, OperationsCoordinator, Task, TaskToken};
+use tokengate::remote::{
+    RemoteBackend, RemoteDone, RemoteJob, RemoteOutcome, RemotePermit, RemoteStats, RemoteWorker,
+};
+use tokengate::{Cancelled, OperationsCoordinator, Task, TaskToken, TokenId, Weight};
 use tokengate_dashboard::{Config, Dashboard, serve};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -31,6 +34,71 @@ pub(crate) async fn start(name: &str) -> (OperationsCoordinator, Dashboard) {
         .await
         .expect("the dashboard starts");
     (coordinator, dashboard)
+}
+
+/// [`start`], with a remote backend whose stats list two worker hosts
+/// ([`TwoHosts`]).
+pub(crate) async fn start_remote(name: &str) -> (OperationsCoordinator, Dashboard) {
+    let coordinator = OperationsCoordinator::builder()
+        .thread_name(format!("tg-dash-{name}"))
+        .stop_timeout(PATIENCE)
+        .limit("db", 3)
+        .remote(Arc::new(TwoHosts))
+        .start()
+        .expect("the coordinator starts");
+    let dashboard = serve(coordinator.handle(), Config::default())
+        .await
+        .expect("the dashboard starts");
+    (coordinator, dashboard)
+}
+
+/// A remote backend that sends nothing anywhere (its window never has room,
+/// and a call handed to it fails as unavailable); its stats list two worker
+/// hosts, always the same, for the dashboard's remote panel.
+#[derive(Debug)]
+pub(crate) struct TwoHosts;
+
+impl RemoteBackend for TwoHosts {
+    fn try_reserve(&self) -> Option<RemotePermit> {
+        None
+    }
+
+    fn when_capacity(&self, _wake: Box<dyn FnOnce() + Send>) {}
+
+    fn submit(&self, _permit: RemotePermit, _job: RemoteJob, on_done: RemoteDone) {
+        on_done(RemoteOutcome::Unavailable(
+            "the dashboard tests' backend sends nothing".to_owned(),
+        ));
+    }
+
+    fn kill(&self, _token: TokenId, _attempt: u32) {}
+
+    fn stats(&self) -> RemoteStats {
+        let host = |id: &str, host: &str, pid, pool: &str, slots, busy, done, up| {
+            let mut worker = RemoteWorker::default();
+            worker.id = id.to_owned();
+            worker.host = host.to_owned();
+            worker.pid = pid;
+            worker.pool = pool.to_owned();
+            worker.slots = slots;
+            worker.busy = busy;
+            worker.done = done;
+            worker.up = Duration::from_secs(up);
+            worker.last_seen = Duration::from_millis(400);
+            worker
+        };
+        let mut a = host("w-a", "box-a", 101, "default", 4, 1, 17, 125);
+        a.weights = Weight::ALL.to_vec();
+        let mut b = host("w-b", "box-b", 202, "gpu", 8, 0, 3, 3_725);
+        b.weights = vec![Weight::Heavy];
+        b.sticky = true;
+        let mut stats = RemoteStats::default();
+        stats.max_in_flight = 16;
+        stats.workers = vec![a, b];
+        stats
+    }
+
+    fn close(&self) {}
 }
 
 /// A call of `op` that runs until `release` is set, or it is killed.

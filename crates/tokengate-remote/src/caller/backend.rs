@@ -8,13 +8,13 @@
 
 use std::sync::Arc;
 
-use tokengate::TokenId;
 use tokengate::remote::{
     ConnectRemote, RemoteBackend, RemoteConnection, RemoteDone, RemoteJob, RemoteOutcome,
-    RemotePermit, RemoteStats,
+    RemotePermit, RemoteStats, RemoteWorker,
 };
+use tokengate::{TokenId, Weight};
 
-use crate::caller::{Caller, CallerConfig, ConnectionState, Permit};
+use crate::caller::{Caller, CallerConfig, ConnectionState, Permit, WorkerInfo};
 use crate::job::{Job, Outcome};
 
 impl Caller {
@@ -83,12 +83,33 @@ impl RemoteBackend for Caller {
         remote.duplicates_dropped = stats.duplicates_dropped;
         remote.poison = stats.poison;
         remote.unavailable = stats.unavailable;
+        remote.workers = self.workers().into_iter().map(listed).collect();
         remote
     }
 
     fn close(&self) {
         self.shut_down();
     }
+}
+
+/// A worker heard from, as the core lists it.
+fn listed(info: WorkerInfo) -> RemoteWorker {
+    let mut worker = RemoteWorker::default();
+    worker.weights = Weight::ALL
+        .into_iter()
+        .filter(|w| info.weights.iter().any(|name| name == w.as_str()))
+        .collect();
+    worker.id = info.id;
+    worker.host = info.host;
+    worker.pid = info.pid;
+    worker.pool = info.pool;
+    worker.sticky = info.sticky;
+    worker.slots = info.slots;
+    worker.busy = info.busy;
+    worker.done = info.done;
+    worker.up = info.up;
+    worker.last_seen = info.last_seen;
+    worker
 }
 
 impl From<Outcome> for RemoteOutcome {

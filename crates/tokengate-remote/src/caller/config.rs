@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::broker::BrokerSettings;
 use crate::error::Error;
 use crate::names::check_token;
+use crate::topology::Topology;
 
 /// The settings of a [`Caller`](crate::Caller), built by value.
 ///
@@ -32,8 +33,6 @@ pub struct CallerConfig {
     pub(crate) publish_attempts: u32,
     /// How long one publish waits for the broker's confirmation.
     pub(crate) publish_timeout: Duration,
-    /// Sticky partitions of every pool; workers must use the same count.
-    pub(crate) partitions: u32,
 }
 
 /// The settings of a coordinator's NATS JetStream backend, for
@@ -52,10 +51,28 @@ pub struct CallerConfig {
 /// # Ok::<(), tokengate::BuildError>(())
 /// ```
 ///
-/// The broker's redelivery settings, `ack_wait` and `max_deliver`, belong to
-/// the worker hosts, which create the consumers they pull from
-/// ([`WorkerConfig::ack_wait`](crate::WorkerConfig::ack_wait),
-/// [`WorkerConfig::max_deliver`](crate::WorkerConfig::max_deliver)).
+/// Its settings are of two kinds. Those of this caller alone:
+/// [`max_in_flight`](CallerConfig::max_in_flight), the publish attempts and
+/// timeouts, its id. And the [`Topology`] it shares with every worker host
+/// of its namespace: the stream names, `partitions`, `ack_wait`,
+/// `max_deliver`, set here with the setters of those names or all at once
+/// with [`topology`](CallerConfig::topology), and given the same to
+/// [`Worker::nats`](crate::Worker::nats). A coordinator whose topology
+/// differs from the one recorded on the broker does not start.
+///
+/// ```no_run
+/// use tokengate::OperationsCoordinator;
+/// use tokengate_remote::{Remote, Topology};
+///
+/// let shared = Topology::new().namespace("orders").max_deliver(3);
+/// let coordinator = OperationsCoordinator::builder()
+///     .remote(Remote::nats("nats://10.0.0.5:4222").topology(shared))
+///     .start()?;
+/// for worker in coordinator.stats().remote.expect("a backend").workers {
+///     println!("{} (pid {}): {}/{} slots busy", worker.host, worker.pid, worker.busy, worker.slots);
+/// }
+/// # Ok::<(), tokengate::BuildError>(())
+/// ```
 pub type Remote = CallerConfig;
 
 impl CallerConfig {
@@ -74,10 +91,8 @@ impl CallerConfig {
     /// | [`max_in_flight`](Self::max_in_flight) | 1,000 |
     /// | [`publish_attempts`](Self::publish_attempts) | 3 |
     /// | [`publish_timeout`](Self::publish_timeout) | 2 s |
-    /// | [`partitions`](Self::partitions) | 4 |
     /// | [`connect_timeout`](Self::connect_timeout) | 5 s |
-    /// | [`duplicate_window`](Self::duplicate_window) | 2 min |
-    /// | [`result_max_age`](Self::result_max_age) | 10 min |
+    /// | [`topology`](Self::topology) | [`Topology::new`]: namespace `tg`, 4 partitions, `ack_wait` 10 s, `max_deliver` 5 |
     pub fn new(url: impl Into<String>) -> CallerConfig {
         CallerConfig {
             broker: BrokerSettings::new(url),
@@ -85,7 +100,6 @@ impl CallerConfig {
             max_in_flight: 1_000,
             publish_attempts: 3,
             publish_timeout: Duration::from_secs(2),
-            partitions: 4,
         }
     }
 
@@ -119,31 +133,64 @@ impl CallerConfig {
         self
     }
 
-    /// Sets the number of sticky partitions per pool; it must equal the
-    /// workers' [`WorkerConfig::partitions`](crate::WorkerConfig::partitions).
-    pub fn partitions(mut self, partitions: u32) -> CallerConfig {
-        self.partitions = partitions;
-        self
-    }
-
     /// Sets how long connecting may take.
     pub fn connect_timeout(mut self, timeout: Duration) -> CallerConfig {
         self.broker.connect_timeout = timeout;
         self
     }
 
-    /// Sets how long the broker remembers job ids to drop a job submitted
-    /// twice (used when this caller creates the jobs stream).
-    pub fn duplicate_window(mut self, window: Duration) -> CallerConfig {
-        self.broker.duplicate_window = window;
+    /// Sets the settings shared with the workers of the namespace (see
+    /// [`Topology`]); the workers must be given the same.
+    pub fn topology(mut self, topology: Topology) -> CallerConfig {
+        self.broker.topology = topology;
         self
     }
 
-    /// Sets how long an unread result stays in the results stream (used when
-    /// this caller creates it).
-    pub fn result_max_age(mut self, age: Duration) -> CallerConfig {
-        self.broker.result_max_age = age;
+    /// Sets the namespace of the broker's streams and subjects
+    /// ([`Topology::namespace`]).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> CallerConfig {
+        self.broker.topology = self.broker.topology.namespace(namespace);
         self
+    }
+
+    /// Sets the number of sticky partitions per pool
+    /// ([`Topology::partitions`]).
+    pub fn partitions(mut self, partitions: u32) -> CallerConfig {
+        self.broker.topology = self.broker.topology.partitions(partitions);
+        self
+    }
+
+    /// Sets the broker's failover time after a worker dies
+    /// ([`Topology::ack_wait`]).
+    pub fn ack_wait(mut self, ack_wait: Duration) -> CallerConfig {
+        self.broker.topology = self.broker.topology.ack_wait(ack_wait);
+        self
+    }
+
+    /// Sets how often a job is delivered at most before it ends as lost
+    /// ([`Topology::max_deliver`]).
+    pub fn max_deliver(mut self, max_deliver: u32) -> CallerConfig {
+        self.broker.topology = self.broker.topology.max_deliver(max_deliver);
+        self
+    }
+
+    /// Sets how long the broker remembers job ids
+    /// ([`Topology::duplicate_window`]).
+    pub fn duplicate_window(mut self, window: Duration) -> CallerConfig {
+        self.broker.topology = self.broker.topology.duplicate_window(window);
+        self
+    }
+
+    /// Sets how long an unread result stays on the broker
+    /// ([`Topology::result_max_age`]).
+    pub fn result_max_age(mut self, age: Duration) -> CallerConfig {
+        self.broker.topology = self.broker.topology.result_max_age(age);
+        self
+    }
+
+    /// The settings shared with the workers.
+    pub(crate) fn shared(&self) -> &Topology {
+        &self.broker.topology
     }
 
     pub(crate) fn check(&self) -> Result<(), Error> {
@@ -164,11 +211,6 @@ impl CallerConfig {
         if self.publish_timeout.is_zero() {
             return Err(Error::config(
                 "`publish_timeout` must be more than zero; the default is 2 s",
-            ));
-        }
-        if self.partitions == 0 {
-            return Err(Error::config(
-                "`partitions` must be at least 1; the default is 4",
             ));
         }
         Ok(())
@@ -192,6 +234,8 @@ mod tests {
         assert!(base().publish_attempts(0).check().is_err());
         assert!(base().publish_timeout(Duration::ZERO).check().is_err());
         assert!(base().partitions(0).check().is_err());
+        assert!(base().max_deliver(1).check().is_err());
+        assert!(base().namespace("a b").check().is_err());
         assert!(base().caller_id("a.b").check().is_err());
         assert!(
             base()

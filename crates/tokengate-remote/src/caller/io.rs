@@ -15,6 +15,8 @@
 //!   the stream keeps it. The reader follows the stream with an ordered
 //!   consumer filtered to this caller's subject and, when that consumer is
 //!   lost, opens a new one after the last result it read.
+//! - **Workers**: heartbeats are read into the [`Roster`]; on connecting and
+//!   on every reconnect, the workers are asked for one at once.
 //! - **Cleanup**: every second, the results read so far are purged from the
 //!   stream; what a caller leaves behind ages out after `result_max_age`.
 
@@ -30,9 +32,10 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, watch};
 
 use crate::caller::ledger::{Ledger, Stored};
+use crate::caller::roster::Roster;
 use crate::job::Outcome;
-use crate::names::kill_subject;
-use crate::wire::{self, FORMAT, FORMAT_HEADER, ResultBody};
+use crate::names::Names;
+use crate::wire::{self, FORMAT, FORMAT_HEADER, HeartbeatBody, ResultBody};
 
 /// What the synchronous side asks of the I/O thread.
 pub(crate) enum Command {
@@ -59,6 +62,10 @@ pub(crate) struct Outgoing {
 /// What the I/O thread works with.
 pub(crate) struct Io {
     pub(crate) ledger: Arc<Ledger>,
+    pub(crate) roster: Arc<Roster>,
+    /// The workers' heartbeats; taken by [`run`].
+    pub(crate) heartbeats: Option<async_nats::Subscriber>,
+    pub(crate) names: Names,
     pub(crate) client: async_nats::Client,
     pub(crate) js: jetstream::Context,
     pub(crate) jobs: stream::Stream,
@@ -78,11 +85,14 @@ pub(crate) struct Io {
 }
 
 /// Runs until [`Command::Close`] (or until the caller is gone).
-pub(crate) async fn run(io: Io, mut commands: mpsc::UnboundedReceiver<Command>) {
+pub(crate) async fn run(mut io: Io, mut commands: mpsc::UnboundedReceiver<Command>) {
+    let heartbeats = io.heartbeats.take();
     let io = Arc::new(io);
     let last_read = Arc::new(AtomicU64::new(io.results_start));
     let reader = tokio::spawn(read_results(io.clone(), last_read.clone()));
     let purger = tokio::spawn(purge_read_results(io.clone(), last_read));
+    let listener = heartbeats.map(|beats| tokio::spawn(follow_heartbeats(io.clone(), beats)));
+    let asker = tokio::spawn(ask_for_heartbeats(io.clone()));
     while let Some(command) = commands.recv().await {
         match command {
             Command::Publish(job) => publish(&io, job).await,
@@ -92,6 +102,10 @@ pub(crate) async fn run(io: Io, mut commands: mpsc::UnboundedReceiver<Command>) 
     }
     reader.abort();
     purger.abort();
+    asker.abort();
+    if let Some(listener) = listener {
+        listener.abort();
+    }
     io.ledger.close();
     // Results nobody will read; best effort, the stream ages them out anyway.
     let cleanup = async {
@@ -182,7 +196,7 @@ async fn confirm(io: Arc<Io>, job: Outgoing, first: Result<PublishAckFuture, Pub
 async fn kill(io: &Arc<Io>, id: String, pool: String, seq: Option<u64>) {
     let _ = io
         .client
-        .publish(kill_subject(&pool), Bytes::from(id))
+        .publish(io.names.kill_subject(&pool), Bytes::from(id))
         .await;
     if let Some(seq) = seq {
         let io = io.clone();
@@ -275,6 +289,40 @@ async fn purge_read_results(io: Arc<Io>, last_read: Arc<AtomicU64>) {
             if purge.await.is_ok() {
                 purged = read;
             }
+        }
+    }
+}
+
+/// Reads the workers' heartbeats into the roster for ever (the client
+/// subscribes again by itself after a reconnect).
+async fn follow_heartbeats(io: Arc<Io>, mut beats: async_nats::Subscriber) {
+    while let Some(message) = beats.next().await {
+        let format = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(FORMAT_HEADER))
+            .map(|v| v.as_str());
+        // A worker of another wire format is not listed: its jobs would fail
+        // anyway, each with an error that says so.
+        if format == Some(FORMAT)
+            && let Ok(beat) = wire::decode::<HeartbeatBody>(&message.payload, "heartbeat")
+        {
+            io.roster.heard(beat);
+        }
+    }
+}
+
+/// Asks every worker for a heartbeat now, and again after each reconnect: a
+/// fresh caller lists the live workers within a round trip instead of a
+/// heartbeat interval.
+async fn ask_for_heartbeats(io: Arc<Io>) {
+    let mut connects = io.connects.clone();
+    let subject = io.names.heartbeat_request();
+    loop {
+        connects.borrow_and_update();
+        let _ = io.client.publish(subject.clone(), Bytes::new()).await;
+        if connects.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -9,12 +9,11 @@ mod backend;
 mod config;
 mod io;
 mod ledger;
+mod roster;
 mod stats;
 mod window;
 
-use std::collections::hash_map::RandomState;
 use std::fmt;
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -25,16 +24,18 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 pub use config::{CallerConfig, Remote};
+pub use roster::WorkerInfo;
 pub use stats::{CallerStats, ConnectionState};
 pub use window::Permit;
 
 use crate::broker;
 use crate::error::Error;
 use crate::job::{Job, OnDone, Outcome};
-use crate::names::{self, Route};
+use crate::names::{self, Names, Route};
 use crate::wire::{self, FORMAT, FORMAT_HEADER, JobBody, REPLY_HEADER};
 use io::{Command, Io, Outgoing};
 use ledger::Ledger;
+use roster::Roster;
 use window::Window;
 
 /// Submits jobs to remote workers through a NATS JetStream broker and
@@ -79,7 +80,9 @@ pub struct Caller {
     thread: Mutex<Option<JoinHandle<()>>>,
     client: async_nats::Client,
     reply: String,
+    names: Names,
     partitions: u32,
+    roster: Arc<Roster>,
     next_job: AtomicU64,
 }
 
@@ -94,15 +97,18 @@ impl Caller {
     /// ([`Error::is_broker`]).
     pub fn connect(config: CallerConfig) -> Result<Caller, Error> {
         config.check()?;
-        let id = config.caller_id.clone().unwrap_or_else(random_id);
-        let partitions = config.partitions;
-        let reply = names::result_subject(&id);
+        let id = config.caller_id.clone().unwrap_or_else(names::random_id);
+        let names = config.shared().names();
+        let partitions = config.shared().partitions;
+        let reply = names.result_subject(&id);
         let window = Window::new(config.max_in_flight);
         let ledger = Arc::new(Ledger::new(window));
+        let roster = Arc::new(Roster::default());
         let (commands, receiver) = mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let start = {
             let ledger = ledger.clone();
+            let roster = roster.clone();
             let id = id.clone();
             let reply = reply.clone();
             move || -> Result<(tokio::runtime::Runtime, Io), Error> {
@@ -112,7 +118,7 @@ impl Caller {
                     .map_err(|err| {
                         Error::broker(format!("could not start the caller's runtime: {err}"))
                     })?;
-                let io = runtime.block_on(open(config, ledger, id, reply))?;
+                let io = runtime.block_on(open(config, ledger, roster, id, reply))?;
                 Ok((runtime, io))
             }
         };
@@ -146,7 +152,9 @@ impl Caller {
             thread: Mutex::new(Some(thread)),
             client,
             reply,
+            names,
             partitions,
+            roster,
             next_job: AtomicU64::new(0),
         })
     }
@@ -268,6 +276,16 @@ impl Caller {
         }
     }
 
+    /// The workers of this caller's namespace heard from lately, in every
+    /// pool, by pool, host, pid and id: each one's latest heartbeat. A worker
+    /// is listed within a round trip of its start (or of this caller's
+    /// connecting), and dropped when it stops, or after three of its
+    /// heartbeat intervals of silence when it dies
+    /// ([`WorkerConfig::heartbeat_interval`](crate::WorkerConfig::heartbeat_interval)).
+    pub fn workers(&self) -> Vec<WorkerInfo> {
+        self.roster.live()
+    }
+
     /// Closes the caller: jobs in flight resolve as
     /// [`Outcome::Unavailable`], this caller's unread results are purged, and
     /// the thread ends before this returns.
@@ -322,7 +340,7 @@ impl Caller {
         Outgoing {
             id: job.id.clone(),
             op: job.op.clone(),
-            subject: names::job_subject(&job.pool, route, &job.op),
+            subject: self.names.job_subject(&job.pool, route, &job.op),
             message,
         }
     }
@@ -347,6 +365,7 @@ impl fmt::Debug for Caller {
 async fn open(
     config: CallerConfig,
     ledger: Arc<Ledger>,
+    roster: Arc<Roster>,
     caller_id: String,
     reply: String,
 ) -> Result<Io, Error> {
@@ -357,7 +376,14 @@ async fn open(
         connects,
     } = broker::connect(&config.broker, &name, config.max_in_flight).await?;
     js.set_timeout(config.publish_timeout);
-    let (jobs, mut results) = broker::streams(&js, &config.broker).await?;
+    let (jobs, mut results) = broker::streams(&js, &config.broker, "caller").await?;
+    let names = config.shared().names();
+    let heartbeats = client.subscribe(names.heartbeats()).await.map_err(|err| {
+        Error::broker(format!(
+            "could not subscribe to the workers' heartbeats on the NATS server at `{}`: {err}",
+            config.broker.url
+        ))
+    })?;
     let results_start = results
         .info()
         .await
@@ -371,6 +397,9 @@ async fn open(
         .last_sequence;
     Ok(Io {
         ledger,
+        roster,
+        heartbeats: Some(heartbeats),
+        names,
         client,
         js,
         jobs,
@@ -383,14 +412,4 @@ async fn open(
         publish_attempts: config.publish_attempts,
         publish_timeout: config.publish_timeout,
     })
-}
-
-/// A random caller id: 16 hex digits from the standard library's random
-/// hasher seed, the time and the process id.
-fn random_id() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let hash = RandomState::new().hash_one((nanos, std::process::id()));
-    format!("{hash:016x}")
 }

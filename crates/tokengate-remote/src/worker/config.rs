@@ -9,6 +9,7 @@ use crate::broker::BrokerSettings;
 use crate::error::Error;
 use crate::job::DEFAULT_POOL;
 use crate::names::{WEIGHTS, check_token, check_weight};
+use crate::topology::Topology;
 use crate::worker::cancel::CancelFlag;
 
 /// What runs a worker's jobs.
@@ -70,10 +71,9 @@ pub struct WorkerConfig {
     pub(crate) pool: String,
     pub(crate) weights: Vec<String>,
     pub(crate) sticky: bool,
-    pub(crate) partitions: u32,
     pub(crate) slots: usize,
-    pub(crate) ack_wait: Duration,
-    pub(crate) max_deliver: u32,
+    pub(crate) worker_id: Option<String>,
+    pub(crate) heartbeat_interval: Duration,
     pub(crate) progress_interval: Option<Duration>,
     pub(crate) poll_interval: Duration,
     pub(crate) stop_timeout: Duration,
@@ -89,13 +89,14 @@ impl WorkerConfig {
     /// | [`pool`](Self::pool) | `"default"` |
     /// | [`weights`](Self::weights) | `light`, `medium`, `heavy` |
     /// | [`sticky`](Self::sticky) | off |
-    /// | [`partitions`](Self::partitions) | 4 |
     /// | [`slots`](Self::slots) | one per CPU |
-    /// | [`ack_wait`](Self::ack_wait) | 10 s |
-    /// | [`max_deliver`](Self::max_deliver) | 5 |
+    /// | [`worker_id`](Self::worker_id) | random, 16 hex digits |
+    /// | [`heartbeat_interval`](Self::heartbeat_interval) | 2 s |
     /// | [`progress_interval`](Self::progress_interval) | `ack_wait / 3` |
     /// | [`poll_interval`](Self::poll_interval) | 1 s |
     /// | [`stop_timeout`](Self::stop_timeout) | 30 s |
+    /// | [`connect_timeout`](Self::connect_timeout) | 5 s |
+    /// | [`topology`](Self::topology) | [`Topology::new`]: namespace `tg`, 4 partitions, `ack_wait` 10 s, `max_deliver` 5 |
     pub fn new(
         url: impl Into<String>,
         executor: impl Fn(&str, &[u8], &CancelFlag) -> Result<Vec<u8>, Failure> + Send + Sync + 'static,
@@ -111,10 +112,9 @@ impl WorkerConfig {
             pool: DEFAULT_POOL.to_owned(),
             weights: WEIGHTS.iter().map(|w| (*w).to_owned()).collect(),
             sticky: false,
-            partitions: 4,
             slots: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            ack_wait: Duration::from_secs(10),
-            max_deliver: 5,
+            worker_id: None,
+            heartbeat_interval: Duration::from_secs(2),
             progress_interval: None,
             poll_interval: Duration::from_secs(1),
             stop_timeout: Duration::from_secs(30),
@@ -163,13 +163,6 @@ impl WorkerConfig {
         self
     }
 
-    /// Sets the number of sticky partitions; it must equal the callers'
-    /// [`CallerConfig::partitions`](crate::CallerConfig::partitions).
-    pub fn partitions(mut self, partitions: u32) -> WorkerConfig {
-        self.partitions = partitions;
-        self
-    }
-
     /// Sets how many jobs run at once. The worker never takes more jobs from
     /// the broker than it has free slots, and a pull request waiting for a
     /// job holds a slot: with fewer slots than consumers (weights, plus
@@ -180,22 +173,21 @@ impl WorkerConfig {
         self
     }
 
-    /// Sets how long the broker waits for a sign of life from a job's worker
-    /// before delivering the job again: the failover time after a worker
-    /// dies. Used when this worker creates the consumers; otherwise the
-    /// broker's value stands.
-    pub fn ack_wait(mut self, ack_wait: Duration) -> WorkerConfig {
-        self.ack_wait = ack_wait;
+    /// Sets the worker's id (1 to 64 of `A-Z a-z 0-9 _ -`), by which callers
+    /// list it ([`Caller::workers`](crate::Caller::workers)); two live
+    /// workers of a pool must not share one. Random by default: a worker that
+    /// restarts is listed as a new one.
+    pub fn worker_id(mut self, id: impl Into<String>) -> WorkerConfig {
+        self.worker_id = Some(id.into());
         self
     }
 
-    /// Sets how often a job is delivered at most (at least 2). The last
-    /// delivery does not run the job: it ends it as
-    /// [`Outcome::WorkerLost`](crate::Outcome::WorkerLost), so a job that
-    /// kills its workers runs `max_deliver - 1` times. Used when this worker
-    /// creates the consumers; otherwise the broker's value stands.
-    pub fn max_deliver(mut self, max_deliver: u32) -> WorkerConfig {
-        self.max_deliver = max_deliver;
+    /// Sets how often the worker publishes its heartbeat (its id, host,
+    /// pool, slots, busy slots, jobs done), by which callers list it. A
+    /// caller drops a worker it has not heard from for three intervals: the
+    /// time a dead worker stays listed.
+    pub fn heartbeat_interval(mut self, interval: Duration) -> WorkerConfig {
+        self.heartbeat_interval = interval;
         self
     }
 
@@ -238,18 +230,58 @@ impl WorkerConfig {
         self
     }
 
-    /// Sets how long the broker remembers job ids (used when this worker
-    /// creates the jobs stream).
-    pub fn duplicate_window(mut self, window: Duration) -> WorkerConfig {
-        self.broker.duplicate_window = window;
+    /// Sets the settings shared with the callers of the namespace (see
+    /// [`Topology`]); the callers must be given the same.
+    pub fn topology(mut self, topology: Topology) -> WorkerConfig {
+        self.broker.topology = topology;
         self
     }
 
-    /// Sets how long an unread result stays in the results stream (used when
-    /// this worker creates it).
-    pub fn result_max_age(mut self, age: Duration) -> WorkerConfig {
-        self.broker.result_max_age = age;
+    /// Sets the namespace of the broker's streams and subjects
+    /// ([`Topology::namespace`]).
+    pub fn namespace(mut self, namespace: impl Into<String>) -> WorkerConfig {
+        self.broker.topology = self.broker.topology.namespace(namespace);
         self
+    }
+
+    /// Sets the number of sticky partitions per pool
+    /// ([`Topology::partitions`]).
+    pub fn partitions(mut self, partitions: u32) -> WorkerConfig {
+        self.broker.topology = self.broker.topology.partitions(partitions);
+        self
+    }
+
+    /// Sets the broker's failover time after a worker dies
+    /// ([`Topology::ack_wait`]).
+    pub fn ack_wait(mut self, ack_wait: Duration) -> WorkerConfig {
+        self.broker.topology = self.broker.topology.ack_wait(ack_wait);
+        self
+    }
+
+    /// Sets how often a job is delivered at most before it ends as lost
+    /// ([`Topology::max_deliver`]).
+    pub fn max_deliver(mut self, max_deliver: u32) -> WorkerConfig {
+        self.broker.topology = self.broker.topology.max_deliver(max_deliver);
+        self
+    }
+
+    /// Sets how long the broker remembers job ids
+    /// ([`Topology::duplicate_window`]).
+    pub fn duplicate_window(mut self, window: Duration) -> WorkerConfig {
+        self.broker.topology = self.broker.topology.duplicate_window(window);
+        self
+    }
+
+    /// Sets how long an unread result stays on the broker
+    /// ([`Topology::result_max_age`]).
+    pub fn result_max_age(mut self, age: Duration) -> WorkerConfig {
+        self.broker.topology = self.broker.topology.result_max_age(age);
+        self
+    }
+
+    /// The settings shared with the callers.
+    pub(crate) fn shared(&self) -> &Topology {
+        &self.broker.topology
     }
 
     /// The interval of in-progress acks.
@@ -271,28 +303,23 @@ impl WorkerConfig {
                 "the worker serves nothing: give it at least one weight, or `sticky(true)`",
             ));
         }
-        if self.partitions == 0 {
-            return Err(Error::config(
-                "`partitions` must be at least 1; the default is 4",
-            ));
-        }
         if self.slots == 0 {
             return Err(Error::config(
                 "`slots` must be at least 1; the default is one per CPU",
             ));
         }
-        if self.ack_wait < Duration::from_millis(100) {
+        if let Some(id) = &self.worker_id {
+            check_token("worker id", id).map_err(Error::config)?;
+        }
+        if self.heartbeat_interval < Duration::from_millis(10) {
             return Err(Error::config(
-                "`ack_wait` must be at least 100 ms; the default is 10 s",
+                "`heartbeat_interval` must be at least 10 ms; the default is 2 s",
             ));
         }
-        if self.max_deliver < 2 {
-            return Err(Error::config(
-                "`max_deliver` must be at least 2 (the last delivery reports the job as lost \
-                 instead of running it); the default is 5",
-            ));
-        }
-        if self.progress_interval.is_some_and(|p| p >= self.ack_wait) {
+        if self
+            .progress_interval
+            .is_some_and(|p| p >= self.shared().ack_wait)
+        {
             return Err(Error::config(
                 "`progress_interval` must be shorter than `ack_wait`",
             ));
@@ -314,10 +341,9 @@ impl fmt::Debug for WorkerConfig {
             pool,
             weights,
             sticky,
-            partitions,
             slots,
-            ack_wait,
-            max_deliver,
+            worker_id,
+            heartbeat_interval,
             progress_interval,
             poll_interval,
             stop_timeout,
@@ -336,10 +362,9 @@ impl fmt::Debug for WorkerConfig {
             .field("pool", pool)
             .field("weights", weights)
             .field("sticky", sticky)
-            .field("partitions", partitions)
             .field("slots", slots)
-            .field("ack_wait", ack_wait)
-            .field("max_deliver", max_deliver)
+            .field("worker_id", worker_id)
+            .field("heartbeat_interval", heartbeat_interval)
             .field("progress_interval", progress_interval)
             .field("poll_interval", poll_interval)
             .field("stop_timeout", stop_timeout)
@@ -377,6 +402,13 @@ mod tests {
                 .is_ok()
         );
         assert!(base().pool("a b").check().is_err());
+        assert!(base().worker_id("a.b").check().is_err());
+        assert!(
+            base()
+                .heartbeat_interval(Duration::from_millis(1))
+                .check()
+                .is_err()
+        );
         assert!(base().slots(0).check().is_err());
         assert!(base().max_deliver(1).check().is_err());
         assert!(base().ack_wait(Duration::from_millis(10)).check().is_err());

@@ -9,6 +9,7 @@
 
 mod cancel;
 mod config;
+mod heartbeat;
 mod host;
 mod jobs;
 mod pull;
@@ -34,7 +35,8 @@ pub use stats::WorkerStats;
 use crate::broker;
 use crate::caller::ConnectionState;
 use crate::error::Error;
-use crate::names::{self, Route};
+use crate::names::{self, Names, Route};
+use heartbeat::Identity;
 use jobs::Jobs;
 use run::Limits;
 use stats::Counters;
@@ -282,6 +284,8 @@ struct Opened {
     client: async_nats::Client,
     consumers: Vec<(PullConsumer, Limits)>,
     kills: async_nats::Subscriber,
+    identity: Arc<Identity>,
+    heartbeat_asks: async_nats::Subscriber,
 }
 
 /// Connects, and finds or creates the streams and consumers.
@@ -289,7 +293,8 @@ async fn open(config: WorkerConfig) -> Result<Opened, Error> {
     let name = format!("tokengate-remote worker ({} pool)", config.pool);
     let broker::Connection { client, js, .. } =
         broker::connect(&config.broker, &name, config.slots).await?;
-    let (jobs, _results) = broker::streams(&js, &config.broker).await?;
+    let (jobs, _results) = broker::streams(&js, &config.broker, "worker").await?;
+    let names = config.shared().names();
     let mut routes: Vec<Route<'_>> = Vec::new();
     for weight in &config.weights {
         // A weight named twice is one consumer.
@@ -298,26 +303,51 @@ async fn open(config: WorkerConfig) -> Result<Opened, Error> {
         }
     }
     if config.sticky {
-        routes.extend((0..config.partitions).map(Route::Partition));
+        routes.extend((0..config.shared().partitions).map(Route::Partition));
     }
     let mut consumers = Vec::with_capacity(routes.len());
     for route in routes {
-        consumers.push(bind(&jobs, &config, route).await?);
+        consumers.push(bind(&jobs, &config, &names, route).await?);
     }
-    let kills = client
-        .subscribe(names::kill_subject(&config.pool))
-        .await
-        .map_err(|err| {
-            Error::broker(format!(
-                "could not subscribe to kill messages on the NATS server at `{}`: {err}",
-                config.broker.url
-            ))
-        })?;
+    let subscribe = |subject: String, what: &'static str| {
+        let client = client.clone();
+        let url = config.broker.url.clone();
+        async move {
+            client.subscribe(subject).await.map_err(|err| {
+                Error::broker(format!(
+                    "could not subscribe to {what} on the NATS server at `{url}`: {err}"
+                ))
+            })
+        }
+    };
+    let kills = subscribe(names.kill_subject(&config.pool), "kill messages").await?;
+    let heartbeat_asks = subscribe(names.heartbeat_request(), "heartbeat requests").await?;
+    let worker_id = config.worker_id.clone().unwrap_or_else(names::random_id);
+    let mut weights: Vec<String> = Vec::new();
+    for weight in &config.weights {
+        if !weights.contains(weight) {
+            weights.push(weight.clone());
+        }
+    }
+    let identity = Arc::new(Identity {
+        subject: names.heartbeat_subject(&config.pool, &worker_id),
+        worker: worker_id,
+        host: heartbeat::host_name(),
+        pool: config.pool.clone(),
+        weights,
+        sticky: config.sticky,
+        slots: config.slots,
+        interval: config.heartbeat_interval,
+        started: std::time::SystemTime::now(),
+        since: tokio::time::Instant::now(),
+    });
     // Results are published with this context: a confirmation that does not
     // come within half of `ack_wait` is retried before the job would be
     // delivered again anyway.
     let mut js = js;
-    js.set_timeout((config.ack_wait / 2).clamp(Duration::from_millis(200), Duration::from_secs(5)));
+    js.set_timeout(
+        (config.shared().ack_wait / 2).clamp(Duration::from_millis(200), Duration::from_secs(5)),
+    );
     let executor = match config.runner {
         Runner::Executor(executor) => executor,
         // `Worker::start` made the host's executor before connecting.
@@ -338,23 +368,28 @@ async fn open(config: WorkerConfig) -> Result<Opened, Error> {
         client,
         consumers,
         kills,
+        identity,
+        heartbeat_asks,
     })
 }
 
-/// Finds or creates the durable consumer of `route`, and reads the limits
-/// the broker holds for it (the first worker to create it set them).
+/// Finds or creates the durable consumer of `route`, checks that the broker
+/// holds it with the topology's `ack_wait` and `max_deliver`, and reads the
+/// limits its jobs run under.
 async fn bind(
     jobs: &stream::Stream,
     config: &WorkerConfig,
+    names: &Names,
     route: Route<'_>,
 ) -> Result<(PullConsumer, Limits), Error> {
     let name = names::consumer_name(&config.pool, route);
+    let topology = config.shared();
     let wanted = consumer::pull::Config {
         durable_name: Some(name.clone()),
-        filter_subject: names::consumer_filter(&config.pool, route),
+        filter_subject: names.consumer_filter(&config.pool, route),
         ack_policy: AckPolicy::Explicit,
-        ack_wait: config.ack_wait,
-        max_deliver: i64::from(config.max_deliver),
+        ack_wait: topology.ack_wait,
+        max_deliver: i64::from(topology.max_deliver),
         max_ack_pending: match route {
             // One job in flight per partition, across all workers: the
             // partition's jobs run one at a time, in order.
@@ -376,6 +411,22 @@ async fn bind(
                 ))
             })?;
     let held = &consumer.cached_info().config;
+    if held.ack_wait != topology.ack_wait || held.max_deliver != i64::from(topology.max_deliver) {
+        // A consumer made before the namespace recorded its topology, or by
+        // other means.
+        return Err(Error::mismatch(format!(
+            "the consumer `{name}` on the NATS server at `{}` has `ack_wait` {:?} and \
+             `max_deliver` {}, and this worker's topology {:?} and {}; give every caller and \
+             worker of a namespace the same `Topology`, or delete the consumer (`nats consumer \
+             rm {} {name}`) to set it anew",
+            config.broker.url,
+            held.ack_wait,
+            held.max_deliver,
+            topology.ack_wait,
+            topology.max_deliver,
+            names.jobs_stream()
+        )));
+    }
     let ack_wait = held.ack_wait;
     let limits = Limits {
         ack_wait,
@@ -402,7 +453,16 @@ async fn serve_until_stopped(
         client,
         consumers,
         mut kills,
+        identity,
+        heartbeat_asks,
     } = opened;
+    let heart = tokio::spawn(heartbeat::beat(
+        shared.clone(),
+        client.clone(),
+        identity.clone(),
+        heartbeat_asks,
+        stop.clone(),
+    ));
     let mut loops = Vec::with_capacity(consumers.len());
     for (consumer, limits) in consumers {
         loops.push(tokio::spawn(pull::serve(
@@ -423,6 +483,9 @@ async fn serve_until_stopped(
         })
     };
     let _ = stop.wait_for(|stop| *stop).await;
+    // Callers stop listing the worker at once.
+    heart.abort();
+    identity.publish(&shared, &client, true).await;
     for pull in loops {
         // Each loop ends at its next await; a request the broker never
         // answers is not waited for.

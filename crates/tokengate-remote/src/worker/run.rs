@@ -248,6 +248,7 @@ fn end_call(
     slot: OwnedSemaphorePermit,
 ) {
     shared.jobs.finish(&head.id, running);
+    Counters::bump(&shared.counters.finished);
     shared
         .counters
         .running

@@ -20,6 +20,7 @@ pub(crate) struct Counters {
     pub(crate) malformed: AtomicU64,
     pub(crate) unpublished: AtomicU64,
     pub(crate) running: AtomicU64,
+    pub(crate) finished: AtomicU64,
 }
 
 impl Counters {
@@ -41,6 +42,7 @@ impl Counters {
             malformed,
             unpublished,
             running,
+            finished,
         } = self;
         WorkerStats {
             received: received.load(Relaxed),
@@ -55,6 +57,7 @@ impl Counters {
             malformed: malformed.load(Relaxed),
             unpublished: unpublished.load(Relaxed),
             running: running.load(Relaxed),
+            finished: finished.load(Relaxed),
             connection,
         }
     }
@@ -92,6 +95,9 @@ pub struct WorkerStats {
     pub unpublished: u64,
     /// Executor calls running now.
     pub running: u64,
+    /// Executor calls that have returned (whatever they returned, and also
+    /// after a kill or a deadline).
+    pub finished: u64,
     /// The connection to the broker now.
     pub connection: ConnectionState,
 }
@@ -111,6 +117,7 @@ impl fmt::Display for WorkerStats {
             malformed,
             unpublished,
             running,
+            finished,
             connection,
         } = self;
         write!(
@@ -118,7 +125,7 @@ impl fmt::Display for WorkerStats {
             "received {received}, executed {executed}, values {values}, errors {errors}, panics \
              {panics}, expired {expired}, timed out {timed_out}, killed {killed}, poison \
              {poison}, malformed {malformed}, unpublished {unpublished}, running {running}, \
-             broker {connection}"
+             finished {finished}, broker {connection}"
         )
     }
 }

@@ -26,7 +26,10 @@ fn a_remote_call_runs_on_the_worker_host_and_resolves_here() {
     assert!(!hosts.host.worker_processes().is_empty());
 
     let stats = coordinator.stats();
-    let remote = stats.remote.expect("the coordinator has a backend");
+    let remote = stats
+        .remote
+        .as_ref()
+        .expect("the coordinator has a backend");
     assert_eq!(remote.submitted, 3);
     assert_eq!((remote.in_flight, remote.waiting), (0, 0));
     assert_eq!(remote.connection.as_str(), "connected");
@@ -105,7 +108,11 @@ fn a_retried_remote_call_sends_each_attempt() {
     assert_eq!(attempts, 3);
     assert_eq!(started(tag), 3);
     let stats = coordinator.stats();
-    assert_eq!(stats.remote.unwrap().submitted, 3, "one job per attempt");
+    assert_eq!(
+        stats.remote.as_ref().unwrap().submitted,
+        3,
+        "one job per attempt"
+    );
     assert_eq!(stats.op("attr_flaky").unwrap().retries, 2);
 
     // Out of retries, the last `Err` is the value.
@@ -151,6 +158,7 @@ fn a_named_pool_goes_to_its_own_worker_hosts() {
     let _gpu = tokengate_remote::Worker::start(
         tokengate_remote::Worker::nats(hosts.server.url())
             .pool("gpu")
+            .ack_wait(ACK_WAIT)
             .coordinator(gpu_host.handle())
             .slots(1)
             .poll_interval(std::time::Duration::from_millis(250)),

@@ -7,7 +7,9 @@ use tokengate::{CoordinatorBuilder, OperationsCoordinator};
 use tokengate_remote::{CallerConfig, Remote, Worker, WorkerConfig};
 
 pub(crate) use crate::expected::{EXPECTED_PANIC, quiet_expected_panics};
+pub(crate) use crate::queue::{jobs_queue, wait_until_queue_empty};
 pub(crate) use crate::server::NatsServer;
+pub(crate) use crate::worker_process::{Log, WorkerProcess};
 
 /// How long any helper waits for something that should happen "soon".
 pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
@@ -62,8 +64,29 @@ impl Hosts {
 
     /// The calling side's backend settings for this broker.
     pub(crate) fn remote(&self) -> CallerConfig {
-        Remote::nats(self.server.url()).publish_timeout(Duration::from_secs(2))
+        remote(&self.server)
     }
+}
+
+/// The calling side's backend settings for `server`: [`ACK_WAIT`], as the
+/// worker hosts have it.
+pub(crate) fn remote(server: &NatsServer) -> CallerConfig {
+    Remote::nats(server.url())
+        .ack_wait(ACK_WAIT)
+        .publish_timeout(Duration::from_secs(2))
+}
+
+/// The arguments of a worker host process (`tokengate-remote-test-host`):
+/// [`ACK_WAIT`], its calls noted in `log`, and `more`.
+pub(crate) fn host_args(log: &Log, more: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "--ack-wait-ms".to_owned(),
+        ACK_WAIT.as_millis().to_string(),
+        "--log".to_owned(),
+        log.arg().to_owned(),
+    ];
+    args.extend(more.iter().map(|arg| (*arg).to_owned()));
+    args
 }
 
 /// A calling coordinator: `threads` worker threads (one core group), no

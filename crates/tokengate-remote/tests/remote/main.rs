@@ -2,8 +2,18 @@
 //! test starts a private server of its own (`server.rs`).
 
 mod expected;
+#[allow(
+    dead_code,
+    reason = "shared with the attribute tests, which use other parts"
+)]
+mod queue;
 mod server;
 mod support;
+#[allow(
+    dead_code,
+    reason = "shared with the attribute tests, which use other parts"
+)]
+mod worker_process;
 
 mod calls;
 mod deadlines;
@@ -11,3 +21,4 @@ mod kill;
 mod processes;
 mod restart;
 mod sticky;
+mod workers;

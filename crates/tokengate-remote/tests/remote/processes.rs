@@ -89,7 +89,7 @@ fn a_job_that_kills_every_worker_ends_as_worker_lost() {
         "--log",
         log.arg(),
     ];
-    let caller = caller(&server);
+    let caller = caller_with(&server, |config| config.max_deliver(3));
     let outcomes = Outcomes::new();
     let id = submit(&caller, &outcomes, Job::new("p.3", "crash", vec![]));
     // Deliveries 1 and 2 each end their worker; delivery 3 is the last

@@ -61,7 +61,10 @@ pub enum JobFailure {
 /// This is what a worker host does with each job it takes from its broker
 /// (`tokengate_remote::Worker::nats` calls it); it is public so that other
 /// transports can do the same. A job for an op that has no `remote` fn in
-/// this executable resolves at once with an error that says so.
+/// this executable resolves at once with an error that says so. A remote
+/// lead's job (`external_calls`) runs as a lead of this coordinator: its
+/// children run here, the `remote` ones too (see the
+/// [module docs](crate::remote#remote-leads)).
 ///
 /// ```
 /// use tokengate::{OperationsCoordinator, task_token_guard};
@@ -231,7 +234,9 @@ fn end_domain(shared: &Shared, domain: &Arc<LeadDomain>) {
 /// it).
 ///
 /// This is a worker host's executor: `tokengate_remote::Worker::nats`
-/// calls it on one of its slots for each job, with the job's cancel flag.
+/// calls it on one of its slots for each job, with the job's cancel flag. A
+/// remote lead killed this way takes its children here with it
+/// ([`KillReason::Lead`](crate::KillReason::Lead)).
 pub fn execute(
     handle: &Handle,
     op: &str,

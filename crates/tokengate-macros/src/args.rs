@@ -174,7 +174,7 @@ impl Key {
 
 /// Pairs of keys that cannot be given together, and why. The key written later
 /// is refused.
-const EXCLUSIVE: [(Key, Key, &str); 6] = [
+const EXCLUSIVE: [(Key, Key, &str); 5] = [
     (
         Key::StickyAnchor,
         Key::ExternalCalls,
@@ -206,13 +206,6 @@ const EXCLUSIVE: [(Key, Key, &str); 6] = [
         "a `storage_speed` call waits for a turn of this host's storage tier, which a \
          `remote` call, run on another host, would not hold; limit remote calls with \
          `limit = \"...\"`, or run the IO call here",
-    ),
-    (
-        Key::ExternalCalls,
-        Key::Remote,
-        "a lead's children run in its worker group on this host, while a `remote` call \
-         runs on another; call the children from inside the remote fn instead (they run \
-         on its worker host)",
     ),
 ];
 
@@ -549,6 +542,20 @@ impl GuardArgs {
                  retried; add `retries = 3`, say, or remove it",
             ),
             (Key::MemoryLimit, !process, memory_limit_needs),
+            (
+                Key::HashPolicy,
+                remote && lead,
+                "`hash_policy` cannot key a `remote` lead: leads with equal keys share one \
+                 domain, whose children run in one worker group, but remote leads run on \
+                 whichever worker host takes them, each a domain of its own there; remove \
+                 `hash_policy`, or make the lead local and its heavy children `remote`",
+            ),
+            (
+                Key::DigestPolicy,
+                remote && lead,
+                "`digest_policy` has no effect on a `remote` lead: its domain lives on its \
+                 worker host, seeded by its own call there, with nothing to digest; remove it",
+            ),
         ];
         for (key, no_effect, message) in without_effect {
             if let (Some((position, ident)), true) = (self.written(key), no_effect) {

@@ -220,7 +220,9 @@
 //! registration says how a worker host runs it,
 //! `ProcessFn::new(…).remote(::tokengate::Weight::Heavy, false, 0u64)` (its
 //! weight, whether `process_pool = true` isolates it there, and its
-//! `memory_limit` in bytes, 0 for none); and it submits through
+//! `memory_limit` in bytes, 0 for none), followed, for a remote lead, by
+//! `.lead(&["child_op"])` (its `external_calls`: the host runs it as a lead
+//! of those ops); and it submits through
 //! `submit_remote` (`submit_remote_retry_err` under `retry_on = ["err"]`),
 //! with the same arguments as `submit_process`. Its site has `.remote("pool")`
 //! (`"default"` for `remote = true`).
@@ -385,6 +387,7 @@ fn submitting_fn(func: &GuardedFn, args: &GuardArgs) -> TokenStream {
             ),
             isolated: args.process_pool,
             memory_limit: args.memory_limit.filter(|_| args.process_pool).unwrap_or(0),
+            lead: args.external_calls.clone(),
         });
         let ProcessCall {
             checks,

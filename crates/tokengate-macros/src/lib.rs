@@ -77,7 +77,7 @@ use proc_macro::TokenStream;
 /// | `timeout`        | a number and a unit: `"500ns"`, `"100us"` (or `"100µs"`), `"250ms"`, `"1.5s"`, `"2m"`, `"1h"` | none | the token fails with a timeout error once that long has passed |
 /// | `storage_speed`  | `"SLOW"`, `"MODERATE"`, `"FAST"` or `"INSANE"`         | none: a CPU call | an IO call: it runs on an IO thread, never on a CPU core group, capped by its tier (10, 25, 50 or 70 at once by default) |
 /// | `sticky_anchor`  | the domain's name, a non-empty string                  | none           | a sticky call: calls with the same anchor and the same key (see `hash_policy`) form a domain, which follows one worker |
-/// | `external_calls` | a non-empty list of distinct, non-empty op names: `["fetch", "parse"]` | none | a lead: its children, the guarded calls of those ops that it makes, follow the lead's worker group |
+/// | `external_calls` | a non-empty list of distinct, non-empty op names: `["fetch", "parse"]` | none | a lead: its children, the guarded calls of those ops that it makes, follow the lead's worker group; on a `remote` fn, they run on the lead's worker host (see [remote leads](#remote-leads)) |
 /// | `hash_policy`    | `"none"`, `"fast"`, `"standard"` or `"full"`           | `"standard"` for a sticky fn, `"none"` for a lead | how a sticky call's key, or a lead's seed, is made from its arguments (see [sticky keys](#sticky-keys) and [keyed leads](#keyed-leads)) |
 /// | `digest_policy`  | `"full"` (SHA-256), `"short"` (SHA-256, 8 bytes), `"fast"` (BLAKE2s, 8 bytes) or `"minimal"` (SHA-256, 4 bytes) | `"full"` | how a stable sticky key, or a lead's seed, is digested |
 /// | `process_pool`   | `true` or `false`, unquoted                            | `false`        | `true` runs the call in a warm worker process instead of on a thread, so that a crash, a leak or a runaway loop takes only that process; the arguments and the return value must be serde types (see [`tokengate::process`](https://docs.rs/tokengate/latest/tokengate/process/index.html)) |
@@ -127,13 +127,16 @@ use proc_macro::TokenStream;
 ///   too: with `process_pool = true`, its worker host holds the limit.
 /// * `remote` excludes `storage_speed` (an IO call takes a turn of this host's
 ///   storage tier, which a call run on another host would not hold; a `limit`
-///   bounds remote calls instead) and `external_calls` (a lead's children run
-///   in its worker group on this host; calls made inside a remote fn run on
-///   its worker host anyway). It goes with `process_pool` (isolation on the
-///   host), `sticky_anchor` (the key becomes a broker partition: one call of
-///   a key at a time, in order, across hosts), `limit`, `timeout`,
-///   `queue_timeout` and `retries` (each attempt is sent again, as its own
-///   job).
+///   bounds remote calls instead). It goes with `process_pool` (isolation on
+///   the host), `sticky_anchor` (the key becomes a broker partition: one call
+///   of a key at a time, in order, across hosts), `external_calls` (a remote
+///   lead: it and its children run on one worker host, see
+///   [remote leads](#remote-leads)), `limit`, `timeout`, `queue_timeout` and
+///   `retries` (each attempt is sent again, as its own job).
+/// * A `remote` lead (`remote` with `external_calls`) takes neither
+///   `hash_policy` nor `digest_policy`: leads with equal keys share one
+///   domain, but remote leads run on whichever worker host takes them, each a
+///   domain of its own there, seeded by its own call.
 /// * `queue_timeout` and `retries` go with every other key.
 ///
 /// Of two keys that exclude each other, the one written later is the error.
@@ -410,6 +413,56 @@ use proc_macro::TokenStream;
 /// coordinator.stop();
 /// ```
 ///
+/// ## Remote leads
+///
+/// A `remote` fn with `external_calls` is a remote lead: one job, which its
+/// worker host runs as a lead of the host's own coordinator. The guarded
+/// calls of listed ops that its body makes (its children, and theirs) run on
+/// that host, in the lead's domain and worker group, as `external_calls`
+/// defines it there. A listed child that is a `remote` fn itself is not sent
+/// through the broker again: it runs on the host as the host runs a job of
+/// its own (on a thread, or in the host's process pool with
+/// `process_pool = true`), through the same encoding, even where the host's
+/// coordinator has a remote backend. A call of an op the lead does not list
+/// is routed as it would be anywhere (a `remote` one goes to the broker, if
+/// the host has one).
+///
+/// A kill or timeout of the lead resolves its token on the caller at once and
+/// reaches the host as any remote call's kill does (best effort); the host
+/// then kills the lead's children with it
+/// ([`KillReason::Lead`](https://docs.rs/tokengate/latest/tokengate/enum.KillReason.html)),
+/// and any child its still-running body makes after that. Without a backend,
+/// a remote lead runs in the local process pool, and its children run with it
+/// in that worker process:
+///
+/// ```
+/// use tokengate::{OperationsCoordinator, task_token_guard};
+///
+/// #[task_token_guard(op = "tokenize")]
+/// fn tokenize(text: String) -> usize {
+///     text.split_whitespace().count()
+/// }
+///
+/// #[task_token_guard(op = "embed", remote = true)]
+/// fn embed(words: usize) -> (usize, u32) {
+///     (words * 8, std::process::id())
+/// }
+///
+/// #[task_token_guard(op = "index", remote = true, external_calls = ["tokenize", "embed"])]
+/// fn index(text: String) -> (usize, u32, u32) {
+///     let words = tokenize(text).wait().unwrap();
+///     let (size, child) = embed(words).wait().unwrap();
+///     (size, child, std::process::id())
+/// }
+///
+/// let coordinator = OperationsCoordinator::start(); // no backend: the local pool
+/// let (size, child, lead) = index("to be or not".to_owned()).wait().unwrap();
+/// assert_eq!(size, 32);
+/// assert_eq!(child, lead); // the remote child ran where its lead ran
+/// assert_ne!(lead, std::process::id());
+/// coordinator.stop();
+/// ```
+///
 /// # Equivalent code
 ///
 /// The attribute rewrites `is_prime`, from the first example, to the code
@@ -645,7 +698,8 @@ use proc_macro::TokenStream;
 /// without serde, a `self`, type or const parameters, `impl Trait` or `Self` in
 /// the signature (the same for a `remote` fn), a bad `remote` value (not a
 /// bool or a pool name, a quoted `"true"`, a pool name with other characters),
-/// and `remote` with `storage_speed` or `external_calls`. The fn is still
+/// `remote` with `storage_speed`, and a `remote` lead with `hash_policy` or
+/// `digest_policy`. The fn is still
 /// emitted with its token return type (with `()`
 /// for each `impl Trait` in it, and `Infallible` for `!`), so that callers
 /// type-check while the error is fixed.

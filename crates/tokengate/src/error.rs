@@ -138,6 +138,10 @@ pub enum KillReason {
     Drain,
     /// [`OperationsCoordinator::stop_now`](crate::OperationsCoordinator::stop_now).
     StopNow,
+    /// Its lead, a `remote` fn with `external_calls` running on this worker
+    /// host, was killed or timed out (by its caller, through the broker):
+    /// the lead's children on the host end with it.
+    Lead,
 }
 
 impl KillReason {
@@ -152,6 +156,7 @@ impl KillReason {
             KillReason::Operation => "operation",
             KillReason::Drain => "drain",
             KillReason::StopNow => "stop_now",
+            KillReason::Lead => "lead",
         }
     }
 
@@ -167,6 +172,10 @@ impl KillReason {
             KillReason::Operation => "by a kill of its whole operation",
             KillReason::Drain => "by a drain while it was waiting",
             KillReason::StopNow => "by `stop_now()` of its coordinator",
+            KillReason::Lead => {
+                "with its remote lead, which was killed or timed out on this \
+                                 worker host"
+            }
         }
     }
 }

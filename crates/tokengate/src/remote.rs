@@ -63,6 +63,18 @@
 //! `remote` fn with `process_pool = true` runs in the host's process pool,
 //! whose process is ended instead.
 //!
+//! # Remote leads
+//!
+//! A `remote` fn with `external_calls` runs on its worker host as a lead of
+//! the host's coordinator ([`run_job`] makes it one), and its children run
+//! there with it: listed thread fns in the lead's domain and worker group,
+//! listed `remote` fns the same way, as the host runs their jobs, never
+//! published again (also by a host whose coordinator has a backend of its
+//! own). When [`execute`] kills a lead (a kill message, or its deadline), it
+//! kills the lead's children too
+//! ([`KillReason::Lead`](crate::KillReason::Lead)), and any child the lead's
+//! body makes after that is killed as it is made.
+//!
 //! [`RemoteStats::duplicates_dropped`]: crate::stats::RemoteStats::duplicates_dropped
 //! [`RemoteStats::workers`]: crate::stats::RemoteStats::workers
 

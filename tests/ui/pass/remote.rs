@@ -1,5 +1,6 @@
 //! `remote` fns: serde arguments and values, pools, `process_pool` and
-//! `memory_limit` on the worker host, sticky keys, retries. Without a remote
+//! `memory_limit` on the worker host, sticky keys, retries, leads whose
+//! children run on the lead's worker host. Without a remote
 //! backend they run in the coordinator's own process pool, so this runs here.
 //! The expansion adds no warnings of its own.
 #![deny(warnings)]
@@ -43,6 +44,19 @@ fn parse(text: String) -> Result<u32, String> {
     text.parse().map_err(|_| format!("not a number: {text}"))
 }
 
+// A remote lead: its children, a thread fn and a remote fn, run where it
+// runs (here, a worker process of the local pool).
+#[task_token_guard(op = "scale")]
+fn scale(x: u32) -> u32 {
+    x * 10
+}
+
+#[task_token_guard(remote = true, external_calls = ["scale", "parse"])]
+fn scale_all(xs: Vec<u32>) -> u32 {
+    let parsed = parse("5".to_owned()).wait().unwrap().unwrap();
+    xs.into_iter().map(|x| scale(x).wait().unwrap()).sum::<u32>() + parsed
+}
+
 // No arguments, no return type.
 #[task_token_guard(remote = true)]
 fn ping() {}
@@ -56,5 +70,6 @@ fn main() {
     assert_eq!(here(7).wait().unwrap(), 7);
     assert_eq!(parse("12".to_owned()).wait().unwrap(), Ok(12));
     ping().wait().unwrap();
+    assert_eq!(scale_all(vec![1, 2]).wait().unwrap(), 35);
     coordinator.stop();
 }

@@ -1008,13 +1008,28 @@ fn remote_excludes_keys_that_cannot_work_across_hosts() {
     assert!(args.remote.is_some());
     assert_eq!(args.storage_speed, None);
 
+    // A remote lead runs on its worker host, its children with it; keying it
+    // would share a domain across hosts, which cannot be.
     let (args, messages) = parse(quote!(external_calls = ["child"], remote = "gpu"));
-    assert_eq!(messages.len(), 1);
+    assert!(messages.is_empty(), "{messages:?}");
+    assert!(args.remote.is_some() && args.external_calls.is_some());
+    let (args, messages) = parse(quote!(
+        remote = true,
+        external_calls = ["child"],
+        hash_policy = "fast",
+        digest_policy = "short"
+    ));
+    assert_eq!(messages.len(), 2, "{messages:?}");
     assert!(
-        messages[0].starts_with("`remote` cannot be combined with `external_calls`: "),
+        messages[0].starts_with("`hash_policy` cannot key a `remote` lead: "),
         "{messages:?}"
     );
-    assert!(args.remote.is_none());
+    assert!(
+        messages[1].starts_with("`digest_policy` has no effect on a `remote` lead: "),
+        "{messages:?}"
+    );
+    assert!(args.hash_policy.is_none() && args.digest_policy.is_none());
+    assert!(args.remote.is_some() && args.external_calls.is_some());
 
     let (args, messages) = parse(quote!(remote = true, memory_limit = "64MiB"));
     assert_eq!(

@@ -47,6 +47,8 @@ pub(super) struct Remote {
     pub(super) isolated: bool,
     /// Its `memory_limit` there, in bytes; 0 for none.
     pub(super) memory_limit: u64,
+    /// Its `external_calls`: the host runs it as a lead of these ops.
+    pub(super) lead: Option<Vec<LitStr>>,
 }
 
 /// What a process-pool fn adds to the guarded fn's body.
@@ -109,8 +111,10 @@ pub(super) fn process_call(
             weight,
             isolated,
             memory_limit,
+            lead,
         } = remote;
-        quote!(.remote(#weight, #isolated, #memory_limit))
+        let lead = lead.as_ref().map(|calls| quote!(.lead(&[#(#calls),*])));
+        quote!(.remote(#weight, #isolated, #memory_limit) #lead)
     });
     let entry = entry(func, op, &args, &value, &checks, registration, runtime);
 

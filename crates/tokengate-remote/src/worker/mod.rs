@@ -106,6 +106,16 @@ impl Worker {
     /// process that is a caller too binds its calls with
     /// [`Handle::enter`](tokengate::Handle::enter), or gives the worker its
     /// coordinator.
+    ///
+    /// A remote lead (a `remote` fn with `external_calls`) runs as a lead of
+    /// that coordinator, and its children run on it too, in the lead's
+    /// domain: thread fns on its worker threads, `remote` fns as this host
+    /// runs their jobs, without going back through the broker (also when the
+    /// coordinator given has a remote backend of its own). The lead holds
+    /// one slot; its children take no slot, only the coordinator's threads
+    /// in the lead's worker group (a lead waiting on a child that has not
+    /// started runs it inline). A kill message or deadline of the lead kills
+    /// its children here too.
     /// The executable must be the same build as the callers' (their `remote`
     /// fns are found by op name, and their values decoded by type).
     ///

@@ -244,3 +244,108 @@ pub(crate) fn log(key: u32) -> Vec<u32> {
 pub(crate) fn where_gpu() -> String {
     std::thread::current().name().unwrap_or("").to_owned()
 }
+
+/// Where a call ran: its tag, process and thread.
+pub(crate) type Ran = (u32, u32, String);
+
+fn ran(tag: u32) -> Ran {
+    let thread = std::thread::current();
+    (
+        tag,
+        std::process::id(),
+        thread.name().unwrap_or("").to_owned(),
+    )
+}
+
+/// A child of [`lead`], a thread fn.
+#[task_token_guard(op = "attr_child")]
+pub(crate) fn child(tag: u32) -> Ran {
+    ran(tag)
+}
+
+/// A child of [`lead`], a `remote` fn: called from the lead, it runs on the
+/// lead's host.
+#[task_token_guard(op = "attr_remote_child", remote = true)]
+pub(crate) fn remote_child(tag: u32) -> Ran {
+    ran(tag)
+}
+
+/// A remote lead: makes `n` children of each kind, all at once, and returns
+/// where it ran with where each child ran (thread children `0..n`, then
+/// remote ones `n..2n`).
+#[task_token_guard(
+    op = "attr_lead",
+    remote = true,
+    external_calls = ["attr_child", "attr_remote_child"]
+)]
+pub(crate) fn lead(n: u32) -> (Ran, Vec<Ran>) {
+    let threads: Vec<_> = (0..n).map(child).collect();
+    let remotes: Vec<_> = (n..2 * n).map(remote_child).collect();
+    let children = threads
+        .into_iter()
+        .chain(remotes)
+        .map(|token| token.wait().expect("a child of a remote lead returns"))
+        .collect();
+    (ran(u32::MAX), children)
+}
+
+/// A child of [`spin_lead`] that runs until it is cancelled.
+#[task_token_guard(op = "attr_spin_child")]
+pub(crate) fn spin_child(tag: u32) -> u32 {
+    begin(tag);
+    spin_until_cancelled(tag);
+    tag
+}
+
+/// [`spin_child`], as a `remote` fn.
+#[task_token_guard(op = "attr_spin_remote_child", remote = true)]
+pub(crate) fn spin_remote_child(tag: u32) -> u32 {
+    begin(tag);
+    spin_until_cancelled(tag);
+    tag
+}
+
+/// A remote lead, to be killed: starts a [`spin_child`] for each even tag of
+/// `tags` and a [`spin_remote_child`] for each odd one, and waits for them.
+/// Once they ended (killed with it), makes one more child, `late`, and notes
+/// why it failed ([`late_outcome`]).
+#[task_token_guard(
+    op = "attr_spin_lead",
+    remote = true,
+    external_calls = ["attr_spin_child", "attr_spin_remote_child"]
+)]
+pub(crate) fn spin_lead(tags: Vec<u32>, late: u32) -> u32 {
+    let children: Vec<_> = tags
+        .iter()
+        .map(|&tag| {
+            if tag % 2 == 0 {
+                spin_child(tag)
+            } else {
+                spin_remote_child(tag)
+            }
+        })
+        .collect();
+    for child in children {
+        let _ = child.wait();
+    }
+    let outcome = match spin_child(late).wait() {
+        Ok(_) => "returned".to_owned(),
+        Err(err) => format!("{:?}", err.kill_reason()),
+    };
+    LATE.lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .insert(late, outcome);
+    late
+}
+
+static LATE: Mutex<Option<HashMap<u32, String>>> = Mutex::new(None);
+
+/// How the child `late` of a [`spin_lead`] ended, once it did: its kill
+/// reason (`Some(Lead)`), or `returned`.
+pub(crate) fn late_outcome(late: u32) -> Option<String> {
+    LATE.lock()
+        .unwrap()
+        .as_ref()
+        .and_then(|map| map.get(&late).cloned())
+}

@@ -35,6 +35,7 @@ mod broker;
 mod calls;
 mod cancel;
 mod failover;
+mod leads;
 mod local;
 mod topology;
 mod window;

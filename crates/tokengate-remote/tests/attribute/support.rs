@@ -37,14 +37,25 @@ impl Hosts {
         slots: usize,
         tune: impl FnOnce(WorkerConfig) -> WorkerConfig,
     ) -> Hosts {
-        quiet_expected_panics();
-        let server = NatsServer::start();
         // A worker thread per slot, so that every job the worker takes runs
         // at once.
+        Hosts::start_on(slots, slots.max(2), tune)
+    }
+
+    /// [`start_with`](Self::start_with), on a host coordinator of `threads`
+    /// worker threads in one core group (for jobs that make calls of their
+    /// own there).
+    pub(crate) fn start_on(
+        slots: usize,
+        threads: usize,
+        tune: impl FnOnce(WorkerConfig) -> WorkerConfig,
+    ) -> Hosts {
+        quiet_expected_panics();
+        let server = NatsServer::start();
         let host = OperationsCoordinator::builder()
             .thread_name("tg-host")
             .core_groups(1)
-            .workers_per_core(slots.max(2))
+            .workers_per_core(threads)
             .stop_timeout(PATIENCE)
             .start()
             .expect("the host's coordinator starts");

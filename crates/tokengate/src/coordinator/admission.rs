@@ -16,9 +16,9 @@ use super::remote::{RemoteCall, fold_key};
 use super::route::{Route, route_of};
 use super::shared::Shared;
 use super::trace::CallTrace;
-use crate::error::Reason;
+use crate::error::{KillReason, Reason};
 use crate::scheduler::{DomainKey, Path, Placement, combined_tag, with_current, worker_context};
-use crate::token::{Body, Cell, Header, JobRef, epoch, next_id, terminate_with};
+use crate::token::{Body, Cell, Header, JobRef, epoch, kill, next_id, terminate_with};
 use crate::{TaskToken, TokenState};
 
 impl Shared {
@@ -156,13 +156,24 @@ impl Shared {
         let header = job.header();
         self.registry.insert(&job);
         job.transition(TokenState::Created, TokenState::Waiting);
+        let route = route_of(&*job).expect("admitted tokens have a route");
+        // Made by a remote lead's body after the lead was killed on this
+        // worker host: it ends with its lead, unrun. (Checked once it is in
+        // the registry, which that kill sweeps after marking the domain.)
+        if route
+            .parent
+            .as_ref()
+            .is_some_and(|domain| domain.is_killed())
+        {
+            kill(&*job, KillReason::Lead);
+            return;
+        }
         let created = epoch() + Duration::from_nanos(header.created_ns());
         if let Some(after) = shed_after
             && let Some(deadline) = created.checked_add(after)
         {
             self.timer.expire(&job, deadline, after);
         }
-        let route = route_of(&*job).expect("admitted tokens have a route");
         // With `retry_on = "timeout"` the timeout bounds each attempt instead
         // (scheduled as each starts).
         let per_attempt = route.retry.is_some_and(|p| p.per_attempt_timeout());

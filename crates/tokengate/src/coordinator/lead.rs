@@ -24,9 +24,16 @@
 //! any call outside a lead; the coordinator counts them
 //! ([`Stats::lead_unlisted_calls`](crate::Stats::lead_unlisted_calls)) so a
 //! forgotten entry in the list is visible.
+//!
+//! A `remote` lead runs on a worker host as a lead of the host's
+//! coordinator (see `remote/host.rs`): its domain is *hosted* there, so that
+//! the children it lists that are `remote` fns themselves run on that host
+//! instead of going back through the broker, and a kill of the lead (its
+//! caller's kill or deadline, relayed by the broker) kills its domain's
+//! members with it, and any member made after.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::fingerprint::{DigestPolicy, Fingerprint, KeyId};
@@ -43,6 +50,11 @@ pub(crate) struct LeadDomain {
     group: AtomicUsize,
     /// Members (lead and children) not finished yet.
     pending: AtomicUsize,
+    /// Led by a `remote` lead running on this worker host.
+    hosted: AtomicBool,
+    /// The hosted lead was killed: its members are killed too, and members
+    /// made later are killed as they are made.
+    killed: AtomicBool,
 }
 
 impl std::fmt::Debug for LeadDomain {
@@ -69,6 +81,30 @@ impl LeadDomain {
     /// A child joins. Only called while a member runs, so `pending > 0`.
     pub(crate) fn add_child(&self) {
         self.pending.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Marks the domain as led by a `remote` lead on its worker host; set by
+    /// the lead's body before it runs the fn, so before any child is made.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn host(&self) {
+        self.hosted.store(true, Ordering::Release);
+    }
+
+    /// Whether a `remote` lead on its worker host leads the domain.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn is_hosted(&self) -> bool {
+        self.hosted.load(Ordering::Acquire)
+    }
+
+    /// Marks the domain's lead as killed; true if this call did it.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn kill(&self) -> bool {
+        !self.killed.swap(true, Ordering::AcqRel)
+    }
+
+    /// Whether the domain's lead was killed (a hosted lead only).
+    pub(crate) fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
     }
 }
 
@@ -136,6 +172,8 @@ impl Leads {
             calls,
             group: AtomicUsize::new(UNSET),
             pending: AtomicUsize::new(1),
+            hosted: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
         });
         map.insert(seed, domain.clone());
         domain

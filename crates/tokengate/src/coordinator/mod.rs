@@ -148,8 +148,10 @@ where
 /// [`submit`] for a `remote` call, to worker hosts through the backend of the
 /// coordinator it goes to; without a backend there, or inside a worker
 /// process, it runs as a process-pool call of `entry`, through the same
-/// encoding. Its arguments are encoded already (or failed to be, in the
-/// caller: the call then fails when it would be sent).
+/// encoding. A child of a `remote` lead running on its worker host stays on
+/// that host, as the host runs its jobs (see `remote/host.rs`). Its arguments
+/// are encoded already (or failed to be, in the caller: the call then fails
+/// when it would be sent).
 #[cfg(feature = "process")]
 pub(crate) fn submit_remote<T>(
     mut call: Call,
@@ -164,7 +166,15 @@ where
     T: Send + 'static,
 {
     Override::apply(&mut call);
-    if let Some(shared) = current::resolve().filter(|shared| shared.remote.is_some()) {
+    let hosted = remote::hosted_child(call.op);
+    if let Some(shared) = &hosted
+        && !entry.remote.is_some_and(|remote| remote.isolated)
+    {
+        return remote::submit_hosted(shared, call, entry, encoded, decode, is_err);
+    }
+    if let Some(shared) =
+        current::resolve().filter(|shared| hosted.is_none() && shared.remote.is_some())
+    {
         fn never_here<T>() -> T {
             unreachable!("a remote call is handed to its backend; no thread runs its body")
         }

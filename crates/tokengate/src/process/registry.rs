@@ -41,6 +41,9 @@ pub(crate) struct RemoteFn {
     pub(crate) isolated: bool,
     /// Its `memory_limit` there, if it has one.
     pub(crate) memory_limit: Option<NonZeroU64>,
+    /// `external_calls`: a remote lead, which runs as a lead of the host's
+    /// coordinator, its children on that host.
+    pub(crate) lead: Option<&'static [&'static str]>,
 }
 
 impl ProcessFn {
@@ -62,7 +65,19 @@ impl ProcessFn {
             weight,
             isolated,
             memory_limit: NonZeroU64::new(memory_limit),
+            lead: None,
         });
+        self
+    }
+
+    /// Marks a `remote` fn (after [`remote`](Self::remote)) as a lead of
+    /// `calls` (`external_calls`): a worker host runs its jobs as leads, and
+    /// their children there.
+    pub const fn lead(mut self, calls: &'static [&'static str]) -> ProcessFn {
+        match &mut self.remote {
+            Some(remote) => remote.lead = Some(calls),
+            None => panic!("only a `remote` fn is registered as a lead"),
+        }
         self
     }
 }

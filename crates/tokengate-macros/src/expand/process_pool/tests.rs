@@ -402,6 +402,23 @@ fn a_remote_fn_is_registered_for_worker_hosts_and_submitted_as_remote() {
         &out,
         quote!(::tokengate::__private::submit_remote_retry_err),
     );
+
+    // A remote lead: its host runs it as a lead of its `external_calls`, and
+    // its site names them too.
+    let out = expand(
+        quote!(remote = true, external_calls = ["fetch", "parse"]),
+        quote!(
+            fn f(x: u8) -> u8 {
+                x
+            }
+        ),
+    );
+    contains(
+        &out,
+        quote!(.remote(::tokengate::Weight::Medium, false, 0u64).lead(&["fetch", "parse"]);),
+    );
+    contains(&out, quote!(.external_calls(&["fetch", "parse"])));
+    contains(&out, quote!(::tokengate::__private::submit_remote::<u8, _>));
 }
 
 #[test]

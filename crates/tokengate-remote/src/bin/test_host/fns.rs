@@ -53,3 +53,40 @@ pub(crate) fn crash() -> u32 {
     note("host_crash");
     std::process::exit(3)
 }
+
+/// A child of [`lead`]: sleeps `ms` milliseconds, then returns `i` and the
+/// process that ran it.
+#[task_token_guard(op = "host_child")]
+pub(crate) fn child(i: u32, ms: u64) -> (u32, u32) {
+    std::thread::sleep(Duration::from_millis(ms));
+    (i, std::process::id())
+}
+
+/// [`child`], as a `remote` fn: called from [`lead`], it runs on the lead's
+/// host too.
+#[task_token_guard(op = "host_remote_child", remote = true)]
+pub(crate) fn remote_child(i: u32, ms: u64) -> (u32, u32) {
+    std::thread::sleep(Duration::from_millis(ms));
+    (i, std::process::id())
+}
+
+/// A remote lead: makes `n` children of each kind, each sleeping `ms`
+/// milliseconds, all at once, and returns the process that ran it with
+/// what each child returned, in order (thread children `0..n`, then remote
+/// ones `n..2n`).
+#[task_token_guard(
+    op = "host_lead",
+    remote = true,
+    external_calls = ["host_child", "host_remote_child"]
+)]
+pub(crate) fn lead(n: u32, ms: u64) -> (u32, Vec<(u32, u32)>) {
+    note("host_lead");
+    let threads: Vec<_> = (0..n).map(|i| child(i, ms)).collect();
+    let remotes: Vec<_> = (n..2 * n).map(|i| remote_child(i, ms)).collect();
+    let children = threads
+        .into_iter()
+        .chain(remotes)
+        .map(|token| token.wait().expect("a child of a remote lead returns"))
+        .collect();
+    (std::process::id(), children)
+}

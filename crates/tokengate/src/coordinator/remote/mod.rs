@@ -22,6 +22,8 @@ pub(crate) use call::{RemoteCall, fold_key};
 pub(crate) use dispatch::RemoteLink;
 #[cfg(feature = "process")]
 pub use host::{JobFailure, execute, run_job};
+#[cfg(feature = "process")]
+pub(crate) use host::{hosted_child, submit_hosted};
 
 use crate::stats::RemoteStats;
 use crate::{TokenId, Weight};

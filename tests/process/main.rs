@@ -12,6 +12,7 @@ mod faults;
 mod fns;
 mod lifecycle;
 mod many_args;
+mod pipeline;
 mod memory_limit;
 mod retries;
 mod routing;

@@ -175,7 +175,6 @@ mod memory;
 mod pool;
 pub(crate) mod registry;
 
-use std::cell::Cell;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
@@ -183,12 +182,12 @@ use crate::error::{Failure, Reason};
 
 use codec::Side;
 pub use entry::is_worker_process;
-pub(crate) use pool::{OnPanic, ProcessPool};
+pub(crate) use pool::{OnPanic, ProcessJob, ProcessPool, Reply};
 use registry::ProcessFn;
 
-/// The body of a process-pool call, run on the worker thread the call was
-/// placed on: sends the call to a worker process of `pool` (its coordinator's)
-/// and returns its value.
+/// The body of a process-pool call run on a thread (a worker host's job,
+/// a sticky or lead-group call, a call made inside a worker process): sends
+/// the call to a worker process of `pool` and blocks until its value comes.
 ///
 /// With no pool (a process-pool fn calling another one inside a worker
 /// process), the fn runs right here instead, through the same encoding, so
@@ -202,51 +201,85 @@ pub(crate) fn dispatch<T>(
     encode_args: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
     decode: fn(&[u8]) -> Result<T, String>,
 ) -> T {
-    let reply = match pool {
-        Some(pool) => send(pool, entry, memory_limit, encode_args),
-        None => {
-            let mut args = Vec::new();
-            let mut reply = Vec::new();
-            encode_args(&mut args)
-                .map_err(|err| codec::locate(&err, Side::Caller))
-                .and_then(|()| {
-                    (entry.run)(&args, &mut reply)
-                        .map_err(|err| codec::locate(&err, Side::Worker(std::process::id())))
-                })
-                .map(|()| reply)
-                .map_err(Reason::Process)
-        }
+    let Some(pool) = pool else {
+        let mut args = Vec::new();
+        let mut reply = Vec::new();
+        let ran = encode_args(&mut args)
+            .map_err(|err| codec::locate(&err, Side::Caller))
+            .and_then(|()| {
+                (entry.run)(&args, &mut reply)
+                    .map_err(|err| codec::locate(&err, Side::Worker(std::process::id())))
+            });
+        return match ran {
+            Ok(()) => decode_value(&reply, decode),
+            Err(message) => Failure::raise(Reason::Process(message)),
+        };
     };
-    match reply {
-        Ok(reply) => decode(&reply).unwrap_or_else(|err| {
-            Failure::raise(Reason::Process(codec::locate(&err, Side::Caller)))
-        }),
-        Err(kind) => Failure::raise(kind),
+    match call_frame(entry, memory_limit, encode_args) {
+        Ok(frame) => dispatch_frame(pool, frame, memory_limit, decode),
+        Err(message) => Failure::raise(Reason::Process(message)),
     }
 }
 
-/// Sends one call to a worker process of `pool`, to be held to
-/// `memory_limit` there.
-fn send(
+/// [`dispatch`] of a `CALL` frame made already ([`call_frame`]), to be held
+/// to `memory_limit` in the worker process.
+pub(crate) fn dispatch_frame<T>(
     pool: &Arc<ProcessPool>,
+    frame: Vec<u8>,
+    memory_limit: Option<NonZeroU64>,
+    decode: fn(&[u8]) -> Result<T, String>,
+) -> T {
+    let reply = pool.call(frame, memory_limit, &crate::is_cancelled);
+    report_lost(&reply);
+    match reply {
+        Ok(reply) => decode_value(reply.bytes(), decode),
+        Err(reason) => Failure::raise(reason),
+    }
+}
+
+/// The value in `bytes`, or the failure to read it (in the caller).
+fn decode_value<T>(bytes: &[u8], decode: fn(&[u8]) -> Result<T, String>) -> T {
+    decode(bytes).unwrap_or_else(|err| {
+        Failure::raise(Reason::Process(codec::locate(&err, Side::Caller)))
+    })
+}
+
+/// The `CALL` frame of one call of `entry`, held to `memory_limit`, with its
+/// arguments encoded by `encode_args`; or what went wrong, as the call's
+/// failure message.
+pub(crate) fn call_frame(
     entry: &'static ProcessFn,
     memory_limit: Option<NonZeroU64>,
     encode_args: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
-) -> Result<Vec<u8>, Reason> {
-    thread_local! {
-        /// The last request's allocation, reused: a worker thread sending
-        /// large arguments does not fault in a fresh buffer for each call.
-        static REQUEST: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+) -> Result<Vec<u8>, String> {
+    let mut request = frame::FrameBuf::call(Vec::new(), entry.op, memory_limit);
+    encode_args(request.body()).map_err(|err| codec::locate(&err, Side::Caller))?;
+    request.finish().map_err(|err| err.to_string())
+}
+
+/// Reports a call whose worker process died under it (with the `tracing`
+/// feature, an error event, in the call's span where the caller entered it).
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn report_lost(result: &Result<Reply, Reason>) {
+    #[cfg(feature = "tracing")]
+    match result {
+        Err(Reason::WorkerLost { pid, status }) => {
+            tracing::error!(
+                target: crate::telemetry::TARGET,
+                pid,
+                status = %status,
+                "worker process lost"
+            );
+        }
+        Err(Reason::MemoryLimit { limit, pid, status }) => {
+            tracing::error!(
+                target: crate::telemetry::TARGET,
+                pid,
+                status = %status,
+                memory_limit = limit.get(),
+                "worker process lost"
+            );
+        }
+        _ => {}
     }
-    let mut request = frame::FrameBuf::call(REQUEST.take(), entry.op, memory_limit);
-    encode_args(request.body())
-        .map_err(|err| Reason::Process(codec::locate(&err, Side::Caller)))?;
-    let request = request
-        .finish()
-        .map_err(|err| Reason::Process(err.to_string()))?;
-    let reply = pool.call(&request, memory_limit, &crate::is_cancelled);
-    if request.capacity() <= 64 << 20 {
-        REQUEST.set(request);
-    }
-    reply
 }

@@ -1,54 +1,82 @@
-//! The parent side: a pool of warm worker processes, and one call's exchange
-//! with one of them.
+//! The parent side: a pool of warm worker processes, the calls in flight to
+//! each, and the threads that read their replies.
 //!
-//! A process-pool call is an ordinary call whose body, run on a worker thread
-//! like any other, checks out an idle worker process, sends it the call, and
-//! blocks on the reply. Everything before that point (admission, lanes,
-//! weights, pause, drain, sticky domains, stats) is the thread path unchanged.
+//! ```text
+//! submit(job) ─┬─ a worker with room ──CALL(id)──▶ worker process: runs its calls
+//!   (any       │   (non-blocking send)              one at a time, in order
+//!   thread)    └─ none: `waiting` (FIFO) ◀─┐                  │
+//!                                          │ room freed       │ STARTED / VALUE(id) ...
+//! cancel(id) ── not started: CANCEL(id) ───┼──────────────────┤
+//!            └─ started: SIGKILL           │                  ▼
+//!                                     reader thread (one per worker): settles
+//!                                     the call by id, sends waiting calls,
+//!                                     asks the coordinator for more (`pump`)
+//! ```
 //!
-//! While it blocks, the thread wakes every [`POLL`] to check whether its call
-//! was killed, timed out or shut down; if so it kills the worker process
-//! (SIGKILL), reaps it and starts a replacement in the background. A worker
-//! that dies on its own (abort, signal, exit) is noticed by its socket closing;
-//! its call fails with a worker-lost error and it is replaced the same way.
+//! No thread waits for a call: whoever submits it sends it to a worker with
+//! room, or leaves it in the pool's `waiting` queue, and the worker's reader
+//! thread hands its outcome to the call's [`Done`] when the reply comes.
+//! Several calls may be in flight to one worker (up to the pipeline depth, once
+//! the pool has all its workers; one each while it is still starting them), so
+//! a worker finds its next call already in its socket when it finishes one.
+//! The worker runs them one at a time, in order, and reports which it starts
+//! (see `frame`), so the pool always knows which of its calls a worker may be
+//! running: at most one.
 //!
-//! A worker that aborts while it runs a call with a `memory_limit` is taken
-//! to have exceeded that limit (see `memory`): its call fails with a
-//! memory-limit error that names the limit, not a worker-lost one.
+//! # Faults
 //!
-//! A call that may have reached a process is never resent, so nothing runs
-//! twice. A call that certainly did not is sent to another process: a worker
-//! found dead when it is checked out (it died while idle, say to the OOM
-//! killer), or one whose socket refuses the call, is replaced and counted in
-//! `died_idle`, and the call goes on to a live or fresh worker.
+//! A worker that dies (abort, signal, exit) is noticed by its socket closing
+//! (or, every [`WATCH`], by its exit status). The call it may have been running
+//! fails with a worker-lost error (a memory-limit error, if it aborted while a
+//! call with a `memory_limit` ran, see `memory`); the calls queued behind it
+//! that it certainly had not started go back to the front of `waiting`, in
+//! order, and on to another worker; the worker is reaped and replaced in the
+//! background. A call that may have started is never sent again, so nothing
+//! runs twice; one that certainly did not is never failed for its neighbour's
+//! death.
+//!
+//! [`cancel`](ProcessPool::cancel) (a kill, a timeout, a stop) takes a call
+//! that is still waiting out of `waiting`; one sent to a worker that has not
+//! started it gets a `CANCEL` frame, and the worker skips it; one the worker
+//! may be running (or starts before the `CANCEL` reaches it) has its worker
+//! killed (SIGKILL) and replaced, and the calls behind it go to another
+//! worker as above.
 //!
 //! # Stopping
 //!
-//! [`shutdown`](ProcessPool::shutdown) closes the pool, ends every worker it
-//! holds, and then waits until no worker is being started or reaped
-//! elsewhere (a replacement starting in the background, a killed call's worker
-//! being reaped by its thread): a start in progress sees the pool closed
-//! within one [`POLL`] and ends its process. So when it returns, no worker
-//! process the pool ever started is alive.
+//! [`shutdown`](ProcessPool::shutdown) closes the pool, fails what waits,
+//! ends every worker (idle ones by closing their socket, busy ones by
+//! SIGKILL) and then waits until no worker is being started or reaped and
+//! every reader thread has settled its calls and exited. So when it returns,
+//! no worker process the pool ever started is alive and no call of it is
+//! pending.
 
-use std::collections::HashMap;
+use std::cell::Cell;
+use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::net::Shutdown;
 use std::num::NonZeroU64;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::ExitStatusExt as _;
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::entry::{self, ENV};
-use super::frame::{self, FrameReader, PANIC, READY, ReadError, VALUE};
+use super::frame::{self, FrameBuf, FrameReader, PANIC, READY, ReadError, VALUE};
 use crate::error::{KillReason, Reason};
 use crate::stats::ProcessStats;
 
-/// How often a thread waiting on a worker process checks for cancellation.
+/// How often a thread blocked on a call ([`ProcessPool::call`]) checks for
+/// cancellation, and a stopping pool for its last workers.
 const POLL: Duration = Duration::from_millis(5);
+
+/// How often a reader thread with calls in flight checks that its worker is
+/// still alive (its socket closes when it dies, unless a process it started
+/// inherited it).
+const WATCH: Duration = Duration::from_millis(100);
 
 /// How long a new worker may take to report ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -60,80 +88,147 @@ const EXIT_GRACE: Duration = Duration::from_secs(1);
 /// a worker process, in place of the worker printing it.
 pub(crate) type OnPanic = Box<dyn Fn(&str, u32) + Send + Sync>;
 
+/// Told how a call ended, exactly once, on whichever thread learns it (a
+/// reader thread, a canceller, a stopping pool): the reply of a value, or why
+/// there is none.
+pub(crate) type Done = Box<dyn FnOnce(Result<Reply, Reason>) + Send>;
+
+/// A `VALUE` frame's body: the call's id, then its encoded value.
+#[derive(Debug)]
+pub(crate) struct Reply(Vec<u8>);
+
+impl Reply {
+    /// The encoded value.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0[8..]
+    }
+}
+
+/// One call for the pool: a finished `CALL` frame (the pool sets its id), the
+/// memory limit it carries, and who is told how it ended.
+pub(crate) struct ProcessJob {
+    frame: Vec<u8>,
+    memory_limit: Option<NonZeroU64>,
+    done: Done,
+}
+
+impl ProcessJob {
+    pub(crate) fn new(frame: Vec<u8>, memory_limit: Option<NonZeroU64>, done: Done) -> Self {
+        ProcessJob {
+            frame,
+            memory_limit,
+            done,
+        }
+    }
+}
+
+thread_local! {
+    /// The pool whose reader thread this is (its address), if any: a call
+    /// settled here may stop its coordinator, which must not wait for this
+    /// thread to exit.
+    static READER_OF: Cell<usize> = const { Cell::new(0) };
+}
+
 /// The worker processes of one coordinator.
 pub(crate) struct ProcessPool {
     size: usize,
+    /// Calls in flight to one worker at most, once the pool is full.
+    depth: usize,
     /// Set: workers keep their panics quiet, and they are reported here.
     on_panic: Option<OnPanic>,
+    /// Asks the coordinator for more calls once room frees up.
+    pump: OnceLock<Box<dyn Fn() + Send + Sync>>,
     state: Mutex<PoolState>,
-    /// Signalled when a worker is checked in, or a slot frees up.
-    freed: Condvar,
+    /// Signalled when a start, a reap or a reader thread ends.
+    settled: Condvar,
+    next_id: AtomicU64,
     spawned: AtomicU64,
     lost: AtomicU64,
     died_idle: AtomicU64,
     killed: AtomicU64,
+    resent: AtomicU64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct PoolState {
-    /// Workers waiting for a call, most recently used last.
-    idle: Vec<Worker>,
-    /// Every live worker process, idle or busy, by pid.
+    /// Every worker with a reader, in start order.
+    workers: Vec<Worker>,
+    /// Every live worker process, by pid.
     children: HashMap<u32, Child>,
+    /// Calls that wait for room, oldest first (and calls to send again,
+    /// whose worker died before it started them, at the front).
+    waiting: VecDeque<Flight>,
     /// Workers being started (they count against the size).
     starting: usize,
-    /// Workers taken out of `children` and being killed or reaped by the
-    /// thread that retired them; `shutdown` waits for them.
+    /// Workers taken out of `children` and being reaped by their reader;
+    /// `shutdown` waits for them.
     reaping: usize,
+    /// Reader threads alive.
+    readers: usize,
     closed: bool,
 }
 
-/// A started worker process's connection.
-#[derive(Debug)]
+/// A started worker process: its socket's writing side, and its calls.
 struct Worker {
     pid: u32,
     socket: UnixStream,
-    reader: FrameReader,
+    /// Wakes its reader thread, to send what a non-blocking send left.
+    kick: UnixStream,
+    /// Calls sent to it and not answered, in the order sent.
+    flights: VecDeque<Flight>,
+    /// Bytes a non-blocking send left; its reader sends them.
+    unsent: Vec<u8>,
+    /// Killed by the pool (for a cancelled call), not dead on its own.
+    killed: bool,
+    /// A send failed: it takes nothing more, and its reader will find it
+    /// dead.
+    broken: bool,
+    /// It sent a frame of this unknown kind and was killed.
+    garbled: Option<u8>,
 }
 
-/// What a thread waiting for a reply should do next.
-enum Wait {
-    Keep,
-    Cancel,
-    Dead,
+/// One call in the pool.
+struct Flight {
+    id: u64,
+    frame: Vec<u8>,
+    memory_limit: Option<NonZeroU64>,
+    done: Done,
+    /// Its worker may be running it (or has).
+    started: bool,
+    /// Cancelled while in flight: its outcome is a kill, whatever comes.
+    cancelled: bool,
 }
 
-/// How one exchange ended, for the caller to turn into a result.
-enum Outcome {
-    Reply(u8, Vec<u8>),
-    /// The worker's socket refused the call: it died before the call reached it.
-    NotDelivered,
-    /// The worker died.
-    Lost,
-    /// The call was cancelled and the worker killed.
-    Killed,
+impl Flight {
+    fn end(self, result: Result<Reply, Reason>) {
+        (self.done)(result);
+    }
 }
 
 impl std::fmt::Debug for ProcessPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProcessPool")
             .field("size", &self.size)
-            .field("state", &self.state)
+            .field("depth", &self.depth)
             .finish_non_exhaustive()
     }
 }
 
 impl ProcessPool {
-    pub(crate) fn new(size: usize, on_panic: Option<OnPanic>) -> ProcessPool {
+    pub(crate) fn new(size: usize, depth: usize, on_panic: Option<OnPanic>) -> ProcessPool {
         ProcessPool {
             size,
+            depth: depth.max(1),
             on_panic,
+            pump: OnceLock::new(),
             state: Mutex::new(PoolState::default()),
-            freed: Condvar::new(),
+            settled: Condvar::new(),
+            next_id: AtomicU64::new(1),
             spawned: AtomicU64::new(0),
             lost: AtomicU64::new(0),
             died_idle: AtomicU64::new(0),
             killed: AtomicU64::new(0),
+            resent: AtomicU64::new(0),
         }
     }
 
@@ -141,207 +236,518 @@ impl ProcessPool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Sets what the pool calls, from a reader thread, once it has room for
+    /// more calls (the coordinator's pump). Set once.
+    pub(crate) fn set_pump(&self, pump: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.pump.set(pump);
+    }
+
     /// Starts workers until the pool is full. On an error, the ones it
     /// started are ended again.
-    pub(crate) fn prestart(&self) -> io::Result<()> {
+    pub(crate) fn prestart(self: &Arc<Self>) -> io::Result<()> {
         let missing = {
-            let state = self.lock();
-            self.size - state.children.len() - state.starting
+            let mut state = self.lock();
+            let missing = self.size - state.children.len() - state.starting;
+            state.starting += missing;
+            missing
         };
         let mut started = Vec::with_capacity(missing);
+        let mut failed = None;
         for _ in 0..missing {
             match self.spawn() {
                 Ok(worker) => started.push(worker),
                 Err(err) => {
-                    for (worker, child) in started {
-                        drop(worker);
-                        end(child, EXIT_GRACE);
-                    }
-                    return Err(err);
+                    failed = Some(err);
+                    break;
                 }
             }
         }
-        let mut state = self.lock();
-        for (worker, child) in started {
-            state.children.insert(worker.pid, child);
-            state.idle.push(worker);
+        if let Some(err) = failed {
+            let mut state = self.lock();
+            state.starting -= missing;
+            drop(state);
+            for (_, child, _) in started {
+                end(child, EXIT_GRACE);
+            }
+            self.settled.notify_all();
+            return Err(err);
         }
+        let adopted = started.len();
+        for worker in started {
+            // An error here is a closed pool: nothing to report.
+            let _ = self.adopt(Ok(worker));
+        }
+        debug_assert_eq!(adopted, missing);
         Ok(())
     }
 
-    /// Sends one finished `CALL` frame to a worker and returns the reply body.
-    /// `memory_limit` is the one the frame carries, which a worker that
-    /// aborts is taken to have exceeded.
-    ///
-    /// Runs on the thread running the call, as its body; `cancelled` tells it
-    /// whether that call was killed, timed out or shut down meanwhile.
-    pub(crate) fn call(
-        self: &Arc<Self>,
-        request: &[u8],
-        memory_limit: Option<NonZeroU64>,
-        cancelled: &dyn Fn() -> bool,
-    ) -> Result<Vec<u8>, Reason> {
-        loop {
-            let worker = self.checkout(cancelled)?;
-            if let Some(result) = self.call_on(worker, request, memory_limit, cancelled) {
-                return result;
+    /// Whether a call submitted now would be sent at once (or to a worker
+    /// that is about to start), rather than wait in the pool: no call waits
+    /// and a worker has room, or the pool may start one.
+    pub(crate) fn has_room(&self) -> bool {
+        let state = self.lock();
+        !state.closed
+            && state.waiting.is_empty()
+            && (self.pick(&state).is_some() || self.can_grow(&state))
+    }
+
+    /// Takes `job`: sends it to a worker with room, or has it wait for one
+    /// (starting a worker if the pool has room for one). Never blocks. Returns
+    /// the call's id, for [`cancel`](Self::cancel).
+    pub(crate) fn submit(self: &Arc<Self>, job: ProcessJob) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let flight = Flight {
+            id,
+            frame: job.frame,
+            memory_limit: job.memory_limit,
+            done: job.done,
+            started: false,
+            cancelled: false,
+        };
+        let mut state = self.lock();
+        if state.closed {
+            drop(state);
+            flight.end(Err(Reason::Shutdown));
+            return id;
+        }
+        let grow = match self.pick(&state) {
+            Some(at) if state.waiting.is_empty() => {
+                send(&mut state.workers[at], flight);
+                false
             }
-            // Not delivered: the next worker is a live one, or a fresh one.
+            _ => {
+                state.waiting.push_back(flight);
+                self.reserve_start(&mut state)
+            }
+        };
+        drop(state);
+        if grow {
+            self.start_in_background();
+        }
+        id
+    }
+
+    /// Cancels call `id` (killed, timed out or shut down): one still waiting
+    /// ends at once; one sent and not started is skipped by its worker; one
+    /// its worker may be running ends its worker. Its [`Done`] is told
+    /// `Killed` (a late reply is dropped). Does nothing for a call that ended.
+    pub(crate) fn cancel(&self, id: u64) {
+        let mut state = self.lock();
+        if let Some(at) = state.waiting.iter().position(|f| f.id == id) {
+            let flight = state.waiting.remove(at).expect("found");
+            drop(state);
+            flight.end(Err(Reason::Killed(KillReason::Token)));
+            return;
+        }
+        let state = &mut *state;
+        for worker in &mut state.workers {
+            let Some(flight) = worker.flights.iter_mut().find(|f| f.id == id) else {
+                continue;
+            };
+            if flight.cancelled {
+                return;
+            }
+            flight.cancelled = true;
+            if flight.started {
+                kill(worker, &mut state.children);
+            } else {
+                let mut cancel = Vec::with_capacity(13);
+                FrameBuf::tagged(&mut cancel, frame::CANCEL, id, &[]);
+                write(worker, &cancel);
+            }
+            return;
         }
     }
 
-    /// Sends the call to `worker` and waits for its result; `None` if the
-    /// call never reached it (the worker was dead), so it may go to another.
-    fn call_on(
+    /// Sends one finished `CALL` frame to a worker and returns the reply body,
+    /// blocking the calling thread until it comes. `memory_limit` is the one
+    /// the frame carries, which a worker that aborts is taken to have
+    /// exceeded. `cancelled` is checked every [`POLL`]: once it says so, the
+    /// call is cancelled (see [`cancel`](Self::cancel)).
+    ///
+    /// For calls whose body runs on a thread (sticky and lead-group process
+    /// calls, a worker host's jobs); calls in a coordinator's process queues
+    /// are [`submit`](Self::submit)ted.
+    pub(crate) fn call(
         self: &Arc<Self>,
-        mut worker: Worker,
-        request: &[u8],
+        request: Vec<u8>,
         memory_limit: Option<NonZeroU64>,
         cancelled: &dyn Fn() -> bool,
-    ) -> Option<Result<Vec<u8>, Reason>> {
-        let pid = worker.pid;
-        let mut polls = 0u32;
-        // Every POLL: cancelled? Every 20 POLLs: still alive? (Its socket
-        // closes when it dies, unless a process it started inherited it.)
-        let waiting = || {
-            if cancelled() {
-                return Wait::Cancel;
-            }
-            polls += 1;
-            if polls % 20 == 0 && self.exited(pid) {
-                return Wait::Dead;
-            }
-            Wait::Keep
-        };
-        let result = match worker.exchange(request, waiting) {
-            Outcome::Reply(VALUE, body) => {
-                self.checkin(worker);
-                Ok(body)
-            }
-            Outcome::Reply(PANIC, body) => {
-                self.checkin(worker);
-                let message = String::from_utf8_lossy(&body);
-                if let Some(on_panic) = &self.on_panic {
-                    on_panic(&message, pid);
-                }
-                Err(Reason::panic(message))
-            }
-            Outcome::Reply(frame::ERROR, body) => {
-                self.checkin(worker);
-                Err(Reason::Process(String::from_utf8_lossy(&body).into_owned()))
-            }
-            Outcome::Reply(kind, _) => {
-                let exit = self.retire(worker, false);
-                self.lost.fetch_add(1, Ordering::Relaxed);
-                #[cfg(feature = "tracing")]
-                tracing::error!(
-                    target: crate::telemetry::TARGET,
-                    pid,
-                    status = %exit.status,
-                    frame_kind = kind,
-                    "worker process lost"
-                );
-                Err(Reason::Process(format!(
-                    "worker process {pid} sent an unknown frame kind {kind} and was \
-                     replaced ({})",
-                    exit.status
-                )))
-            }
-            Outcome::NotDelivered => {
-                self.retire(worker, true);
-                self.died_idle.fetch_add(1, Ordering::Relaxed);
-                died_idle(pid);
-                return None;
-            }
-            Outcome::Lost => {
-                let Exit { status, aborted } = self.retire(worker, false);
-                self.lost.fetch_add(1, Ordering::Relaxed);
-                #[cfg(feature = "tracing")]
-                tracing::error!(
-                    target: crate::telemetry::TARGET,
-                    pid,
-                    status = %status,
-                    memory_limit = memory_limit.filter(|_| aborted).map(NonZeroU64::get),
-                    "worker process lost"
-                );
-                Err(match memory_limit {
-                    // An allocation the limit refused aborts the worker.
-                    Some(limit) if aborted => Reason::MemoryLimit { limit, pid, status },
-                    _ => Reason::WorkerLost { pid, status },
-                })
-            }
-            Outcome::Killed => {
-                self.retire(worker, true);
-                self.killed.fetch_add(1, Ordering::Relaxed);
-                Err(Reason::Killed(KillReason::Token))
-            }
-        };
-        Some(result)
-    }
-
-    /// An idle worker, a new one if the pool has room, or the next one freed.
-    fn checkout(self: &Arc<Self>, cancelled: &dyn Fn() -> bool) -> Result<Worker, Reason> {
-        let mut state = self.lock();
+    ) -> Result<Reply, Reason> {
+        type Slot = (Mutex<Option<Result<Reply, Reason>>>, Condvar);
+        let slot: Arc<Slot> = Arc::default();
+        let told = slot.clone();
+        let done: Done = Box::new(move |result| {
+            *told.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            told.1.notify_one();
+        });
+        let id = self.submit(ProcessJob::new(request, memory_limit, done));
+        let mut result = slot.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cancel_sent = false;
         loop {
-            if state.closed {
-                return Err(Reason::Shutdown);
+            if let Some(result) = result.take() {
+                return result;
             }
-            if let Some(worker) = state.idle.pop() {
-                // A worker that died while idle has not seen this call: it
-                // leaves the pool here, and the call goes on to the next one.
-                let child = state.children.get_mut(&worker.pid);
-                if child.is_some_and(|child| !matches!(child.try_wait(), Ok(None))) {
-                    state.children.remove(&worker.pid);
-                    self.died_idle.fetch_add(1, Ordering::Relaxed);
-                    died_idle(worker.pid);
-                    continue;
-                }
-                return Ok(worker);
+            if !cancel_sent && cancelled() {
+                cancel_sent = true;
+                drop(result);
+                self.cancel(id);
+                result = slot.0.lock().unwrap_or_else(|p| p.into_inner());
+                continue;
             }
-            if state.children.len() + state.starting < self.size {
-                state.starting += 1;
-                drop(state);
-                return self.adopt(self.spawn());
-            }
-            if cancelled() {
-                return Err(Reason::Killed(KillReason::Token));
-            }
-            state = self
-                .freed
-                .wait_timeout(state, POLL)
+            result = slot
+                .1
+                .wait_timeout(result, POLL)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
     }
 
-    fn checkin(&self, worker: Worker) {
-        let mut state = self.lock();
-        if state.closed {
-            // Shutdown took the child already; closing the socket ends it.
-            return;
-        }
-        state.idle.push(worker);
-        drop(state);
-        self.freed.notify_one();
+    /// The worker a call goes to now: the least busy one with room. While the
+    /// pool is not full a worker takes one call at a time (a new worker is
+    /// better than a queue behind a long call); once it is, up to `depth`.
+    fn pick(&self, state: &PoolState) -> Option<usize> {
+        let limit = if state.workers.len() >= self.size {
+            self.depth
+        } else {
+            1
+        };
+        state
+            .workers
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| {
+                !w.broken && !w.killed && w.garbled.is_none() && w.flights.len() < limit
+            })
+            .min_by_key(|(_, w)| w.flights.len())
+            .map(|(at, _)| at)
     }
 
-    /// Removes a worker that died or must die, kills and reaps it, and starts a
-    /// replacement in the background. How it ended.
-    fn retire(self: &Arc<Self>, worker: Worker, kill: bool) -> Exit {
-        drop(worker.socket);
-        let child = {
-            let mut state = self.lock();
-            let child = state.children.remove(&worker.pid);
-            state.reaping += usize::from(child.is_some());
-            child
+    fn can_grow(&self, state: &PoolState) -> bool {
+        !state.closed && state.children.len() + state.starting < self.size
+    }
+
+    /// Reserves a start if calls wait that no worker being started will take
+    /// and the pool has room for another; the caller then starts it.
+    fn reserve_start(&self, state: &mut PoolState) -> bool {
+        if state.waiting.len() > state.starting && self.can_grow(state) {
+            state.starting += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Starts one worker, reserved in `starting`, on a short-lived thread.
+    fn start_in_background(self: &Arc<Self>) {
+        let pool = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("tokengate-process-start".into())
+            .spawn(move || {
+                let started = pool.spawn();
+                let _ = pool.adopt(started);
+            });
+        if let Err(err) = spawned {
+            self.start_failed(io::Error::other(format!(
+                "could not start a thread to start a worker process: {err}"
+            )));
+        }
+    }
+
+    /// Takes a worker started for a slot reserved in `starting` into the
+    /// pool, with a reader thread, and sends it what waits; or ends it if the
+    /// pool closed meanwhile. Either way the slot is settled.
+    fn adopt(
+        self: &Arc<Self>,
+        started: io::Result<(UnixStream, Child, FrameReader)>,
+    ) -> Result<(), Reason> {
+        let (socket, child, reader) = match started {
+            Ok(started) => started,
+            Err(err) => {
+                self.start_failed(err);
+                return Err(Reason::Shutdown);
+            }
         };
+        let pid = child.id();
+        let parts = (|| {
+            let (kick, kicked) = UnixStream::pair()?;
+            kick.set_nonblocking(true)?;
+            kicked.set_nonblocking(true)?;
+            let read = socket.try_clone()?;
+            read.set_read_timeout(Some(WATCH))?;
+            io::Result::Ok((kick, kicked, read))
+        })();
+        let (kick, kicked, read) = match parts {
+            Ok(parts) => parts,
+            Err(err) => {
+                end(child, Duration::ZERO);
+                self.start_failed(err);
+                return Err(Reason::Shutdown);
+            }
+        };
+        let mut state = self.lock();
+        if state.closed {
+            // Ended before the slot is settled: a stopping pool waits for
+            // the slot, so no worker it started outlives `shutdown`.
+            drop(state);
+            drop(socket);
+            end(child, Duration::ZERO);
+            self.lock().starting -= 1;
+            self.settled.notify_all();
+            return Err(Reason::Shutdown);
+        }
+        state.starting -= 1;
+        state.readers += 1;
+        state.children.insert(pid, child);
+        state.workers.push(Worker {
+            pid,
+            socket,
+            kick,
+            flights: VecDeque::new(),
+            unsent: Vec::new(),
+            killed: false,
+            broken: false,
+            garbled: None,
+        });
+        let pool = Arc::clone(self);
+        let reading = std::thread::Builder::new()
+            .name("tokengate-process-reader".into())
+            .spawn(move || pool.read(pid, read, kicked, reader));
+        if reading.is_err() {
+            // Without a reader nobody would hear from it: it goes.
+            state.readers -= 1;
+            let at = state.workers.len() - 1;
+            state.workers.remove(at);
+            let child = state.children.remove(&pid);
+            drop(state);
+            if let Some(child) = child {
+                end(child, Duration::ZERO);
+            }
+            self.settled.notify_all();
+            return Err(Reason::Shutdown);
+        }
+        self.serve_waiting(&mut state);
+        drop(state);
+        self.settled.notify_all();
+        self.pump();
+        Ok(())
+    }
+
+    /// A reserved start failed: the oldest waiting call (the one that asked
+    /// for the worker) fails with the error, and the slot is settled.
+    fn start_failed(self: &Arc<Self>, err: io::Error) {
+        let mut state = self.lock();
+        state.starting -= 1;
+        let closed = state.closed;
+        let failed = state.waiting.pop_front();
+        let again = !closed && self.reserve_start(&mut state);
+        drop(state);
+        self.settled.notify_all();
+        if let Some(flight) = failed {
+            flight.end(Err(if closed {
+                Reason::Shutdown
+            } else {
+                Reason::Process(format!("could not start a worker process: {err}"))
+            }));
+        }
+        if again {
+            self.start_in_background();
+        }
+    }
+
+    /// Sends waiting calls, oldest first, while workers have room.
+    fn serve_waiting(&self, state: &mut PoolState) {
+        while !state.waiting.is_empty() {
+            let Some(at) = self.pick(state) else {
+                return;
+            };
+            let flight = state.waiting.pop_front().expect("not empty");
+            send(&mut state.workers[at], flight);
+        }
+    }
+
+    /// Asks the coordinator for more calls, if none wait here.
+    fn pump(&self) {
+        if let Some(pump) = self.pump.get() {
+            pump();
+        }
+    }
+
+    /// A worker's reader thread: reads its frames and settles its calls
+    /// until it dies (or the pool stops), then buries it.
+    fn read(
+        self: Arc<Self>,
+        pid: u32,
+        mut socket: UnixStream,
+        kicked: UnixStream,
+        mut reader: FrameReader,
+    ) {
+        READER_OF.set(Arc::as_ptr(&self) as usize);
+        loop {
+            if !reader.buffered() && !self.wait_readable(pid, &socket, &kicked) {
+                continue;
+            }
+            let read = reader.next(&mut socket, || !self.exited(pid));
+            match read {
+                Ok((kind, body)) => {
+                    if !self.on_frame(pid, kind, body) {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        self.bury(pid);
+    }
+
+    /// Waits until the worker's socket is readable (or closed), sending
+    /// what a non-blocking send left meanwhile; false if it is not readable
+    /// yet (a kick, a flush, or a [`WATCH`] tick with the worker alive).
+    fn wait_readable(&self, pid: u32, socket: &UnixStream, kicked: &UnixStream) -> bool {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let unsent = {
+            let state = self.lock();
+            state
+                .workers
+                .iter()
+                .find(|w| w.pid == pid)
+                .is_some_and(|w| !w.unsent.is_empty() && !w.broken)
+        };
+        let flags = if unsent {
+            PollFlags::IN | PollFlags::OUT
+        } else {
+            PollFlags::IN
+        };
+        let mut fds = [PollFd::new(socket, flags), PollFd::new(kicked, PollFlags::IN)];
+        let watch = Timespec {
+            tv_sec: 0,
+            tv_nsec: WATCH.as_nanos() as _,
+        };
+        match poll(&mut fds, Some(&watch)) {
+            Ok(0) => {
+                // A worker whose socket a process it started inherited does
+                // not close it by dying.
+                let busy = self.lock().workers.iter().any(|w| w.pid == pid && !w.flights.is_empty());
+                return busy && self.exited(pid);
+            }
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+        let (socket_events, kick_events) = (fds[0].revents(), fds[1].revents());
+        if !kick_events.is_empty() {
+            let mut sink = [0u8; 64];
+            while matches!(
+                rustix::io::read(kicked, &mut sink),
+                Ok(n) if n > 0
+            ) {}
+        }
+        if socket_events.contains(PollFlags::OUT) {
+            let mut state = self.lock();
+            if let Some(worker) = state.workers.iter_mut().find(|w| w.pid == pid) {
+                flush(worker);
+            }
+        }
+        socket_events.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR)
+    }
+
+    /// Handles one frame from worker `pid`; false if the worker must go (it
+    /// sent what it should not).
+    fn on_frame(&self, pid: u32, kind: u8, body: Vec<u8>) -> bool {
+        let Some((id, rest)) = frame::split_id(&body).filter(|_| kind != READY) else {
+            return self.garble(pid, kind);
+        };
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        let Some(worker) = state.workers.iter_mut().find(|w| w.pid == pid) else {
+            return true;
+        };
+        let at = worker.flights.iter().position(|f| f.id == id);
+        match kind {
+            frame::STARTED => {
+                if let Some(flight) = at.map(|at| &mut worker.flights[at]) {
+                    flight.started = true;
+                    // Cancelled, and the worker started it before it read the
+                    // cancel: it runs, so its worker goes.
+                    if flight.cancelled {
+                        kill(worker, &mut state.children);
+                    }
+                }
+                true
+            }
+            frame::SKIPPED | VALUE | PANIC | frame::ERROR => {
+                let Some(flight) = at.and_then(|at| worker.flights.remove(at)) else {
+                    return true;
+                };
+                let result = match kind {
+                    _ if flight.cancelled => Err(Reason::Killed(KillReason::Token)),
+                    VALUE => Ok(Reply(body)),
+                    PANIC => {
+                        let message = String::from_utf8_lossy(rest).into_owned();
+                        if let Some(on_panic) = &self.on_panic {
+                            on_panic(&message, pid);
+                        }
+                        Err(Reason::panic(message))
+                    }
+                    frame::ERROR => Err(Reason::Process(String::from_utf8_lossy(rest).into_owned())),
+                    // Skipped, yet not cancelled: only a bug could do that.
+                    _ => Err(Reason::Process(format!(
+                        "worker process {pid} skipped a call nobody cancelled; this is a bug \
+                         in tokengate, please report it"
+                    ))),
+                };
+                self.serve_waiting(state);
+                let more = state.waiting.is_empty();
+                drop(guard);
+                if more {
+                    self.pump();
+                }
+                flight.end(result);
+                true
+            }
+            _ => self.garble(pid, kind),
+        }
+    }
+
+    /// Worker `pid` sent a frame of an unknown `kind`: it is killed, and the
+    /// call it ran fails with an error that says so.
+    fn garble(&self, pid: u32, kind: u8) -> bool {
+        let mut state = self.lock();
+        let state = &mut *state;
+        if let Some(worker) = state.workers.iter_mut().find(|w| w.pid == pid) {
+            worker.garbled = Some(kind);
+            kill(worker, &mut state.children);
+        }
+        false
+    }
+
+    /// Worker `pid` died, or was killed, or the pool stopped: reaps it,
+    /// settles its calls (the one it may have run fails; the others go to
+    /// another worker), and starts a replacement.
+    fn bury(self: Arc<Self>, pid: u32) {
+        let (worker, child, closed) = {
+            let mut state = self.lock();
+            let at = state.workers.iter().position(|w| w.pid == pid);
+            let worker = at.map(|at| state.workers.remove(at));
+            let child = state.children.remove(&pid);
+            state.reaping += usize::from(child.is_some());
+            (worker, child, state.closed)
+        };
+        let Some(mut worker) = worker else {
+            self.reader_exited();
+            return;
+        };
+        let _ = worker.socket.shutdown(Shutdown::Both);
         let exit = match child {
             Some(child) => {
                 // Unless killed, it closed its socket: it has exited or is
                 // about to, so it gets a grace period first.
-                let exit = end(child, if kill { Duration::ZERO } else { EXIT_GRACE });
+                let grace = if worker.killed || worker.garbled.is_some() {
+                    Duration::ZERO
+                } else {
+                    EXIT_GRACE
+                };
+                let exit = end(child, grace);
                 self.lock().reaping -= 1;
-                self.freed.notify_all();
                 exit
             }
             None => Exit {
@@ -349,69 +755,70 @@ impl ProcessPool {
                 aborted: false,
             },
         };
-        self.replace();
-        exit
-    }
-
-    /// Starts one worker on a short-lived thread, so that the pool is warm
-    /// again without delaying the failed call's result.
-    fn replace(self: &Arc<Self>) {
-        {
-            let mut state = self.lock();
-            if state.closed || state.children.len() + state.starting >= self.size {
-                return;
+        let mut ended = Vec::new();
+        let mut resend = Vec::new();
+        let mut ran = false;
+        for flight in worker.flights.drain(..) {
+            if flight.cancelled {
+                ended.push((flight, Err(Reason::Killed(KillReason::Token))));
+            } else if closed {
+                // Ended by the stop: its call was resolved already, unless
+                // a thread blocks on it.
+                ended.push((flight, Err(Reason::Shutdown)));
+            } else if flight.started {
+                ran = true;
+                let reason = lost(pid, &exit, flight.memory_limit, worker.garbled);
+                ended.push((flight, Err(reason)));
+            } else {
+                resend.push(flight);
             }
-            state.starting += 1;
         }
-        let pool = Arc::clone(self);
-        let spawned = std::thread::Builder::new()
-            .name("tokengate-process-restart".into())
-            .spawn(move || {
-                // On an error, the next call that finds no idle worker tries
-                // again, and reports the error if it persists.
-                if let Ok(worker) = pool.adopt(pool.spawn()) {
-                    pool.checkin(worker);
-                }
-            });
-        if spawned.is_err() {
-            self.lock().starting -= 1;
-        }
-    }
-
-    /// Takes a worker started for a slot reserved in `starting` into the
-    /// pool, or ends it if the pool closed meanwhile. Either way the slot is
-    /// settled and a waiting checkout is told.
-    fn adopt(&self, started: io::Result<(Worker, Child)>) -> Result<Worker, Reason> {
         let mut state = self.lock();
-        let adopted = match started {
-            Ok((worker, child)) if !state.closed => {
-                state.children.insert(worker.pid, child);
-                Ok(worker)
+        if state.closed {
+            ended.extend(resend.drain(..).map(|f| (f, Err(Reason::Shutdown))));
+        } else if !closed {
+            self.resent.fetch_add(resend.len() as u64, Ordering::Relaxed);
+            for flight in resend.into_iter().rev() {
+                state.waiting.push_front(flight);
             }
-            Ok((_, child)) => {
-                // Ended before the slot is settled: a stopping pool waits for
-                // the slot, so no worker it started outlives `shutdown`.
-                drop(state);
-                end(child, Duration::ZERO);
-                state = self.lock();
-                Err(Reason::Shutdown)
+            if worker.killed {
+                self.killed.fetch_add(1, Ordering::Relaxed);
+            } else if ran {
+                self.lost.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.died_idle.fetch_add(1, Ordering::Relaxed);
+                died_idle(pid);
             }
-            Err(err) if state.closed => {
-                drop(err);
-                Err(Reason::Shutdown)
-            }
-            Err(err) => Err(Reason::Process(format!(
-                "could not start a worker process: {err}"
-            ))),
+        }
+        // A replacement, whether or not calls wait: the pool stays warm.
+        let replace = self.can_grow(&state) && {
+            state.starting += 1;
+            true
         };
-        state.starting -= 1;
+        self.serve_waiting(&mut state);
+        let more = state.waiting.is_empty();
         drop(state);
-        self.freed.notify_all();
-        adopted
+        self.settled.notify_all();
+        if replace {
+            self.start_in_background();
+        }
+        for (flight, result) in ended {
+            flight.end(result);
+        }
+        if more {
+            self.pump();
+        }
+        self.reader_exited();
     }
 
-    /// Starts one worker process and waits until it reports ready.
-    fn spawn(&self) -> io::Result<(Worker, Child)> {
+    fn reader_exited(&self) {
+        self.lock().readers -= 1;
+        self.settled.notify_all();
+    }
+
+    /// Starts one worker process and waits until it reports ready: its
+    /// socket, its process, and the reader that read its `READY`.
+    fn spawn(&self) -> io::Result<(UnixStream, Child, FrameReader)> {
         if !entry::SUPPORTED {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -424,7 +831,7 @@ impl ProcessPool {
                  not run, so it cannot start workers of its own",
             ));
         }
-        let (ours, theirs) = UnixStream::pair()?;
+        let (mut ours, theirs) = UnixStream::pair()?;
         let child = {
             // The command owns the child's end until it is dropped here; from
             // then on the child holds the only copy, and its exit closes the
@@ -439,16 +846,12 @@ impl ProcessPool {
             command.spawn()?
         };
         let pid = child.id();
-        let mut worker = Worker {
-            pid,
-            socket: ours,
-            reader: FrameReader::new(),
-        };
-        let ready = worker.socket.set_read_timeout(Some(POLL)).and_then(|()| {
+        let mut reader = FrameReader::new();
+        let ready = ours.set_read_timeout(Some(POLL)).and_then(|()| {
             let deadline = Instant::now() + READY_TIMEOUT;
             // A pool that closes meanwhile does not wait for the new worker.
             let keep_waiting = || Instant::now() < deadline && !self.lock().closed;
-            match worker.reader.next(&mut worker.socket, keep_waiting) {
+            match reader.next(&mut ours, keep_waiting) {
                 Ok((READY, _)) => Ok(()),
                 Ok((kind, _)) => Err(io::Error::other(format!(
                     "worker process {pid} sent frame kind {kind} instead of ready"
@@ -470,7 +873,7 @@ impl ProcessPool {
         match ready {
             Ok(()) => {
                 self.spawned.fetch_add(1, Ordering::Relaxed);
-                Ok((worker, child))
+                Ok((ours, child, reader))
             }
             Err(err) => {
                 end(child, Duration::ZERO);
@@ -479,21 +882,34 @@ impl ProcessPool {
         }
     }
 
-    /// Stops the pool: idle workers get their socket closed and exit; busy
-    /// ones (whose calls the coordinator has already resolved) are killed.
-    /// Every worker is reaped before this returns, including those being
-    /// started or retired on other threads meanwhile.
+    /// Stops the pool: waiting calls fail; idle workers get their socket
+    /// closed and exit; busy ones (whose calls the coordinator has already
+    /// resolved) are killed. Every worker is reaped, and every reader thread
+    /// has settled its calls and exited, before this returns, including
+    /// workers being started meanwhile. Called from a reader thread (a call
+    /// it settled stopped the coordinator), it does not wait for that thread.
     pub(crate) fn shutdown(&self) {
-        let (idle, children) = {
+        let (waiting, children, idle) = {
             let mut state = self.lock();
             state.closed = true;
+            let mut idle = Vec::new();
+            for worker in &state.workers {
+                if worker.flights.is_empty() {
+                    idle.push(worker.pid);
+                    // Its end of the socket reads the end: it exits.
+                    let _ = worker.socket.shutdown(Shutdown::Write);
+                }
+            }
             (
-                std::mem::take(&mut state.idle),
+                std::mem::take(&mut state.waiting),
                 std::mem::take(&mut state.children),
+                idle,
             )
         };
-        self.freed.notify_all();
-        let idle: Vec<u32> = idle.into_iter().map(|worker| worker.pid).collect();
+        self.settled.notify_all();
+        for flight in waiting {
+            flight.end(Err(Reason::Shutdown));
+        }
         for (pid, child) in children {
             let grace = if idle.contains(&pid) {
                 EXIT_GRACE
@@ -502,10 +918,11 @@ impl ProcessPool {
             };
             end(child, grace);
         }
+        let own = usize::from(READER_OF.get() == std::ptr::from_ref(self) as usize);
         let mut state = self.lock();
-        while state.starting > 0 || state.reaping > 0 {
+        while state.starting > 0 || state.reaping > 0 || state.readers > own {
             state = self
-                .freed
+                .settled
                 .wait_timeout(state, POLL)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
@@ -520,16 +937,27 @@ impl ProcessPool {
         }
     }
 
+    /// Calls the pool holds: waiting for room, or in flight to a worker.
+    pub(crate) fn busy(&self) -> usize {
+        let state = self.lock();
+        state.waiting.len() + state.workers.iter().map(|w| w.flights.len()).sum::<usize>()
+    }
+
     pub(crate) fn stats(&self) -> ProcessStats {
         let state = self.lock();
         ProcessStats {
             size: self.size,
+            pipeline: self.depth,
             alive: state.children.len(),
-            idle: state.idle.len(),
+            idle: state.workers.iter().filter(|w| w.flights.is_empty()).count(),
+            in_flight: state.waiting.len()
+                + state.workers.iter().map(|w| w.flights.len()).sum::<usize>(),
+            waiting: 0,
             spawned: self.spawned.load(Ordering::Relaxed),
             lost: self.lost.load(Ordering::Relaxed),
             died_idle: self.died_idle.load(Ordering::Relaxed),
             killed: self.killed.load(Ordering::Relaxed),
+            resent: self.resent.load(Ordering::Relaxed),
         }
     }
 
@@ -546,28 +974,95 @@ impl Drop for ProcessPool {
     }
 }
 
-impl Worker {
-    /// Sends `request` and reads the reply, giving up (and reporting `Killed`)
-    /// once `cancelled` says so.
-    fn exchange(&mut self, request: &[u8], mut waiting: impl FnMut() -> Wait) -> Outcome {
-        if frame::send(&mut self.socket, request).is_err() {
-            // Its end of the socket is closed: it died before this call.
-            return Outcome::NotDelivered;
+/// Sends `flight` to `worker` and counts it in flight there. A worker with
+/// nothing in flight starts it as soon as it reads it, so it counts as
+/// started at once and the worker reports no `STARTED` for it.
+fn send(worker: &mut Worker, mut flight: Flight) {
+    let flags = if worker.flights.is_empty() {
+        frame::IMPLICIT_START
+    } else {
+        0
+    };
+    flight.started = flags != 0;
+    frame::address(&mut flight.frame, flight.id, flags);
+    write(worker, &flight.frame);
+    worker.flights.push_back(flight);
+}
+
+/// Writes `bytes` to `worker` without blocking: what the socket does not
+/// take now waits in `unsent`, behind anything already there, and the
+/// worker's reader thread sends it as the socket drains.
+fn write(worker: &mut Worker, bytes: &[u8]) {
+    if worker.broken {
+        return;
+    }
+    if !worker.unsent.is_empty() {
+        worker.unsent.extend_from_slice(bytes);
+        return;
+    }
+    match rustix::net::send(&worker.socket, bytes, rustix::net::SendFlags::DONTWAIT) {
+        Ok(n) if n == bytes.len() => {}
+        Ok(n) => {
+            worker.unsent.extend_from_slice(&bytes[n..]);
+            kick(worker);
         }
-        let mut dead = false;
-        let read = self.reader.next(&mut self.socket, || match waiting() {
-            Wait::Keep => true,
-            Wait::Cancel => false,
-            Wait::Dead => {
-                dead = true;
-                false
+        Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {
+            worker.unsent.extend_from_slice(bytes);
+            kick(worker);
+        }
+        // Its end is closed: it is dead, and its reader will find out.
+        Err(_) => worker.broken = true,
+    }
+}
+
+/// Sends what `worker` has unsent, as far as its socket takes it now.
+fn flush(worker: &mut Worker) {
+    while !worker.unsent.is_empty() && !worker.broken {
+        match rustix::net::send(
+            &worker.socket,
+            &worker.unsent,
+            rustix::net::SendFlags::DONTWAIT,
+        ) {
+            Ok(n) => {
+                worker.unsent.drain(..n);
             }
-        });
-        match read {
-            Ok((kind, body)) => Outcome::Reply(kind, body),
-            Err(ReadError::Abandoned) if !dead => Outcome::Killed,
-            Err(_) => Outcome::Lost,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::AGAIN) => return,
+            Err(_) => worker.broken = true,
         }
+    }
+    if worker.unsent.is_empty() && worker.unsent.capacity() > 64 << 20 {
+        worker.unsent = Vec::new();
+    }
+}
+
+/// Wakes `worker`'s reader thread, to send its unsent bytes.
+fn kick(worker: &Worker) {
+    // A full kick socket has a wake-up pending already.
+    let _ = rustix::io::write(&worker.kick, &[1]);
+}
+
+/// Kills `worker`'s process (SIGKILL) for a cancelled call (or a garbled
+/// frame, already noted); its reader thread reaps it.
+fn kill(worker: &mut Worker, children: &mut HashMap<u32, Child>) {
+    worker.killed |= worker.garbled.is_none();
+    if let Some(child) = children.get_mut(&worker.pid) {
+        let _ = child.kill();
+    }
+}
+
+/// Why a call that worker `pid` may have been running ended with it.
+fn lost(pid: u32, exit: &Exit, memory_limit: Option<NonZeroU64>, garbled: Option<u8>) -> Reason {
+    let status = exit.status.clone();
+    if let Some(kind) = garbled {
+        return Reason::Process(format!(
+            "worker process {pid} sent an unknown frame kind {kind} and was replaced ({status})"
+        ));
+    }
+    match memory_limit {
+        // An allocation the limit refused aborts the worker.
+        Some(limit) if exit.aborted => Reason::MemoryLimit { limit, pid, status },
+        _ => Reason::WorkerLost { pid, status },
     }
 }
 

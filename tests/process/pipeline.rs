@@ -132,3 +132,28 @@ fn a_worker_killed_with_pipelined_calls_fails_only_the_running_one() {
         assert_eq!((op.completed, op.failed), (3, 0));
     });
 }
+
+#[test]
+fn under_reject_a_full_process_queue_turns_calls_away() {
+    let dir = scratch_dir("reject");
+    with_coordinator(
+        builder("p-reject")
+            .process_workers(1)
+            .process_pipeline(1)
+            .lane_capacity(2)
+            .full_lane_policy(tokengate::FullLanePolicy::Reject),
+        |coordinator| {
+            let pid_file = dir.join("pid");
+            let blocker = fns::spin(pid_file.display().to_string(), 60);
+            read_when_written(&pid_file);
+            let waiting: Vec<_> = (0..2u64).map(fns::square).collect();
+            let err = resolve(fns::square(9)).unwrap_err();
+            assert!(err.is_rejected(), "{err}");
+            assert_eq!(coordinator.stats().processes.waiting, 2);
+            assert!(blocker.kill());
+            for (n, token) in (0..2u64).zip(waiting) {
+                assert_eq!(value(token), n * n);
+            }
+        },
+    );
+}

@@ -543,8 +543,18 @@ impl fmt::Display for Stats {
         if p.spawned > 0 {
             writeln!(
                 f,
-                "processes: {} alive ({} idle) of {}, {} started, {} lost, {} died idle, {} killed",
-                p.alive, p.idle, p.size, p.spawned, p.lost, p.died_idle, p.killed
+                "processes: {} alive ({} idle) of {}, {} started, {} lost, {} died idle, {} killed; \
+                 calls: {} waiting, {} in flight, {} resent",
+                p.alive,
+                p.idle,
+                p.size,
+                p.spawned,
+                p.lost,
+                p.died_idle,
+                p.killed,
+                p.waiting,
+                p.in_flight,
+                p.resent
             )?;
         }
         if let Some(r) = &self.remote {

@@ -983,9 +983,11 @@ fn send(worker: &mut Worker, mut flight: Flight) {
     } else {
         0
     };
-    flight.started = flags != 0;
     frame::address(&mut flight.frame, flight.id, flags);
     write(worker, &flight.frame);
+    // A worker whose socket refused the call (it died) never saw it: the
+    // call goes to another worker once its reader buries it.
+    flight.started = flags != 0 && !worker.broken;
     worker.flights.push_back(flight);
 }
 

@@ -72,6 +72,9 @@ fn a_call_waiting_for_a_process_waits_in_its_queue_and_can_be_killed() {
 fn a_call_killed_behind_a_running_one_in_its_process_leaves_the_process_alone() {
     let dir = scratch_dir("behind");
     with_coordinator(builder("p-behind").process_workers(1), |coordinator| {
+        // A worker takes calls behind the one it runs once its last one was
+        // short.
+        assert_eq!(value(fns::square(1)), 1);
         let pid_file = dir.join("pid");
         let runner = fns::spin(pid_file.display().to_string(), 60);
         let pid: u32 = read_when_written(&pid_file).parse().unwrap();
@@ -98,6 +101,7 @@ fn a_call_killed_behind_a_running_one_in_its_process_leaves_the_process_alone() 
         let stats = coordinator.stats().processes;
         assert_eq!((stats.killed, stats.lost), (1, 0), "{stats:?}");
         assert_eq!(stats.resent, 1, "{stats:?}");
+        assert_eq!(coordinator.stats().op("p_square").unwrap().counts.completed, 2);
     });
 }
 
@@ -107,6 +111,7 @@ fn a_worker_killed_with_pipelined_calls_fails_only_the_running_one() {
     let marks = dir.join("marks");
     std::fs::create_dir(&marks).unwrap();
     with_coordinator(builder("p-pipelined").process_workers(1), |coordinator| {
+        assert_eq!(value(fns::square(1)), 1);
         let pid_file = dir.join("pid");
         let runner = fns::spin(pid_file.display().to_string(), 60);
         let pid = read_when_written(&pid_file);
@@ -156,4 +161,21 @@ fn under_reject_a_full_process_queue_turns_calls_away() {
             }
         },
     );
+}
+
+#[test]
+fn no_call_waits_in_a_process_behind_a_long_one() {
+    let dir = scratch_dir("long");
+    with_coordinator(builder("p-long").process_workers(1), |coordinator| {
+        // Its last call was long: the worker takes one call at a time.
+        assert_eq!(value(fns::heavy_nap(20)), 20);
+        let pid_file = dir.join("pid");
+        let runner = fns::spin(pid_file.display().to_string(), 60);
+        read_when_written(&pid_file);
+        let queued = fns::square(3);
+        let stats = coordinator.stats().processes;
+        assert_eq!((stats.in_flight, stats.waiting), (1, 1), "{stats:?}");
+        assert!(runner.kill());
+        assert_eq!(value(queued), 9);
+    });
 }

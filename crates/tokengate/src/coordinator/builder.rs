@@ -89,7 +89,7 @@ const MAX_PROCESSES: usize = 4096;
 const MAX_PIPELINE: usize = 1024;
 /// Calls in flight to one worker process, by default.
 #[cfg(feature = "process")]
-const DEFAULT_PIPELINE: usize = 4;
+const DEFAULT_PIPELINE: usize = 8;
 
 impl Config {
     /// Checks every setting, so that a bad one is an error from `start`, not a
@@ -475,14 +475,19 @@ impl CoordinatorBuilder {
     }
 
     /// How many calls may be in flight to one worker process at once
-    /// (default: 4). A worker process runs its calls one at a time; the ones
+    /// (default: 8). A worker process runs its calls one at a time; the ones
     /// behind the first wait in its socket, so that it starts the next as
     /// soon as it has answered one, without waiting a round trip for it
-    /// (pipelining). That is what makes a batch of short calls cheap. The
-    /// price: a call sent behind a long one waits for it, even if another
-    /// process frees up first. Calls are only pipelined once every worker
-    /// process has started, and always to the least busy one. `1` sends a
-    /// process only one call at a time.
+    /// (pipelining). That is what makes a batch of short calls cheap.
+    ///
+    /// A call sent behind another waits for it, even if another process
+    /// frees up first. So calls go to an idle process when there is one, and
+    /// are only queued behind a busy one once every worker process has
+    /// started, and only while that process's calls are short (the one it
+    /// runs has run for under a millisecond, and so did the one before);
+    /// behind longer calls they wait in their process queue and go to
+    /// whichever process frees up first. `1` sends a process one call at a
+    /// time.
     ///
     /// # Examples
     ///

@@ -180,7 +180,10 @@ fn serve() -> i32 {
                 return 0;
             }
         }
-        let (mut reply, limit_lifted) = answer(request, spare);
+        let started = std::time::Instant::now();
+        let id = frame::split_id(&body).map_or(0, |(id, _)| id);
+        let (mut reply, limit_lifted) = answer(id, request, spare);
+        frame::set_ran(&mut reply, started.elapsed());
         reader.recycle(body);
         if out.is_empty() {
             std::mem::swap(&mut out, &mut reply);
@@ -218,15 +221,15 @@ fn readable(socket: &UnixStream) -> bool {
     matches!(poll(&mut fds, Some(&rustix::event::Timespec::default())), Ok(n) if n > 0)
 }
 
-/// The reply frame to one `CALL` (`None`: its body did not parse), written
-/// into `buf`'s allocation, run under the call's memory limit, if it has one;
-/// and whether the limit was lifted again (always, when there was none).
-fn answer(request: Option<frame::Request<'_>>, buf: Vec<u8>) -> (Vec<u8>, bool) {
+/// The reply frame to `CALL` `id` (`request` is `None` if its body did not
+/// parse), written into `buf`'s allocation, run under the call's memory
+/// limit, if it has one; and whether the limit was lifted again (always, when
+/// there was none).
+fn answer(id: u64, request: Option<frame::Request<'_>>, buf: Vec<u8>) -> (Vec<u8>, bool) {
     let Some(request) = request else {
         let text = "a malformed call frame reached the worker process";
-        return (message(buf, ERROR, 0, text), true);
+        return (message(buf, ERROR, id, text), true);
     };
-    let id = request.id;
     let Some(f) = registry::find(request.op) else {
         let exe = std::env::current_exe().unwrap_or_default();
         let text = format!(
@@ -243,6 +246,7 @@ fn answer(request: Option<frame::Request<'_>>, buf: Vec<u8>) -> (Vec<u8>, bool) 
     };
     let mut frame = FrameBuf::reuse(buf, VALUE);
     frame.body().extend_from_slice(&id.to_le_bytes());
+    frame.body().extend_from_slice(&[0; 4]);
     let ran = catch_unwind(AssertUnwindSafe(|| (f.run)(request.args, frame.body())));
     // Before the reply allocates: the limit is the call's, not the worker's.
     let lifted = held.is_none_or(memory::Held::lift);
@@ -267,6 +271,7 @@ fn answer(request: Option<frame::Request<'_>>, buf: Vec<u8>) -> (Vec<u8>, bool) 
 fn message(buf: Vec<u8>, kind: u8, id: u64, text: &str) -> Vec<u8> {
     let mut frame = FrameBuf::reuse(buf, kind);
     frame.body().extend_from_slice(&id.to_le_bytes());
+    frame.body().extend_from_slice(&[0; 4]);
     frame.body().extend_from_slice(text.as_bytes());
     frame.finish().expect("a message is small")
 }

@@ -9,10 +9,10 @@
 //! worker → parent   READY    body = (empty), once, after start-up
 //!                   STARTED  body = id: u64 LE
 //!                   SKIPPED  body = id: u64 LE
-//!                   VALUE    body = id: u64 LE | encoded return value
-//!                   PANIC    body = id: u64 LE | the panic message, UTF-8
-//!                   ERROR    body = id: u64 LE | why the call could not run (codec,
-//!                                   unknown op)
+//!                   VALUE    body = id: u64 LE | ran: u32 LE | encoded return value
+//!                   PANIC    body = id: u64 LE | ran: u32 LE | the panic message, UTF-8
+//!                   ERROR    body = id: u64 LE | ran: u32 LE | why the call could not
+//!                                   run (codec, unknown op)
 //! ```
 //!
 //! Several calls may be in flight to one worker (pipelining); it runs them one
@@ -25,7 +25,9 @@
 //! the parent always knows which of its calls a worker may be running, and
 //! which it certainly has not started, which may go to another worker if
 //! this one dies. A `STARTED` is written together with the previous call's
-//! reply, so a worker with calls queued writes once per call.
+//! reply, so a worker with calls queued writes once per call. A reply says
+//! how long the call ran in the worker (`ran`, in microseconds), which tells
+//! the parent whether to queue calls behind the next one.
 
 use std::io::{self, Read, Write};
 use std::num::NonZeroU64;
@@ -117,6 +119,22 @@ pub(crate) fn send(dst: &mut impl Write, frame: &[u8]) -> io::Result<()> {
 pub(crate) fn address(frame: &mut [u8], id: u64, flags: u8) {
     frame[CALL_ID].copy_from_slice(&id.to_le_bytes());
     frame[CALL_FLAGS] = flags;
+}
+
+/// Where a reply's `ran` is, from the frame's start.
+const REPLY_RAN: std::ops::Range<usize> = HEADER + 8..HEADER + 12;
+
+/// Sets how long the call a finished reply frame answers ran.
+pub(crate) fn set_ran(frame: &mut [u8], ran: std::time::Duration) {
+    let micros = u32::try_from(ran.as_micros()).unwrap_or(u32::MAX);
+    frame[REPLY_RAN].copy_from_slice(&micros.to_le_bytes());
+}
+
+/// A reply body's `ran` and the rest.
+pub(crate) fn split_ran(rest: &[u8]) -> Option<(std::time::Duration, &[u8])> {
+    let (ran, rest) = rest.split_first_chunk::<4>()?;
+    let micros = u64::from(u32::from_le_bytes(*ran));
+    Some((std::time::Duration::from_micros(micros), rest))
 }
 
 /// The id at the start of a body (of every frame but `READY`), and the rest.

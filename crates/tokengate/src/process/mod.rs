@@ -30,11 +30,12 @@
 //! [`process_workers`] calls run in processes at once (default: one per core).
 //!
 //! Calls are pipelined: once every worker process has started, up to
-//! [`process_pipeline`] calls (default 4) are in flight to one, always the
+//! [`process_pipeline`] calls (default 8) are in flight to one, always the
 //! least busy. A worker runs them one at a time, in order, so it starts the
 //! next as soon as it has answered one, and a batch of short calls costs no
-//! round trip per call. A call queued behind a long one in a process waits for
-//! it; set the pipeline to 1 for long, uneven calls.
+//! round trip per call. Calls are only sent behind short ones (under a
+//! millisecond): behind a long call they wait in their process queue and go
+//! to whichever process frees up first.
 //!
 //! Calls whose tags route them to a thread keep that route: a `sticky_anchor`
 //! call waits in its domain and a lead's child in its lead's group (see

@@ -78,6 +78,11 @@ const POLL: Duration = Duration::from_millis(5);
 /// inherited it).
 const WATCH: Duration = Duration::from_millis(100);
 
+/// A worker takes calls behind the one it runs only while its last call ran
+/// for less than this. Behind a long call, a call would wait for it even if
+/// another worker freed up first.
+const SHORT: Duration = Duration::from_millis(1);
+
 /// How long a new worker may take to report ready.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -93,14 +98,15 @@ pub(crate) type OnPanic = Box<dyn Fn(&str, u32) + Send + Sync>;
 /// there is none.
 pub(crate) type Done = Box<dyn FnOnce(Result<Reply, Reason>) + Send>;
 
-/// A `VALUE` frame's body: the call's id, then its encoded value.
+/// A `VALUE` frame's body: the call's id and run time, then its encoded
+/// value.
 #[derive(Debug)]
 pub(crate) struct Reply(Vec<u8>);
 
 impl Reply {
     /// The encoded value.
     pub(crate) fn bytes(&self) -> &[u8] {
-        &self.0[8..]
+        &self.0[12..]
     }
 }
 
@@ -163,7 +169,7 @@ struct PoolState {
     /// Workers taken out of `children` and being reaped by their reader;
     /// `shutdown` waits for them.
     reaping: usize,
-    /// Reader threads alive.
+    /// Reader and writer threads alive (two per worker).
     readers: usize,
     closed: bool,
 }
@@ -172,12 +178,15 @@ struct PoolState {
 struct Worker {
     pid: u32,
     socket: UnixStream,
-    /// Wakes its reader thread, to send what a non-blocking send left.
-    kick: UnixStream,
+    /// Wakes its writer thread, to send what a non-blocking send left.
+    wake: Arc<Condvar>,
     /// Calls sent to it and not answered, in the order sent.
     flights: VecDeque<Flight>,
-    /// Bytes a non-blocking send left; its reader sends them.
+    /// Bytes a non-blocking send left, behind those its writer thread is
+    /// sending; the writer sends them next.
     unsent: Vec<u8>,
+    /// Its writer thread is sending bytes (taken from `unsent`).
+    writing: bool,
     /// Killed by the pool (for a cancelled call), not dead on its own.
     killed: bool,
     /// A send failed: it takes nothing more, and its reader will find it
@@ -185,6 +194,10 @@ struct Worker {
     broken: bool,
     /// It sent a frame of this unknown kind and was killed.
     garbled: Option<u8>,
+    /// Its last call ran for [`SHORT`] or longer (or it has run none yet).
+    slow: bool,
+    /// Wakes its reader thread, to kill it for a cancelled call it runs.
+    kick: UnixStream,
 }
 
 /// One call in the pool.
@@ -339,7 +352,6 @@ impl ProcessPool {
             flight.end(Err(Reason::Killed(KillReason::Token)));
             return;
         }
-        let state = &mut *state;
         for worker in &mut state.workers {
             let Some(flight) = worker.flights.iter_mut().find(|f| f.id == id) else {
                 continue;
@@ -349,7 +361,9 @@ impl ProcessPool {
             }
             flight.cancelled = true;
             if flight.started {
-                kill(worker, &mut state.children);
+                // Its reader kills the worker once it has read what the
+                // worker sent (see `read`).
+                let _ = rustix::io::write(&worker.kick, &[1]);
             } else {
                 let mut cancel = Vec::with_capacity(13);
                 FrameBuf::tagged(&mut cancel, frame::CANCEL, id, &[]);
@@ -403,24 +417,27 @@ impl ProcessPool {
         }
     }
 
-    /// The worker a call goes to now: the least busy one with room. While the
-    /// pool is not full a worker takes one call at a time (a new worker is
-    /// better than a queue behind a long call); once it is, up to `depth`.
+    /// The worker a call goes to now: the least busy one with room. An idle
+    /// worker always has room. A busy one takes more, up to `depth`, only
+    /// once the pool has all its workers (a new worker is better than a
+    /// queue behind a call), and only while its calls are short: its last
+    /// call ran for less than [`SHORT`]. Behind long calls, calls wait in
+    /// the queues instead, and go to whichever worker frees up first.
     fn pick(&self, state: &PoolState) -> Option<usize> {
-        let limit = if state.workers.len() >= self.size {
-            self.depth
-        } else {
-            1
-        };
-        state
-            .workers
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| {
-                !w.broken && !w.killed && w.garbled.is_none() && w.flights.len() < limit
-            })
-            .min_by_key(|(_, w)| w.flights.len())
-            .map(|(at, _)| at)
+        let full = state.workers.len() >= self.size;
+        let mut best: Option<(usize, usize)> = None;
+        for (at, w) in state.workers.iter().enumerate() {
+            let load = w.flights.len();
+            if w.broken || w.killed || w.garbled.is_some() || best.is_some_and(|(_, b)| b <= load)
+            {
+                continue;
+            }
+            let room = load == 0 || (full && load < self.depth && !w.slow);
+            if room {
+                best = Some((at, load));
+            }
+        }
+        best.map(|(at, _)| at)
     }
 
     fn can_grow(&self, state: &PoolState) -> bool {
@@ -473,11 +490,9 @@ impl ProcessPool {
             let (kick, kicked) = UnixStream::pair()?;
             kick.set_nonblocking(true)?;
             kicked.set_nonblocking(true)?;
-            let read = socket.try_clone()?;
-            read.set_read_timeout(Some(WATCH))?;
-            io::Result::Ok((kick, kicked, read))
+            io::Result::Ok((socket.try_clone()?, socket.try_clone()?, kick, kicked))
         })();
-        let (kick, kicked, read) = match parts {
+        let (read, written, kick, kicked) = match parts {
             Ok(parts) => parts,
             Err(err) => {
                 end(child, Duration::ZERO);
@@ -497,25 +512,46 @@ impl ProcessPool {
             return Err(Reason::Shutdown);
         }
         state.starting -= 1;
-        state.readers += 1;
+        state.readers += 2;
         state.children.insert(pid, child);
+        let wake = Arc::new(Condvar::new());
         state.workers.push(Worker {
             pid,
             socket,
-            kick,
+            wake: wake.clone(),
             flights: VecDeque::new(),
             unsent: Vec::new(),
+            writing: false,
             killed: false,
             broken: false,
             garbled: None,
+            slow: true,
+            kick,
         });
         let pool = Arc::clone(self);
         let reading = std::thread::Builder::new()
             .name("tokengate-process-reader".into())
-            .spawn(move || pool.read(pid, read, kicked, reader));
+            .spawn(move || pool.read(pid, read, &kicked, reader));
+        let pool = Arc::clone(self);
+        let writing = reading.is_ok().then(|| {
+            std::thread::Builder::new()
+                .name("tokengate-process-writer".into())
+                .spawn(move || pool.write_out(pid, written, &wake))
+        });
+        if let Some(Err(_)) = writing {
+            // The reader finds it dead, and buries it.
+            state.readers -= 1;
+            let _ = state.workers.last().expect("pushed").socket.shutdown(Shutdown::Both);
+            if let Some(child) = state.children.get_mut(&pid) {
+                let _ = child.kill();
+            }
+            drop(state);
+            self.settled.notify_all();
+            return Err(Reason::Shutdown);
+        }
         if reading.is_err() {
             // Without a reader nobody would hear from it: it goes.
-            state.readers -= 1;
+            state.readers -= 2;
             let at = state.workers.len() - 1;
             state.workers.remove(at);
             let child = state.children.remove(&pid);
@@ -575,20 +611,24 @@ impl ProcessPool {
 
     /// A worker's reader thread: reads its frames and settles its calls
     /// until it dies (or the pool stops), then buries it.
-    fn read(
-        self: Arc<Self>,
-        pid: u32,
-        mut socket: UnixStream,
-        kicked: UnixStream,
-        mut reader: FrameReader,
-    ) {
+    ///
+    /// It alone kills its worker for a cancelled call the worker may be
+    /// running, and only once it has read everything the worker sent: a
+    /// call that has just ended may have its reply (and the next call's
+    /// `STARTED`) on the way, and killing the worker then would take the
+    /// next call with it.
+    fn read(self: Arc<Self>, pid: u32, mut socket: UnixStream, kicked: &UnixStream, mut reader: FrameReader) {
         READER_OF.set(Arc::as_ptr(&self) as usize);
         loop {
-            if !reader.buffered() && !self.wait_readable(pid, &socket, &kicked) {
-                continue;
+            if !reader.buffered() {
+                self.kill_if_cancelled(pid, &socket);
+                match self.wait_readable(pid, &socket, kicked) {
+                    Readable::Yes => {}
+                    Readable::NotYet => continue,
+                    Readable::Dead => break,
+                }
             }
-            let read = reader.next(&mut socket, || !self.exited(pid));
-            match read {
+            match reader.next(&mut socket, || !self.exited(pid)) {
                 Ok((kind, body)) => {
                     if !self.on_frame(pid, kind, body) {
                         break;
@@ -600,25 +640,32 @@ impl ProcessPool {
         self.bury(pid);
     }
 
-    /// Waits until the worker's socket is readable (or closed), sending
-    /// what a non-blocking send left meanwhile; false if it is not readable
-    /// yet (a kick, a flush, or a [`WATCH`] tick with the worker alive).
-    fn wait_readable(&self, pid: u32, socket: &UnixStream, kicked: &UnixStream) -> bool {
+    /// Kills worker `pid` if the call it may be running was cancelled and it
+    /// has sent nothing more (which could be that call's reply).
+    fn kill_if_cancelled(&self, pid: u32, socket: &UnixStream) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let Some(worker) = state.workers.iter_mut().find(|w| w.pid == pid) else {
+            return;
+        };
+        if worker.killed || !worker.flights.iter().any(|f| f.started && f.cancelled) {
+            return;
+        }
+        let mut byte = [0u8; 1];
+        let flags = rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT;
+        if matches!(rustix::net::recv(socket, &mut byte, flags), Err(rustix::io::Errno::AGAIN)) {
+            kill(worker, &mut state.children);
+        }
+    }
+
+    /// Waits until worker `pid`'s socket is readable (or closed), for at
+    /// most [`WATCH`]; a kick ends the wait early.
+    fn wait_readable(&self, pid: u32, socket: &UnixStream, kicked: &UnixStream) -> Readable {
         use rustix::event::{PollFd, PollFlags, Timespec, poll};
-        let unsent = {
-            let state = self.lock();
-            state
-                .workers
-                .iter()
-                .find(|w| w.pid == pid)
-                .is_some_and(|w| !w.unsent.is_empty() && !w.broken)
-        };
-        let flags = if unsent {
-            PollFlags::IN | PollFlags::OUT
-        } else {
-            PollFlags::IN
-        };
-        let mut fds = [PollFd::new(socket, flags), PollFd::new(kicked, PollFlags::IN)];
+        let mut fds = [
+            PollFd::new(socket, PollFlags::IN),
+            PollFd::new(kicked, PollFlags::IN),
+        ];
         let watch = Timespec {
             tv_sec: 0,
             tv_nsec: WATCH.as_nanos() as _,
@@ -627,27 +674,68 @@ impl ProcessPool {
             Ok(0) => {
                 // A worker whose socket a process it started inherited does
                 // not close it by dying.
-                let busy = self.lock().workers.iter().any(|w| w.pid == pid && !w.flights.is_empty());
-                return busy && self.exited(pid);
+                let busy = self
+                    .lock()
+                    .workers
+                    .iter()
+                    .any(|w| w.pid == pid && !w.flights.is_empty());
+                return if busy && self.exited(pid) {
+                    Readable::Dead
+                } else {
+                    Readable::NotYet
+                };
             }
             Ok(_) => {}
-            Err(_) => return false,
+            Err(_) => return Readable::NotYet,
         }
-        let (socket_events, kick_events) = (fds[0].revents(), fds[1].revents());
-        if !kick_events.is_empty() {
+        if !fds[1].revents().is_empty() {
             let mut sink = [0u8; 64];
-            while matches!(
-                rustix::io::read(kicked, &mut sink),
-                Ok(n) if n > 0
-            ) {}
+            while matches!(rustix::io::read(kicked, &mut sink), Ok(n) if n > 0) {}
         }
-        if socket_events.contains(PollFlags::OUT) {
-            let mut state = self.lock();
-            if let Some(worker) = state.workers.iter_mut().find(|w| w.pid == pid) {
-                flush(worker);
+        if fds[0].revents().is_empty() {
+            Readable::NotYet
+        } else {
+            Readable::Yes
+        }
+    }
+
+    /// A worker's writer thread: sends what non-blocking sends left, in
+    /// order, blocking as long as the worker takes to read it (it reads
+    /// between calls), until the worker is buried.
+    fn write_out(self: Arc<Self>, pid: u32, mut socket: UnixStream, wake: &Condvar) {
+        use std::io::Write as _;
+        let mut state = self.lock();
+        let mut buf = Vec::new();
+        loop {
+            let Some(worker) = state.workers.iter_mut().find(|w| w.pid == pid) else {
+                break;
+            };
+            if worker.broken {
+                break;
+            }
+            if worker.unsent.is_empty() {
+                worker.writing = false;
+                state = wake.wait(state).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            buf.clear();
+            std::mem::swap(&mut buf, &mut worker.unsent);
+            worker.writing = true;
+            drop(state);
+            let sent = socket.write_all(&buf);
+            if buf.capacity() > 64 << 20 {
+                buf = Vec::new();
+            }
+            state = self.lock();
+            if sent.is_err()
+                && let Some(worker) = state.workers.iter_mut().find(|w| w.pid == pid)
+            {
+                // Its end is closed: it is dead, and its reader will find out.
+                worker.broken = true;
             }
         }
-        socket_events.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR)
+        drop(state);
+        self.reader_exited();
     }
 
     /// Handles one frame from worker `pid`; false if the worker must go (it
@@ -655,6 +743,14 @@ impl ProcessPool {
     fn on_frame(&self, pid: u32, kind: u8, body: Vec<u8>) -> bool {
         let Some((id, rest)) = frame::split_id(&body).filter(|_| kind != READY) else {
             return self.garble(pid, kind);
+        };
+        // A reply says how long its call ran.
+        let (ran, rest) = match kind {
+            VALUE | PANIC | frame::ERROR => match frame::split_ran(rest) {
+                Some((ran, rest)) => (Some(ran), rest),
+                None => return self.garble(pid, kind),
+            },
+            _ => (None, rest),
         };
         let mut guard = self.lock();
         let state = &mut *guard;
@@ -664,13 +760,11 @@ impl ProcessPool {
         let at = worker.flights.iter().position(|f| f.id == id);
         match kind {
             frame::STARTED => {
+                // Cancelled, and the worker started it before it read the
+                // cancel: its reader kills the worker once it has read what
+                // the worker sent.
                 if let Some(flight) = at.map(|at| &mut worker.flights[at]) {
                     flight.started = true;
-                    // Cancelled, and the worker started it before it read the
-                    // cancel: it runs, so its worker goes.
-                    if flight.cancelled {
-                        kill(worker, &mut state.children);
-                    }
                 }
                 true
             }
@@ -678,6 +772,9 @@ impl ProcessPool {
                 let Some(flight) = at.and_then(|at| worker.flights.remove(at)) else {
                     return true;
                 };
+                if let Some(ran) = ran {
+                    worker.slow = ran >= SHORT;
+                }
                 let result = match kind {
                     _ if flight.cancelled => Err(Reason::Killed(KillReason::Token)),
                     VALUE => Ok(Reply(body)),
@@ -737,6 +834,8 @@ impl ProcessPool {
             return;
         };
         let _ = worker.socket.shutdown(Shutdown::Both);
+        // Its writer finds it gone and exits.
+        worker.wake.notify_all();
         let exit = match child {
             Some(child) => {
                 // Unless killed, it closed its socket: it has exited or is
@@ -974,6 +1073,16 @@ impl Drop for ProcessPool {
     }
 }
 
+/// What a reader thread found its worker's socket to be.
+enum Readable {
+    Yes,
+    /// Not yet: a kick, or a [`WATCH`] tick with the worker alive.
+    NotYet,
+    /// Its worker exited, yet the socket is open (a process it started
+    /// holds it).
+    Dead,
+}
+
 /// Sends `flight` to `worker` and counts it in flight there. A worker with
 /// nothing in flight starts it as soon as it reads it, so it counts as
 /// started at once and the worker reports no `STARTED` for it.
@@ -993,55 +1102,35 @@ fn send(worker: &mut Worker, mut flight: Flight) {
 
 /// Writes `bytes` to `worker` without blocking: what the socket does not
 /// take now waits in `unsent`, behind anything already there, and the
-/// worker's reader thread sends it as the socket drains.
+/// worker's writer thread sends it.
 fn write(worker: &mut Worker, bytes: &[u8]) {
     if worker.broken {
         return;
     }
-    if !worker.unsent.is_empty() {
+    if worker.writing || !worker.unsent.is_empty() {
         worker.unsent.extend_from_slice(bytes);
+        worker.wake.notify_one();
         return;
     }
-    match rustix::net::send(&worker.socket, bytes, rustix::net::SendFlags::DONTWAIT) {
+    let sent = loop {
+        match rustix::net::send(&worker.socket, bytes, rustix::net::SendFlags::DONTWAIT) {
+            Err(rustix::io::Errno::INTR) => {}
+            sent => break sent,
+        }
+    };
+    match sent {
         Ok(n) if n == bytes.len() => {}
         Ok(n) => {
             worker.unsent.extend_from_slice(&bytes[n..]);
-            kick(worker);
+            worker.wake.notify_one();
         }
-        Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => {
+        Err(rustix::io::Errno::AGAIN) => {
             worker.unsent.extend_from_slice(bytes);
-            kick(worker);
+            worker.wake.notify_one();
         }
         // Its end is closed: it is dead, and its reader will find out.
         Err(_) => worker.broken = true,
     }
-}
-
-/// Sends what `worker` has unsent, as far as its socket takes it now.
-fn flush(worker: &mut Worker) {
-    while !worker.unsent.is_empty() && !worker.broken {
-        match rustix::net::send(
-            &worker.socket,
-            &worker.unsent,
-            rustix::net::SendFlags::DONTWAIT,
-        ) {
-            Ok(n) => {
-                worker.unsent.drain(..n);
-            }
-            Err(rustix::io::Errno::INTR) => {}
-            Err(rustix::io::Errno::AGAIN) => return,
-            Err(_) => worker.broken = true,
-        }
-    }
-    if worker.unsent.is_empty() && worker.unsent.capacity() > 64 << 20 {
-        worker.unsent = Vec::new();
-    }
-}
-
-/// Wakes `worker`'s reader thread, to send its unsent bytes.
-fn kick(worker: &Worker) {
-    // A full kick socket has a wake-up pending already.
-    let _ = rustix::io::write(&worker.kick, &[1]);
 }
 
 /// Kills `worker`'s process (SIGKILL) for a cancelled call (or a garbled

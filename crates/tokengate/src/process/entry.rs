@@ -145,8 +145,13 @@ fn serve() -> i32 {
     loop {
         // Take in every frame that has arrived (a `CANCEL` takes its call out
         // of the queue before it starts); wait for one only with nothing to
-        // run, once the replies are out.
-        while queue.is_empty() || reader.buffered() || readable(&socket) {
+        // run, once the replies are out. A lone call the parent counts as
+        // started already is never cancelled by a frame (the parent kills
+        // this worker instead): it starts without a look for more.
+        while queue.is_empty()
+            || reader.buffered()
+            || (!(queue.len() == 1 && implicit(&queue[0])) && readable(&socket))
+        {
             if queue.is_empty() && !flush(&mut socket, &mut out) {
                 return 0;
             }
@@ -196,6 +201,11 @@ fn serve() -> i32 {
         }
         spare = reply;
     }
+}
+
+/// Whether the parent counts `CALL` body `call` as started once sent.
+fn implicit(call: &[u8]) -> bool {
+    frame::split_call(call).is_some_and(|request| request.flags & frame::IMPLICIT_START != 0)
 }
 
 /// Writes what `out` holds, if anything, and empties it; false if the parent

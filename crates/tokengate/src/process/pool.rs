@@ -60,7 +60,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -177,16 +177,21 @@ struct PoolState {
 /// A started worker process: its socket's writing side, and its calls.
 struct Worker {
     pid: u32,
-    socket: UnixStream,
+    socket: Arc<UnixStream>,
     /// Wakes its writer thread, to send what a non-blocking send left.
     wake: Arc<Condvar>,
     /// Calls sent to it and not answered, in the order sent.
     flights: VecDeque<Flight>,
-    /// Bytes a non-blocking send left, behind those its writer thread is
-    /// sending; the writer sends them next.
-    unsent: Vec<u8>,
-    /// Its writer thread is sending bytes (taken from `unsent`).
-    writing: bool,
+    /// Frames to send, in order, each from the offset given (a frame the
+    /// socket took part of). Only the thread that owns the outbox
+    /// (`sending`) sends, outside the pool's lock, so frames go out whole
+    /// and in order, and no thread holds the lock across a send.
+    outbox: VecDeque<(Arc<Vec<u8>>, usize)>,
+    /// A thread owns the outbox and sends from it.
+    sending: bool,
+    /// The owner is its writer thread: the socket was full, and it blocks
+    /// until the worker reads.
+    handed: bool,
     /// Killed by the pool (for a cancelled call), not dead on its own.
     killed: bool,
     /// A send failed: it takes nothing more, and its reader will find it
@@ -198,12 +203,15 @@ struct Worker {
     slow: bool,
     /// Wakes its reader thread, to kill it for a cancelled call it runs.
     kick: UnixStream,
+    /// Set when a call it may be running was cancelled: its reader looks
+    /// (under the lock) only then.
+    doomed: Arc<AtomicBool>,
 }
 
 /// One call in the pool.
 struct Flight {
     id: u64,
-    frame: Vec<u8>,
+    frame: Arc<Vec<u8>>,
     memory_limit: Option<NonZeroU64>,
     done: Done,
     /// Its worker may be running it (or has).
@@ -311,7 +319,7 @@ impl ProcessPool {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let flight = Flight {
             id,
-            frame: job.frame,
+            frame: Arc::new(job.frame),
             memory_limit: job.memory_limit,
             done: job.done,
             started: false,
@@ -323,17 +331,21 @@ impl ProcessPool {
             flight.end(Err(Reason::Shutdown));
             return id;
         }
-        let grow = match self.pick(&state) {
+        let (grow, out) = match self.pick(&state) {
             Some(at) if state.waiting.is_empty() => {
-                send(&mut state.workers[at], flight);
-                false
+                let worker = &mut state.workers[at];
+                send(worker, flight);
+                (false, claim(worker))
             }
             _ => {
                 state.waiting.push_back(flight);
-                self.reserve_start(&mut state)
+                (self.reserve_start(&mut state), None)
             }
         };
         drop(state);
+        if let Some(out) = out {
+            self.transmit(out);
+        }
         if grow {
             self.start_in_background();
         }
@@ -352,6 +364,7 @@ impl ProcessPool {
             flight.end(Err(Reason::Killed(KillReason::Token)));
             return;
         }
+        let mut out = None;
         for worker in &mut state.workers {
             let Some(flight) = worker.flights.iter_mut().find(|f| f.id == id) else {
                 continue;
@@ -363,13 +376,19 @@ impl ProcessPool {
             if flight.started {
                 // Its reader kills the worker once it has read what the
                 // worker sent (see `read`).
+                worker.doomed.store(true, Ordering::SeqCst);
                 let _ = rustix::io::write(&worker.kick, &[1]);
-            } else {
+            } else if !worker.broken {
                 let mut cancel = Vec::with_capacity(13);
                 FrameBuf::tagged(&mut cancel, frame::CANCEL, id, &[]);
-                write(worker, &cancel);
+                worker.outbox.push_back((Arc::new(cancel), 0));
+                out = claim(worker);
             }
-            return;
+            break;
+        }
+        drop(state);
+        if let Some(out) = out {
+            self.transmit(out);
         }
     }
 
@@ -490,9 +509,10 @@ impl ProcessPool {
             let (kick, kicked) = UnixStream::pair()?;
             kick.set_nonblocking(true)?;
             kicked.set_nonblocking(true)?;
-            io::Result::Ok((socket.try_clone()?, socket.try_clone()?, kick, kicked))
+            io::Result::Ok((socket.try_clone()?, kick, kicked))
         })();
-        let (read, written, kick, kicked) = match parts {
+        let socket = Arc::new(socket);
+        let (read, kick, kicked) = match parts {
             Ok(parts) => parts,
             Err(err) => {
                 end(child, Duration::ZERO);
@@ -515,28 +535,34 @@ impl ProcessPool {
         state.readers += 2;
         state.children.insert(pid, child);
         let wake = Arc::new(Condvar::new());
+        let doomed = Arc::new(AtomicBool::new(false));
         state.workers.push(Worker {
             pid,
-            socket,
+            socket: socket.clone(),
             wake: wake.clone(),
             flights: VecDeque::new(),
-            unsent: Vec::new(),
-            writing: false,
+            outbox: VecDeque::new(),
+            sending: false,
+            handed: false,
             killed: false,
             broken: false,
             garbled: None,
             slow: true,
             kick,
+            doomed: doomed.clone(),
         });
         let pool = Arc::clone(self);
         let reading = std::thread::Builder::new()
             .name("tokengate-process-reader".into())
-            .spawn(move || pool.read(pid, read, &kicked, reader));
+            .spawn({
+                let doomed = doomed.clone();
+                move || pool.read(pid, read, &kicked, &doomed, reader)
+            });
         let pool = Arc::clone(self);
         let writing = reading.is_ok().then(|| {
             std::thread::Builder::new()
                 .name("tokengate-process-writer".into())
-                .spawn(move || pool.write_out(pid, written, &wake))
+                .spawn(move || pool.write_out(pid, socket, &wake))
         });
         if let Some(Err(_)) = writing {
             // The reader finds it dead, and buries it.
@@ -562,8 +588,11 @@ impl ProcessPool {
             self.settled.notify_all();
             return Err(Reason::Shutdown);
         }
-        self.serve_waiting(&mut state);
+        let out = self.serve_waiting(&mut state);
         drop(state);
+        for out in out {
+            self.transmit(out);
+        }
         self.settled.notify_all();
         self.pump();
         Ok(())
@@ -591,14 +620,69 @@ impl ProcessPool {
         }
     }
 
-    /// Sends waiting calls, oldest first, while workers have room.
-    fn serve_waiting(&self, state: &mut PoolState) {
+    /// Hands waiting calls to workers, oldest first, while workers have
+    /// room; what is to be sent now, by the caller, once it lets go of the
+    /// lock ([`transmit`](Self::transmit)).
+    #[must_use]
+    fn serve_waiting(&self, state: &mut PoolState) -> Vec<Outgoing> {
         while !state.waiting.is_empty() {
             let Some(at) = self.pick(state) else {
-                return;
+                break;
             };
             let flight = state.waiting.pop_front().expect("not empty");
             send(&mut state.workers[at], flight);
+        }
+        state.workers.iter_mut().filter_map(claim).collect()
+    }
+
+    /// Sends what `out` holds, without blocking and outside the lock, and
+    /// whatever was queued for its worker meanwhile, until its outbox is
+    /// empty; what the socket does not take goes to the worker's writer
+    /// thread.
+    fn transmit(&self, mut out: Outgoing) {
+        loop {
+            let mut failed = None;
+            'frames: for (at, (frame, offset)) in out.batch.iter_mut().enumerate() {
+                while *offset < frame.len() {
+                    let flags = rustix::net::SendFlags::DONTWAIT;
+                    match rustix::net::send(&*out.socket, &frame[*offset..], flags) {
+                        Ok(n) => *offset += n,
+                        Err(rustix::io::Errno::INTR) => {}
+                        Err(rustix::io::Errno::AGAIN) => {
+                            failed = Some((at, false));
+                            break 'frames;
+                        }
+                        Err(_) => {
+                            failed = Some((at, true));
+                            break 'frames;
+                        }
+                    }
+                }
+            }
+            let mut state = self.lock();
+            let Some(worker) = state.workers.iter_mut().find(|w| w.pid == out.pid) else {
+                return;
+            };
+            match failed {
+                None if worker.outbox.is_empty() || worker.broken => {
+                    worker.sending = false;
+                    return;
+                }
+                None => out.batch = worker.outbox.drain(..).collect(),
+                Some((at, dead)) => {
+                    for entry in out.batch.drain(at..).rev() {
+                        worker.outbox.push_front(entry);
+                    }
+                    if dead {
+                        undelivered(worker);
+                        worker.sending = false;
+                    } else {
+                        worker.handed = true;
+                        worker.wake.notify_one();
+                    }
+                    return;
+                }
+            }
         }
     }
 
@@ -617,11 +701,20 @@ impl ProcessPool {
     /// call that has just ended may have its reply (and the next call's
     /// `STARTED`) on the way, and killing the worker then would take the
     /// next call with it.
-    fn read(self: Arc<Self>, pid: u32, mut socket: UnixStream, kicked: &UnixStream, mut reader: FrameReader) {
+    fn read(
+        self: Arc<Self>,
+        pid: u32,
+        mut socket: UnixStream,
+        kicked: &UnixStream,
+        doomed: &AtomicBool,
+        mut reader: FrameReader,
+    ) {
         READER_OF.set(Arc::as_ptr(&self) as usize);
         loop {
             if !reader.buffered() {
-                self.kill_if_cancelled(pid, &socket);
+                if doomed.load(Ordering::SeqCst) {
+                    self.kill_if_cancelled(pid, &socket, doomed);
+                }
                 match self.wait_readable(pid, &socket, kicked) {
                     Readable::Yes => {}
                     Readable::NotYet => continue,
@@ -642,13 +735,18 @@ impl ProcessPool {
 
     /// Kills worker `pid` if the call it may be running was cancelled and it
     /// has sent nothing more (which could be that call's reply).
-    fn kill_if_cancelled(&self, pid: u32, socket: &UnixStream) {
+    fn kill_if_cancelled(&self, pid: u32, socket: &UnixStream, doomed: &AtomicBool) {
         let mut state = self.lock();
         let state = &mut *state;
         let Some(worker) = state.workers.iter_mut().find(|w| w.pid == pid) else {
             return;
         };
-        if worker.killed || !worker.flights.iter().any(|f| f.started && f.cancelled) {
+        if worker.killed {
+            return;
+        }
+        if !worker.flights.iter().any(|f| f.started && f.cancelled) {
+            // It answered the call after all.
+            doomed.store(false, Ordering::SeqCst);
             return;
         }
         let mut byte = [0u8; 1];
@@ -702,10 +800,9 @@ impl ProcessPool {
     /// A worker's writer thread: sends what non-blocking sends left, in
     /// order, blocking as long as the worker takes to read it (it reads
     /// between calls), until the worker is buried.
-    fn write_out(self: Arc<Self>, pid: u32, mut socket: UnixStream, wake: &Condvar) {
+    fn write_out(self: Arc<Self>, pid: u32, socket: Arc<UnixStream>, wake: &Condvar) {
         use std::io::Write as _;
         let mut state = self.lock();
-        let mut buf = Vec::new();
         loop {
             let Some(worker) = state.workers.iter_mut().find(|w| w.pid == pid) else {
                 break;
@@ -713,25 +810,33 @@ impl ProcessPool {
             if worker.broken {
                 break;
             }
-            if worker.unsent.is_empty() {
-                worker.writing = false;
+            if !worker.handed {
                 state = wake.wait(state).unwrap_or_else(|p| p.into_inner());
                 continue;
             }
-            buf.clear();
-            std::mem::swap(&mut buf, &mut worker.unsent);
-            worker.writing = true;
+            if worker.outbox.is_empty() {
+                worker.handed = false;
+                worker.sending = false;
+                continue;
+            }
+            let mut batch: Vec<_> = worker.outbox.drain(..).collect();
             drop(state);
-            let sent = socket.write_all(&buf);
-            if buf.capacity() > 64 << 20 {
-                buf = Vec::new();
+            let mut failed = None;
+            for (at, (frame, offset)) in batch.iter_mut().enumerate() {
+                if (&*socket).write_all(&frame[*offset..]).is_err() {
+                    failed = Some(at);
+                    break;
+                }
+                *offset = frame.len();
             }
             state = self.lock();
-            if sent.is_err()
+            if let Some(at) = failed
                 && let Some(worker) = state.workers.iter_mut().find(|w| w.pid == pid)
             {
-                // Its end is closed: it is dead, and its reader will find out.
-                worker.broken = true;
+                for entry in batch.drain(at..).rev() {
+                    worker.outbox.push_front(entry);
+                }
+                undelivered(worker);
             }
         }
         drop(state);
@@ -765,6 +870,9 @@ impl ProcessPool {
                 // the worker sent.
                 if let Some(flight) = at.map(|at| &mut worker.flights[at]) {
                     flight.started = true;
+                    if flight.cancelled {
+                        worker.doomed.store(true, Ordering::SeqCst);
+                    }
                 }
                 true
             }
@@ -792,9 +900,12 @@ impl ProcessPool {
                          in tokengate, please report it"
                     ))),
                 };
-                self.serve_waiting(state);
+                let out = self.serve_waiting(state);
                 let more = state.waiting.is_empty();
                 drop(guard);
+                for out in out {
+                    self.transmit(out);
+                }
                 if more {
                     self.pump();
                 }
@@ -894,9 +1005,12 @@ impl ProcessPool {
             state.starting += 1;
             true
         };
-        self.serve_waiting(&mut state);
+        let out = self.serve_waiting(&mut state);
         let more = state.waiting.is_empty();
         drop(state);
+        for out in out {
+            self.transmit(out);
+        }
         self.settled.notify_all();
         if replace {
             self.start_in_background();
@@ -1083,7 +1197,7 @@ enum Readable {
     Dead,
 }
 
-/// Sends `flight` to `worker` and counts it in flight there. A worker with
+/// Queues `flight` for `worker` and counts it in flight there. A worker with
 /// nothing in flight starts it as soon as it reads it, so it counts as
 /// started at once and the worker reports no `STARTED` for it.
 fn send(worker: &mut Worker, mut flight: Flight) {
@@ -1092,44 +1206,52 @@ fn send(worker: &mut Worker, mut flight: Flight) {
     } else {
         0
     };
-    frame::address(&mut flight.frame, flight.id, flags);
-    write(worker, &flight.frame);
-    // A worker whose socket refused the call (it died) never saw it: the
-    // call goes to another worker once its reader buries it.
+    let buf: &mut Vec<u8> = Arc::make_mut(&mut flight.frame);
+    frame::address(buf, flight.id, flags);
     flight.started = flags != 0 && !worker.broken;
+    if !worker.broken {
+        worker.outbox.push_back((flight.frame.clone(), 0));
+    }
     worker.flights.push_back(flight);
 }
 
-/// Writes `bytes` to `worker` without blocking: what the socket does not
-/// take now waits in `unsent`, behind anything already there, and the
-/// worker's writer thread sends it.
-fn write(worker: &mut Worker, bytes: &[u8]) {
-    if worker.broken {
-        return;
+/// Frames to send to one worker, by the thread that took them.
+struct Outgoing {
+    pid: u32,
+    socket: Arc<UnixStream>,
+    batch: Vec<(Arc<Vec<u8>>, usize)>,
+}
+
+/// Makes the calling thread the owner of `worker`'s outbox, with what it
+/// holds, if it holds something and no thread owns it.
+fn claim(worker: &mut Worker) -> Option<Outgoing> {
+    if worker.sending || worker.broken || worker.outbox.is_empty() {
+        return None;
     }
-    if worker.writing || !worker.unsent.is_empty() {
-        worker.unsent.extend_from_slice(bytes);
-        worker.wake.notify_one();
-        return;
-    }
-    let sent = loop {
-        match rustix::net::send(&worker.socket, bytes, rustix::net::SendFlags::DONTWAIT) {
-            Err(rustix::io::Errno::INTR) => {}
-            sent => break sent,
+    worker.sending = true;
+    Some(Outgoing {
+        pid: worker.pid,
+        socket: worker.socket.clone(),
+        batch: worker.outbox.drain(..).collect(),
+    })
+}
+
+/// `worker`'s socket refused a send: it is dead (its reader will find out).
+/// The calls whose frames had not begun to go out never reached it, so none
+/// of them counts as started: they go to another worker once it is buried.
+fn undelivered(worker: &mut Worker) {
+    worker.broken = true;
+    for (frame, offset) in worker.outbox.drain(..) {
+        if offset > 0 {
+            continue;
         }
-    };
-    match sent {
-        Ok(n) if n == bytes.len() => {}
-        Ok(n) => {
-            worker.unsent.extend_from_slice(&bytes[n..]);
-            worker.wake.notify_one();
+        if let Some(flight) = worker
+            .flights
+            .iter_mut()
+            .find(|f| Arc::ptr_eq(&f.frame, &frame))
+        {
+            flight.started = false;
         }
-        Err(rustix::io::Errno::AGAIN) => {
-            worker.unsent.extend_from_slice(bytes);
-            worker.wake.notify_one();
-        }
-        // Its end is closed: it is dead, and its reader will find out.
-        Err(_) => worker.broken = true,
     }
 }
 

@@ -28,7 +28,9 @@ fn a_batch_larger_than_the_pool_completes_while_every_worker_thread_is_busy() {
                     gate.wait()
                 })
             };
-            eventually("the worker thread is held", || started.load(Ordering::SeqCst));
+            eventually("the worker thread is held", || {
+                started.load(Ordering::SeqCst)
+            });
             let tokens: Vec<_> = (0..40u64).map(fns::square).collect();
             for (n, token) in (0..40u64).zip(tokens) {
                 assert_eq!(value(token), n * n);
@@ -101,7 +103,10 @@ fn a_call_killed_behind_a_running_one_in_its_process_leaves_the_process_alone() 
         let stats = coordinator.stats().processes;
         assert_eq!((stats.killed, stats.lost), (1, 0), "{stats:?}");
         assert_eq!(stats.resent, 1, "{stats:?}");
-        assert_eq!(coordinator.stats().op("p_square").unwrap().counts.completed, 2);
+        assert_eq!(
+            coordinator.stats().op("p_square").unwrap().counts.completed,
+            2
+        );
     });
 }
 
@@ -130,9 +135,17 @@ fn a_worker_killed_with_pipelined_calls_fails_only_the_running_one() {
         for (i, token) in (0..3u32).zip(behind) {
             assert_eq!(value(token), i, "a call that never started is sent again");
         }
-        assert_eq!(std::fs::read_dir(&marks).unwrap().count(), 3, "each ran once");
+        assert_eq!(
+            std::fs::read_dir(&marks).unwrap().count(),
+            3,
+            "each ran once"
+        );
         let stats = coordinator.stats().processes;
-        assert_eq!((stats.lost, stats.resent, stats.killed), (1, 3, 0), "{stats:?}");
+        assert_eq!(
+            (stats.lost, stats.resent, stats.killed),
+            (1, 3, 0),
+            "{stats:?}"
+        );
         let op = coordinator.stats().op("p_mark").unwrap().counts;
         assert_eq!((op.completed, op.failed), (3, 0));
     });

@@ -133,7 +133,7 @@ where
             out.extend_from_slice(&encoded?);
             Ok(())
         });
-        return process::submit(&shared, call, memory_limit, frame, decode, Some(is_err));
+        return process::submit(&shared, call, memory_limit, frame, decode, is_err);
     }
     submit_with(call, move |_| {
         let make = move || {

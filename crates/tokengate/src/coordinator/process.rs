@@ -115,15 +115,16 @@ impl std::fmt::Debug for ProcessCall {
 
 /// Submits a `process_pool` call to `shared` with its `frame` made (or
 /// failed) already. Its body is what a thread runs if its tags route it to
-/// one: it sends the same frame from there and blocks. `retry` is `Some`
-/// (with the fn's `is_err`, if any) for a fn that retries.
+/// one: it sends the same frame from there and blocks. A call that may be
+/// retried (`call.retry`) has a body per attempt, and `is_err` tells values
+/// that are failures (`retry_on = "err"`).
 pub(super) fn submit<T: Send + 'static>(
     shared: &Arc<Shared>,
     call: Call,
     memory_limit: Option<NonZeroU64>,
     frame: Result<Vec<u8>, String>,
     decode: fn(&[u8]) -> Result<T, String>,
-    retry: Option<Option<fn(&T) -> bool>>,
+    is_err: Option<fn(&T) -> bool>,
 ) -> TaskToken<T> {
     let process = Arc::new(ProcessCall::new(memory_limit, frame, decode));
     let pool = shared.process.clone();
@@ -138,15 +139,14 @@ pub(super) fn submit<T: Send + 'static>(
             }
         }
     };
-    match retry {
-        Some(is_err) if keep => {
-            let body = Body::Again(Again {
-                make: Box::new(on_thread),
-                is_err,
-            });
-            shared.submit_process(call, body, process)
-        }
-        _ => shared.submit_process(call, Body::Once(on_thread()), process),
+    if keep {
+        let body = Body::Again(Again {
+            make: Box::new(on_thread),
+            is_err,
+        });
+        shared.submit_process(call, body, process)
+    } else {
+        shared.submit_process(call, Body::Once(on_thread()), process)
     }
 }
 

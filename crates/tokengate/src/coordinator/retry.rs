@@ -18,10 +18,10 @@ use std::time::Duration;
 use super::route::{Route, route_of};
 use super::shared::Shared;
 use super::timer::Action;
-#[cfg(feature = "process")]
-use crate::scheduler::Path;
 use crate::TokenState;
 use crate::error::Reason;
+#[cfg(feature = "process")]
+use crate::scheduler::Path;
 use crate::token::{Cause, Header, JobRef, epoch, terminate_with};
 
 /// The longest backoff between two attempts.

@@ -266,9 +266,8 @@ pub(crate) fn dispatch_frame<T>(
 
 /// The value in `bytes`, or the failure to read it (in the caller).
 fn decode_value<T>(bytes: &[u8], decode: fn(&[u8]) -> Result<T, String>) -> T {
-    decode(bytes).unwrap_or_else(|err| {
-        Failure::raise(Reason::Process(codec::locate(&err, Side::Caller)))
-    })
+    decode(bytes)
+        .unwrap_or_else(|err| Failure::raise(Reason::Process(codec::locate(&err, Side::Caller))))
 }
 
 /// The `CALL` frame of one call of `entry`, held to `memory_limit`, with its

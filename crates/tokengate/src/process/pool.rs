@@ -7,7 +7,8 @@
 //!   thread)    └─ none: `waiting` (FIFO) ◀─┐                  │
 //!                                          │ room freed       │ STARTED / VALUE(id) ...
 //! cancel(id) ── not started: CANCEL(id) ───┼──────────────────┤
-//!            └─ started: SIGKILL           │                  ▼
+//!            └─ started: kick the reader,  │                  ▼
+//!               which SIGKILLs the worker  │
 //!                                     reader thread (one per worker): settles
 //!                                     the call by id, sends waiting calls,
 //!                                     asks the coordinator for more (`pump`)
@@ -17,8 +18,17 @@
 //! room, or leaves it in the pool's `waiting` queue, and the worker's reader
 //! thread hands its outcome to the call's [`Done`] when the reply comes.
 //! Several calls may be in flight to one worker (up to the pipeline depth, once
-//! the pool has all its workers; one each while it is still starting them), so
-//! a worker finds its next call already in its socket when it finishes one.
+//! the pool has all its workers and while the worker's calls are short; one
+//! at a time otherwise), so a worker finds its next call already in its socket
+//! when it finishes one.
+//!
+//! Frames to a worker queue in its outbox under the pool's lock; one thread
+//! at a time owns the outbox and sends from it outside the lock, without
+//! blocking, so that no thread holds the lock across a send (a sender the
+//! kernel preempts for the worker it just woke would otherwise stall the
+//! reader of the reply). What the socket does not take (large arguments, a
+//! worker busy with a call) goes to the worker's writer thread, which blocks
+//! until the worker reads between its calls.
 //! The worker runs them one at a time, in order, and reports which it starts
 //! (see `frame`), so the pool always knows which of its calls a worker may be
 //! running: at most one.
@@ -40,7 +50,10 @@
 //! started it gets a `CANCEL` frame, and the worker skips it; one the worker
 //! may be running (or starts before the `CANCEL` reaches it) has its worker
 //! killed (SIGKILL) and replaced, and the calls behind it go to another
-//! worker as above.
+//! worker as above. The reader thread does that kill, once it has read all
+//! the worker has sent so far: a call that has just ended may have its reply,
+//! and the next call's `STARTED`, on the way, and killing the worker then
+//! would take that next call with it.
 //!
 //! # Stopping
 //!
@@ -447,8 +460,7 @@ impl ProcessPool {
         let mut best: Option<(usize, usize)> = None;
         for (at, w) in state.workers.iter().enumerate() {
             let load = w.flights.len();
-            if w.broken || w.killed || w.garbled.is_some() || best.is_some_and(|(_, b)| b <= load)
-            {
+            if w.broken || w.killed || w.garbled.is_some() || best.is_some_and(|(_, b)| b <= load) {
                 continue;
             }
             let room = load == 0 || (full && load < self.depth && !w.slow);
@@ -567,7 +579,12 @@ impl ProcessPool {
         if let Some(Err(_)) = writing {
             // The reader finds it dead, and buries it.
             state.readers -= 1;
-            let _ = state.workers.last().expect("pushed").socket.shutdown(Shutdown::Both);
+            let _ = state
+                .workers
+                .last()
+                .expect("pushed")
+                .socket
+                .shutdown(Shutdown::Both);
             if let Some(child) = state.children.get_mut(&pid) {
                 let _ = child.kill();
             }
@@ -751,7 +768,10 @@ impl ProcessPool {
         }
         let mut byte = [0u8; 1];
         let flags = rustix::net::RecvFlags::PEEK | rustix::net::RecvFlags::DONTWAIT;
-        if matches!(rustix::net::recv(socket, &mut byte, flags), Err(rustix::io::Errno::AGAIN)) {
+        if matches!(
+            rustix::net::recv(socket, &mut byte, flags),
+            Err(rustix::io::Errno::AGAIN)
+        ) {
             kill(worker, &mut state.children);
         }
     }
@@ -803,10 +823,7 @@ impl ProcessPool {
     fn write_out(self: Arc<Self>, pid: u32, socket: Arc<UnixStream>, wake: &Condvar) {
         use std::io::Write as _;
         let mut state = self.lock();
-        loop {
-            let Some(worker) = state.workers.iter_mut().find(|w| w.pid == pid) else {
-                break;
-            };
+        while let Some(worker) = state.workers.iter_mut().find(|w| w.pid == pid) {
             if worker.broken {
                 break;
             }
@@ -893,7 +910,9 @@ impl ProcessPool {
                         }
                         Err(Reason::panic(message))
                     }
-                    frame::ERROR => Err(Reason::Process(String::from_utf8_lossy(rest).into_owned())),
+                    frame::ERROR => {
+                        Err(Reason::Process(String::from_utf8_lossy(rest).into_owned()))
+                    }
                     // Skipped, yet not cancelled: only a bug could do that.
                     _ => Err(Reason::Process(format!(
                         "worker process {pid} skipped a call nobody cancelled; this is a bug \
@@ -987,7 +1006,8 @@ impl ProcessPool {
         if state.closed {
             ended.extend(resend.drain(..).map(|f| (f, Err(Reason::Shutdown))));
         } else if !closed {
-            self.resent.fetch_add(resend.len() as u64, Ordering::Relaxed);
+            self.resent
+                .fetch_add(resend.len() as u64, Ordering::Relaxed);
             for flight in resend.into_iter().rev() {
                 state.waiting.push_front(flight);
             }
@@ -1162,7 +1182,11 @@ impl ProcessPool {
             size: self.size,
             pipeline: self.depth,
             alive: state.children.len(),
-            idle: state.workers.iter().filter(|w| w.flights.is_empty()).count(),
+            idle: state
+                .workers
+                .iter()
+                .filter(|w| w.flights.is_empty())
+                .count(),
             in_flight: state.waiting.len()
                 + state.workers.iter().map(|w| w.flights.len()).sum::<usize>(),
             waiting: 0,

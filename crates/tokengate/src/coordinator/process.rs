@@ -228,6 +228,7 @@ impl Shared {
         let id = self.process.submit(ProcessJob::new(
             frame,
             process.memory_limit,
+            Some((header.op, header.id)),
             Box::new(move |result| settle_process(&done, result)),
         ));
         *process.lock_sent() = Some((attempt, id));

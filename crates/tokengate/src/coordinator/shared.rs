@@ -108,8 +108,9 @@ impl Shared {
                 config.process_workers,
                 config.process_pipeline,
                 config.panic_handler.clone().map(|handler| {
-                    Box::new(move |message: &str, pid| handler.report_process(message, pid))
-                        as crate::process::OnPanic
+                    Box::new(move |message: &str, pid, call| {
+                        handler.report_process(message, pid, call)
+                    }) as crate::process::OnPanic
                 }),
             )),
             #[cfg(feature = "metrics")]

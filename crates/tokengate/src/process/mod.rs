@@ -256,7 +256,10 @@ pub(crate) fn dispatch_frame<T>(
     memory_limit: Option<NonZeroU64>,
     decode: fn(&[u8]) -> Result<T, String>,
 ) -> T {
-    let reply = pool.call(frame, memory_limit, &crate::is_cancelled);
+    // The call this thread runs, for a panic's report.
+    let call =
+        crate::scheduler::with_current(|job| job.map(|job| (job.header().op, job.header().id)));
+    let reply = pool.call(frame, memory_limit, call, &crate::is_cancelled);
     report_lost(&reply);
     match reply {
         Ok(reply) => decode_value(reply.bytes(), decode),

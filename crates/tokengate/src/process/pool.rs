@@ -102,9 +102,13 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a stopping pool lets idle workers exit by themselves.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
-/// Called with a panic's message and the worker's pid when a call panics in
-/// a worker process, in place of the worker printing it.
-pub(crate) type OnPanic = Box<dyn Fn(&str, u32) + Send + Sync>;
+/// Called with a panic's message, the worker's pid and the call's op and
+/// token id (when its sender gave them) when a call panics in a worker
+/// process, in place of the worker printing it.
+pub(crate) type OnPanic = Box<dyn Fn(&str, u32, Option<CallId>) + Send + Sync>;
+
+/// Which call a job is: its op and token id, for panic reports.
+pub(crate) type CallId = (&'static str, u64);
 
 /// Told how a call ended, exactly once, on whichever thread learns it (a
 /// reader thread, a canceller, a stopping pool): the reply of a value, or why
@@ -128,14 +132,23 @@ impl Reply {
 pub(crate) struct ProcessJob {
     frame: Vec<u8>,
     memory_limit: Option<NonZeroU64>,
+    call: Option<CallId>,
     done: Done,
 }
 
 impl ProcessJob {
-    pub(crate) fn new(frame: Vec<u8>, memory_limit: Option<NonZeroU64>, done: Done) -> Self {
+    /// The job of call `call` (op and token id, if it has them), whose
+    /// `frame` carries `memory_limit`.
+    pub(crate) fn new(
+        frame: Vec<u8>,
+        memory_limit: Option<NonZeroU64>,
+        call: Option<CallId>,
+        done: Done,
+    ) -> Self {
         ProcessJob {
             frame,
             memory_limit,
+            call,
             done,
         }
     }
@@ -226,6 +239,7 @@ struct Flight {
     id: u64,
     frame: Arc<Vec<u8>>,
     memory_limit: Option<NonZeroU64>,
+    call: Option<CallId>,
     done: Done,
     /// Its worker may be running it (or has).
     started: bool,
@@ -334,6 +348,7 @@ impl ProcessPool {
             id,
             frame: Arc::new(job.frame),
             memory_limit: job.memory_limit,
+            call: job.call,
             done: job.done,
             started: false,
             cancelled: false,
@@ -418,6 +433,7 @@ impl ProcessPool {
         self: &Arc<Self>,
         request: Vec<u8>,
         memory_limit: Option<NonZeroU64>,
+        call: Option<CallId>,
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Reply, Reason> {
         type Slot = (Mutex<Option<Result<Reply, Reason>>>, Condvar);
@@ -427,7 +443,7 @@ impl ProcessPool {
             *told.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
             told.1.notify_one();
         });
-        let id = self.submit(ProcessJob::new(request, memory_limit, done));
+        let id = self.submit(ProcessJob::new(request, memory_limit, call, done));
         let mut result = slot.0.lock().unwrap_or_else(|p| p.into_inner());
         let mut cancel_sent = false;
         loop {
@@ -906,7 +922,7 @@ impl ProcessPool {
                     PANIC => {
                         let message = String::from_utf8_lossy(rest).into_owned();
                         if let Some(on_panic) = &self.on_panic {
-                            on_panic(&message, pid);
+                            on_panic(&message, pid, flight.call);
                         }
                         Err(Reason::panic(message))
                     }

@@ -13,6 +13,7 @@ mod fns;
 mod lifecycle;
 mod many_args;
 mod memory_limit;
+mod pipeline;
 mod retries;
 mod routing;
 mod stress;

@@ -469,6 +469,8 @@
       ['lost mid-call', count(p.lost)],
       ['died idle', count(p.died_idle)],
       ['killed with their call', count(p.killed)],
+      ['calls waiting / in flight', `${count(p.waiting)} / ${count(p.in_flight)} (pipeline ${count(p.pipeline)})`],
+      ['calls resent', count(p.resent)],
       ['pids', snapshot.pids.length ? snapshot.pids.join(' ') : 'none'],
     ]);
     // Only a coordinator with a remote backend has remote stats.

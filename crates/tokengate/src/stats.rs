@@ -302,6 +302,16 @@ pub struct RateStats {
 pub struct ProcessStats {
     /// How many may run at once ([`process_workers`](crate::CoordinatorBuilder::process_workers)).
     pub size: usize,
+    /// How many calls may be in flight to one of them
+    /// ([`process_pipeline`](crate::CoordinatorBuilder::process_pipeline)).
+    pub pipeline: usize,
+    /// Calls waiting for a worker process in the process queues (all
+    /// weights), in line behind them included. They hold no thread.
+    pub waiting: usize,
+    /// Calls handed to the pool and not answered: running in a worker
+    /// process, queued behind the running one in its socket, or about to be
+    /// sent.
+    pub in_flight: usize,
     /// Worker processes alive now, idle or busy.
     pub alive: usize,
     /// Of those, how many wait for a call.
@@ -319,6 +329,10 @@ pub struct ProcessStats {
     /// Worker processes killed because their call was killed, timed out or
     /// shut down, since start.
     pub killed: u64,
+    /// Calls sent again to another worker process because theirs died (or
+    /// was killed for another call) before it started them, since start.
+    /// None of them ran twice.
+    pub resent: u64,
 }
 
 /// The state of a remote backend's connection to its broker.
@@ -576,8 +590,18 @@ impl fmt::Display for Stats {
         if p.spawned > 0 {
             writeln!(
                 f,
-                "processes: {} alive ({} idle) of {}, {} started, {} lost, {} died idle, {} killed",
-                p.alive, p.idle, p.size, p.spawned, p.lost, p.died_idle, p.killed
+                "processes: {} alive ({} idle) of {}, {} started, {} lost, {} died idle, {} killed; \
+                 calls: {} waiting, {} in flight, {} resent",
+                p.alive,
+                p.idle,
+                p.size,
+                p.spawned,
+                p.lost,
+                p.died_idle,
+                p.killed,
+                p.waiting,
+                p.in_flight,
+                p.resent
             )?;
         }
         if let Some(r) = &self.remote {
@@ -727,6 +751,9 @@ pub enum LivePath {
     /// A `remote` call: waiting for room in its backend's window, or in
     /// flight to a worker host.
     Remote,
+    /// A `process_pool` call of this weight: waiting in its weight's process
+    /// queue, or sent to a worker process.
+    Process(Weight),
 }
 
 #[cfg(feature = "serde")]

@@ -92,6 +92,7 @@
 //! | `tokengate_limit_started_total` | counter | `limit` | calls let through each named limit |
 //! | `tokengate_process_workers_started_total` | counter | | worker processes started, replacements included |
 //! | `tokengate_process_worker_exits_total` | counter | `reason` | worker processes that ended early: `lost` (while running a call), `died_idle`, `killed` (their call was killed or timed out) |
+//! | `tokengate_process_calls_resent_total` | counter | | process calls sent to another worker process because theirs died before starting them |
 //! | `tokengate_lead_unlisted_calls_total` | counter | | calls a lead made to ops its `external_calls` does not list |
 //! | `tokengate_calls_in_flight` | gauge | `op`, `state` | live calls by state: `waiting`, `admitted`, `executing` |
 //! | `tokengate_calls_held` | gauge | `op` | calls held back by a pause of their operation |
@@ -121,6 +122,8 @@
 //! | `tokengate_process_workers_alive` | gauge | | worker processes alive |
 //! | `tokengate_process_workers_idle` | gauge | | worker processes waiting for a call |
 //! | `tokengate_process_workers_max` | gauge | | how many worker processes may run at once |
+//! | `tokengate_process_calls_waiting` | gauge | | process calls waiting for a worker process in the process queues |
+//! | `tokengate_process_calls_in_flight` | gauge | | process calls handed to the pool: running in a worker process or queued behind one there |
 //! | `tokengate_admission_paused` | gauge | | 1 while admission is paused globally |
 //! | `tokengate_queue_wait_seconds` | histogram | `op` | from the call to the start of its body |
 //! | `tokengate_run_seconds` | histogram | `op` | how long bodies ran (to their result, or to a kill or timeout) |
@@ -276,6 +279,12 @@ pub static METRICS: &[Metric] = &[
         Counter,
         &["reason"],
         "Worker processes that ended early: lost while running a call, died while idle, or killed with their call.",
+    ),
+    metric(
+        "tokengate_process_calls_resent_total",
+        Counter,
+        &[],
+        "Process calls sent to another worker process because theirs died before starting them.",
     ),
     metric(
         "tokengate_lead_unlisted_calls_total",
@@ -435,6 +444,18 @@ pub static METRICS: &[Metric] = &[
         Gauge,
         &[],
         "How many worker processes may run at once.",
+    ),
+    metric(
+        "tokengate_process_calls_waiting",
+        Gauge,
+        &[],
+        "Process calls waiting for a worker process in the process queues.",
+    ),
+    metric(
+        "tokengate_process_calls_in_flight",
+        Gauge,
+        &[],
+        "Process calls handed to the pool: running in a worker process or queued behind one there.",
     ),
     metric(
         "tokengate_admission_paused",

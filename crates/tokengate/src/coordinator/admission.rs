@@ -31,6 +31,25 @@ impl Shared {
         self.submit_routed(call, body, None)
     }
 
+    /// [`submit`](Self::submit) for a `process_pool` call: unless its tags
+    /// route it to a thread (a sticky domain, a storage tier, a lead's
+    /// group, where `body` sends it to a worker process from that thread),
+    /// it waits in its weight's process queue and goes to a worker process
+    /// from there, and `body` never runs.
+    #[cfg(feature = "process")]
+    pub(crate) fn submit_process<T, F>(
+        self: &Arc<Self>,
+        call: Call,
+        body: Body<T, F>,
+        process: Arc<super::process::ProcessCall>,
+    ) -> TaskToken<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.submit_path(call, body, Elsewhere::Process(process))
+    }
+
     /// [`submit`](Self::submit), for a `remote` call when `remote` is given:
     /// its path is then the remote lane and the backend, whatever its tags
     /// would choose on this host (a sticky call's domain goes to the backend
@@ -39,12 +58,35 @@ impl Shared {
         self: &Arc<Self>,
         call: Call,
         body: Body<T, F>,
-        mut remote: Option<Box<RemoteCall>>,
+        remote: Option<Box<RemoteCall>>,
     ) -> TaskToken<T>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
+        let elsewhere = match remote {
+            Some(remote) => Elsewhere::Remote(remote),
+            None => Elsewhere::No,
+        };
+        self.submit_path(call, body, elsewhere)
+    }
+
+    fn submit_path<T, F>(
+        self: &Arc<Self>,
+        call: Call,
+        body: Body<T, F>,
+        elsewhere: Elsewhere,
+    ) -> TaskToken<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let (mut remote, pooled): (_, Option<ProcessRef>) = match elsewhere {
+            Elsewhere::No => (None, None),
+            Elsewhere::Remote(remote) => (Some(remote), None),
+            #[cfg(feature = "process")]
+            Elsewhere::Process(pooled) => (None, Some(pooled)),
+        };
         let Call {
             op,
             weight,
@@ -84,6 +126,8 @@ impl Shared {
         let path = if let Some(remote) = &mut remote {
             remote.sticky = sticky.map(|(anchor, key)| fold_key(anchor, &key));
             Path::Remote
+        } else if pooled.is_some() && storage.is_none() && sticky.is_none() && group.is_none() {
+            Path::Process
         } else if let Some(speed) = storage {
             if weight_explicit {
                 Path::Combined(speed)
@@ -117,6 +161,8 @@ impl Shared {
             mailbox_slot: AtomicBool::new(false),
             trace,
             remote,
+            #[cfg(feature = "process")]
+            process: pooled.filter(|_| matches!(path, Path::Process)),
         };
         let mut header = Header::new(id, op, weight, timeout);
         if let Path::Combined(speed) = path {
@@ -246,6 +292,10 @@ impl Shared {
         if matches!(route.path, Path::Remote) {
             return self.place_remote(job);
         }
+        #[cfg(feature = "process")]
+        if matches!(route.path, Path::Process) {
+            return self.place_process(job);
+        }
         let open = !self.scheduler.is_paused() && !route.op.is_paused();
         if !matches!(route.path, Path::Lane)
             || !open
@@ -267,8 +317,11 @@ impl Shared {
         let header = job.header();
         let route = route_of(&*job).expect("admitted tokens have a route");
         let lane = self.scheduler.slot_lane(route.path, header.weight);
-        // A remote call's waiting is bounded by its own lane and window.
-        if self.config.full_lane == FullLanePolicy::Reject && !matches!(route.path, Path::Remote) {
+        // A remote call's waiting is bounded by its own lane and window, a
+        // process call's by its process queue and the pool's pipelines.
+        if self.config.full_lane == FullLanePolicy::Reject
+            && !matches!(route.path, Path::Remote | Path::Process)
+        {
             self.route_bounded(job, lane);
             return;
         }
@@ -281,7 +334,8 @@ impl Shared {
             return;
         }
         match self.config.full_lane {
-            // Only remote calls get here under Reject (see above).
+            // Only remote and process calls get here under Reject (see
+            // above).
             FullLanePolicy::Reject => {
                 let reason = match route.path {
                     Path::Remote => Reason::RemoteFull {
@@ -395,6 +449,8 @@ impl Shared {
             Path::Storage(speed) | Path::Combined(speed) => self.scheduler.pump_tier(speed),
             // The window may have room again since the call found none.
             Path::Remote => self.pump_remote(),
+            #[cfg(feature = "process")]
+            Path::Process => self.pump_process(),
             _ if self.scheduler.is_paused() => {}
             Path::Group(group) => self.scheduler.nudge_group(group),
             _ => self.scheduler.nudge_idle(weight),
@@ -420,4 +476,20 @@ impl Shared {
         self.enqueue_waiting(job);
         true
     }
+}
+
+#[cfg(feature = "process")]
+type ProcessRef = Arc<super::process::ProcessCall>;
+#[cfg(not(feature = "process"))]
+type ProcessRef = std::convert::Infallible;
+
+/// Where a call's body runs when not on this host's threads.
+enum Elsewhere {
+    /// On this host's threads.
+    No,
+    /// On a worker host, through the remote backend.
+    Remote(Box<RemoteCall>),
+    /// In a worker process of this coordinator's pool.
+    #[cfg(feature = "process")]
+    Process(Arc<super::process::ProcessCall>),
 }

@@ -57,6 +57,9 @@ pub(crate) struct Config {
     /// Start them all with the coordinator rather than on first use.
     #[cfg(feature = "process")]
     pub(crate) prestart_processes: bool,
+    /// How many calls may be in flight to one worker process.
+    #[cfg(feature = "process")]
+    pub(crate) process_pipeline: usize,
     /// Where panics in calls are reported, instead of the panic hook.
     pub(crate) panic_handler: Option<PanicHandler>,
     /// Named limits, in the order they were first configured.
@@ -83,6 +86,12 @@ const MAX_MAILBOX: usize = 1 << 16;
 /// The most worker processes a coordinator starts.
 #[cfg(feature = "process")]
 const MAX_PROCESSES: usize = 4096;
+/// The most calls in flight to one worker process.
+#[cfg(feature = "process")]
+const MAX_PIPELINE: usize = 1024;
+/// Calls in flight to one worker process, by default.
+#[cfg(feature = "process")]
+const DEFAULT_PIPELINE: usize = 8;
 
 impl Config {
     /// Checks every setting, so that a bad one is an error from `start`, not a
@@ -95,6 +104,8 @@ impl Config {
             (self.mailbox_capacity, "mailbox_capacity"),
             #[cfg(feature = "process")]
             (self.process_workers, "process_workers"),
+            #[cfg(feature = "process")]
+            (self.process_pipeline, "process_pipeline"),
         ] {
             if value == 0 {
                 return Err(BuildError::zero(name));
@@ -122,6 +133,14 @@ impl Config {
                 "process_workers",
                 MAX_PROCESSES,
                 "each is a process",
+            ));
+        }
+        #[cfg(feature = "process")]
+        if self.process_pipeline > MAX_PIPELINE {
+            return Err(BuildError::too_large(
+                "process_pipeline",
+                MAX_PIPELINE,
+                "calls sent to a busy worker process wait behind its running call",
             ));
         }
         if self.thread_name.contains('\0') {
@@ -205,6 +224,8 @@ impl CoordinatorBuilder {
                 process_workers: num_cpus::get().max(1),
                 #[cfg(feature = "process")]
                 prestart_processes: false,
+                #[cfg(feature = "process")]
+                process_pipeline: DEFAULT_PIPELINE,
                 panic_handler: None,
                 limits: Vec::new(),
                 auto_block: None,
@@ -477,13 +498,45 @@ impl CoordinatorBuilder {
     }
 
     /// How many worker processes `process_pool` calls may use at once (default:
-    /// logical CPUs). Each process-pool call also occupies the worker thread it
-    /// was placed on while it runs, so more processes than worker threads
-    /// (`core_groups × workers_per_core`) are never all busy.
+    /// logical CPUs). Process-pool calls wait for a process in their weight's
+    /// process queue, not on a worker thread, so a backlog of them holds no
+    /// thread (see the [`process`](crate::process) docs).
     #[cfg(feature = "process")]
     #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
     pub fn process_workers(mut self, processes: usize) -> Self {
         self.config.process_workers = processes;
+        self
+    }
+
+    /// How many calls may be in flight to one worker process at once
+    /// (default: 8). A worker process runs its calls one at a time; the ones
+    /// behind the first wait in its socket, so that it starts the next as
+    /// soon as it has answered one, without waiting a round trip for it
+    /// (pipelining). That is what makes a batch of short calls cheap.
+    ///
+    /// A call sent behind another waits for it, even if another process
+    /// frees up first. So calls go to an idle process when there is one, and
+    /// are only queued behind a busy one once every worker process has
+    /// started, and only while that process's calls are short (the one it
+    /// runs has run for under a millisecond, and so did the one before);
+    /// behind longer calls they wait in their process queue and go to
+    /// whichever process frees up first. `1` sends a process one call at a
+    /// time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// // Long, uneven calls: never queue one behind another in a process.
+    /// let coordinator = tokengate::OperationsCoordinator::builder()
+    ///     .process_pipeline(1)
+    ///     .start()
+    ///     .unwrap();
+    /// coordinator.stop();
+    /// ```
+    #[cfg(feature = "process")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
+    pub fn process_pipeline(mut self, calls: usize) -> Self {
+        self.config.process_pipeline = calls;
         self
     }
 

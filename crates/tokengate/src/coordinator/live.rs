@@ -149,5 +149,6 @@ fn live_path(path: Path, weight: crate::Weight) -> LivePath {
         Path::Sticky { .. } => LivePath::Sticky,
         Path::Group(_) => LivePath::LeadGroup,
         Path::Remote => LivePath::Remote,
+        Path::Process => LivePath::Process(weight),
     }
 }

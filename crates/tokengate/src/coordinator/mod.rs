@@ -19,6 +19,8 @@ mod live;
 mod ops;
 mod overrides;
 mod panics;
+#[cfg(feature = "process")]
+mod process;
 mod prometheus;
 mod registry;
 pub(crate) mod remote;
@@ -84,13 +86,14 @@ where
     })
 }
 
-/// [`submit`] for a `process_pool` call: its body sends the call to a worker
-/// process of the coordinator it goes to, held to `memory_limit` there, or
-/// runs it inline inside a worker process (see the [`process`](crate::process)
-/// docs).
+/// [`submit`] for a `process_pool` call, held to `memory_limit` in its worker
+/// process. With a coordinator, its arguments are encoded now, on the calling
+/// thread, and it waits for a worker process in its weight's process queue
+/// (see [`process`](process) here); inside a worker process it runs inline
+/// (see the [`process`](crate::process) docs).
 #[cfg(feature = "process")]
 pub(crate) fn submit_process<T, E>(
-    call: Call,
+    mut call: Call,
     entry: &'static crate::process::registry::ProcessFn,
     memory_limit: Option<std::num::NonZeroU64>,
     encode_args: E,
@@ -100,13 +103,13 @@ where
     T: Send + 'static,
     E: FnOnce(&mut Vec<u8>) -> Result<(), String> + Send + 'static,
 {
-    submit_with(call, move |shared| {
-        let pool = shared
-            .filter(|_| !crate::process::is_worker_process())
-            .map(|shared| shared.process.clone());
-        Body::Once(move || {
-            crate::process::dispatch(pool.as_ref(), entry, memory_limit, encode_args, decode)
-        })
+    Override::apply(&mut call);
+    if let Some(shared) = pool_coordinator() {
+        let frame = crate::process::call_frame(entry, memory_limit, encode_args);
+        return process::submit(&shared, call, memory_limit, frame, decode, None);
+    }
+    submit_with(call, move |_| {
+        Body::Once(move || crate::process::dispatch(None, entry, memory_limit, encode_args, decode))
     })
 }
 
@@ -114,7 +117,7 @@ where
 /// encoded once (or failed to), and each attempt sends those bytes again.
 #[cfg(feature = "process")]
 pub(crate) fn submit_process_retrying<T>(
-    call: Call,
+    mut call: Call,
     entry: &'static crate::process::registry::ProcessFn,
     memory_limit: Option<std::num::NonZeroU64>,
     encoded: Result<Vec<u8>, String>,
@@ -124,18 +127,23 @@ pub(crate) fn submit_process_retrying<T>(
 where
     T: Send + 'static,
 {
-    submit_with(call, move |shared| {
-        let pool = shared
-            .filter(|_| !crate::process::is_worker_process())
-            .map(|shared| shared.process.clone());
+    Override::apply(&mut call);
+    if let Some(shared) = pool_coordinator() {
+        let frame = crate::process::call_frame(entry, memory_limit, |out| {
+            out.extend_from_slice(&encoded?);
+            Ok(())
+        });
+        return process::submit(&shared, call, memory_limit, frame, decode, is_err);
+    }
+    submit_with(call, move |_| {
         let make = move || {
-            let (pool, encoded) = (pool.clone(), encoded.clone());
+            let encoded = encoded.clone();
             move || {
                 let encode = move |out: &mut Vec<u8>| {
                     out.extend_from_slice(&encoded?);
                     Ok(())
                 };
-                crate::process::dispatch(pool.as_ref(), entry, memory_limit, encode, decode)
+                crate::process::dispatch(None, entry, memory_limit, encode, decode)
             }
         };
         Body::Again(Again {
@@ -143,6 +151,13 @@ where
             is_err,
         })
     })
+}
+
+/// The coordinator a process-pool call made on this thread goes to, unless
+/// this is a worker process (where it runs inline).
+#[cfg(feature = "process")]
+fn pool_coordinator() -> Option<Arc<Shared>> {
+    current::resolve().filter(|_| !crate::process::is_worker_process())
 }
 
 /// [`submit`] for a `remote` call, to worker hosts through the backend of the

@@ -63,12 +63,18 @@ impl PanicHandler {
         PanicHandler(Arc::new(f))
     }
 
-    /// Reports a panic in a worker process (`pid`) of the call running on this
-    /// thread.
+    /// Reports a panic in a worker process (`pid`) of `call` (its op and
+    /// token id), or else of the call running on this thread.
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    pub(crate) fn report_process(&self, message: &str, pid: u32) {
-        let Some((op, id)) = with_current(|job| job.map(|job| (job.header().op, job.header().id)))
-        else {
+    pub(crate) fn report_process(
+        &self,
+        message: &str,
+        pid: u32,
+        call: Option<(&'static str, u64)>,
+    ) {
+        let call =
+            call.or_else(|| with_current(|job| job.map(|job| (job.header().op, job.header().id))));
+        let Some((op, id)) = call else {
             return;
         };
         self.report(&PanicReport {

@@ -20,6 +20,8 @@ use super::shared::Shared;
 use super::timer::Action;
 use crate::TokenState;
 use crate::error::Reason;
+#[cfg(feature = "process")]
+use crate::scheduler::Path;
 use crate::token::{Cause, Header, JobRef, epoch, terminate_with};
 
 /// The longest backoff between two attempts.
@@ -188,11 +190,18 @@ impl Shared {
                         terminate_with(&*job, TokenState::TimedOut, Reason::TimedOut(after));
                     }
                 } else if job.header().cancel_attempt(attempt)
-                    && route_of(&*job).is_some_and(|route| route.remote.is_some())
+                    && let Some(route) = route_of(&*job)
                 {
-                    // A remote attempt is stopped at its backend, whose
-                    // answer ends the attempt as timed out; the next follows.
-                    self.kill_remote(job.header());
+                    // A remote attempt is stopped at its backend, a process
+                    // attempt in its worker process; their answer ends the
+                    // attempt as timed out, and the next follows.
+                    if route.remote.is_some() {
+                        self.kill_remote(job.header());
+                    }
+                    #[cfg(feature = "process")]
+                    if matches!(route.path, Path::Process) {
+                        self.kill_process(route, job.header());
+                    }
                 }
                 // Otherwise its body sees `is_cancelled()`; when it returns,
                 // the attempt counts as timed out and the next one follows.

@@ -55,6 +55,9 @@ pub(crate) struct Route {
     pub(crate) trace: CallTrace,
     /// A remote call's arguments and decoder (its path is `Path::Remote`).
     pub(crate) remote: Option<Box<RemoteCall>>,
+    /// A process-pool call's frame and decoder (its path is `Path::Process`).
+    #[cfg(feature = "process")]
+    pub(crate) process: Option<Arc<super::process::ProcessCall>>,
 }
 
 impl Route {
@@ -131,7 +134,7 @@ impl Owner for Route {
         // other hosts.
         let helps = !matches!(
             self.path,
-            Path::Storage(_) | Path::Combined(_) | Path::Remote
+            Path::Storage(_) | Path::Combined(_) | Path::Remote | Path::Process
         );
         while in_line() && shared.is_running() {
             if helps && scheduler::help_lane(&shared.scheduler, lane) {

@@ -157,6 +157,9 @@ pub(crate) fn from_stats(stats: &Stats, latencies: Vec<OpLatency>) -> Vec<Sample
     s.number("tokengate_process_workers_alive", &[], p.alive);
     s.number("tokengate_process_workers_idle", &[], p.idle);
     s.number("tokengate_process_workers_max", &[], p.size);
+    s.number("tokengate_process_calls_waiting", &[], p.waiting);
+    s.number("tokengate_process_calls_in_flight", &[], p.in_flight);
+    s.number("tokengate_process_calls_resent_total", &[], p.resent);
     s.number(
         "tokengate_lead_unlisted_calls_total",
         &[],

@@ -113,9 +113,11 @@ impl Shared {
             #[cfg(feature = "process")]
             process: Arc::new(ProcessPool::new(
                 config.process_workers,
+                config.process_pipeline,
                 config.panic_handler.clone().map(|handler| {
-                    Box::new(move |message: &str, pid| handler.report_process(message, pid))
-                        as crate::process::OnPanic
+                    Box::new(move |message: &str, pid, call| {
+                        handler.report_process(message, pid, call)
+                    }) as crate::process::OnPanic
                 }),
             )),
             #[cfg(feature = "metrics")]
@@ -140,6 +142,17 @@ impl Shared {
     /// Starts the worker threads, and the timer and admission threads.
     pub(crate) fn start_threads(self: &Arc<Self>) -> std::io::Result<()> {
         self.scheduler.start()?;
+        // The pool's reader threads send the next process calls as replies
+        // free up room; the pool holds no strong reference back.
+        #[cfg(feature = "process")]
+        {
+            let shared = Arc::downgrade(self);
+            self.process.set_pump(Box::new(move || {
+                if let Some(shared) = shared.upgrade() {
+                    shared.pump_process();
+                }
+            }));
+        }
         let spawn = |name: &str, body: fn(&Shared)| {
             let shared = self.clone();
             let handle = std::thread::Builder::new()
@@ -167,6 +180,8 @@ impl Shared {
                 shared.move_gates();
                 shared.move_lines();
                 shared.pump_remote();
+                #[cfg(feature = "process")]
+                shared.pump_process();
             })
         })?;
         Ok(())
@@ -294,6 +309,10 @@ impl Shared {
             // token as a late outcome (its body "returns").
             if body_runs && matches!(route.path, Path::Remote) {
                 self.kill_remote(header);
+            }
+            #[cfg(feature = "process")]
+            if body_runs && matches!(route.path, Path::Process) {
+                self.kill_process(route, header);
             }
         }
     }

@@ -33,7 +33,8 @@ impl Shared {
     /// 3. Running calls get the stop timeout to finish (forever, if it is too
     ///    large for the clock); a call that stops its own coordinator is not
     ///    waited for. Remote calls in flight get the same time for their
-    ///    outcome to come back.
+    ///    outcome to come back, and process calls in the pool for their
+    ///    reply.
     /// 4. Calls still running then resolve with a shutdown error; their
     ///    threads are left to finish the body on their own.
     /// 5. Queues and lines are cleared (breaking the reference cycles between
@@ -87,6 +88,8 @@ impl Shared {
         let deadline = Instant::now().checked_add(self.config.stop_timeout);
         let all_exited = self.scheduler.wait_threads(deadline);
         self.wait_remote(deadline);
+        #[cfg(feature = "process")]
+        self.wait_process(deadline);
         // 4.
         for job in self.registry.snapshot() {
             terminate_with(&*job, TokenState::Killed, Reason::Shutdown);

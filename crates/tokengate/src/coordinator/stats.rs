@@ -150,7 +150,15 @@ pub(crate) fn collect_with_latencies(shared: &Shared) -> (Stats, Vec<OpLatency>)
         run_time: latency(|entry| &entry.run_time, &all_entries),
         paused: scheduler.is_paused(),
         #[cfg(feature = "process")]
-        processes: shared.process.stats(),
+        processes: {
+            let mut processes = shared.process.stats();
+            processes.waiting = scheduler
+                .process_lanes
+                .iter()
+                .map(|lane| lane.taken() + lane.in_line())
+                .sum();
+            processes
+        },
         #[cfg(not(feature = "process"))]
         processes: Default::default(),
         remote: shared.remote.as_ref().map(|link| {

@@ -109,6 +109,7 @@ fn path_fields(path: Path) -> (&'static str, Option<&'static str>) {
         Path::Sticky { .. } => ("sticky", None),
         Path::Group(_) => ("lead_group", None),
         Path::Remote => ("remote", None),
+        Path::Process => ("process", None),
     }
 }
 

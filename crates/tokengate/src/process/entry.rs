@@ -18,6 +18,7 @@
 //! [`WATCH`] whether the parent changed (the parent died while the worker was
 //! busy): no worker outlives its parent by more than that.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::AsFd as _;
 use std::os::unix::net::UnixStream;
@@ -136,34 +137,108 @@ fn serve() -> i32 {
         return 0;
     }
     let mut reader = FrameReader::new();
+    // Calls read and not started yet, in arrival order; replies and
+    // `STARTED`s not written yet.
+    let mut queue: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut out = Vec::new();
     let mut spare = Vec::new();
     loop {
-        let body = match reader.next(&mut socket, || true) {
-            Ok((frame::CALL, body)) => body,
-            // A frame this worker does not know: a parent of another version.
-            Ok(_) => return 72,
-            // The pool closed the socket, or the parent died.
-            Err(_) => return 0,
-        };
-        let (reply, limit_lifted) = answer(&body, spare);
+        // Take in every frame that has arrived (a `CANCEL` takes its call out
+        // of the queue before it starts); wait for one only with nothing to
+        // run, once the replies are out. A lone call the parent counts as
+        // started already is never cancelled by a frame (the parent kills
+        // this worker instead): it starts without a look for more.
+        while queue.is_empty()
+            || reader.buffered()
+            || (!(queue.len() == 1 && implicit(&queue[0])) && readable(&socket))
+        {
+            if queue.is_empty() && !flush(&mut socket, &mut out) {
+                return 0;
+            }
+            match reader.next(&mut socket, || true) {
+                Ok((frame::CALL, body)) => queue.push_back(body),
+                Ok((frame::CANCEL, body)) => {
+                    let id = frame::split_id(&body).map(|(id, _)| id);
+                    let queued = queue
+                        .iter()
+                        .position(|call| frame::split_id(call).map(|(id, _)| id) == id);
+                    if let (Some(at), Some(id)) = (queued, id) {
+                        drop(queue.remove(at));
+                        FrameBuf::tagged(&mut out, frame::SKIPPED, id, &[]);
+                    }
+                }
+                // A frame this worker does not know: a parent of another version.
+                Ok(_) => return 72,
+                // The pool closed the socket, or the parent died.
+                Err(_) => return 0,
+            }
+        }
+        let body = queue.pop_front().expect("a call is queued");
+        let request = frame::split_call(&body);
+        if let Some(request) = &request
+            && request.flags & frame::IMPLICIT_START == 0
+        {
+            // Out before the call runs: a parent that sees this worker die
+            // knows the call may have run, and does not send it again.
+            FrameBuf::tagged(&mut out, frame::STARTED, request.id, &[]);
+            if !flush(&mut socket, &mut out) {
+                return 0;
+            }
+        }
+        let started = std::time::Instant::now();
+        let id = frame::split_id(&body).map_or(0, |(id, _)| id);
+        let (mut reply, limit_lifted) = answer(id, request, spare);
+        frame::set_ran(&mut reply, started.elapsed());
         reader.recycle(body);
-        if frame::send(&mut socket, &reply).is_err() {
-            return 0;
+        if out.is_empty() {
+            std::mem::swap(&mut out, &mut reply);
+        } else {
+            out.extend_from_slice(&reply);
         }
         if !limit_lifted {
+            flush(&mut socket, &mut out);
             return LIMIT_STUCK;
         }
         spare = reply;
     }
 }
 
-/// The reply frame to one `CALL` body, written into `buf`'s allocation, run
-/// under the call's memory limit, if it has one; and whether the limit was
-/// lifted again (always, when there was none).
-fn answer(body: &[u8], buf: Vec<u8>) -> (Vec<u8>, bool) {
-    let Some(request) = frame::split_call(body) else {
+/// Whether the parent counts `CALL` body `call` as started once sent.
+fn implicit(call: &[u8]) -> bool {
+    frame::split_call(call).is_some_and(|request| request.flags & frame::IMPLICIT_START != 0)
+}
+
+/// Writes what `out` holds, if anything, and empties it; false if the parent
+/// is gone.
+fn flush(socket: &mut UnixStream, out: &mut Vec<u8>) -> bool {
+    if out.is_empty() {
+        return true;
+    }
+    let sent = frame::send(socket, out).is_ok();
+    if out.capacity() > 64 << 20 {
+        *out = Vec::new();
+    } else {
+        out.clear();
+    }
+    sent
+}
+
+/// Whether a frame (or the socket's end) is waiting to be read, without
+/// waiting for one.
+fn readable(socket: &UnixStream) -> bool {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let mut fds = [PollFd::new(socket, PollFlags::IN)];
+    matches!(poll(&mut fds, Some(&rustix::event::Timespec::default())), Ok(n) if n > 0)
+}
+
+/// The reply frame to `CALL` `id` (`request` is `None` if its body did not
+/// parse), written into `buf`'s allocation, run under the call's memory
+/// limit, if it has one; and whether the limit was lifted again (always, when
+/// there was none).
+fn answer(id: u64, request: Option<frame::Request<'_>>, buf: Vec<u8>) -> (Vec<u8>, bool) {
+    let Some(request) = request else {
         let text = "a malformed call frame reached the worker process";
-        return (message(buf, ERROR, text), true);
+        return (message(buf, ERROR, id, text), true);
     };
     let Some(f) = registry::find(request.op) else {
         let exe = std::env::current_exe().unwrap_or_default();
@@ -173,36 +248,40 @@ fn answer(body: &[u8], buf: Vec<u8>) -> (Vec<u8>, bool) {
             request.op,
             exe.display()
         );
-        return (message(buf, ERROR, &text), true);
+        return (message(buf, ERROR, id, &text), true);
     };
     let held = match request.memory_limit.map(memory::Held::new).transpose() {
         Ok(held) => held,
-        Err(text) => return (message(buf, ERROR, &text), true),
+        Err(text) => return (message(buf, ERROR, id, &text), true),
     };
     let mut frame = FrameBuf::reuse(buf, VALUE);
+    frame.body().extend_from_slice(&id.to_le_bytes());
+    frame.body().extend_from_slice(&[0; 4]);
     let ran = catch_unwind(AssertUnwindSafe(|| (f.run)(request.args, frame.body())));
     // Before the reply allocates: the limit is the call's, not the worker's.
     let lifted = held.is_none_or(memory::Held::lift);
     let reply = match ran {
         Ok(Ok(())) => match frame.finish() {
             Ok(reply) => reply,
-            Err(err) => message(Vec::new(), ERROR, &err.to_string()),
+            Err(err) => message(Vec::new(), ERROR, id, &err.to_string()),
         },
         Ok(Err(err)) => {
             let text = codec::locate(&err, Side::Worker(std::process::id()));
-            message(Vec::new(), ERROR, &text)
+            message(Vec::new(), ERROR, id, &text)
         }
         Err(payload) => {
             let text = crate::unwind::panic_message(&*payload);
             crate::unwind::drop_quietly(payload);
-            message(Vec::new(), PANIC, &text)
+            message(Vec::new(), PANIC, id, &text)
         }
     };
     (reply, lifted)
 }
 
-fn message(buf: Vec<u8>, kind: u8, text: &str) -> Vec<u8> {
+fn message(buf: Vec<u8>, kind: u8, id: u64, text: &str) -> Vec<u8> {
     let mut frame = FrameBuf::reuse(buf, kind);
+    frame.body().extend_from_slice(&id.to_le_bytes());
+    frame.body().extend_from_slice(&[0; 4]);
     frame.body().extend_from_slice(text.as_bytes());
     frame.finish().expect("a message is small")
 }

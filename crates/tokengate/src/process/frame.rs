@@ -3,27 +3,53 @@
 //! ```text
 //! frame = len: u32 LE | kind: u8 | body: [u8; len - 1]
 //!
-//! parent → worker   CALL    body = memory_limit: u64 LE (0: none) | op_len: u16 LE | op
-//!                                  | encoded arguments
-//! worker → parent   READY   body = (empty), once, after start-up
-//!                   VALUE   body = encoded return value
-//!                   PANIC   body = the panic message, UTF-8
-//!                   ERROR   body = why the call could not run (codec, unknown op)
+//! parent → worker   CALL     body = id: u64 LE | flags: u8 | memory_limit: u64 LE (0: none)
+//!                                   | op_len: u16 LE | op | encoded arguments
+//!                   CANCEL   body = id: u64 LE
+//! worker → parent   READY    body = (empty), once, after start-up
+//!                   STARTED  body = id: u64 LE
+//!                   SKIPPED  body = id: u64 LE
+//!                   VALUE    body = id: u64 LE | ran: u32 LE | encoded return value
+//!                   PANIC    body = id: u64 LE | ran: u32 LE | the panic message, UTF-8
+//!                   ERROR    body = id: u64 LE | ran: u32 LE | why the call could not
+//!                                   run (codec, unknown op)
 //! ```
 //!
-//! One request is answered by exactly one reply before the next is sent, so a
-//! worker never holds more than one call.
+//! Several calls may be in flight to one worker (pipelining); it runs them one
+//! at a time, in the order they arrive, and answers each by its id. Before it
+//! starts a call it reads every frame that has arrived, so a `CANCEL` that
+//! arrived first takes the call out unrun (`SKIPPED`). It reports `STARTED`
+//! before it runs a call, unless the call's [`IMPLICIT_START`] flag says the
+//! parent counts it as started as soon as it is sent (it was sent to a worker
+//! with nothing else in flight, which starts it as soon as it reads it): so
+//! the parent always knows which of its calls a worker may be running, and
+//! which it certainly has not started, which may go to another worker if
+//! this one dies. A `STARTED` is written together with the previous call's
+//! reply, so a worker with calls queued writes once per call. A reply says
+//! how long the call ran in the worker (`ran`, in microseconds), which tells
+//! the parent whether to queue calls behind the next one.
 
 use std::io::{self, Read, Write};
 use std::num::NonZeroU64;
 
 pub(crate) const CALL: u8 = 1;
+pub(crate) const CANCEL: u8 = 2;
 pub(crate) const READY: u8 = 0x10;
 pub(crate) const VALUE: u8 = 0x11;
 pub(crate) const PANIC: u8 = 0x12;
 pub(crate) const ERROR: u8 = 0x13;
+pub(crate) const STARTED: u8 = 0x14;
+pub(crate) const SKIPPED: u8 = 0x15;
+
+/// A `CALL` flag: the parent counts the call as started once it is sent, so
+/// the worker reports no `STARTED` for it.
+pub(crate) const IMPLICIT_START: u8 = 1;
 
 const HEADER: usize = 5;
+
+/// Where a `CALL` frame's id and flags are, from the frame's start.
+const CALL_ID: std::ops::Range<usize> = HEADER..HEADER + 8;
+const CALL_FLAGS: usize = HEADER + 8;
 
 /// A frame being written: the header is reserved, then filled in by
 /// [`finish`](Self::finish) once the body is known.
@@ -43,15 +69,27 @@ impl FrameBuf {
     }
 
     /// A `CALL` frame for `op`, to run under `memory_limit`, in `buf`'s
-    /// allocation, ready for the encoded arguments.
+    /// allocation, ready for the encoded arguments. Its id and flags are set
+    /// as it is sent ([`address`]).
     pub(crate) fn call(buf: Vec<u8>, op: &str, memory_limit: Option<NonZeroU64>) -> FrameBuf {
         let mut frame = FrameBuf::reuse(buf, CALL);
+        frame.0.extend_from_slice(&[0; 9]);
         let limit = memory_limit.map_or(0, NonZeroU64::get);
         frame.0.extend_from_slice(&limit.to_le_bytes());
         let len = u16::try_from(op.len()).expect("op names are short");
         frame.0.extend_from_slice(&len.to_le_bytes());
         frame.0.extend_from_slice(op.as_bytes());
         frame
+    }
+
+    /// A frame of `kind` whose body is `id` and then `rest`, appended to
+    /// `out`.
+    pub(crate) fn tagged(out: &mut Vec<u8>, kind: u8, id: u64, rest: &[u8]) {
+        let len = u32::try_from(1 + 8 + rest.len()).expect("a tagged frame is small");
+        out.extend_from_slice(&len.to_le_bytes());
+        out.push(kind);
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(rest);
     }
 
     /// The body, to append to.
@@ -77,9 +115,40 @@ pub(crate) fn send(dst: &mut impl Write, frame: &[u8]) -> io::Result<()> {
     dst.write_all(frame)
 }
 
+/// Sets the id and flags of a finished `CALL` frame.
+pub(crate) fn address(frame: &mut [u8], id: u64, flags: u8) {
+    frame[CALL_ID].copy_from_slice(&id.to_le_bytes());
+    frame[CALL_FLAGS] = flags;
+}
+
+/// Where a reply's `ran` is, from the frame's start.
+const REPLY_RAN: std::ops::Range<usize> = HEADER + 8..HEADER + 12;
+
+/// Sets how long the call a finished reply frame answers ran.
+pub(crate) fn set_ran(frame: &mut [u8], ran: std::time::Duration) {
+    let micros = u32::try_from(ran.as_micros()).unwrap_or(u32::MAX);
+    frame[REPLY_RAN].copy_from_slice(&micros.to_le_bytes());
+}
+
+/// A reply body's `ran` and the rest.
+pub(crate) fn split_ran(rest: &[u8]) -> Option<(std::time::Duration, &[u8])> {
+    let (ran, rest) = rest.split_first_chunk::<4>()?;
+    let micros = u64::from(u32::from_le_bytes(*ran));
+    Some((std::time::Duration::from_micros(micros), rest))
+}
+
+/// The id at the start of a body (of every frame but `READY`), and the rest.
+pub(crate) fn split_id(body: &[u8]) -> Option<(u64, &[u8])> {
+    let (id, rest) = body.split_first_chunk::<8>()?;
+    Some((u64::from_le_bytes(*id), rest))
+}
+
 /// A `CALL` body, split.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Request<'a> {
+    pub(crate) id: u64,
+    /// The call's flags ([`IMPLICIT_START`]).
+    pub(crate) flags: u8,
     /// The limit the worker holds itself to while the call runs.
     pub(crate) memory_limit: Option<NonZeroU64>,
     pub(crate) op: &'a str,
@@ -90,10 +159,14 @@ pub(crate) struct Request<'a> {
 /// Splits a `CALL` body into its memory limit, the op name and the encoded
 /// arguments.
 pub(crate) fn split_call(body: &[u8]) -> Option<Request<'_>> {
+    let (id, body) = split_id(body)?;
+    let (&flags, body) = body.split_first()?;
     let (limit, body) = body.split_first_chunk::<8>()?;
     let (len, body) = body.split_first_chunk::<2>()?;
     let (op, args) = body.split_at_checked(usize::from(u16::from_le_bytes(*len)))?;
     Some(Request {
+        id,
+        flags,
         memory_limit: NonZeroU64::new(u64::from_le_bytes(*limit)),
         op: std::str::from_utf8(op).ok()?,
         args,
@@ -224,6 +297,13 @@ impl FrameReader {
         }
         Ok((kind, body))
     }
+
+    /// Whether bytes of a next frame are buffered already: then
+    /// [`next`](Self::next) returns a frame without waiting for the socket to
+    /// become readable (the rest of a frame that has begun is on its way).
+    pub(crate) fn buffered(&self) -> bool {
+        self.filled > 0
+    }
 }
 
 /// What a failed read means: retry (interrupted, or timed out and `idle`
@@ -266,10 +346,13 @@ mod tests {
         let mut data = Vec::new();
         let mut call = FrameBuf::call(Vec::new(), "heavy", NonZeroU64::new(64 << 20));
         call.body().extend_from_slice(&[1, 2, 3]);
-        data.extend(call.finish().unwrap());
+        let mut call = call.finish().unwrap();
+        address(&mut call, 7, IMPLICIT_START);
+        data.extend(call);
         let call = FrameBuf::call(Vec::new(), "light", None);
         data.extend(call.finish().unwrap());
         data.extend(FrameBuf::new(READY).finish().unwrap());
+        FrameBuf::tagged(&mut data, STARTED, 9, &[]);
         let big = FrameBuf::reuse(vec![9; 40_000], VALUE);
         let mut big = big;
         big.body().extend(std::iter::repeat_n(7u8, 40_000));
@@ -290,6 +373,8 @@ mod tests {
             .unwrap();
         assert_eq!(kind, CALL);
         let request = Request {
+            id: 7,
+            flags: IMPLICIT_START,
             memory_limit: NonZeroU64::new(64 << 20),
             op: "heavy",
             args: &[1, 2, 3],
@@ -298,6 +383,8 @@ mod tests {
         let (kind, body) = reader.next(&mut src, || true).unwrap();
         assert_eq!(kind, CALL);
         let request = Request {
+            id: 0,
+            flags: 0,
             memory_limit: None,
             op: "light",
             args: &[],
@@ -305,6 +392,8 @@ mod tests {
         assert_eq!(split_call(&body), Some(request));
         let (kind, body) = reader.next(&mut src, || true).unwrap();
         assert_eq!((kind, body.len()), (READY, 0));
+        let (kind, body) = reader.next(&mut src, || true).unwrap();
+        assert_eq!((kind, split_id(&body)), (STARTED, Some((9, &[][..]))));
         let (kind, body) = reader.next(&mut src, || true).unwrap();
         assert_eq!((kind, body.len()), (VALUE, 40_000));
         assert!(body.iter().all(|&b| b == 7));

@@ -6,27 +6,41 @@
 //! hard cannot take the application with it, and killing it really stops it.
 //!
 //! ```text
-//! caller                worker thread (any lane)            worker process
-//!   │ args moved in       │                                   │
-//!   │ submit ───────────▶ │ body: encode args (postcard)      │
-//!   │                     │ checkout idle process ──CALL────▶ │ decode, run fn
-//!   │                     │ wait, poll cancel every 5 ms      │ (catch panics)
-//!   │ token ◀── resolve ─ │ decode ◀───────VALUE/PANIC/ERROR─ │ encode result
+//! caller                          coordinator                       worker process
+//!   │ args encoded (postcard)       │                                 │
+//!   │ submit ─────────────────────▶ │ a process has room: CALL(id) ─▶ │ decode, run fn
+//!   │                               │ else: process queue of its      │ (catch panics),
+//!   │                               │ weight (no thread held)         │ one call at a time
+//!   │ token ◀── resolve ─ reader ◀──┼──────────── VALUE/PANIC/ERROR(id)│ encode result
+//!   │           thread: decode,     │ and send the next queued call
 //! ```
 //!
 //! # One coordinator
 //!
-//! A process-pool call is an ordinary call whose body happens to be "run this
-//! in a worker process". It is admitted, queued in its weight's lane, placed on
-//! a worker thread, paused, drained, killed and counted exactly like a thread
-//! call; only its body's run time is spent waiting on a socket. At most
-//! [`process_workers`] calls run in processes at once (default: one per
-//! core); more wait for a free process on their worker thread.
+//! A process-pool call is an ordinary call whose body happens to run in a
+//! worker process. It is admitted, queued, paused, drained, killed, timed out,
+//! retried and counted exactly like a thread call, but it never occupies a
+//! worker thread: it waits in its weight's *process queue* (one per weight,
+//! bounded by `lane_capacity` under the full-lane policy, like a lane) until a
+//! worker process has room, and is handed to the pool from whichever thread
+//! finds room: the caller's, when a process is free at once, or the reader
+//! thread that just got a reply. The queues are served one call per weight in
+//! turn, each in call order. So a backlog of process calls holds no thread
+//! that thread calls need, whatever their weight, and at most
+//! [`process_workers`] calls run in processes at once (default: one per core).
 //!
-//! While they wait they hold that thread, so give process-pool fns the weight
-//! of the work they do, usually `"heavy"`: each core group keeps one worker
-//! for its home weights, so a backlog of heavy process calls never holds the
-//! workers that medium and light calls are served by first.
+//! Calls are pipelined: once every worker process has started, up to
+//! [`process_pipeline`] calls (default 8) are in flight to one, always the
+//! least busy. A worker runs them one at a time, in order, so it starts the
+//! next as soon as it has answered one, and a batch of short calls costs no
+//! round trip per call. Calls are only sent behind short ones (under a
+//! millisecond): behind a long call they wait in their process queue and go
+//! to whichever process frees up first.
+//!
+//! Calls whose tags route them to a thread keep that route: a `sticky_anchor`
+//! call waits in its domain and a lead's child in its lead's group (see
+//! below), and the worker thread that runs it sends it to a worker process and
+//! blocks until its reply.
 //!
 //! # Workers
 //!
@@ -64,18 +78,25 @@
 //!   them in worker process `pid`, encoding the value there, or decoding it in
 //!   the caller) and quotes the impl's own message, such as "email is not
 //!   valid", which postcard alone would drop (`src/process/codec.rs`).
-//! - A worker that dies fails the token it was running with
-//!   [`TaskError::is_worker_lost`] and is replaced in the background. A call
-//!   that may have reached a worker is never resent, so no call runs twice;
-//!   one that certainly did not (its worker died while idle) goes to another
-//!   worker. The pool cannot tell a worker whose threads the kernel is
-//!   still tearing down after a kill from a live one (its socket still takes
-//!   data for those few milliseconds), so a call handed over in that window
-//!   counts as possibly delivered and fails as lost; `retries` with
-//!   `retry_on = ["worker_lost"]` covers it for fns that are safe to repeat.
+//! - A worker that dies fails the call it was running with
+//!   [`TaskError::is_worker_lost`] and is replaced in the background. A
+//!   worker reports each call it starts (in the same write as the previous
+//!   call's reply, so it costs nothing when calls queue), so the pool knows
+//!   which of the calls in flight to it it may have run: only that one fails.
+//!   The calls queued behind it, which it certainly had not started, go to
+//!   another worker, in order ([`ProcessStats::resent`]). A call that may
+//!   have started is never resent, so no call runs twice. A call sent to a
+//!   worker with nothing else in flight counts as started when it is sent
+//!   (the worker starts it as soon as it reads it), so one handed to a worker
+//!   that died idle, or whose threads the kernel is still tearing down after
+//!   a kill, fails as lost; `retries` with `retry_on = ["worker_lost"]`
+//!   covers that for fns that are safe to repeat.
 //! - [`kill`](crate::TaskToken::kill), a `timeout`, or a stop that outlasts
-//!   its stop timeout kills the worker process running the call (SIGKILL)
-//!   within a few milliseconds, reaps it and starts a replacement.
+//!   its stop timeout, of a call a worker may be running kills that worker
+//!   process (SIGKILL) at once, reaps it and starts a replacement; the calls
+//!   queued behind it go to another worker. A killed call that is still in
+//!   its process queue, or queued in a worker behind another call, never
+//!   runs and costs its worker nothing: the worker skips it.
 //! - Workers exit when their coordinator stops (every one is reaped before
 //!   `stop` returns) and within 50 ms of their parent's death.
 //! - A call that allocates past its fn's `memory_limit` fails with
@@ -155,13 +176,19 @@
 //! - A `sticky_anchor` process-pool fn is serialised per key as on threads:
 //!   one member of a domain runs at a time, in submission order, each in
 //!   whichever worker process is free (a domain is pinned to a worker thread,
-//!   not to a process).
-//! - An `external_calls` process-pool fn is a lead as on threads, and is
-//!   itself routed to its parent's lead group when it is a child. The children
-//!   it calls from inside its worker process run inline in that process, which
-//!   is the strongest affinity a domain can have.
+//!   not to a process). Its members wait in their domain, and the member
+//!   running holds its domain's worker thread while its worker process runs
+//!   it.
+//! - An `external_calls` process-pool fn is a lead as on threads (it waits in
+//!   its weight's process queue like any process call), and is itself routed
+//!   to its parent's lead group when it is a child (then it holds a worker
+//!   thread of that group while it runs). The children it calls from inside
+//!   its worker process run inline in that process, which is the strongest
+//!   affinity a domain can have.
 //!
 //! [`process_workers`]: crate::CoordinatorBuilder::process_workers
+//! [`process_pipeline`]: crate::CoordinatorBuilder::process_pipeline
+//! [`ProcessStats::resent`]: crate::stats::ProcessStats::resent
 //! [`CoordinatorBuilder::prestart_processes`]: crate::CoordinatorBuilder::prestart_processes
 //! [`TaskError::is_panic`]: crate::TaskError::is_panic
 //! [`TaskError::is_process_failure`]: crate::TaskError::is_process_failure
@@ -175,7 +202,6 @@ mod memory;
 mod pool;
 pub(crate) mod registry;
 
-use std::cell::Cell;
 use std::num::NonZeroU64;
 use std::sync::Arc;
 
@@ -183,12 +209,12 @@ use crate::error::{Failure, Reason};
 
 use codec::Side;
 pub use entry::is_worker_process;
-pub(crate) use pool::{OnPanic, ProcessPool};
+pub(crate) use pool::{OnPanic, ProcessJob, ProcessPool, Reply};
 use registry::ProcessFn;
 
-/// The body of a process-pool call, run on the worker thread the call was
-/// placed on: sends the call to a worker process of `pool` (its coordinator's)
-/// and returns its value.
+/// The body of a process-pool call run on a thread (a worker host's job,
+/// a sticky or lead-group call, a call made inside a worker process): sends
+/// the call to a worker process of `pool` and blocks until its value comes.
 ///
 /// With no pool (a process-pool fn calling another one inside a worker
 /// process), the fn runs right here instead, through the same encoding, so
@@ -202,51 +228,87 @@ pub(crate) fn dispatch<T>(
     encode_args: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
     decode: fn(&[u8]) -> Result<T, String>,
 ) -> T {
-    let reply = match pool {
-        Some(pool) => send(pool, entry, memory_limit, encode_args),
-        None => {
-            let mut args = Vec::new();
-            let mut reply = Vec::new();
-            encode_args(&mut args)
-                .map_err(|err| codec::locate(&err, Side::Caller))
-                .and_then(|()| {
-                    (entry.run)(&args, &mut reply)
-                        .map_err(|err| codec::locate(&err, Side::Worker(std::process::id())))
-                })
-                .map(|()| reply)
-                .map_err(Reason::Process)
-        }
+    let Some(pool) = pool else {
+        let mut args = Vec::new();
+        let mut reply = Vec::new();
+        let ran = encode_args(&mut args)
+            .map_err(|err| codec::locate(&err, Side::Caller))
+            .and_then(|()| {
+                (entry.run)(&args, &mut reply)
+                    .map_err(|err| codec::locate(&err, Side::Worker(std::process::id())))
+            });
+        return match ran {
+            Ok(()) => decode_value(&reply, decode),
+            Err(message) => Failure::raise(Reason::Process(message)),
+        };
     };
-    match reply {
-        Ok(reply) => decode(&reply).unwrap_or_else(|err| {
-            Failure::raise(Reason::Process(codec::locate(&err, Side::Caller)))
-        }),
-        Err(kind) => Failure::raise(kind),
+    match call_frame(entry, memory_limit, encode_args) {
+        Ok(frame) => dispatch_frame(pool, frame, memory_limit, decode),
+        Err(message) => Failure::raise(Reason::Process(message)),
     }
 }
 
-/// Sends one call to a worker process of `pool`, to be held to
-/// `memory_limit` there.
-fn send(
+/// [`dispatch`] of a `CALL` frame made already ([`call_frame`]), to be held
+/// to `memory_limit` in the worker process.
+pub(crate) fn dispatch_frame<T>(
     pool: &Arc<ProcessPool>,
+    frame: Vec<u8>,
+    memory_limit: Option<NonZeroU64>,
+    decode: fn(&[u8]) -> Result<T, String>,
+) -> T {
+    // The call this thread runs, for a panic's report.
+    let call =
+        crate::scheduler::with_current(|job| job.map(|job| (job.header().op, job.header().id)));
+    let reply = pool.call(frame, memory_limit, call, &crate::is_cancelled);
+    report_lost(&reply);
+    match reply {
+        Ok(reply) => decode_value(reply.bytes(), decode),
+        Err(reason) => Failure::raise(reason),
+    }
+}
+
+/// The value in `bytes`, or the failure to read it (in the caller).
+fn decode_value<T>(bytes: &[u8], decode: fn(&[u8]) -> Result<T, String>) -> T {
+    decode(bytes)
+        .unwrap_or_else(|err| Failure::raise(Reason::Process(codec::locate(&err, Side::Caller))))
+}
+
+/// The `CALL` frame of one call of `entry`, held to `memory_limit`, with its
+/// arguments encoded by `encode_args`; or what went wrong, as the call's
+/// failure message.
+pub(crate) fn call_frame(
     entry: &'static ProcessFn,
     memory_limit: Option<NonZeroU64>,
     encode_args: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
-) -> Result<Vec<u8>, Reason> {
-    thread_local! {
-        /// The last request's allocation, reused: a worker thread sending
-        /// large arguments does not fault in a fresh buffer for each call.
-        static REQUEST: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+) -> Result<Vec<u8>, String> {
+    let mut request = frame::FrameBuf::call(Vec::new(), entry.op, memory_limit);
+    encode_args(request.body()).map_err(|err| codec::locate(&err, Side::Caller))?;
+    request.finish().map_err(|err| err.to_string())
+}
+
+/// Reports a call whose worker process died under it (with the `tracing`
+/// feature, an error event, in the call's span where the caller entered it).
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn report_lost(result: &Result<Reply, Reason>) {
+    #[cfg(feature = "tracing")]
+    match result {
+        Err(Reason::WorkerLost { pid, status }) => {
+            tracing::error!(
+                target: crate::telemetry::TARGET,
+                pid,
+                status = %status,
+                "worker process lost"
+            );
+        }
+        Err(Reason::MemoryLimit { limit, pid, status }) => {
+            tracing::error!(
+                target: crate::telemetry::TARGET,
+                pid,
+                status = %status,
+                memory_limit = limit.get(),
+                "worker process lost"
+            );
+        }
+        _ => {}
     }
-    let mut request = frame::FrameBuf::call(REQUEST.take(), entry.op, memory_limit);
-    encode_args(request.body())
-        .map_err(|err| Reason::Process(codec::locate(&err, Side::Caller)))?;
-    let request = request
-        .finish()
-        .map_err(|err| Reason::Process(err.to_string()))?;
-    let reply = pool.call(&request, memory_limit, &crate::is_cancelled);
-    if request.capacity() <= 64 << 20 {
-        REQUEST.set(request);
-    }
-    reply
 }

@@ -68,6 +68,9 @@ pub(crate) struct Scheduler {
     /// Remote calls waiting for room in their backend's in-flight window. Its
     /// owner (the coordinator) takes them out; no worker ever does.
     pub(crate) remote_lane: Lane,
+    /// Per weight: process-pool calls waiting for room in a worker process.
+    /// Their owner (the coordinator) takes them out; no worker ever does.
+    pub(crate) process_lanes: [Lane; 3],
     /// Per weight: combined calls holding a tier's turn, waiting for a CPU
     /// worker of the weight's home groups.
     pub(crate) turns: [TurnQueue; 3],
@@ -177,6 +180,7 @@ impl Scheduler {
                 .collect(),
             tiers: StorageSpeed::ALL.map(|t| Tier::new(t, storage_caps[t.index()], lane_capacity)),
             remote_lane: Lane::new(Weight::Medium, lane_capacity),
+            process_lanes: Weight::ALL.map(|w| Lane::new(w, lane_capacity)),
             turns: Default::default(),
             io: IoPool::default(),
             domains: Domains::default(),
@@ -225,6 +229,7 @@ impl Scheduler {
             Path::Storage(speed) | Path::Combined(speed) => &self.tiers[speed.index()].lane,
             Path::Group(group) => &self.group_lanes[group],
             Path::Remote => &self.remote_lane,
+            Path::Process => &self.process_lanes[weight.index()],
         }
     }
 
@@ -281,7 +286,7 @@ impl Scheduler {
     }
 
     /// Every lane: the weight lanes, the group lanes of lead children, the
-    /// storage tiers' lanes and the remote lane.
+    /// storage tiers' lanes, the remote lane and the process lanes.
     pub(crate) fn all_lanes(&self) -> impl Iterator<Item = &Lane> {
         let tiers = self.tiers.iter().map(|tier| &tier.lane);
         self.lanes
@@ -289,6 +294,7 @@ impl Scheduler {
             .chain(&*self.group_lanes)
             .chain(tiers)
             .chain(std::iter::once(&self.remote_lane))
+            .chain(&self.process_lanes)
     }
 
     /// Dispatches waiting calls of a storage tier while it has room (and

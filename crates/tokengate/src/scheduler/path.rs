@@ -33,4 +33,9 @@ pub(crate) enum Path {
     /// is full; then the backend, which runs it on another host. No thread
     /// of this scheduler runs it or claims it.
     Remote,
+    /// A process-pool call: its weight's process queue, while no worker
+    /// process has room; then a worker process. No thread of this scheduler
+    /// runs it or claims it.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    Process,
 }

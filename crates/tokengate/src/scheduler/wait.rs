@@ -34,9 +34,9 @@ pub(crate) fn claim(sched: &Scheduler, job: &JobRef, path: Path, admissible: boo
         // A combined call runs only with its tier's turn, on a worker that
         // took it from its turn queue.
         Path::Combined(_) => return false,
-        // A remote call runs on another host; the waiter parks until its
-        // outcome comes back.
-        Path::Remote => return false,
+        // A remote call runs on another host, a process call in a worker
+        // process; the waiter parks until its outcome comes back.
+        Path::Remote | Path::Process => return false,
         // A domain's waiting members keep their order: none may run here.
         Path::Sticky { .. } if header.state() == TokenState::Waiting => return false,
         // The admitted member runs on the domain's worker: here only if that is

@@ -105,6 +105,8 @@ pub(crate) use id::next_id;
 pub use kill_handle::KillHandle;
 pub use kill_on_drop::KillOnDrop;
 pub(crate) use owner::Owner;
+#[cfg(feature = "tracing")]
+pub(crate) use span::BodyScope;
 
 use std::fmt;
 use std::future::Future;

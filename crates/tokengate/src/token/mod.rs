@@ -105,7 +105,7 @@ pub(crate) use id::next_id;
 pub use kill_handle::KillHandle;
 pub use kill_on_drop::KillOnDrop;
 pub(crate) use owner::Owner;
-#[cfg(feature = "tracing")]
+#[cfg(all(feature = "tracing", feature = "process"))]
 pub(crate) use span::BodyScope;
 
 use std::fmt;
